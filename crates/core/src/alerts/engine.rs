@@ -1,0 +1,643 @@
+//! The evaluation function: `(states, observation, server, rules) -> (changed states, events)`.
+//!
+//! # Rules (each pinned by a test in `alerts::tests`)
+//! - **Sustained window.** A metric at or above its high level starts a breach timer
+//!   (`first_breach_at`); the alert opens once `now − first_breach_at ≥ sustained_seconds`
+//!   (0 = on the first breach). Dropping below the high level before that resets the timer.
+//! - **One alert per key.** Further breaches update the open alert, never open a second one. If
+//!   the value is already at or above critical when the window is met, the alert opens critical.
+//! - **Escalation** high → critical is immediate once the alert is open (event `Escalated`).
+//!   **De-escalation** critical → high happens when the value falls below `critical − hysteresis`
+//!   (event `DeEscalated`), so a value hovering at the critical level does not flap.
+//! - **Hysteresis.** An open metric alert resolves only when the value is below
+//!   `high − hysteresis` (default 5 points; see [`MetricThreshold::effective_hysteresis`]).
+//! - **Reminders** when `now − last_notified_at ≥ cooldown` (v1: critical 30 min, every other
+//!   severity 240 min), evaluated whenever the key is observed. Acknowledged alerts get no
+//!   reminders but still escalate and auto-resolve (v1 did neither: its defect).
+//! - **Manual resolve** closes the alert and resets the key, so a continuing breach starts a new
+//!   sustained window and then opens a new alert. (For offline alerts the window is the offline
+//!   timeout, which has usually elapsed already, so the next tick reopens it.)
+//! - **Offline** (on [`Observation::Tick`]): not a workstation, not paused, seen at least once and
+//!   silent for `server_offline_seconds` → a critical offline alert, reminded on the critical
+//!   cooldown. Any heartbeat resolves it; so does the server becoming a workstation.
+//! - **Maintenance** (`is_paused`): no new alerts and no notifications; open alerts may still
+//!   escalate or resolve (with `notify: false`) and send no reminders. Breach timers keep running,
+//!   so a breach that outlasts the maintenance window opens as soon as maintenance ends.
+//! - **Service down**, on every heartbeat carrying a service list: an expected, enabled service
+//!   reported `stopped`/`failed` opens HIGH (critical service) or MEDIUM, one alert per service by
+//!   exact name; `running` resolves it (even if the service is no longer expected, so such alerts
+//!   cannot stay open for ever); `unknown`, unreported, unconfigured and disabled services change
+//!   nothing. Severity is fixed when the alert opens.
+//! - A `null` metric leaves its key untouched; so does a non-finite value.
+//!
+//! [`MetricThreshold::effective_hysteresis`]: super::thresholds::MetricThreshold::effective_hysteresis
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{ActiveAlert, AlertState};
+use super::text;
+use super::thresholds::{Cooldowns, MetricThreshold, NotificationSettings, Thresholds};
+use super::{AlertKey, AlertKind, AlertStatus, Severity};
+use crate::heartbeat::HeartbeatRequest;
+use crate::server::Server;
+use crate::time::{self, Timestamp};
+
+/// An expected service of a server (v1 `expected_services`), as far as alerting needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedService {
+    pub service_name: String,
+    /// Critical services alert at HIGH, others at MEDIUM.
+    pub is_critical: bool,
+    /// Disabled services raise nothing.
+    pub enabled: bool,
+}
+
+/// What the engine needs to know about the server an observation belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerContext {
+    pub server_id: String,
+    /// Display name, else hostname: what titles and notifications call the machine.
+    pub name: String,
+    /// `server` or `workstation`; workstations are expected to be off at times.
+    pub machine_type: String,
+    /// Maintenance mode.
+    pub is_paused: bool,
+    /// Hub receive time of the last heartbeat; `None` if never heard from.
+    #[serde(default, with = "time::rfc3339_option")]
+    pub last_seen: Option<Timestamp>,
+    #[serde(default)]
+    pub expected_services: Vec<ExpectedService>,
+}
+
+impl ServerContext {
+    /// Builds the context from a server row and its expected services.
+    pub fn from_server(server: &Server, expected_services: Vec<ExpectedService>) -> Self {
+        ServerContext {
+            server_id: server.id.clone(),
+            name: server.name().to_owned(),
+            machine_type: server.machine_type.clone(),
+            is_paused: server.is_paused,
+            last_seen: server.last_seen,
+            expected_services,
+        }
+    }
+
+    pub fn is_workstation(&self) -> bool {
+        self.machine_type == "workstation"
+    }
+}
+
+/// A service status as agents report it; anything unrecognised counts as `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceStatus {
+    Running,
+    Stopped,
+    Failed,
+    Unknown,
+}
+
+impl ServiceStatus {
+    pub fn parse(text: &str) -> ServiceStatus {
+        match text {
+            "running" => ServiceStatus::Running,
+            "stopped" => ServiceStatus::Stopped,
+            "failed" => ServiceStatus::Failed,
+            _ => ServiceStatus::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Running => "running",
+            ServiceStatus::Stopped => "stopped",
+            ServiceStatus::Failed => "failed",
+            ServiceStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// The alert-relevant content of one heartbeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeartbeatSample {
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    /// Usage percent per mount point.
+    pub disks: BTreeMap<String, f64>,
+    /// `None` when the heartbeat carried no service list: then service alerts are left alone.
+    pub services: Option<BTreeMap<String, ServiceStatus>>,
+}
+
+impl HeartbeatSample {
+    /// Extracts what alerting needs. Disks come from `filesystems` (one entry per mount; the last
+    /// wins on duplicates); a heartbeat without a (non-empty) filesystem list falls back to
+    /// `metrics.disk_percent` as the mount `/`, so old agents keep their root-disk alert.
+    pub fn from_request(heartbeat: &HeartbeatRequest) -> Self {
+        let metrics = heartbeat.metrics.as_ref();
+        let mut disks = BTreeMap::new();
+        match heartbeat.filesystems.as_deref() {
+            Some(filesystems) if !filesystems.is_empty() => {
+                for fs in filesystems {
+                    disks.insert(fs.mount_point.clone(), fs.percent);
+                }
+            }
+            _ => {
+                if let Some(percent) = metrics.and_then(|m| m.disk_percent) {
+                    disks.insert("/".to_owned(), percent);
+                }
+            }
+        }
+        let services = heartbeat.services.as_ref().map(|services| {
+            services.iter().map(|s| (s.name.clone(), ServiceStatus::parse(&s.status))).collect()
+        });
+        HeartbeatSample {
+            cpu_percent: metrics.and_then(|m| m.cpu_percent),
+            memory_percent: metrics.and_then(|m| m.memory_percent),
+            disks,
+            services,
+        }
+    }
+}
+
+/// One input to the engine. Every variant carries `now` (the hub clock), never read inside.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// A heartbeat arrived (with or without metrics); it also resolves an offline alert.
+    Heartbeat { sample: HeartbeatSample, now: Timestamp },
+    /// The offline job's periodic check of one server (uses `ServerContext::last_seen`).
+    Tick { now: Timestamp },
+    /// A person acknowledged the active alert of `key`. With `alert_id` set, only that alert.
+    Acknowledge { key: AlertKey, alert_id: Option<i64>, now: Timestamp },
+    /// A person resolved the active alert of `key`. With `alert_id` set, only that alert.
+    Resolve { key: AlertKey, alert_id: Option<i64>, now: Timestamp },
+}
+
+impl Observation {
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Observation::Heartbeat { now, .. }
+            | Observation::Tick { now }
+            | Observation::Acknowledge { now, .. }
+            | Observation::Resolve { now, .. } => *now,
+        }
+    }
+}
+
+/// The configuration the engine applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub thresholds: Thresholds,
+    pub cooldowns: Cooldowns,
+}
+
+impl Rules {
+    pub fn new(thresholds: &Thresholds, notifications: &NotificationSettings) -> Self {
+        Rules { thresholds: *thresholds, cooldowns: notifications.cooldowns }
+    }
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A new alert: insert an `alerts` row (status open) and set its id on the state.
+    Opened,
+    /// Severity rose (high → critical): update severity, title, message and values of the row.
+    Escalated,
+    /// Severity fell (critical → high) while still in breach: update the row likewise.
+    DeEscalated,
+    /// Still in breach after the cooldown: a notification only, the row keeps its texts.
+    Reminder,
+    /// The alert closed: status resolved, `resolved_at = at`, `auto_resolved = auto`.
+    Resolved { auto: bool },
+    /// A person acknowledged it: status acknowledged, `acknowledged_at = at`.
+    Acknowledged,
+}
+
+impl EventKind {
+    /// A stable name for an outbox column: `opened`, `escalated`, `de_escalated`, `reminder`,
+    /// `resolved`, `acknowledged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Opened => "opened",
+            EventKind::Escalated => "escalated",
+            EventKind::DeEscalated => "de_escalated",
+            EventKind::Reminder => "reminder",
+            EventKind::Resolved { .. } => "resolved",
+            EventKind::Acknowledged => "acknowledged",
+        }
+    }
+}
+
+/// One change of one alert, with everything the `alerts` table and the notifier need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub kind: EventKind,
+    pub key: AlertKey,
+    /// The v1 `alert_type` (same as `key.kind`, repeated for readers of the serialised event).
+    pub alert_type: AlertKind,
+    /// The `alerts` row concerned; `None` for `Opened` (the store assigns it).
+    pub alert_id: Option<i64>,
+    pub server_id: String,
+    pub server_name: String,
+    /// The severity after the event (for a resolution: the severity the alert had).
+    pub severity: Severity,
+    /// The severity before an escalation or de-escalation.
+    pub previous_severity: Option<Severity>,
+    pub title: String,
+    pub message: String,
+    /// The level that was crossed (0 for offline, service and resolution events, as in v1).
+    pub threshold_value: f64,
+    /// The observed value (0 for offline and service alerts, as in v1).
+    pub actual_value: f64,
+    /// Resolutions: seconds since the breach began (for offline: since the server fell silent).
+    pub duration_seconds: Option<i64>,
+    #[serde(with = "time::rfc3339")]
+    pub at: Timestamp,
+    /// Whether this event should reach notification channels: false in maintenance and for
+    /// acknowledgements and manual resolutions (v1 notified neither).
+    pub notify: bool,
+}
+
+impl AlertEvent {
+    /// v1's resolved-message duration: whole minutes, truncated.
+    pub fn duration_minutes(&self) -> Option<i64> {
+        self.duration_seconds.map(|seconds| seconds / 60)
+    }
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// States that differ from the input, in key order: upsert each (or delete it when
+    /// [`AlertState::is_idle`]). Unchanged states are not listed, so a healthy heartbeat writes nothing.
+    pub states: Vec<AlertState>,
+    /// Events in the order they happened; write them in the same transaction as `states`.
+    pub events: Vec<AlertEvent>,
+}
+
+/// Applies one observation to the alert states of one server.
+///
+/// `states` are the server's stored states (any order; keys not present count as idle). The
+/// function is total: it never panics, whatever the input.
+pub fn evaluate(states: &[AlertState], server: &ServerContext, rules: &Rules, observation: &Observation) -> Evaluation {
+    let before: BTreeMap<AlertKey, &AlertState> = states.iter().map(|s| (s.key.clone(), s)).collect();
+    let mut run = Run {
+        states: states.iter().map(|s| (s.key.clone(), s.clone())).collect(),
+        ctx: Ctx { server, rules, now: observation.now() },
+        events: Vec::new(),
+    };
+    match observation {
+        Observation::Heartbeat { sample, .. } => run.heartbeat(sample),
+        Observation::Tick { .. } => run.tick(),
+        Observation::Acknowledge { key, alert_id, .. } => run.acknowledge(key, *alert_id),
+        Observation::Resolve { key, alert_id, .. } => run.resolve_by_hand(key, *alert_id),
+    }
+    let states = run
+        .states
+        .into_values()
+        .filter(|state| match before.get(&state.key) {
+            Some(old) => *old != state,
+            None => !state.is_idle(),
+        })
+        .collect();
+    Evaluation { states, events: run.events }
+}
+
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    server: &'a ServerContext,
+    rules: &'a Rules,
+    now: Timestamp,
+}
+
+/// Texts and values of one event.
+struct Texts {
+    title: String,
+    message: String,
+    threshold: f64,
+    actual: f64,
+}
+
+impl Ctx<'_> {
+    fn paused(&self) -> bool {
+        self.server.is_paused
+    }
+
+    fn event(&self, kind: EventKind, state: &AlertState, severity: Severity, texts: Texts) -> AlertEvent {
+        AlertEvent {
+            kind,
+            key: state.key.clone(),
+            alert_type: state.key.kind,
+            alert_id: state.active.as_ref().and_then(|active| active.alert_id),
+            server_id: self.server.server_id.clone(),
+            server_name: self.server.name.clone(),
+            severity,
+            previous_severity: None,
+            title: texts.title,
+            message: texts.message,
+            threshold_value: texts.threshold,
+            actual_value: texts.actual,
+            duration_seconds: None,
+            at: self.now,
+            notify: !self.paused(),
+        }
+    }
+
+    /// Whether at least `millis` have passed from `since` to now (false if the clock went back).
+    fn reached(&self, since: Timestamp, millis: i64) -> bool {
+        (self.now - since).num_milliseconds() >= millis
+    }
+}
+
+struct Run<'a> {
+    states: BTreeMap<AlertKey, AlertState>,
+    ctx: Ctx<'a>,
+    events: Vec<AlertEvent>,
+}
+
+/// The state of `key`, created idle if the server has none yet.
+fn entry(states: &mut BTreeMap<AlertKey, AlertState>, key: AlertKey) -> &mut AlertState {
+    states.entry(key.clone()).or_insert_with(|| AlertState::new(key))
+}
+
+impl Run<'_> {
+
+    fn heartbeat(&mut self, sample: &HeartbeatSample) {
+        self.metric(AlertKey::cpu(), sample.cpu_percent);
+        self.metric(AlertKey::memory(), sample.memory_percent);
+        for (mount, percent) in &sample.disks {
+            self.metric(AlertKey::disk(mount.clone()), Some(*percent));
+        }
+        if let Some(services) = &sample.services {
+            for (name, status) in services {
+                self.service(name, *status);
+            }
+        }
+        // Any heartbeat, with or without metrics, proves the server is back.
+        let ctx = self.ctx;
+        if let Some(state) = self.states.get_mut(&AlertKey::offline())
+            && state.active.is_some()
+        {
+            let name = &ctx.server.name;
+            let texts =
+                Texts { title: text::online_title(name), message: text::online_message(name), threshold: 0.0, actual: 0.0 };
+            close(state, &ctx, &mut self.events, true, texts);
+        }
+    }
+
+    fn metric(&mut self, key: AlertKey, value: Option<f64>) {
+        let Some(value) = value.filter(|value| value.is_finite()) else { return };
+        let Some(threshold) = self.ctx.rules.thresholds.metric(key.kind).copied() else { return };
+        evaluate_metric(entry(&mut self.states, key), &threshold, value, &self.ctx, &mut self.events);
+    }
+
+    fn service(&mut self, name: &str, status: ServiceStatus) {
+        let ctx = self.ctx;
+        let server_name = ctx.server.name.as_str();
+        let expected = ctx.server.expected_services.iter().find(|e| e.service_name == name);
+        let monitored = expected.filter(|e| e.enabled);
+        let events = &mut self.events;
+        let state = entry(&mut self.states, AlertKey::service(name));
+        match status {
+            ServiceStatus::Running if state.active.is_some() => {
+                let texts = Texts {
+                    title: text::service_running_title(name, server_name),
+                    message: text::service_running_message(name, server_name),
+                    threshold: 0.0,
+                    actual: 0.0,
+                };
+                close(state, &ctx, events, true, texts);
+            }
+            ServiceStatus::Stopped | ServiceStatus::Failed => {
+                let Some(expected) = monitored else {
+                    // Unconfigured or disabled: raise nothing, remind nothing.
+                    return;
+                };
+                let status_text = status.as_str();
+                let texts = |_: Severity| Texts {
+                    title: text::service_title(name, status_text, server_name),
+                    message: text::service_message(name, server_name, status_text),
+                    threshold: 0.0,
+                    actual: 0.0,
+                };
+                if state.active.is_some() {
+                    state.service_status = Some(status_text.to_owned());
+                    remind(state, &ctx, events, texts);
+                } else if !ctx.paused() {
+                    let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
+                    state.first_breach_at = Some(ctx.now);
+                    state.service_status = Some(status_text.to_owned());
+                    open(state, severity, &ctx, events, texts(severity));
+                }
+            }
+            ServiceStatus::Running | ServiceStatus::Unknown => {}
+        }
+    }
+
+    fn tick(&mut self) {
+        let ctx = self.ctx;
+        let server = ctx.server;
+        let name = server.name.as_str();
+        let timeout_millis = ctx.rules.thresholds.server_offline_seconds.saturating_mul(1000);
+        let silent_since = server.last_seen.filter(|seen| ctx.reached(*seen, timeout_millis));
+        let events = &mut self.events;
+        let state = entry(&mut self.states, AlertKey::offline());
+        let offline_texts = |_: Severity| Texts {
+            title: text::offline_title(name),
+            message: text::offline_message(name),
+            threshold: 0.0,
+            actual: 0.0,
+        };
+        if state.active.is_none() {
+            if let Some(seen) = silent_since
+                && !server.is_workstation()
+                && !ctx.paused()
+            {
+                state.first_breach_at = Some(seen);
+                open(state, Severity::Critical, &ctx, events, offline_texts(Severity::Critical));
+            }
+        } else if server.is_workstation() {
+            let texts = Texts {
+                title: text::online_title(name),
+                message: text::now_workstation_message(name),
+                threshold: 0.0,
+                actual: 0.0,
+            };
+            close(state, &ctx, events, true, texts);
+        } else if server.last_seen.is_some() && silent_since.is_none() {
+            // A heartbeat arrived that was not evaluated (it normally resolves the alert itself).
+            let texts =
+                Texts { title: text::online_title(name), message: text::online_message(name), threshold: 0.0, actual: 0.0 };
+            close(state, &ctx, events, true, texts);
+        } else {
+            remind(state, &ctx, events, offline_texts);
+        }
+    }
+
+    fn acknowledge(&mut self, key: &AlertKey, alert_id: Option<i64>) {
+        let ctx = self.ctx;
+        let Some(state) = self.states.get_mut(key) else { return };
+        let Some(active) = state.active.as_mut() else { return };
+        if !ids_match(active.alert_id, alert_id) || active.status != AlertStatus::Open {
+            return;
+        }
+        active.status = AlertStatus::Acknowledged;
+        active.acknowledged_at = Some(ctx.now);
+        let severity = active.severity;
+        let texts = Texts {
+            title: text::acknowledged_title(&ctx.server.name, key),
+            message: text::acknowledged_message(),
+            threshold: metric_level(&ctx, key, severity),
+            actual: state.current_value.unwrap_or(0.0),
+        };
+        let event = AlertEvent { notify: false, ..ctx.event(EventKind::Acknowledged, state, severity, texts) };
+        self.events.push(event);
+    }
+
+    fn resolve_by_hand(&mut self, key: &AlertKey, alert_id: Option<i64>) {
+        let ctx = self.ctx;
+        let Some(state) = self.states.get_mut(key) else { return };
+        let Some(active) = state.active.as_ref() else { return };
+        if !ids_match(active.alert_id, alert_id) {
+            return;
+        }
+        let texts = Texts {
+            title: text::manually_resolved_title(&ctx.server.name, key),
+            message: text::manually_resolved_message(),
+            threshold: 0.0,
+            actual: state.current_value.unwrap_or(0.0),
+        };
+        close(state, &ctx, &mut self.events, false, texts);
+    }
+}
+
+fn ids_match(active: Option<i64>, requested: Option<i64>) -> bool {
+    match (active, requested) {
+        (Some(active), Some(requested)) => active == requested,
+        _ => true,
+    }
+}
+
+/// The threshold an alert of `severity` on `key` stands for (0 for non-metric keys).
+fn metric_level(ctx: &Ctx<'_>, key: &AlertKey, severity: Severity) -> f64 {
+    ctx.rules.thresholds.metric(key.kind).map_or(0.0, |threshold| threshold.level(severity))
+}
+
+fn evaluate_metric(
+    state: &mut AlertState,
+    threshold: &MetricThreshold,
+    value: f64,
+    ctx: &Ctx<'_>,
+    events: &mut Vec<AlertEvent>,
+) {
+    let target = if value >= threshold.critical_percent as f64 {
+        Some(Severity::Critical)
+    } else if value >= threshold.high_percent as f64 {
+        Some(Severity::High)
+    } else {
+        None
+    };
+    let name = ctx.server.name.as_str();
+    let key = state.key.clone();
+    let texts = |severity: Severity| Texts {
+        title: text::metric_title(name, &key, severity, value),
+        message: text::metric_message(name, &key, severity, value, threshold.level(severity)),
+        threshold: threshold.level(severity),
+        actual: value,
+    };
+
+    let Some(current) = state.active.as_ref().map(|active| active.severity) else {
+        let Some(severity) = target else {
+            // Below the high level with no alert: any running breach timer starts over.
+            state.reset();
+            return;
+        };
+        let since = *state.first_breach_at.get_or_insert(ctx.now);
+        state.current_value = Some(value);
+        if !ctx.paused() && ctx.reached(since, threshold.sustained_seconds.saturating_mul(1000)) {
+            open(state, severity, ctx, events, texts(severity));
+        }
+        return;
+    };
+
+    state.current_value = Some(value);
+    if value < threshold.resolve_below() {
+        let texts = Texts {
+            title: text::metric_resolved_title(name, &key, value),
+            message: text::metric_resolved_message(name, &key, value),
+            threshold: 0.0,
+            actual: value,
+        };
+        close(state, ctx, events, true, texts);
+    } else if target == Some(Severity::Critical) && current < Severity::Critical {
+        let texts = Texts {
+            message: text::escalation_message(&key, value, threshold.level(Severity::Critical)),
+            ..texts(Severity::Critical)
+        };
+        change_severity(state, Severity::Critical, EventKind::Escalated, ctx, events, texts);
+    } else if current == Severity::Critical && value < threshold.de_escalate_below() {
+        let texts = Texts {
+            message: text::de_escalation_message(name, &key, value, threshold.level(Severity::Critical)),
+            ..texts(Severity::High)
+        };
+        change_severity(state, Severity::High, EventKind::DeEscalated, ctx, events, texts);
+    } else {
+        remind(state, ctx, events, texts);
+    }
+}
+
+/// Opens the key's alert. Callers have checked maintenance: an opening always notifies.
+fn open(state: &mut AlertState, severity: Severity, ctx: &Ctx<'_>, events: &mut Vec<AlertEvent>, texts: Texts) {
+    state.active = Some(ActiveAlert {
+        alert_id: None,
+        severity,
+        status: AlertStatus::Open,
+        opened_at: ctx.now,
+        last_notified_at: ctx.now,
+        acknowledged_at: None,
+    });
+    events.push(ctx.event(EventKind::Opened, state, severity, texts));
+}
+
+fn change_severity(
+    state: &mut AlertState,
+    severity: Severity,
+    kind: EventKind,
+    ctx: &Ctx<'_>,
+    events: &mut Vec<AlertEvent>,
+    texts: Texts,
+) {
+    let Some(active) = state.active.as_mut() else { return };
+    let previous = active.severity;
+    active.severity = severity;
+    if !ctx.paused() {
+        active.last_notified_at = ctx.now;
+    }
+    events.push(AlertEvent { previous_severity: Some(previous), ..ctx.event(kind, state, severity, texts) });
+}
+
+/// Emits a reminder if the alert is open (not acknowledged), not in maintenance, and its cooldown
+/// has fully elapsed since the last notification.
+fn remind(state: &mut AlertState, ctx: &Ctx<'_>, events: &mut Vec<AlertEvent>, texts: impl FnOnce(Severity) -> Texts) {
+    let Some(active) = state.active.as_mut() else { return };
+    let cooldown = ctx.rules.cooldowns.millis_for(active.severity);
+    if active.status != AlertStatus::Open || ctx.paused() || !ctx.reached(active.last_notified_at, cooldown) {
+        return;
+    }
+    active.last_notified_at = ctx.now;
+    let severity = active.severity;
+    events.push(ctx.event(EventKind::Reminder, state, severity, texts(severity)));
+}
+
+/// Resolves the key's active alert and returns the key to idle.
+fn close(state: &mut AlertState, ctx: &Ctx<'_>, events: &mut Vec<AlertEvent>, auto: bool, texts: Texts) {
+    let Some(active) = state.active.as_ref() else { return };
+    let severity = active.severity;
+    let duration_seconds = state.first_breach_at.map(|since| (ctx.now - since).num_seconds().max(0));
+    let event = ctx.event(EventKind::Resolved { auto }, state, severity, texts);
+    events.push(AlertEvent { duration_seconds, notify: event.notify && auto, ..event });
+    state.reset();
+}

@@ -1,0 +1,236 @@
+//! The alert engine: threshold, offline and service-down alerts as one pure function.
+//!
+//! [`evaluate`] takes the alert states of one server, one [`Observation`] (a heartbeat, a clock
+//! tick or a person's acknowledge/resolve), the server's context and the [`Rules`], and returns the
+//! states that changed plus the [`AlertEvent`]s to record. It reads no clock and touches no storage,
+//! so the store can run it inside the transaction that persists its result, and every timing rule
+//! is tested exactly by passing `now` in.
+//!
+//! An alert is identified by its [`AlertKey`] (kind + subject: `cpu`, `disk:/srv`, `service:plex`,
+//! `offline`); each key has at most one active alert, and the store backs that up with a unique
+//! index on the key.
+
+pub mod clock;
+pub mod engine;
+pub mod state;
+pub mod text;
+pub mod thresholds;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use clock::{Clock, ManualClock};
+pub use engine::{
+    AlertEvent, EventKind, Evaluation, ExpectedService, HeartbeatSample, Observation, Rules, ServerContext,
+    ServiceStatus, evaluate,
+};
+pub use state::{ActiveAlert, AlertState, PendingBreach};
+pub use thresholds::{
+    Cooldowns, CooldownsUpdate, Merged, MetricThreshold, MetricThresholdUpdate, NotificationSettings,
+    NotificationSettingsUpdate, Thresholds, ThresholdsUpdate,
+};
+
+/// What an alert is about; the string forms are the v1 `alert_type` values and are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum AlertKind {
+    Cpu,
+    Memory,
+    Disk,
+    Offline,
+    Service,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 5] =
+        [AlertKind::Cpu, AlertKind::Memory, AlertKind::Disk, AlertKind::Offline, AlertKind::Service];
+
+    /// The v1 `alert_type` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Cpu => "cpu",
+            AlertKind::Memory => "memory",
+            AlertKind::Disk => "disk",
+            AlertKind::Offline => "offline",
+            AlertKind::Service => "service",
+        }
+    }
+
+    /// The inverse of [`AlertKind::as_str`].
+    pub fn parse(text: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// Metric kinds have thresholds and a per-heartbeat value; the others are conditions.
+    pub fn is_metric(self) -> bool {
+        matches!(self, AlertKind::Cpu | AlertKind::Memory | AlertKind::Disk)
+    }
+
+    /// Whether alerts of this kind are about one named thing (a mount point, a service).
+    pub fn has_subject(self) -> bool {
+        matches!(self, AlertKind::Disk | AlertKind::Service)
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identifies one alert slot of a server: at most one alert per key is active at a time.
+///
+/// The subject is empty for `cpu`, `memory` and `offline`, the mount point for `disk` and the
+/// service name for `service`. Storing the subject as a column (instead of parsing it out of the
+/// title, as v1 did) is what makes service matching exact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AlertKey {
+    pub kind: AlertKind,
+    pub subject: String,
+}
+
+impl AlertKey {
+    pub fn cpu() -> Self {
+        AlertKey { kind: AlertKind::Cpu, subject: String::new() }
+    }
+
+    pub fn memory() -> Self {
+        AlertKey { kind: AlertKind::Memory, subject: String::new() }
+    }
+
+    pub fn offline() -> Self {
+        AlertKey { kind: AlertKind::Offline, subject: String::new() }
+    }
+
+    /// A per-mount disk key; heartbeats without a filesystem list use the mount `/`.
+    pub fn disk(mount_point: impl Into<String>) -> Self {
+        AlertKey { kind: AlertKind::Disk, subject: mount_point.into() }
+    }
+
+    pub fn service(name: impl Into<String>) -> Self {
+        AlertKey { kind: AlertKind::Service, subject: name.into() }
+    }
+
+    /// The compact form for the store's unique index: `cpu`, `disk:/srv`, `service:plex`, `offline`.
+    pub fn key_string(&self) -> String {
+        if self.subject.is_empty() { self.kind.as_str().to_owned() } else { format!("{}:{}", self.kind, self.subject) }
+    }
+
+    /// The inverse of [`AlertKey::key_string`]. Kinds with a subject need one and the others may
+    /// not have one, so every valid key has exactly one string form.
+    pub fn parse(text: &str) -> Option<AlertKey> {
+        let (kind, subject) = match text.split_once(':') {
+            Some((kind, subject)) => (kind, subject),
+            None => (text, ""),
+        };
+        let kind = AlertKind::parse(kind)?;
+        if kind.has_subject() == subject.is_empty() {
+            return None;
+        }
+        Some(AlertKey { kind, subject: subject.to_owned() })
+    }
+
+    /// The v1 `service_name` of an alert, now taken from the key rather than the title.
+    pub fn service_name(&self) -> Option<&str> {
+        (self.kind == AlertKind::Service).then_some(self.subject.as_str())
+    }
+}
+
+impl fmt::Display for AlertKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key_string())
+    }
+}
+
+impl FromStr for AlertKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        AlertKey::parse(text).ok_or_else(|| format!("invalid alert key '{text}'"))
+    }
+}
+
+/// How urgent an alert is. Ordered from `Low` to `Critical`, so escalation is `>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
+
+    /// The stored and wire form: `critical`, `high`, `medium`, `low`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Capitalised as v1 titles and Slack headers show it (`Critical`, `High`).
+    pub fn title_case(self) -> &'static str {
+        match self {
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|severity| severity.as_str() == text)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lifecycle of an alert record: open → acknowledged (optional) → resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub const ALL: [AlertStatus; 3] = [AlertStatus::Open, AlertStatus::Acknowledged, AlertStatus::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlertStatus> {
+        AlertStatus::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

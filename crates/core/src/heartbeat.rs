@@ -1,0 +1,349 @@
+//! The v1 heartbeat: what agents send every minute, and what the hub answers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{self, Timestamp};
+use crate::validate::{ValidationErrors, Validator, is_uuid_v4};
+
+/// How far ahead of the hub's clock an agent timestamp may be. Clock skew of a few seconds is
+/// normal; a timestamp further ahead would place history in the future and break range queries.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// Service states an agent may report.
+pub const SERVICE_STATUSES: [&str; 4] = ["running", "stopped", "failed", "unknown"];
+
+/// `POST /api/v1/agents/heartbeat` body. Unknown keys are ignored, as in v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeartbeatRequest {
+    /// Stable agent identity (lower-case UUID v4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_guid: Option<String>,
+    /// Server slug (`^[a-z0-9-]+$`).
+    pub server_id: String,
+    pub hostname: String,
+    /// The agent's clock; any RFC 3339 offset, stored as UTC.
+    #[serde(with = "time::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub timestamp: Timestamp,
+    #[serde(default)]
+    pub agent_version: Option<String>,
+    /// `readonly` or `readwrite`.
+    #[serde(default)]
+    pub agent_mode: Option<String>,
+    #[serde(default)]
+    pub os_info: Option<OsInfo>,
+    #[serde(default)]
+    pub metrics: Option<Metrics>,
+    #[serde(default)]
+    pub updates_available: Option<i64>,
+    #[serde(default)]
+    pub security_updates: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<ServiceReport>>,
+    /// When present (even empty) it replaces the server's pending package list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<PackageReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_info: Option<CpuInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filesystems: Option<Vec<FilesystemReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_interfaces: Option<Vec<InterfaceReport>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OsInfo {
+    #[serde(default)]
+    pub distribution: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub kernel: Option<String>,
+    #[serde(default)]
+    pub architecture: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CpuInfo {
+    #[serde(default)]
+    pub cpu_model: Option<String>,
+    #[serde(default)]
+    pub cpu_cores: Option<i64>,
+}
+
+/// Whole-machine metrics; every field is optional (a failed collector sends null).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Metrics {
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    #[serde(default)]
+    pub memory_percent: Option<f64>,
+    #[serde(default)]
+    pub memory_total_mb: Option<i64>,
+    #[serde(default)]
+    pub memory_used_mb: Option<i64>,
+    #[serde(default)]
+    pub disk_percent: Option<f64>,
+    #[serde(default)]
+    pub disk_total_gb: Option<f64>,
+    #[serde(default)]
+    pub disk_used_gb: Option<f64>,
+    #[serde(default)]
+    pub network_rx_bytes: Option<i64>,
+    #[serde(default)]
+    pub network_tx_bytes: Option<i64>,
+    #[serde(default)]
+    pub load_1m: Option<f64>,
+    #[serde(default)]
+    pub load_5m: Option<f64>,
+    #[serde(default)]
+    pub load_15m: Option<f64>,
+    #[serde(default)]
+    pub uptime_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceReport {
+    pub name: String,
+    /// `running`, `stopped`, `failed` or `unknown`.
+    pub status: String,
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    #[serde(default)]
+    pub pid: Option<i64>,
+    #[serde(default)]
+    pub memory_mb: Option<f64>,
+    /// Not capped at 100: a multi-threaded process can use several cores.
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PackageReport {
+    pub name: String,
+    pub current_version: String,
+    pub new_version: String,
+    pub repository: String,
+    pub is_security: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FilesystemReport {
+    pub mount_point: String,
+    pub device: String,
+    pub fs_type: String,
+    pub total_bytes: i64,
+    pub used_bytes: i64,
+    pub available_bytes: i64,
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InterfaceReport {
+    pub name: String,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub rx_packets: i64,
+    pub tx_packets: i64,
+    pub is_up: bool,
+}
+
+/// The v1 answer; the command-channel lists stay for old agents and are always empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeartbeatResponse {
+    pub status: String,
+    pub server_registered: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub pending_commands: Vec<serde_json::Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<i64>))]
+    pub results_acknowledged: Vec<serde_json::Value>,
+}
+
+impl HeartbeatResponse {
+    pub fn ok(server_registered: bool) -> Self {
+        HeartbeatResponse {
+            status: "ok".into(),
+            server_registered,
+            pending_commands: Vec::new(),
+            results_acknowledged: Vec::new(),
+        }
+    }
+}
+
+impl HeartbeatRequest {
+    /// Checks every v1 constraint (with the v1 defects fixed: service CPU may exceed 100 %),
+    /// plus a bound on clock skew relative to the hub's `now`.
+    pub fn validate(&self, now: Timestamp) -> Result<(), ValidationErrors> {
+        let mut v = Validator::new("body");
+        if let Some(guid) = self.server_guid.as_ref().filter(|guid| !is_uuid_v4(guid)) {
+            v.custom("server_guid", "string_pattern_mismatch", "should be a lower-case UUID version 4", guid.as_str().into());
+        }
+        v.slug("server_id", &self.server_id);
+        v.str_len("hostname", &self.hostname, 1, 255);
+        let skew = (self.timestamp - now).num_seconds();
+        if skew > MAX_CLOCK_SKEW_SECONDS {
+            v.custom(
+                "timestamp",
+                "datetime_future",
+                &format!(
+                    "is {skew} s ahead of the hub clock (at most {MAX_CLOCK_SKEW_SECONDS} s allowed); check the agent's time synchronisation"
+                ),
+                time::format(&self.timestamp).into(),
+            );
+        }
+        v.opt_str_len("agent_version", self.agent_version.as_deref(), 0, 20);
+        v.opt_one_of("agent_mode", self.agent_mode.as_deref(), &["readonly", "readwrite"]);
+        if let Some(os) = &self.os_info {
+            v.at("os_info", |v| {
+                v.opt_str_len("distribution", os.distribution.as_deref(), 0, 100);
+                v.opt_str_len("version", os.version.as_deref(), 0, 100);
+                v.opt_str_len("kernel", os.kernel.as_deref(), 0, 100);
+                v.opt_str_len("architecture", os.architecture.as_deref(), 0, 20);
+            });
+        }
+        if let Some(m) = &self.metrics {
+            v.at("metrics", |v| validate_metrics(v, m));
+        }
+        v.range_i64("updates_available", self.updates_available, 0, None);
+        v.range_i64("security_updates", self.security_updates, 0, None);
+        if let Some(cpu) = &self.cpu_info {
+            v.at("cpu_info", |v| {
+                v.opt_str_len("cpu_model", cpu.cpu_model.as_deref(), 0, 255);
+                v.range_i64("cpu_cores", cpu.cpu_cores, 1, Some(1024));
+            });
+        }
+        for_each(&mut v, "services", self.services.as_deref(), |v, s| {
+            v.str_len("name", &s.name, 1, 255);
+            v.one_of("status", &s.status, &SERVICE_STATUSES);
+            v.opt_str_len("status_reason", s.status_reason.as_deref(), 0, 255);
+            v.range_i64("pid", s.pid, 0, None);
+            v.range_f64("memory_mb", s.memory_mb, 0.0, None);
+            v.range_f64("cpu_percent", s.cpu_percent, 0.0, None);
+        });
+        for_each(&mut v, "packages", self.packages.as_deref(), |v, p| {
+            v.str_len("name", &p.name, 1, 255);
+            v.str_len("current_version", &p.current_version, 1, 100);
+            v.str_len("new_version", &p.new_version, 1, 100);
+            v.str_len("repository", &p.repository, 1, 255);
+        });
+        for_each(&mut v, "filesystems", self.filesystems.as_deref(), |v, f| {
+            v.str_len("mount_point", &f.mount_point, 1, 255);
+            v.str_len("device", &f.device, 0, 255);
+            v.str_len("fs_type", &f.fs_type, 0, 50);
+            v.range_i64("total_bytes", Some(f.total_bytes), 0, None);
+            v.range_i64("used_bytes", Some(f.used_bytes), 0, None);
+            v.range_i64("available_bytes", Some(f.available_bytes), 0, None);
+            v.range_f64("percent", Some(f.percent), 0.0, Some(100.0));
+        });
+        for_each(&mut v, "network_interfaces", self.network_interfaces.as_deref(), |v, i| {
+            v.str_len("name", &i.name, 1, 64);
+            v.range_i64("rx_bytes", Some(i.rx_bytes), 0, None);
+            v.range_i64("tx_bytes", Some(i.tx_bytes), 0, None);
+            v.range_i64("rx_packets", Some(i.rx_packets), 0, None);
+            v.range_i64("tx_packets", Some(i.tx_packets), 0, None);
+        });
+        v.finish()
+    }
+}
+
+fn for_each<T>(v: &mut Validator, field: &str, items: Option<&[T]>, check: impl Fn(&mut Validator, &T)) {
+    let Some(items) = items else { return };
+    v.at(field, |v| {
+        for (index, item) in items.iter().enumerate() {
+            v.at(index, |v| check(v, item));
+        }
+    });
+}
+
+fn validate_metrics(v: &mut Validator, m: &Metrics) {
+    v.range_f64("cpu_percent", m.cpu_percent, 0.0, Some(100.0));
+    v.range_f64("memory_percent", m.memory_percent, 0.0, Some(100.0));
+    v.range_i64("memory_total_mb", m.memory_total_mb, 0, None);
+    v.range_i64("memory_used_mb", m.memory_used_mb, 0, None);
+    v.range_f64("disk_percent", m.disk_percent, 0.0, Some(100.0));
+    v.range_f64("disk_total_gb", m.disk_total_gb, 0.0, None);
+    v.range_f64("disk_used_gb", m.disk_used_gb, 0.0, None);
+    v.range_i64("network_rx_bytes", m.network_rx_bytes, 0, None);
+    v.range_i64("network_tx_bytes", m.network_tx_bytes, 0, None);
+    v.range_f64("load_1m", m.load_1m, 0.0, None);
+    v.range_f64("load_5m", m.load_5m, 0.0, None);
+    v.range_f64("load_15m", m.load_15m, 0.0, None);
+    v.range_i64("uptime_seconds", m.uptime_seconds, 0, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        time::parse("2026-01-19T12:00:30Z").unwrap()
+    }
+
+    fn parse(json: &str) -> HeartbeatRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_v1_example_is_valid_and_extra_keys_are_ignored() {
+        let hb = parse(
+            r#"{"server_id":"omv-mediaserver","hostname":"mediaserver.home.lan","timestamp":"2026-01-19T12:00:00Z",
+                "metrics":{"cpu_percent":45.2,"memory_percent":62.5,"disk_percent":78.3,"reboot_required":true},
+                "future_field":1}"#,
+        );
+        assert_eq!(hb.metrics.as_ref().unwrap().cpu_percent, Some(45.2));
+        hb.validate(now()).unwrap();
+    }
+
+    #[test]
+    fn service_cpu_above_100_is_accepted() {
+        let hb = parse(
+            r#"{"server_id":"a","hostname":"a","timestamp":"2026-01-19T12:00:00+00:00",
+                "services":[{"name":"plex","status":"running","cpu_percent":340.5}]}"#,
+        );
+        hb.validate(now()).unwrap();
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_with_its_path() {
+        let hb = parse(
+            r#"{"server_guid":"NOT-A-GUID","server_id":"Bad Id","hostname":"","timestamp":"2026-01-19T12:00:00Z",
+                "metrics":{"cpu_percent":101},"services":[{"name":"x","status":"sleeping"}],
+                "filesystems":[{"mount_point":"/","device":"d","fs_type":"ext4","total_bytes":-1,"used_bytes":0,"available_bytes":0,"percent":5}]}"#,
+        );
+        let fields: Vec<String> = hb
+            .validate(now())
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| crate::validate::FieldError::field_name(&e.loc))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "server_guid",
+                "server_id",
+                "hostname",
+                "metrics.cpu_percent",
+                "services[0].status",
+                "filesystems[0].total_bytes"
+            ]
+        );
+    }
+
+    #[test]
+    fn timestamps_far_in_the_future_are_rejected_but_old_ones_are_not() {
+        let mut hb = parse(r#"{"server_id":"a","hostname":"a","timestamp":"2026-01-19T12:06:00Z"}"#);
+        assert_eq!(hb.validate(now()).unwrap_err().0[0].kind, "datetime_future");
+        hb.timestamp = time::parse("2026-01-18T12:00:00Z").unwrap();
+        hb.validate(now()).unwrap();
+    }
+}

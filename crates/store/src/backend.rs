@@ -1,0 +1,168 @@
+//! The narrow SQL interface the two backends implement, so that every store operation is
+//! written once (in `ops/`) and runs on both.
+//!
+//! SQL is written in PostgreSQL's `$1` placeholder style; the SQLite backend rewrites the
+//! placeholders to `?1`. Parameters are always bound, never formatted into the SQL text.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+
+use crate::{StoreError, StoreResult};
+
+/// A bound parameter or a column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// One result row; getters convert between the backends' representations (SQLite stores
+/// booleans as integers, PostgreSQL as `BOOLEAN`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, index: usize) -> StoreResult<&Value> {
+        self.0.get(index).ok_or_else(|| StoreError::Database(format!("result has no column {index}")))
+    }
+
+    fn mismatch(&self, index: usize, wanted: &str) -> StoreError {
+        StoreError::Database(format!("column {index} is not {wanted}: {:?}", self.0.get(index)))
+    }
+
+    pub fn opt_i64(&self, index: usize) -> StoreResult<Option<i64>> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            Value::Bool(v) => Ok(Some(i64::from(*v))),
+            _ => Err(self.mismatch(index, "an integer")),
+        }
+    }
+
+    pub fn i64(&self, index: usize) -> StoreResult<i64> {
+        self.opt_i64(index)?.ok_or_else(|| self.mismatch(index, "a non-null integer"))
+    }
+
+    pub fn opt_f64(&self, index: usize) -> StoreResult<Option<f64>> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            Value::Real(v) => Ok(Some(*v)),
+            Value::Int(v) => Ok(Some(*v as f64)),
+            _ => Err(self.mismatch(index, "a number")),
+        }
+    }
+
+    pub fn f64(&self, index: usize) -> StoreResult<f64> {
+        self.opt_f64(index)?.ok_or_else(|| self.mismatch(index, "a non-null number"))
+    }
+
+    pub fn opt_str(&self, index: usize) -> StoreResult<Option<String>> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v.clone())),
+            _ => Err(self.mismatch(index, "text")),
+        }
+    }
+
+    pub fn str(&self, index: usize) -> StoreResult<String> {
+        self.opt_str(index)?.ok_or_else(|| self.mismatch(index, "non-null text"))
+    }
+
+    pub fn bool(&self, index: usize) -> StoreResult<bool> {
+        match self.at(index)? {
+            Value::Bool(v) => Ok(*v),
+            Value::Int(v) => Ok(*v != 0),
+            _ => Err(self.mismatch(index, "a boolean")),
+        }
+    }
+}
+
+/// A connection inside a transaction (writes) or a plain connection (reads).
+#[async_trait]
+pub trait Conn: Send {
+    /// Runs a statement; returns the number of rows changed.
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64>;
+    /// Runs a query and collects its rows.
+    async fn query(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<Row>>;
+
+    async fn query_opt(&mut self, sql: &str, params: &[Value]) -> StoreResult<Option<Row>> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    async fn query_one(&mut self, sql: &str, params: &[Value]) -> StoreResult<Row> {
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| StoreError::Database(format!("query returned no row: {sql}")))
+    }
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A unit of work against a connection. Boxed so the SQLite backend can ship it to its writer
+/// thread.
+pub type Work<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, StoreResult<T>> + Send>;
+
+/// What a backend provides: transactions for writes, connections for reads.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    /// Runs `work` in a transaction, committed (durably) before this returns `Ok`. If `work`
+    /// fails, none of its changes are kept.
+    async fn write<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T>;
+
+    /// Runs `work` on a connection that sees committed data.
+    async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T>;
+
+    /// Drains queued writes; later writes fail with [`StoreError::Closed`].
+    async fn close(&self);
+}
+
+/// Boxes a closure as [`Work`]; the signature lets the compiler infer the closure's lifetimes.
+pub fn work<T, F>(f: F) -> Work<T>
+where
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+{
+    Box::new(f)
+}

@@ -1,0 +1,50 @@
+use thiserror::Error;
+
+/// Why a store operation failed. The HTTP layer maps each variant to one status code.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The named thing does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation clashes with existing data (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller may not do this to this object (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is well-formed but refused in the current state (400).
+    #[error("{0}")]
+    Rejected(String),
+    /// The database URL or options are unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The database failed; details are for logs, not for API clients.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store was closed (the hub is shutting down).
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        match error.as_db_error() {
+            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Database(error.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        StoreError::Database(format!("stored JSON is unreadable: {error}"))
+    }
+}

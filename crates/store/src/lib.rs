@@ -1,0 +1,140 @@
+//! Storage for Homelab Command.
+//!
+//! The hub talks to one [`Store`] trait shaped by the domain (servers, heartbeats, history,
+//! tokens, settings). Its implementation, [`SqlStore`], is written once against a small
+//! SQL [`Backend`](backend::Backend) abstraction, with two backends:
+//!
+//! - [`sqlite`]: the embedded default. One writer thread commits many heartbeats per
+//!   transaction (group commit) so an fsync is shared; readers use a small pool.
+//! - [`postgres`]: for larger fleets or several hubs, with a connection pool.
+//!
+//! Writing the operations once keeps the two backends from drifting apart; each backend keeps
+//! its own migrations because DDL genuinely differs. One test-suite (`tests/suite.rs`) runs
+//! against both.
+
+mod backend;
+mod error;
+mod model;
+mod ops;
+pub mod postgres;
+pub mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use homelab_core::history::RetentionPolicy;
+use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
+use homelab_core::time::Timestamp;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+pub use ops::SqlStore;
+
+/// Everything the hub persists. Implementations must be safe to share between tasks.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and the health endpoint.
+    fn backend_name(&self) -> &'static str;
+
+    /// Cheap liveness probe (`SELECT 1`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Waits for queued writes to commit, then refuses new ones. Called on shutdown.
+    async fn close(&self);
+
+    async fn list_servers(&self) -> StoreResult<Vec<Server>>;
+    async fn get_server(&self, id: &str) -> StoreResult<Server>;
+    /// [`StoreError::Conflict`] when the id is taken.
+    async fn create_server(&self, new: &NewServer, now: Timestamp) -> StoreResult<Server>;
+    async fn update_server(&self, id: &str, update: &ServerUpdate, now: Timestamp) -> StoreResult<Server>;
+    /// Removes the server and, through foreign keys, all its history and credentials.
+    async fn delete_server(&self, id: &str) -> StoreResult<()>;
+    /// Maintenance mode on or off.
+    async fn set_paused(&self, id: &str, paused: bool, now: Timestamp) -> StoreResult<Server>;
+    async fn list_packages(&self, id: &str) -> StoreResult<Vec<Package>>;
+
+    /// Stores one heartbeat atomically; returns only after it is committed.
+    async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome>;
+
+    /// Reads history of one server, merging tiers so that no part of the range has holes.
+    async fn history(&self, server_id: &str, query: &HistoryQuery) -> StoreResult<Vec<SeriesData>>;
+    /// Rolls raw samples up into 5-minute and hourly tiers, then prunes each tier by `policy`.
+    /// Idempotent: running it twice changes nothing the second time.
+    async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport>;
+
+    async fn create_registration_token(&self, token: &NewRegistrationToken) -> StoreResult<RegistrationToken>;
+    /// Unclaimed and unexpired tokens, newest first.
+    async fn list_registration_tokens(&self, now: Timestamp) -> StoreResult<Vec<RegistrationToken>>;
+    /// [`StoreError::NotFound`] or, for a claimed token, [`StoreError::Conflict`].
+    async fn delete_registration_token(&self, id: i64) -> StoreResult<()>;
+    /// Exchanges a registration token (by hash) for a server and an agent credential.
+    async fn claim_registration_token(&self, claim: &TokenClaim) -> StoreResult<ClaimedAgent>;
+    /// The active (not revoked) credential of an agent.
+    async fn active_credential(&self, server_guid: &str) -> StoreResult<Option<AgentCredential>>;
+    async fn credential_info(&self, server_guid: &str) -> StoreResult<AgentCredential>;
+    /// Revokes the active credential and installs a new one in the same transaction.
+    async fn rotate_credential(&self, server_guid: &str, new: &NewCredential, now: Timestamp) -> StoreResult<()>;
+    async fn revoke_credential(&self, server_guid: &str, now: Timestamp) -> StoreResult<()>;
+
+    /// A JSON settings document (`thresholds`, `notifications`, …), if one was saved.
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()>;
+}
+
+/// Opens the store a database URL names: `sqlite://path`, `sqlite::memory:` is not supported
+/// (history must survive restarts), or `postgres://…`. Migrations are applied before returning.
+pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Arc<dyn Store>> {
+    if let Some(path) = sqlite::path_from_url(url) {
+        let backend = sqlite::SqliteBackend::open(&path, options).await?;
+        Ok(Arc::new(SqlStore::new(backend)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let backend = postgres::PostgresBackend::open(url, options).await?;
+        Ok(Arc::new(SqlStore::new(backend)))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL '{}': use sqlite://PATH or postgres://USER@HOST/DB",
+            redact_url(url)
+        )))
+    }
+}
+
+/// Tuning that does not belong in the URL.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Most heartbeats committed in one SQLite transaction.
+    pub max_batch: usize,
+    /// PostgreSQL pool size.
+    pub pool_size: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { max_batch: 512, pool_size: 16 }
+    }
+}
+
+/// Hides the password of a database URL for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

@@ -1,0 +1,310 @@
+//! The heartbeat write path: match (or register) the server, refresh its snapshot, append
+//! history, replace packages. All of it in the caller's transaction.
+
+use std::collections::HashMap;
+
+use homelab_core::heartbeat::HeartbeatRequest;
+use homelab_core::history::{Sample, bucket_start, samples_of};
+use homelab_core::time::{Timestamp, to_millis};
+
+use super::servers::{StoredServer, find_by_guid, find_by_id};
+use crate::backend::{Conn, Value};
+use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
+
+/// Rows per multi-row INSERT: keeps statements (and SQLite's statement cache) small.
+const INSERT_CHUNK: usize = 64;
+
+pub(crate) async fn ingest(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
+    let hb = &write.request;
+    let (server, registered) = match match_server(conn, write).await? {
+        Some(server) => (server, false),
+        None => (register(conn, write).await?, true),
+    };
+    if server.server.is_inactive {
+        return Err(StoreError::Forbidden(format!(
+            "Server '{}' is inactive (agent removed). Uninstall the agent.",
+            server.server.id
+        )));
+    }
+    update_server(conn, server.pk, write).await?;
+    let ts = to_millis(&hb.timestamp);
+    append_samples(conn, server.pk, ts, &samples_of(hb)).await?;
+    append_service_status(conn, server.pk, ts, hb).await?;
+    if let Some(packages) = &hb.packages {
+        replace_packages(conn, server.pk, packages, write.received_at).await?;
+    }
+    if let Some(guid) = &write.authenticated_guid {
+        conn.execute(
+            "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
+            &[to_millis(&write.received_at).into(), guid.into()],
+        )
+        .await?;
+    }
+    Ok(HeartbeatOutcome { server_id: server.server.id, server_registered: registered })
+}
+
+/// Finds the server a heartbeat belongs to. A per-agent token may only write its own server;
+/// a GUID and a server id that point at two different servers are refused rather than
+/// written under the wrong id (a v1 defect).
+async fn match_server(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Option<StoredServer>> {
+    let hb = &write.request;
+    if let Some(token_guid) = &write.authenticated_guid {
+        if hb.server_guid.as_ref().is_some_and(|guid| guid != token_guid) {
+            return Err(StoreError::Forbidden(format!(
+                "This agent token belongs to server GUID {token_guid}, not {}",
+                hb.server_guid.as_deref().unwrap_or_default()
+            )));
+        }
+        let server = find_by_guid(conn, token_guid)
+            .await?
+            .ok_or_else(|| StoreError::Forbidden(format!("No server has GUID {token_guid}")))?;
+        if server.server.id != hb.server_id {
+            return Err(StoreError::Forbidden(format!(
+                "This agent token belongs to server '{}'; it may not write heartbeats for '{}'",
+                server.server.id, hb.server_id
+            )));
+        }
+        return Ok(Some(server));
+    }
+    if let Some(guid) = &hb.server_guid
+        && let Some(server) = find_by_guid(conn, guid).await?
+    {
+        if server.server.id != hb.server_id {
+            return Err(StoreError::Conflict(format!(
+                "GUID {guid} belongs to server '{}', not '{}'",
+                server.server.id, hb.server_id
+            )));
+        }
+        return Ok(Some(server));
+    }
+    let Some(server) = find_by_id(conn, &hb.server_id).await? else { return Ok(None) };
+    match (&server.server.guid, &hb.server_guid) {
+        (Some(existing), Some(sent)) if existing != sent => {
+            Err(StoreError::Conflict(format!("Server '{}' already has a different GUID", hb.server_id)))
+        }
+        (None, Some(sent)) => {
+            // A server created by hand (or by a v1 hub) adopts its agent's GUID.
+            conn.execute("UPDATE servers SET guid = $1 WHERE pk = $2", &[sent.into(), server.pk.into()]).await?;
+            Ok(Some(server))
+        }
+        _ => Ok(Some(server)),
+    }
+}
+
+async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<StoredServer> {
+    let hb = &write.request;
+    let now = to_millis(&write.received_at);
+    conn.execute(
+        "INSERT INTO servers (id, guid, hostname, status, last_seen, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'online', $4, $4, $4)",
+        &[(&hb.server_id).into(), hb.server_guid.as_deref().into(), (&hb.hostname).into(), now.into()],
+    )
+    .await?;
+    find_by_id(conn, &hb.server_id)
+        .await?
+        .ok_or_else(|| StoreError::Database(format!("server '{}' vanished after insert", hb.server_id)))
+}
+
+async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
+    let hb = &write.request;
+    let now = to_millis(&write.received_at);
+    let mut sets = vec![
+        "status = 'online'".to_owned(),
+        "last_seen = $1".to_owned(),
+        "updated_at = $1".to_owned(),
+        "hostname = $2".to_owned(),
+        "ip_address = COALESCE($3, ip_address)".to_owned(),
+    ];
+    let mut params: Vec<Value> = vec![now.into(), (&hb.hostname).into(), write.peer_ip.as_deref().into()];
+    let mut set = |column: &str, value: Value| {
+        params.push(value);
+        sets.push(format!("{column} = ${}", params.len()));
+    };
+    if let Some(os) = &hb.os_info {
+        set("os_distribution", os.distribution.as_deref().into());
+        set("os_version", os.version.as_deref().into());
+        set("kernel_version", os.kernel.as_deref().into());
+        set("architecture", os.architecture.as_deref().into());
+    }
+    if let Some(cpu) = &hb.cpu_info {
+        set("cpu_model", cpu.cpu_model.as_deref().into());
+        set("cpu_cores", cpu.cpu_cores.into());
+    }
+    if let Some(version) = &hb.agent_version {
+        set("agent_version", version.into());
+    }
+    if let Some(mode) = &hb.agent_mode {
+        set("agent_mode", mode.into());
+    }
+    if let Some(count) = hb.updates_available {
+        set("updates_available", count.into());
+    }
+    if let Some(count) = hb.security_updates {
+        set("security_updates", count.into());
+    }
+    let ts = to_millis(&hb.timestamp);
+    let mut snapshot = |column: &str, json: String| {
+        // A replayed (older) heartbeat must not overwrite a newer snapshot.
+        params.push(json.into());
+        let json_param = params.len();
+        params.push(ts.into());
+        sets.push(format!(
+            "{column} = CASE WHEN latest_metrics_at IS NULL OR latest_metrics_at <= ${} THEN ${json_param} ELSE {column} END",
+            params.len()
+        ));
+    };
+    if let Some(metrics) = &hb.metrics {
+        snapshot("latest_metrics", serde_json::to_string(metrics)?);
+    }
+    if let Some(filesystems) = &hb.filesystems {
+        snapshot("filesystems", serde_json::to_string(filesystems)?);
+    }
+    if let Some(interfaces) = &hb.network_interfaces {
+        snapshot("network_interfaces", serde_json::to_string(interfaces)?);
+    }
+    params.push(ts.into());
+    // Must come last: the CASE expressions above read the old value.
+    sets.push(format!(
+        "latest_metrics_at = CASE WHEN latest_metrics_at IS NULL OR latest_metrics_at <= ${0} THEN ${0} ELSE latest_metrics_at END",
+        params.len()
+    ));
+    params.push(pk.into());
+    let sql = format!("UPDATE servers SET {} WHERE pk = ${}", sets.join(", "), params.len());
+    conn.execute(&sql, &params).await?;
+    Ok(())
+}
+
+/// Ids of the server's series, creating the missing ones.
+async fn series_ids(conn: &mut dyn Conn, pk: i64, samples: &[Sample]) -> StoreResult<HashMap<(String, String), i64>> {
+    let mut ids = HashMap::new();
+    for row in conn.query("SELECT id, metric, subject FROM series WHERE server_pk = $1", &[pk.into()]).await? {
+        ids.insert((row.str(1)?, row.str(2)?), row.i64(0)?);
+    }
+    for sample in samples {
+        let key = (sample.kind.as_str().to_owned(), sample.subject.clone());
+        if ids.contains_key(&key) {
+            continue;
+        }
+        let row = conn
+            .query_one(
+                "INSERT INTO series (server_pk, metric, subject) VALUES ($1, $2, $3) RETURNING id",
+                &[pk.into(), key.0.as_str().into(), key.1.as_str().into()],
+            )
+            .await?;
+        ids.insert(key, row.i64(0)?);
+    }
+    Ok(ids)
+}
+
+async fn append_samples(conn: &mut dyn Conn, pk: i64, ts: i64, samples: &[Sample]) -> StoreResult<()> {
+    if samples.is_empty() {
+        return Ok(());
+    }
+    let ids = series_ids(conn, pk, samples).await?;
+    for chunk in samples.chunks(INSERT_CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut params: Vec<Value> = vec![ts.into()];
+        for sample in chunk {
+            let id = ids[&(sample.kind.as_str().to_owned(), sample.subject.clone())];
+            params.push(id.into());
+            params.push(sample.value.into());
+            values.push(format!("(${}, $1, ${})", params.len() - 1, params.len()));
+        }
+        // Replays (agent spool) of an already stored heartbeat overwrite instead of failing.
+        let sql = format!(
+            "INSERT INTO samples_raw (series_id, ts, value) VALUES {} \
+             ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value",
+            values.join(", ")
+        );
+        conn.execute(&sql, &params).await?;
+    }
+    // Late data (older than what is already rolled up) re-opens those buckets for the rollup.
+    conn.execute(
+        "UPDATE rollup_watermarks SET watermark = CASE WHEN tier = '5m' THEN CAST($1 AS BIGINT) ELSE CAST($2 AS BIGINT) END \
+         WHERE (tier = '5m' AND watermark > $1) OR (tier = '1h' AND watermark > $2)",
+        &[bucket_start(ts, 300_000).into(), bucket_start(ts, 3_600_000).into()],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn append_service_status(conn: &mut dyn Conn, pk: i64, ts: i64, hb: &HeartbeatRequest) -> StoreResult<()> {
+    let Some(services) = &hb.services else { return Ok(()) };
+    // Last report wins when an agent lists a service twice.
+    let mut unique: Vec<_> = Vec::with_capacity(services.len());
+    for service in services.iter().rev() {
+        if !unique.iter().any(|s: &&homelab_core::heartbeat::ServiceReport| s.name == service.name) {
+            unique.push(service);
+        }
+    }
+    for chunk in unique.chunks(INSERT_CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut params: Vec<Value> = vec![pk.into(), ts.into()];
+        for service in chunk {
+            let base = params.len();
+            params.extend([
+                (&service.name).into(),
+                (&service.status).into(),
+                service.status_reason.as_deref().into(),
+                service.pid.into(),
+                service.memory_mb.into(),
+                service.cpu_percent.into(),
+            ]);
+            values.push(format!(
+                "($1, ${}, $2, ${}, ${}, ${}, ${}, ${})",
+                base + 1,
+                base + 2,
+                base + 3,
+                base + 4,
+                base + 5,
+                base + 6
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO service_status (server_pk, service_name, ts, status, status_reason, pid, memory_mb, cpu_percent) \
+             VALUES {} ON CONFLICT (server_pk, service_name, ts) DO NOTHING",
+            values.join(", ")
+        );
+        conn.execute(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+async fn replace_packages(
+    conn: &mut dyn Conn,
+    pk: i64,
+    packages: &[homelab_core::heartbeat::PackageReport],
+    now: Timestamp,
+) -> StoreResult<()> {
+    conn.execute("DELETE FROM pending_packages WHERE server_pk = $1", &[pk.into()]).await?;
+    let mut by_name: Vec<&homelab_core::heartbeat::PackageReport> = Vec::with_capacity(packages.len());
+    for package in packages {
+        match by_name.iter_mut().find(|p| p.name == package.name) {
+            Some(existing) => *existing = package,
+            None => by_name.push(package),
+        }
+    }
+    let now = to_millis(&now);
+    for chunk in by_name.chunks(INSERT_CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut params: Vec<Value> = vec![pk.into(), now.into()];
+        for package in chunk {
+            let base = params.len();
+            params.extend([
+                (&package.name).into(),
+                (&package.current_version).into(),
+                (&package.new_version).into(),
+                (&package.repository).into(),
+                package.is_security.into(),
+            ]);
+            values.push(format!("($1, ${}, ${}, ${}, ${}, ${}, $2, $2)", base + 1, base + 2, base + 3, base + 4, base + 5));
+        }
+        let sql = format!(
+            "INSERT INTO pending_packages (server_pk, name, current_version, new_version, repository, is_security, \
+             detected_at, updated_at) VALUES {}",
+            values.join(", ")
+        );
+        conn.execute(&sql, &params).await?;
+    }
+    Ok(())
+}

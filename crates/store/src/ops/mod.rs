@@ -1,0 +1,146 @@
+//! The store operations, written once over [`Backend`] and shared by SQLite and PostgreSQL.
+
+mod history;
+mod ingest;
+mod servers;
+mod settings;
+mod tokens;
+
+use async_trait::async_trait;
+use homelab_core::history::RetentionPolicy;
+use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
+use homelab_core::time::Timestamp;
+
+use crate::backend::{Backend, work};
+use crate::{
+    AgentCredential, ClaimedAgent, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential,
+    NewRegistrationToken, RegistrationToken, RetentionReport, SeriesData, Store, StoreResult, TokenClaim,
+};
+
+/// The [`Store`] implementation for any SQL [`Backend`].
+pub struct SqlStore<B: Backend> {
+    backend: B,
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn new(backend: B) -> Self {
+        SqlStore { backend }
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.backend.read(work(|conn| Box::pin(async move { conn.query_one("SELECT 1", &[]).await.map(|_| ()) }))).await
+    }
+
+    async fn close(&self) {
+        self.backend.close().await;
+    }
+
+    async fn list_servers(&self) -> StoreResult<Vec<Server>> {
+        self.backend.read(work(|conn| Box::pin(servers::list(conn)))).await
+    }
+
+    async fn get_server(&self, id: &str) -> StoreResult<Server> {
+        let id = id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { servers::get(conn, &id).await }))).await
+    }
+
+    async fn create_server(&self, new: &NewServer, now: Timestamp) -> StoreResult<Server> {
+        let new = new.clone();
+        self.backend.write(work(move |conn| Box::pin(async move { servers::create(conn, &new, now).await }))).await
+    }
+
+    async fn update_server(&self, id: &str, update: &ServerUpdate, now: Timestamp) -> StoreResult<Server> {
+        let (id, update) = (id.to_owned(), update.clone());
+        self.backend
+            .write(work(move |conn| Box::pin(async move { servers::update(conn, &id, &update, now).await })))
+            .await
+    }
+
+    async fn delete_server(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.backend.write(work(move |conn| Box::pin(async move { servers::delete(conn, &id).await }))).await
+    }
+
+    async fn set_paused(&self, id: &str, paused: bool, now: Timestamp) -> StoreResult<Server> {
+        let id = id.to_owned();
+        self.backend
+            .write(work(move |conn| Box::pin(async move { servers::set_paused(conn, &id, paused, now).await })))
+            .await
+    }
+
+    async fn list_packages(&self, id: &str) -> StoreResult<Vec<Package>> {
+        let id = id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { servers::packages(conn, &id).await }))).await
+    }
+
+    async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
+        self.backend.write(work(move |conn| Box::pin(async move { ingest::ingest(conn, &heartbeat).await }))).await
+    }
+
+    async fn history(&self, server_id: &str, query: &HistoryQuery) -> StoreResult<Vec<SeriesData>> {
+        let (id, query) = (server_id.to_owned(), query.clone());
+        self.backend.read(work(move |conn| Box::pin(async move { history::history(conn, &id, &query).await }))).await
+    }
+
+    async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport> {
+        let policy = *policy;
+        self.backend
+            .write(work(move |conn| Box::pin(async move { history::run_retention(conn, &policy, now).await })))
+            .await
+    }
+
+    async fn create_registration_token(&self, token: &NewRegistrationToken) -> StoreResult<RegistrationToken> {
+        let token = token.clone();
+        self.backend.write(work(move |conn| Box::pin(async move { tokens::create_token(conn, &token).await }))).await
+    }
+
+    async fn list_registration_tokens(&self, now: Timestamp) -> StoreResult<Vec<RegistrationToken>> {
+        self.backend.read(work(move |conn| Box::pin(async move { tokens::list_tokens(conn, now).await }))).await
+    }
+
+    async fn delete_registration_token(&self, id: i64) -> StoreResult<()> {
+        self.backend.write(work(move |conn| Box::pin(async move { tokens::delete_token(conn, id).await }))).await
+    }
+
+    async fn claim_registration_token(&self, claim: &TokenClaim) -> StoreResult<ClaimedAgent> {
+        let claim = claim.clone();
+        self.backend.write(work(move |conn| Box::pin(async move { tokens::claim(conn, &claim).await }))).await
+    }
+
+    async fn active_credential(&self, server_guid: &str) -> StoreResult<Option<AgentCredential>> {
+        let guid = server_guid.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { tokens::active_credential(conn, &guid).await }))).await
+    }
+
+    async fn credential_info(&self, server_guid: &str) -> StoreResult<AgentCredential> {
+        let guid = server_guid.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { tokens::credential_info(conn, &guid).await }))).await
+    }
+
+    async fn rotate_credential(&self, server_guid: &str, new: &NewCredential, now: Timestamp) -> StoreResult<()> {
+        let (guid, new) = (server_guid.to_owned(), new.clone());
+        self.backend.write(work(move |conn| Box::pin(async move { tokens::rotate(conn, &guid, &new, now).await }))).await
+    }
+
+    async fn revoke_credential(&self, server_guid: &str, now: Timestamp) -> StoreResult<()> {
+        let guid = server_guid.to_owned();
+        self.backend.write(work(move |conn| Box::pin(async move { tokens::revoke(conn, &guid, now).await }))).await
+    }
+
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        let key = key.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { settings::get(conn, &key).await }))).await
+    }
+
+    async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.clone());
+        self.backend.write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await }))).await
+    }
+}

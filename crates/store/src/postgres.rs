@@ -1,0 +1,183 @@
+//! The PostgreSQL backend: a connection pool, one transaction per unit of work, statements
+//! prepared once per connection. Several hubs may share one database.
+
+use std::error::Error;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use tokio_postgres::NoTls;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+use crate::backend::{Backend, Conn, Row, Value, Work};
+use crate::{OpenOptions, StoreError, StoreResult, redact_url};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// Serialises migrations when several hubs start at once.
+const MIGRATION_LOCK: i64 = 0x0068_6f6d_656c_6162; // "homelab"
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match (self, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(v), &Type::INT4) => i32::try_from(*v)?.to_sql(ty, out),
+            (Value::Int(v), &Type::INT2) => i16::try_from(*v)?.to_sql(ty, out),
+            (Value::Int(v), &Type::FLOAT8) => (*v as f64).to_sql(ty, out),
+            (Value::Int(v), &Type::BOOL) => (*v != 0).to_sql(ty, out),
+            (Value::Int(v), _) => v.to_sql(ty, out),
+            (Value::Real(v), &Type::FLOAT4) => (*v as f32).to_sql(ty, out),
+            (Value::Real(v), _) => v.to_sql(ty, out),
+            (Value::Text(v), _) => v.as_str().to_sql(ty, out),
+            (Value::Bool(v), &Type::INT8) => i64::from(*v).to_sql(ty, out),
+            (Value::Bool(v), _) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn column_value(row: &tokio_postgres::Row, index: usize) -> StoreResult<Value> {
+    let ty = row.columns().get(index).map(|c| c.type_().clone()).unwrap_or(Type::UNKNOWN);
+    Ok(match ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(index)?.map_or(Value::Null, Value::Int),
+        Type::INT4 => row.try_get::<_, Option<i32>>(index)?.map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::INT2 => row.try_get::<_, Option<i16>>(index)?.map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(index)?.map_or(Value::Null, Value::Real),
+        Type::FLOAT4 => row.try_get::<_, Option<f32>>(index)?.map_or(Value::Null, |v| Value::Real(v.into())),
+        Type::BOOL => row.try_get::<_, Option<bool>>(index)?.map_or(Value::Null, Value::Bool),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+            row.try_get::<_, Option<String>>(index)?.map_or(Value::Null, Value::Text)
+        }
+        other => return Err(StoreError::Database(format!("unsupported column type {other} in column {index}"))),
+    })
+}
+
+struct PgConn<'a>(Transaction<'a>);
+
+impl PgConn<'_> {
+    async fn run(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<tokio_postgres::Row>> {
+        let statement = self.0.prepare_cached(sql).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        Ok(self.0.query(&statement, &params).await?)
+    }
+}
+
+#[async_trait]
+impl Conn for PgConn<'_> {
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
+        let statement = self.0.prepare_cached(sql).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        Ok(self.0.execute(&statement, &params).await?)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<Row>> {
+        let rows = self.run(sql, params).await?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|index| column_value(row, index)).collect::<StoreResult<Vec<_>>>().map(Row))
+            .collect()
+    }
+}
+
+fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Database(format!("PostgreSQL connection pool: {error}"))
+}
+
+/// PostgreSQL through a pool of connections.
+pub struct PostgresBackend {
+    pool: Pool,
+}
+
+impl PostgresBackend {
+    /// Connects, checks the server answers, and applies migrations.
+    pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL '{}': {e}", redact_url(url))))?;
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .build()
+            .map_err(|e| StoreError::Config(format!("cannot build the PostgreSQL pool: {e}")))?;
+        let backend = PostgresBackend { pool };
+        backend.migrate().await.map_err(|e| match e {
+            StoreError::Database(message) => {
+                StoreError::Config(format!("cannot prepare PostgreSQL at '{}': {message}", redact_url(url)))
+            }
+            other => other,
+        })?;
+        Ok(backend)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+        for (version, name, sql) in MIGRATIONS {
+            let applied = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version]).await?;
+            if applied.is_some() {
+                continue;
+            }
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) \
+                 VALUES ($1, $2, (extract(epoch from now()) * 1000)::bigint)",
+                &[version, name],
+            )
+            .await?;
+            tracing::info!(version, name, "applied PostgreSQL migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn write<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T> {
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let mut conn = PgConn(client.transaction().await?);
+        match work(&mut conn).await {
+            Ok(value) => {
+                conn.0.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = conn.0.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T> {
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let transaction = client
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .await?;
+        let mut conn = PgConn(transaction);
+        let result = work(&mut conn).await;
+        let _ = conn.0.rollback().await;
+        result
+    }
+
+    async fn close(&self) {
+        self.pool.close();
+    }
+}
