@@ -185,7 +185,12 @@ impl HeartbeatRequest {
     pub fn validate(&self, now: Timestamp) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("body");
         if let Some(guid) = self.server_guid.as_ref().filter(|guid| !is_uuid_v4(guid)) {
-            v.custom("server_guid", "string_pattern_mismatch", "should be a lower-case UUID version 4", guid.as_str().into());
+            v.custom(
+                "server_guid",
+                "string_pattern_mismatch",
+                "should be a lower-case UUID version 4",
+                guid.as_str().into(),
+            );
         }
         v.slug("server_id", &self.server_id);
         v.str_len("hostname", &self.hostname, 1, 255);
@@ -319,13 +324,8 @@ mod tests {
                 "metrics":{"cpu_percent":101},"services":[{"name":"x","status":"sleeping"}],
                 "filesystems":[{"mount_point":"/","device":"d","fs_type":"ext4","total_bytes":-1,"used_bytes":0,"available_bytes":0,"percent":5}]}"#,
         );
-        let fields: Vec<String> = hb
-            .validate(now())
-            .unwrap_err()
-            .0
-            .iter()
-            .map(|e| crate::validate::FieldError::field_name(&e.loc))
-            .collect();
+        let fields: Vec<String> =
+            hb.validate(now()).unwrap_err().0.iter().map(|e| crate::validate::FieldError::field_name(&e.loc)).collect();
         assert_eq!(
             fields,
             [

@@ -245,7 +245,8 @@ mod tests {
 
     #[test]
     fn workstations_get_the_developer_pack() {
-        let new: NewServer = serde_json::from_str(r#"{"id":"ws","hostname":"ws","machine_type":"workstation"}"#).unwrap();
+        let new: NewServer =
+            serde_json::from_str(r#"{"id":"ws","hostname":"ws","machine_type":"workstation"}"#).unwrap();
         new.validate().unwrap();
         assert_eq!(new.assigned_packs(), ["base", "developer-lite"]);
     }

@@ -131,9 +131,7 @@ pub trait Conn: Send {
     }
 
     async fn query_one(&mut self, sql: &str, params: &[Value]) -> StoreResult<Row> {
-        self.query_opt(sql, params)
-            .await?
-            .ok_or_else(|| StoreError::Database(format!("query returned no row: {sql}")))
+        self.query_opt(sql, params).await?.ok_or_else(|| StoreError::Database(format!("query returned no row: {sql}")))
     }
 }
 

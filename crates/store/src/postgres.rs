@@ -98,8 +98,7 @@ impl PostgresBackend {
     pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Self> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL '{}': {e}", redact_url(url))))?;
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .build()

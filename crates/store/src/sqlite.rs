@@ -135,7 +135,8 @@ fn migrate(conn: &mut SqliteConn) -> StoreResult<()> {
     )?;
     for (version, name, sql) in MIGRATIONS {
         let applied: bool =
-            conn.0.query_row("SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
+            conn.0
+                .query_row("SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
         if applied {
             continue;
         }

@@ -79,27 +79,45 @@ impl PostgresCluster {
         let data = dir.join("data");
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let cluster = PostgresCluster { port, bin, run_as, next_database: AtomicU32::new(0) };
+        run(cluster.command("initdb").args(["-D"]).arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]))?;
         run(cluster
-            .command("initdb")
-            .args(["-D"])
+            .command("pg_ctl")
+            .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]))?;
-        run(cluster.command("pg_ctl").arg("-D").arg(&data).arg("-l").arg(dir.join("log")).arg("-w").arg("-o").arg(
-            format!(
+            .arg("-l")
+            .arg(dir.join("log"))
+            .arg("-w")
+            .arg("-o")
+            .arg(format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
                  -c max_connections=200",
                 dir.display()
-            ),
-        ).arg("start"))?;
+            ))
+            .arg("start"))?;
         spawn_watchdog(&cluster, &dir, &data);
         Ok(cluster)
     }
 
     /// A fresh, empty database in this cluster; returns its URL.
-    pub fn create_database(&self) -> Result<String, String> {
+    pub async fn create_database(&self) -> Result<String, String> {
         let name = format!("test_{}", self.next_database.fetch_add(1, Ordering::Relaxed));
-        run(self.command("psql").args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres", "-q", "-c"])
-            .arg(format!("CREATE DATABASE {name}")))?;
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect to the test cluster: {e}"))?;
+        let driver = tokio::spawn(connection);
+        // The name is generated above, never user input.
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| format!("CREATE DATABASE: {e}"))?;
+        drop(client);
+        let _ = driver.await;
         Ok(format!("postgres://postgres@127.0.0.1:{}/{name}", self.port))
     }
 }
@@ -141,7 +159,12 @@ fn spawn_watchdog(cluster: &PostgresCluster, dir: &Path, data: &Path) {
         pid = std::process::id(),
         dir = dir.display()
     );
-    let _ = Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 /// The shared cluster of this test process, started on first use. `None` (after a loud skip
@@ -167,7 +190,7 @@ pub fn postgres_cluster() -> Option<Arc<PostgresCluster>> {
 /// A store on a fresh database of the shared cluster, or `None` when PostgreSQL is skipped.
 pub async fn postgres_store() -> Option<(Arc<dyn Store>, String)> {
     let cluster = postgres_cluster()?;
-    let url = match cluster.create_database() {
+    let url = match cluster.create_database().await {
         Ok(url) => url,
         Err(error) => panic!("cannot create a test database: {error}"),
     };

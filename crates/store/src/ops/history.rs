@@ -30,14 +30,21 @@ fn table(tier: Tier) -> &'static str {
     }
 }
 
-pub(crate) async fn history(conn: &mut dyn Conn, server_id: &str, query: &HistoryQuery) -> StoreResult<Vec<SeriesData>> {
+pub(crate) async fn history(
+    conn: &mut dyn Conn,
+    server_id: &str,
+    query: &HistoryQuery,
+) -> StoreResult<Vec<SeriesData>> {
     let server = find_by_id(conn, server_id).await?.ok_or_else(|| not_found(server_id))?;
     let (five, hourly) = watermarks(conn).await?;
     let (from, to) = (to_millis(&query.from), to_millis(&query.to));
     let plan = tier_plan(query.source, from, to, five, hourly);
     let mut series = Vec::new();
     let rows = conn
-        .query("SELECT id, metric, subject FROM series WHERE server_pk = $1 ORDER BY metric, subject", &[server.pk.into()])
+        .query(
+            "SELECT id, metric, subject FROM series WHERE server_pk = $1 ORDER BY metric, subject",
+            &[server.pk.into()],
+        )
         .await?;
     for row in rows {
         let Some(metric) = MetricKind::parse(&row.str(1)?) else { continue };
@@ -128,7 +135,8 @@ pub(crate) async fn run_retention(
     let mut report = RetentionReport::default();
 
     // A watermark of 0 means "never rolled up": start from the oldest raw sample instead.
-    let five_from = if five == 0 { oldest(conn, Tier::Raw).await?.map_or(0, |ts| bucket_start(ts, FIVE_MINUTES)) } else { five };
+    let five_from =
+        if five == 0 { oldest(conn, Tier::Raw).await?.map_or(0, |ts| bucket_start(ts, FIVE_MINUTES)) } else { five };
     let five_to = bucket_start(now_ms, FIVE_MINUTES);
     if five_to > five_from {
         report.five_minute_buckets_written =
@@ -137,11 +145,15 @@ pub(crate) async fn run_retention(
     }
     let five_done = five_to.max(five);
 
-    let hourly_from =
-        if hourly == 0 { oldest(conn, Tier::FiveMinutes).await?.map_or(0, |ts| bucket_start(ts, HOUR)) } else { hourly };
+    let hourly_from = if hourly == 0 {
+        oldest(conn, Tier::FiveMinutes).await?.map_or(0, |ts| bucket_start(ts, HOUR))
+    } else {
+        hourly
+    };
     let hourly_to = bucket_start(five_done, HOUR);
     if hourly_to > hourly_from {
-        report.hourly_buckets_written = roll_up(conn, Tier::FiveMinutes, Tier::Hourly, HOUR, hourly_from, hourly_to).await?;
+        report.hourly_buckets_written =
+            roll_up(conn, Tier::FiveMinutes, Tier::Hourly, HOUR, hourly_from, hourly_to).await?;
         advance_watermark(conn, Tier::Hourly, hourly, hourly_to).await?;
     }
     let hourly_done = hourly_to.max(hourly);
@@ -153,10 +165,7 @@ pub(crate) async fn run_retention(
         prune(conn, Tier::FiveMinutes, to_millis(&policy.cutoff(Tier::FiveMinutes, now)).min(hourly_done)).await?;
     report.hourly_deleted = prune(conn, Tier::Hourly, to_millis(&policy.cutoff(Tier::Hourly, now))).await?;
     report.service_status_deleted = conn
-        .execute(
-            "DELETE FROM service_status WHERE ts < $1",
-            &[to_millis(&policy.cutoff(Tier::Raw, now)).into()],
-        )
+        .execute("DELETE FROM service_status WHERE ts < $1", &[to_millis(&policy.cutoff(Tier::Raw, now)).into()])
         .await?;
     Ok(report)
 }

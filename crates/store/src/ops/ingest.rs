@@ -18,7 +18,11 @@ pub(crate) async fn ingest(conn: &mut dyn Conn, write: &HeartbeatWrite) -> Store
     let hb = &write.request;
     let (server, registered) = match match_server(conn, write).await? {
         Some(server) => (server, false),
-        None => (register(conn, write).await?, true),
+        None => match register(conn, write).await? {
+            Some(server) => (server, true),
+            // Created by a concurrent heartbeat: apply the usual matching rules to it.
+            None => (match_server(conn, write).await?.ok_or_else(|| not_found_after_race(&write.request))?, false),
+        },
     };
     if server.server.is_inactive {
         return Err(StoreError::Forbidden(format!(
@@ -41,6 +45,10 @@ pub(crate) async fn ingest(conn: &mut dyn Conn, write: &HeartbeatWrite) -> Store
         .await?;
     }
     Ok(HeartbeatOutcome { server_id: server.server.id, server_registered: registered })
+}
+
+fn not_found_after_race(hb: &HeartbeatRequest) -> StoreError {
+    StoreError::Conflict(format!("Server '{}' changed while this heartbeat was stored; retry", hb.server_id))
 }
 
 /// Finds the server a heartbeat belongs to. A per-agent token may only write its own server;
@@ -91,18 +99,25 @@ async fn match_server(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResul
     }
 }
 
-async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<StoredServer> {
+/// Creates the server a heartbeat names. Returns `None` when a concurrent heartbeat created it
+/// first (the caller then uses that row).
+async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Option<StoredServer>> {
     let hb = &write.request;
     let now = to_millis(&write.received_at);
-    conn.execute(
-        "INSERT INTO servers (id, guid, hostname, status, last_seen, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'online', $4, $4, $4)",
-        &[(&hb.server_id).into(), hb.server_guid.as_deref().into(), (&hb.hostname).into(), now.into()],
-    )
-    .await?;
-    find_by_id(conn, &hb.server_id)
-        .await?
-        .ok_or_else(|| StoreError::Database(format!("server '{}' vanished after insert", hb.server_id)))
+    let inserted = conn
+        .execute(
+            "INSERT INTO servers (id, guid, hostname, status, last_seen, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'online', $4, $4, $4) ON CONFLICT DO NOTHING",
+            &[(&hb.server_id).into(), hb.server_guid.as_deref().into(), (&hb.hostname).into(), now.into()],
+        )
+        .await?;
+    let server = find_by_id(conn, &hb.server_id).await?.ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "GUID {} is already registered to another server",
+            hb.server_guid.as_deref().unwrap_or_default()
+        ))
+    })?;
+    Ok((inserted == 1).then_some(server))
 }
 
 async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
@@ -185,12 +200,21 @@ async fn series_ids(conn: &mut dyn Conn, pk: i64, samples: &[Sample]) -> StoreRe
         if ids.contains_key(&key) {
             continue;
         }
-        let row = conn
-            .query_one(
-                "INSERT INTO series (server_pk, metric, subject) VALUES ($1, $2, $3) RETURNING id",
-                &[pk.into(), key.0.as_str().into(), key.1.as_str().into()],
+        let params = [pk.into(), key.0.as_str().into(), key.1.as_str().into()];
+        // A concurrent heartbeat of the same server may create the series first.
+        let created = conn
+            .query_opt(
+                "INSERT INTO series (server_pk, metric, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id",
+                &params,
             )
             .await?;
+        let row = match created {
+            Some(row) => row,
+            None => {
+                conn.query_one("SELECT id FROM series WHERE server_pk = $1 AND metric = $2 AND subject = $3", &params)
+                    .await?
+            }
+        };
         ids.insert(key, row.i64(0)?);
     }
     Ok(ids)
@@ -297,7 +321,14 @@ async fn replace_packages(
                 (&package.repository).into(),
                 package.is_security.into(),
             ]);
-            values.push(format!("($1, ${}, ${}, ${}, ${}, ${}, $2, $2)", base + 1, base + 2, base + 3, base + 4, base + 5));
+            values.push(format!(
+                "($1, ${}, ${}, ${}, ${}, ${}, $2, $2)",
+                base + 1,
+                base + 2,
+                base + 3,
+                base + 4,
+                base + 5
+            ));
         }
         let sql = format!(
             "INSERT INTO pending_packages (server_pk, name, current_version, new_version, repository, is_security, \

@@ -13,8 +13,8 @@ use homelab_core::time::Timestamp;
 
 use crate::backend::{Backend, work};
 use crate::{
-    AgentCredential, ClaimedAgent, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential,
-    NewRegistrationToken, RegistrationToken, RetentionReport, SeriesData, Store, StoreResult, TokenClaim,
+    AgentCredential, ClaimedAgent, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential, NewRegistrationToken,
+    RegistrationToken, RetentionReport, SeriesData, Store, StoreResult, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -126,7 +126,9 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn rotate_credential(&self, server_guid: &str, new: &NewCredential, now: Timestamp) -> StoreResult<()> {
         let (guid, new) = (server_guid.to_owned(), new.clone());
-        self.backend.write(work(move |conn| Box::pin(async move { tokens::rotate(conn, &guid, &new, now).await }))).await
+        self.backend
+            .write(work(move |conn| Box::pin(async move { tokens::rotate(conn, &guid, &new, now).await })))
+            .await
     }
 
     async fn revoke_credential(&self, server_guid: &str, now: Timestamp) -> StoreResult<()> {
@@ -141,6 +143,8 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()> {
         let (key, value) = (key.to_owned(), value.clone());
-        self.backend.write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await }))).await
+        self.backend
+            .write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await })))
+            .await
     }
 }

@@ -123,14 +123,24 @@ pub(crate) async fn create(conn: &mut dyn Conn, new: &NewServer, now: Timestamp)
 }
 
 /// Appends `column = $n` to an UPDATE when the patch carries the key.
-fn patch_column<T: Clone + Into<Value>>(sets: &mut Vec<String>, params: &mut Vec<Value>, column: &str, patch: &Patch<T>) {
+fn patch_column<T: Clone + Into<Value>>(
+    sets: &mut Vec<String>,
+    params: &mut Vec<Value>,
+    column: &str,
+    patch: &Patch<T>,
+) {
     if let Some(value) = patch {
         params.push(value.clone().into());
         sets.push(format!("{column} = ${}", params.len()));
     }
 }
 
-pub(crate) async fn update(conn: &mut dyn Conn, id: &str, update: &ServerUpdate, now: Timestamp) -> StoreResult<Server> {
+pub(crate) async fn update(
+    conn: &mut dyn Conn,
+    id: &str,
+    update: &ServerUpdate,
+    now: Timestamp,
+) -> StoreResult<Server> {
     let mut sets = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     patch_column(&mut sets, &mut params, "hostname", &update.hostname);

@@ -110,8 +110,8 @@ pub(crate) async fn claim(conn: &mut dyn Conn, claim: &TokenClaim) -> StoreResul
             }
             existing.pk
         }
-        None => {
-            conn.query_one(
+        None => conn
+            .query_one(
                 "INSERT INTO servers (id, guid, hostname, display_name, status, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, 'unknown', $5, $5) RETURNING pk",
                 &[
@@ -123,8 +123,7 @@ pub(crate) async fn claim(conn: &mut dyn Conn, claim: &TokenClaim) -> StoreResul
                 ],
             )
             .await?
-            .i64(0)?
-        }
+            .i64(0)?,
     };
     insert_credential(conn, server_pk, &claim.server_guid, &claim.credential, now).await?;
     conn.execute(

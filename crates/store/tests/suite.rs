@@ -1,0 +1,357 @@
+//! One behavioural suite for the [`Store`] contract, run against SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use homelab_core::heartbeat::HeartbeatRequest;
+use homelab_core::history::{HistoryRange, MetricKind, RetentionPolicy, Tier};
+use homelab_core::server::{NewServer, ServerUpdate};
+use homelab_core::time::{self, Timestamp};
+use homelab_store::{HeartbeatWrite, HistoryQuery, NewCredential, NewRegistrationToken, Store, StoreError, TokenClaim};
+use serde_json::json;
+
+const GUID: &str = "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b";
+const OTHER_GUID: &str = "11111111-2222-4333-8444-555555555555";
+
+fn t(text: &str) -> Timestamp {
+    time::parse(text).unwrap()
+}
+
+fn heartbeat(server_id: &str, ts: Timestamp, cpu: f64) -> HeartbeatRequest {
+    serde_json::from_value(json!({
+        "server_id": server_id,
+        "hostname": format!("{server_id}.home.lan"),
+        "timestamp": time::format(&ts),
+        "metrics": {"cpu_percent": cpu, "memory_percent": 50.0, "disk_percent": 70.0, "memory_total_mb": 8000},
+        "os_info": {"distribution": "Debian GNU/Linux", "version": "12", "kernel": "6.1.0", "architecture": "x86_64"},
+        "cpu_info": {"cpu_model": "Intel N100", "cpu_cores": 4},
+        "filesystems": [{"mount_point": "/", "device": "/dev/sda1", "fs_type": "ext4", "total_bytes": 1000, "used_bytes": 700, "available_bytes": 300, "percent": 70.0}],
+        "network_interfaces": [{"name": "eth0", "rx_bytes": 10, "tx_bytes": 20, "rx_packets": 1, "tx_packets": 2, "is_up": true}],
+        "services": [{"name": "plex", "status": "running", "cpu_percent": 250.0}]
+    }))
+    .unwrap()
+}
+
+fn write(request: HeartbeatRequest, received_at: Timestamp) -> HeartbeatWrite {
+    HeartbeatWrite { request, peer_ip: Some("192.0.2.7".into()), authenticated_guid: None, received_at }
+}
+
+fn new_server(id: &str) -> NewServer {
+    serde_json::from_value(json!({"id": id, "hostname": format!("{id}.lan")})).unwrap()
+}
+
+async fn servers_crud(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    let created = store.create_server(&new_server("nas"), now).await.unwrap();
+    assert_eq!((created.status.as_str(), created.machine_type.as_str()), ("unknown", "server"));
+    assert_eq!(created.assigned_packs, Some(vec!["base".to_owned()]));
+    assert!(matches!(store.create_server(&new_server("nas"), now).await, Err(StoreError::Conflict(_))));
+    store.create_server(&new_server("pi"), now).await.unwrap();
+
+    let update: ServerUpdate = serde_json::from_value(json!({"display_name": "The NAS", "tdp_watts": 30})).unwrap();
+    let later = now + Duration::minutes(1);
+    let updated = store.update_server("nas", &update, later).await.unwrap();
+    assert_eq!((updated.display_name.as_deref(), updated.tdp_watts), (Some("The NAS"), Some(30)));
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.hostname, "nas.lan", "keys not sent are left alone");
+    let clear: ServerUpdate = serde_json::from_value(json!({"display_name": null})).unwrap();
+    assert_eq!(store.update_server("nas", &clear, later).await.unwrap().display_name, None);
+    assert!(matches!(store.update_server("nope", &clear, later).await, Err(StoreError::NotFound(_))));
+
+    let paused = store.set_paused("nas", true, later).await.unwrap();
+    assert!(paused.is_paused);
+    assert_eq!(paused.paused_at, Some(later));
+    let resumed = store.set_paused("nas", false, later).await.unwrap();
+    assert!(!resumed.is_paused && resumed.paused_at.is_none());
+
+    let ids: Vec<String> = store.list_servers().await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, ["nas", "pi"]);
+    store.delete_server("pi").await.unwrap();
+    assert!(matches!(store.get_server("pi").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_server("pi").await, Err(StoreError::NotFound(_))));
+}
+
+async fn heartbeat_registers_then_updates(store: Arc<dyn Store>) {
+    let ts = t("2026-01-19T12:00:00Z");
+    let mut first = heartbeat("media", ts, 12.5);
+    first.server_guid = Some(GUID.into());
+    let outcome = store.ingest_heartbeat(write(first.clone(), ts)).await.unwrap();
+    assert!(outcome.server_registered);
+    let again = store
+        .ingest_heartbeat(write(heartbeat("media", ts + Duration::minutes(1), 20.0), ts + Duration::minutes(1)))
+        .await
+        .unwrap();
+    assert!(!again.server_registered);
+
+    let server = store.get_server("media").await.unwrap();
+    assert_eq!(server.status, "online");
+    assert_eq!(server.guid.as_deref(), Some(GUID));
+    assert_eq!(server.last_seen, Some(ts + Duration::minutes(1)));
+    assert_eq!(server.ip_address.as_deref(), Some("192.0.2.7"));
+    assert_eq!(server.os_distribution.as_deref(), Some("Debian GNU/Linux"));
+    assert_eq!((server.cpu_model.as_deref(), server.cpu_cores), (Some("Intel N100"), Some(4)));
+    assert_eq!(server.latest_metrics.as_ref().and_then(|m| m.cpu_percent), Some(20.0));
+    assert_eq!(server.filesystems.as_ref().map(Vec::len), Some(1));
+    assert_eq!(server.network_interfaces.as_ref().map(|i| i[0].name.as_str()), Some("eth0"));
+
+    // A replayed older heartbeat is stored in history but does not roll the snapshot back.
+    store
+        .ingest_heartbeat(write(heartbeat("media", ts - Duration::minutes(5), 99.0), ts + Duration::minutes(2)))
+        .await
+        .unwrap();
+    let server = store.get_server("media").await.unwrap();
+    assert_eq!(server.latest_metrics.and_then(|m| m.cpu_percent), Some(20.0));
+    // Replaying the very same heartbeat is idempotent.
+    store.ingest_heartbeat(write(first, ts + Duration::minutes(3))).await.unwrap();
+    let history = cpu_history(&store, "media", ts - Duration::hours(1), ts + Duration::hours(1)).await;
+    assert_eq!(history, [(ts - Duration::minutes(5), 99.0), (ts, 12.5), (ts + Duration::minutes(1), 20.0)]);
+}
+
+async fn cpu_history(store: &Arc<dyn Store>, id: &str, from: Timestamp, to: Timestamp) -> Vec<(Timestamp, f64)> {
+    let query =
+        HistoryQuery { metrics: vec![MetricKind::CpuPercent], from, to, source: Tier::Raw, bucket_millis: None };
+    let series = store.history(id, &query).await.unwrap();
+    series.into_iter().flat_map(|s| s.points).map(|p| (time::from_millis(p.ts), p.avg)).collect()
+}
+
+async fn guid_rules(store: Arc<dyn Store>) {
+    let ts = t("2026-01-19T12:00:00Z");
+    store.create_server(&new_server("manual"), ts).await.unwrap();
+    let mut hb = heartbeat("manual", ts, 1.0);
+    hb.server_guid = Some(GUID.into());
+    store.ingest_heartbeat(write(hb.clone(), ts)).await.unwrap();
+    assert_eq!(store.get_server("manual").await.unwrap().guid.as_deref(), Some(GUID), "adopts the agent's GUID");
+
+    let mut other = heartbeat("manual", ts, 1.0);
+    other.server_guid = Some(OTHER_GUID.into());
+    let err = store.ingest_heartbeat(write(other, ts)).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("different GUID")), "{err}");
+
+    let mut moved = heartbeat("elsewhere", ts, 1.0);
+    moved.server_guid = Some(GUID.into());
+    let err = store.ingest_heartbeat(write(moved, ts)).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("belongs to server 'manual'")), "{err}");
+    assert!(matches!(store.get_server("elsewhere").await, Err(StoreError::NotFound(_))), "no orphan server");
+
+    // A per-agent token writes only its own server.
+    let mut foreign = write(heartbeat("victim", ts, 1.0), ts);
+    foreign.authenticated_guid = Some(GUID.into());
+    assert!(matches!(store.ingest_heartbeat(foreign).await, Err(StoreError::Forbidden(_))));
+    let mut own = write(heartbeat("manual", ts, 1.0), ts);
+    own.authenticated_guid = Some(GUID.into());
+    store.ingest_heartbeat(own).await.unwrap();
+}
+
+async fn packages_are_replaced_only_when_sent(store: Arc<dyn Store>) {
+    let ts = t("2026-01-19T12:00:00Z");
+    let mut hb = heartbeat("pkgs", ts, 1.0);
+    hb.packages = serde_json::from_value(json!([
+        {"name": "zlib", "current_version": "1", "new_version": "2", "repository": "bookworm", "is_security": false},
+        {"name": "openssl", "current_version": "3.0.1", "new_version": "3.0.2", "repository": "bookworm-security", "is_security": true},
+        {"name": "zlib", "current_version": "1", "new_version": "3", "repository": "bookworm", "is_security": false}
+    ]))
+    .unwrap();
+    store.ingest_heartbeat(write(hb, ts)).await.unwrap();
+    let packages = store.list_packages("pkgs").await.unwrap();
+    let summary: Vec<(&str, &str, bool)> =
+        packages.iter().map(|p| (p.name.as_str(), p.new_version.as_str(), p.is_security)).collect();
+    assert_eq!(summary, [("openssl", "3.0.2", true), ("zlib", "3", false)], "sorted, last duplicate wins");
+
+    store.ingest_heartbeat(write(heartbeat("pkgs", ts, 1.0), ts)).await.unwrap();
+    assert_eq!(store.list_packages("pkgs").await.unwrap().len(), 2, "absent list keeps packages");
+    let mut empty = heartbeat("pkgs", ts, 1.0);
+    empty.packages = Some(Vec::new());
+    store.ingest_heartbeat(write(empty, ts)).await.unwrap();
+    assert!(store.list_packages("pkgs").await.unwrap().is_empty(), "an empty list clears them");
+    assert!(matches!(store.list_packages("ghost").await, Err(StoreError::NotFound(_))));
+}
+
+async fn deleting_a_server_removes_its_history(store: Arc<dyn Store>) {
+    let ts = t("2026-01-19T12:00:00Z");
+    let mut hb = heartbeat("gone", ts, 42.0);
+    hb.server_guid = Some(GUID.into());
+    store.ingest_heartbeat(write(hb, ts)).await.unwrap();
+    store.delete_server("gone").await.unwrap();
+    store.ingest_heartbeat(write(heartbeat("gone", ts + Duration::minutes(1), 7.0), ts)).await.unwrap();
+    let history = cpu_history(&store, "gone", ts - Duration::hours(1), ts + Duration::hours(1)).await;
+    assert_eq!(history, [(ts + Duration::minutes(1), 7.0)], "the old server's samples went with it");
+}
+
+/// Ten days of heartbeats every 10 minutes (cpu = hour of day), then retention with raw kept
+/// for 7 days: the 30-day chart must still cover all ten days, hour by hour, exactly.
+async fn tiers_merge_without_holes(store: Arc<dyn Store>) {
+    let start = t("2026-01-01T00:00:00Z");
+    let steps = 10 * 24 * 6;
+    for step in 0..steps {
+        let ts = start + Duration::minutes(10 * step);
+        let cpu = f64::from(ts.format("%H").to_string().parse::<u32>().unwrap());
+        store.ingest_heartbeat(write(heartbeat("hist", ts, cpu), ts)).await.unwrap();
+    }
+    let now = start + Duration::days(10);
+    let policy = RetentionPolicy::default();
+    let report = store.run_retention(&policy, now).await.unwrap();
+    assert!(report.raw_deleted > 0, "{report:?}");
+    assert!(report.five_minute_buckets_written > 0 && report.hourly_buckets_written > 0, "{report:?}");
+
+    let month = HistoryRange::Month;
+    let query = HistoryQuery {
+        metrics: vec![MetricKind::CpuPercent],
+        from: now - month.window(),
+        to: now,
+        source: month.source_tier(),
+        bucket_millis: month.bucket_millis(),
+    };
+    let check = |series: Vec<homelab_store::SeriesData>| {
+        let points = &series[0].points;
+        assert_eq!(points.len(), 240, "one bucket per hour for ten days");
+        for (index, point) in points.iter().enumerate() {
+            assert_eq!(point.ts, time::to_millis(&(start + Duration::hours(index as i64))));
+            assert_eq!(point.avg, (index % 24) as f64, "hour {index}");
+            assert_eq!(point.count, 6);
+        }
+    };
+    check(store.history("hist", &query).await.unwrap());
+
+    // Idempotent: a second run changes nothing visible and deletes nothing more.
+    let again = store.run_retention(&policy, now).await.unwrap();
+    assert_eq!((again.raw_deleted, again.five_minute_deleted, again.hourly_deleted), (0, 0, 0));
+    check(store.history("hist", &query).await.unwrap());
+
+    // The last day is still raw, the first day only exists in rollups.
+    let raw = cpu_history(&store, "hist", start, now).await;
+    assert_eq!(raw.first().map(|p| p.0), Some(now - Duration::days(7)));
+
+    // A late sample (a replayed spool) lands in a bucket that was already rolled up; the next
+    // run recomputes that bucket.
+    let late_ts = now - Duration::days(2) + Duration::minutes(5);
+    store.ingest_heartbeat(write(heartbeat("hist", late_ts, 100.0), now)).await.unwrap();
+    store.run_retention(&policy, now + Duration::minutes(5)).await.unwrap();
+    let series = store.history("hist", &query).await.unwrap();
+    let bucket = series[0].points.iter().find(|p| p.ts == time::to_millis(&(now - Duration::days(2)))).unwrap();
+    assert_eq!(bucket.count, 7);
+    assert_eq!(bucket.max, 100.0);
+}
+
+async fn registration_tokens_and_credentials(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    let token = |hash: &str, expires: Timestamp| NewRegistrationToken {
+        token_hash: hash.into(),
+        token_prefix: "hlh_rt_abcdefghi".into(),
+        mode: "readonly".into(),
+        display_name: Some("Kitchen Pi".into()),
+        monitored_services: Some(vec!["docker".into()]),
+        expires_at: expires,
+        created_at: now,
+    };
+    let live = store.create_registration_token(&token("h1", now + Duration::minutes(15))).await.unwrap();
+    store.create_registration_token(&token("h2", now - Duration::minutes(1))).await.unwrap();
+    let listed = store.list_registration_tokens(now).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), [live.id], "expired tokens are not listed");
+
+    let claim = |hash: &str| TokenClaim {
+        token_hash: hash.into(),
+        server_id: "kitchen-pi".into(),
+        hostname: "kitchen-pi".into(),
+        server_guid: GUID.into(),
+        credential: NewCredential { token_hash: "cred1".into(), token_prefix: "hlh_ag_3f2b8a1e_ab".into() },
+        now,
+    };
+    assert!(
+        matches!(store.claim_registration_token(&claim("nope")).await, Err(StoreError::Rejected(m)) if m == "Invalid token")
+    );
+    assert!(
+        matches!(store.claim_registration_token(&claim("h2")).await, Err(StoreError::Rejected(m)) if m == "Token has expired")
+    );
+    let claimed = store.claim_registration_token(&claim("h1")).await.unwrap();
+    assert_eq!((claimed.server_guid.as_str(), claimed.monitored_services), (GUID, Some(vec!["docker".to_owned()])));
+    let server = store.get_server("kitchen-pi").await.unwrap();
+    assert_eq!((server.display_name.as_deref(), server.status.as_str()), (Some("Kitchen Pi"), "unknown"));
+    assert!(
+        matches!(store.claim_registration_token(&claim("h1")).await, Err(StoreError::Rejected(m)) if m.contains("already been claimed"))
+    );
+    assert!(matches!(store.delete_registration_token(live.id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.delete_registration_token(9999).await, Err(StoreError::NotFound(_))));
+
+    let credential = store.active_credential(GUID).await.unwrap().unwrap();
+    assert_eq!((credential.server_id.as_str(), credential.token_hash.as_str()), ("kitchen-pi", "cred1"));
+    let rotated = NewCredential { token_hash: "cred2".into(), token_prefix: "p2".into() };
+    store.rotate_credential(GUID, &rotated, now).await.unwrap();
+    assert_eq!(store.active_credential(GUID).await.unwrap().unwrap().token_hash, "cred2");
+    store.revoke_credential(GUID, now).await.unwrap();
+    assert!(store.active_credential(GUID).await.unwrap().is_none());
+    assert_eq!(store.credential_info(GUID).await.unwrap().revoked_at, Some(now));
+    assert!(matches!(store.revoke_credential(GUID, now).await, Err(StoreError::NotFound(_))));
+
+    let mut used = write(heartbeat("kitchen-pi", now, 1.0), now);
+    used.authenticated_guid = Some(GUID.into());
+    store.ingest_heartbeat(used).await.unwrap();
+    store.delete_server("kitchen-pi").await.unwrap();
+    assert!(matches!(store.credential_info(GUID).await, Err(StoreError::NotFound(_))), "credentials cascade");
+}
+
+async fn settings_round_trip(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    assert_eq!(store.get_setting("thresholds").await.unwrap(), None);
+    store.put_setting("thresholds", &json!({"cpu": {"high_percent": 80}}), now).await.unwrap();
+    store.put_setting("thresholds", &json!({"cpu": {"high_percent": 70}}), now).await.unwrap();
+    assert_eq!(store.get_setting("thresholds").await.unwrap(), Some(json!({"cpu": {"high_percent": 70}})));
+}
+
+async fn concurrent_heartbeats_all_commit(store: Arc<dyn Store>) {
+    let ts = t("2026-01-19T12:00:00Z");
+    let mut tasks = Vec::new();
+    for index in 0..200 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let server = format!("node-{}", index % 20);
+            let at = ts + Duration::seconds(index);
+            store.ingest_heartbeat(write(heartbeat(&server, at, index as f64 % 100.0), at)).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.list_servers().await.unwrap().len(), 20);
+    let history = cpu_history(&store, "node-3", ts - Duration::hours(1), ts + Duration::hours(1)).await;
+    assert_eq!(history.len(), 10);
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = homelab_store::testing::sqlite_store(dir.path()).await;
+                    super::$name(Arc::clone(&store)).await;
+                    store.close().await;
+                }
+            )*
+            use std::sync::Arc;
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((store, _url)) = homelab_store::testing::postgres_store().await else { return };
+                    super::$name(Arc::clone(&store)).await;
+                    store.close().await;
+                }
+            )*
+            use std::sync::Arc;
+        }
+    };
+}
+
+suite!(
+    servers_crud,
+    heartbeat_registers_then_updates,
+    guid_rules,
+    packages_are_replaced_only_when_sent,
+    deleting_a_server_removes_its_history,
+    tiers_merge_without_holes,
+    registration_tokens_and_credentials,
+    settings_round_trip,
+    concurrent_heartbeats_all_commit,
+);
