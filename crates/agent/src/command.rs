@@ -57,10 +57,7 @@ pub struct SystemCommandRunner;
 
 impl CommandRunner for SystemCommandRunner {
     fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Result<CommandOutput, CommandError> {
-        let io_error = |source: io::Error| CommandError::Io {
-            program: program.to_owned(),
-            source,
-        };
+        let io_error = |source: io::Error| CommandError::Io { program: program.to_owned(), source };
         let mut child = Command::new(program)
             .args(args)
             .env("LC_ALL", "C")
@@ -71,9 +68,7 @@ impl CommandRunner for SystemCommandRunner {
             .spawn()
             .map_err(|source| {
                 if source.kind() == io::ErrorKind::NotFound {
-                    CommandError::NotFound {
-                        program: program.to_owned(),
-                    }
+                    CommandError::NotFound { program: program.to_owned() }
                 } else {
                     io_error(source)
                 }
@@ -88,10 +83,7 @@ impl CommandRunner for SystemCommandRunner {
                 Some(status) => break status,
                 None if Instant::now() >= deadline => {
                     kill(&mut child);
-                    return Err(CommandError::Timeout {
-                        program: program.to_owned(),
-                        timeout,
-                    });
+                    return Err(CommandError::Timeout { program: program.to_owned(), timeout });
                 }
                 None => thread::sleep(POLL_INTERVAL),
             }
@@ -100,12 +92,7 @@ impl CommandRunner for SystemCommandRunner {
         let remaining = || deadline.saturating_duration_since(Instant::now()).max(POLL_INTERVAL);
         let stdout = stdout.recv_timeout(remaining()).unwrap_or_default();
         let stderr = stderr.recv_timeout(remaining()).unwrap_or_default();
-        Ok(CommandOutput {
-            success: status.success(),
-            code: status.code(),
-            stdout,
-            stderr,
-        })
+        Ok(CommandOutput { success: status.success(), code: status.code(), stdout, stderr })
     }
 }
 
@@ -157,18 +144,14 @@ mod tests {
     #[test]
     fn a_slow_command_times_out() {
         let started = Instant::now();
-        let err = SystemCommandRunner
-            .run("sleep", &["10"], Duration::from_millis(200))
-            .unwrap_err();
+        let err = SystemCommandRunner.run("sleep", &["10"], Duration::from_millis(200)).unwrap_err();
         assert!(matches!(err, CommandError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
     fn a_missing_program_is_reported_as_not_found() {
-        let err = SystemCommandRunner
-            .run("homelabcmd-no-such-program", &[], Duration::from_secs(1))
-            .unwrap_err();
+        let err = SystemCommandRunner.run("homelabcmd-no-such-program", &[], Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, CommandError::NotFound { .. }), "{err}");
     }
 }

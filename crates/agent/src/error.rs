@@ -19,14 +19,14 @@ pub enum CollectError {
     Parse { what: String, reason: String },
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The command ran but reported an error, e.g. apt unable to take its lock.
+    #[error("`{command}` failed: {reason}")]
+    CommandFailed { command: String, reason: String },
 }
 
 impl CollectError {
     pub(crate) fn parse(what: impl Into<String>, reason: impl Into<String>) -> Self {
-        CollectError::Parse {
-            what: what.into(),
-            reason: reason.into(),
-        }
+        CollectError::Parse { what: what.into(), reason: reason.into() }
     }
 }
 

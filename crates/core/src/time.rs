@@ -27,9 +27,7 @@ pub fn parse(text: &str) -> Option<Timestamp> {
             return Some(Utc.from_utc_datetime(&naive));
         }
     }
-    DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z")
-        .ok()
-        .map(|ts| ts.with_timezone(&Utc))
+    DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z").ok().map(|ts| ts.with_timezone(&Utc))
 }
 
 /// Milliseconds since the Unix epoch: the storage representation (compact and index-friendly).
@@ -53,9 +51,7 @@ pub mod rfc3339 {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
         let text = String::deserialize(deserializer)?;
         parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid datetime '{text}': expected RFC 3339, e.g. 2026-01-19T12:00:00Z"
-            ))
+            serde::de::Error::custom(format!("invalid datetime '{text}': expected RFC 3339, e.g. 2026-01-19T12:00:00Z"))
         })
     }
 }
@@ -71,9 +67,7 @@ pub mod rfc3339_option {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Timestamp>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
         match Option::<String>::deserialize(deserializer)? {
             None => Ok(None),
             Some(text) => parse(&text).map(Some).ok_or_else(|| {

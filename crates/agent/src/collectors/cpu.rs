@@ -78,10 +78,7 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, ParseError> {
         }
     }
     let total = total.ok_or_else(|| ParseError::new("no aggregate `cpu` line"))?;
-    Ok(ProcStat {
-        total,
-        cpu_count: cpu_count.max(1),
-    })
+    Ok(ProcStat { total, cpu_count: cpu_count.max(1) })
 }
 
 fn parse_cpu_times<'a>(fields: impl Iterator<Item = &'a str>) -> Result<CpuTimes, ParseError> {
@@ -128,6 +125,7 @@ pub struct CpuSampler {
 }
 
 impl CpuSampler {
+    /// A sampler without a baseline: its first sample yields no percentage.
     pub fn new() -> Self {
         Self::default()
     }
@@ -188,7 +186,8 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
     }
     CpuInfo {
         cpu_model: model_name.or(board_model).or(hardware),
-        cpu_cores: (processors > 0).then_some(processors),
+        // The hub accepts 1–1024 and would reject the whole heartbeat otherwise.
+        cpu_cores: (1..=1024).contains(&processors).then_some(processors),
     }
 }
 
@@ -196,12 +195,12 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
 /// device tree's board name (`/proc/device-tree/model`) is the next best description.
 pub fn read_cpu_info(root: &SystemRoot) -> Result<CpuInfo, CollectError> {
     let mut info = parse_cpuinfo(&read_file(&root.proc.join("cpuinfo"))?);
-    if info.cpu_model.is_none() {
-        if let Ok(model) = read_file(&root.proc.join("device-tree/model")) {
-            let model = model.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-            if !model.is_empty() {
-                info.cpu_model = Some(model.to_owned());
-            }
+    if info.cpu_model.is_none()
+        && let Ok(model) = read_file(&root.proc.join("device-tree/model"))
+    {
+        let model = model.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        if !model.is_empty() {
+            info.cpu_model = Some(model.to_owned());
         }
     }
     Ok(info)
@@ -212,13 +211,7 @@ mod tests {
     use super::*;
 
     fn times(user: u64, system: u64, idle: u64, iowait: u64) -> CpuTimes {
-        CpuTimes {
-            user,
-            system,
-            idle,
-            iowait,
-            ..CpuTimes::default()
-        }
+        CpuTimes { user, system, idle, iowait, ..CpuTimes::default() }
     }
 
     #[test]
@@ -232,16 +225,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             stat.total,
-            CpuTimes {
-                user: 43996,
-                nice: 0,
-                system: 5209,
-                idle: 70012,
-                iowait: 1508,
-                irq: 0,
-                softirq: 30,
-                steal: 186
-            }
+            CpuTimes { user: 43996, nice: 0, system: 5209, idle: 70012, iowait: 1508, irq: 0, softirq: 30, steal: 186 }
         );
         assert_eq!(stat.cpu_count, 2);
         assert_eq!(stat.total.total(), 120_941);
@@ -268,7 +252,7 @@ mod tests {
     #[test]
     fn percent_between_two_readings() {
         let a = times(100, 50, 800, 50);
-        let b = times(150, 75, 950, 25 + 50);
+        let b = times(150, 75, 900, 75);
         // elapsed = 1200 - 1000 = 200 ticks, busy = 225 - 150 = 75 ticks.
         assert_eq!(cpu_percent_between(&a, &b), Some(37.5));
         assert_eq!(cpu_percent_between(&a, &a), None);

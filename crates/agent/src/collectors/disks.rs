@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use homelab_core::heartbeat::FilesystemReport;
 
-use super::{read_file, round_to, saturating_i64};
+use super::{read_file, round_to, saturating_i64, truncate_chars};
 use crate::error::CollectError;
 use crate::root::SystemRoot;
 
@@ -117,11 +117,9 @@ pub fn is_pseudo_filesystem(fs_type: &str) -> bool {
 /// Whether a mount point lies in one of the [`HIDDEN_MOUNT_PREFIXES`] trees (the prefix itself
 /// included, but `/devices` or `/running` are not inside `/dev` or `/run`).
 pub fn is_hidden_mount_point(mount_point: &str) -> bool {
-    HIDDEN_MOUNT_PREFIXES.iter().any(|prefix| {
-        mount_point
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    HIDDEN_MOUNT_PREFIXES
+        .iter()
+        .any(|prefix| mount_point.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
 
 /// The mounts worth reporting: real file systems outside the hidden trees, one per device at its
@@ -186,15 +184,14 @@ pub struct Statvfs {
 }
 
 impl Statvfs {
+    /// Waits at most [`STATVFS_TIMEOUT`] per mount.
     pub fn new() -> Self {
         Self::with_timeout(STATVFS_TIMEOUT)
     }
 
+    /// A different wait per mount, for machines whose shares are known to be slow (or tests).
     pub fn with_timeout(timeout: Duration) -> Self {
-        Statvfs {
-            timeout,
-            hanging: Arc::default(),
-        }
+        Statvfs { timeout, hanging: Arc::default() }
     }
 }
 
@@ -239,10 +236,10 @@ impl FsStats for Statvfs {
 
 // The 64-bit variant on 32-bit glibc (Raspberry Pi OS armhf), where plain `statvfs` fails with
 // EOVERFLOW on disks over 16 TiB; elsewhere `statvfs` is already 64-bit.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-use libc::statvfs64 as raw_statvfs;
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 use libc::statvfs as raw_statvfs;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use libc::statvfs64 as raw_statvfs;
 
 /// Calls `statvfs(3)` on `path`.
 pub fn statvfs(path: &Path) -> io::Result<FsUsage> {
@@ -258,7 +255,7 @@ pub fn statvfs(path: &Path) -> io::Result<FsUsage> {
     // SAFETY: the call succeeded, so the kernel filled the struct (and it was zeroed before).
     let s = unsafe { buf.assume_init() };
     // The field types differ between targets (u32 or u64); widening is lossless everywhere.
-    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    #[allow(clippy::useless_conversion)]
     let (frsize, bsize, blocks, bfree, bavail) = (
         u64::from(s.f_frsize),
         u64::from(s.f_bsize),
@@ -274,12 +271,12 @@ pub fn statvfs(path: &Path) -> io::Result<FsUsage> {
     })
 }
 
-/// Builds the wire report for one file system.
+/// Builds the wire report for one file system, within the hub's length limits.
 pub fn filesystem_report(mount: &MountEntry, usage: &FsUsage) -> FilesystemReport {
     FilesystemReport {
-        mount_point: mount.mount_point.clone(),
-        device: mount.device.clone(),
-        fs_type: mount.fs_type.clone(),
+        mount_point: truncate_chars(&mount.mount_point, 255),
+        device: truncate_chars(&mount.device, 255),
+        fs_type: truncate_chars(&mount.fs_type, 50),
         total_bytes: saturating_i64(usage.total_bytes),
         used_bytes: saturating_i64(usage.used_bytes),
         available_bytes: saturating_i64(usage.available_bytes),
@@ -336,11 +333,7 @@ pub fn read_filesystems(root: &SystemRoot, stats: &dyn FsStats) -> Result<Filesy
         }
     }
     if found.root.is_none() {
-        let root_mount = MountEntry {
-            device: String::new(),
-            mount_point: "/".into(),
-            fs_type: String::new(),
-        };
+        let root_mount = MountEntry { device: String::new(), mount_point: "/".into(), fs_type: String::new() };
         match stats.usage(&root_mount, &root.resolve("/")) {
             Ok(usage) => found.root = Some(usage),
             Err(e) => found.failures.push(format!("/: {e}")),
@@ -354,11 +347,7 @@ mod tests {
     use super::*;
 
     fn mount(device: &str, mount_point: &str, fs_type: &str) -> MountEntry {
-        MountEntry {
-            device: device.into(),
-            mount_point: mount_point.into(),
-            fs_type: fs_type.into(),
-        }
+        MountEntry { device: device.into(), mount_point: mount_point.into(), fs_type: fs_type.into() }
     }
 
     #[test]
@@ -428,19 +417,11 @@ mod tests {
 
     #[test]
     fn percent_is_like_df() {
-        let usage = FsUsage {
-            total_bytes: 1000,
-            used_bytes: 600,
-            available_bytes: 350,
-        };
+        let usage = FsUsage { total_bytes: 1000, used_bytes: 600, available_bytes: 350 };
         // 600 / (600 + 350) = 63.157…
         assert_eq!(usage.percent(), 63.2);
         assert_eq!(FsUsage::default().percent(), 0.0);
-        let full = FsUsage {
-            total_bytes: 1000,
-            used_bytes: 950,
-            available_bytes: 0,
-        };
+        let full = FsUsage { total_bytes: 1000, used_bytes: 950, available_bytes: 0 };
         assert_eq!(full.percent(), 100.0);
     }
 

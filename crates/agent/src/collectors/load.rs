@@ -16,19 +16,13 @@ pub struct LoadAverage {
 pub fn parse_loadavg(text: &str) -> Result<LoadAverage, ParseError> {
     let mut fields = text.split_ascii_whitespace();
     let mut next = |name: &str| -> Result<f64, ParseError> {
-        let field = fields
-            .next()
-            .ok_or_else(|| ParseError::new(format!("missing {name} load average")))?;
+        let field = fields.next().ok_or_else(|| ParseError::new(format!("missing {name} load average")))?;
         match field.parse::<f64>() {
             Ok(value) if value.is_finite() && value >= 0.0 => Ok(round_to(value, 2)),
             _ => Err(ParseError::new(format!("bad {name} load average {field:?}"))),
         }
     };
-    Ok(LoadAverage {
-        one: next("1 minute")?,
-        five: next("5 minute")?,
-        fifteen: next("15 minute")?,
-    })
+    Ok(LoadAverage { one: next("1 minute")?, five: next("5 minute")?, fifteen: next("15 minute")? })
 }
 
 /// Reads `/proc/loadavg`.
@@ -44,11 +38,7 @@ mod tests {
     fn loadavg() {
         assert_eq!(
             parse_loadavg("1.73 1.13 0.48 1/83 7922\n").unwrap(),
-            LoadAverage {
-                one: 1.73,
-                five: 1.13,
-                fifteen: 0.48
-            }
+            LoadAverage { one: 1.73, five: 1.13, fifteen: 0.48 }
         );
     }
 

@@ -17,6 +17,7 @@ pub struct MemoryUsage {
 }
 
 impl MemoryUsage {
+    /// Memory no new program could get without swapping.
     pub fn used_bytes(&self) -> u64 {
         self.total_bytes.saturating_sub(self.available_bytes)
     }
@@ -31,6 +32,7 @@ impl MemoryUsage {
         mib(self.total_bytes)
     }
 
+    /// Whole MiB in use, truncated like [`total_mb`](Self::total_mb).
     pub fn used_mb(&self) -> i64 {
         mib(self.used_bytes())
     }
@@ -67,13 +69,9 @@ pub fn parse_meminfo(text: &str) -> Result<MemoryUsage, ParseError> {
         }
     }
     let total_bytes = total.ok_or_else(|| ParseError::new("no MemTotal"))?;
-    let available_bytes = available
-        .unwrap_or_else(|| free.saturating_add(buffers).saturating_add(cached))
-        .min(total_bytes);
-    Ok(MemoryUsage {
-        total_bytes,
-        available_bytes,
-    })
+    let available_bytes =
+        available.unwrap_or_else(|| free.saturating_add(buffers).saturating_add(cached)).min(total_bytes);
+    Ok(MemoryUsage { total_bytes, available_bytes })
 }
 
 /// `"  24684084 kB"` → bytes.
@@ -113,10 +111,7 @@ mod tests {
 
     #[test]
     fn old_kernels_estimate_available() {
-        let usage = parse_meminfo(
-            "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n",
-        )
-        .unwrap();
+        let usage = parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n").unwrap();
         assert_eq!(usage.available_bytes, 400 * 1024);
         assert_eq!(usage.percent(), Some(60.0));
     }

@@ -17,14 +17,14 @@ use crate::error::{CollectError, ParseError};
 
 /// Reads a whole (small) kernel or configuration file, naming the path on failure.
 pub(crate) fn read_file(path: &Path) -> Result<String, CollectError> {
-    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| CollectError::Read { path: path.to_path_buf(), source })
 }
 
 /// Reads `path` and parses it, attaching the path to a parse error.
-pub(crate) fn read_and_parse<T>(path: &Path, parse: impl FnOnce(&str) -> Result<T, ParseError>) -> Result<T, CollectError> {
+pub(crate) fn read_and_parse<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, CollectError> {
     let text = read_file(path)?;
     parse(&text).map_err(|e| CollectError::parse(path.display().to_string(), e.0))
 }
@@ -33,6 +33,15 @@ pub(crate) fn read_and_parse<T>(path: &Path, parse: impl FnOnce(&str) -> Result<
 pub(crate) fn round_to(value: f64, places: i32) -> f64 {
     let factor = 10f64.powi(places);
     (value * factor).round() / factor
+}
+
+/// Cuts text to the hub's length limit on a character boundary: one over-long value (a deep
+/// mount point, an odd unit name) must not get the whole heartbeat rejected with 422.
+pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((index, _)) => text[..index].to_owned(),
+        None => text.to_owned(),
+    }
 }
 
 /// The wire uses signed integers; kernel counters are unsigned and would only overflow after
@@ -51,6 +60,13 @@ mod tests {
         assert_eq!(round_to(12.36, 1), 12.4);
         assert_eq!(round_to(0.126, 2), 0.13);
         assert_eq!(round_to(99.99, 0), 100.0);
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate_chars("ééé", 2), "éé");
+        assert_eq!(truncate_chars("abc", 5), "abc");
+        assert_eq!(truncate_chars("abc", 0), "");
     }
 
     #[test]

@@ -36,10 +36,7 @@ fn parse_net_dev_line(line: &str) -> Option<InterfaceCounters> {
     if name.is_empty() {
         return None;
     }
-    let values = counters
-        .split_ascii_whitespace()
-        .map(|v| v.parse::<u64>().ok())
-        .collect::<Option<Vec<_>>>()?;
+    let values = counters.split_ascii_whitespace().map(|v| v.parse::<u64>().ok()).collect::<Option<Vec<_>>>()?;
     // bytes packets errs drop fifo frame compressed multicast | bytes packets …
     Some(InterfaceCounters {
         name: name.to_owned(),
@@ -93,9 +90,7 @@ pub fn read_interfaces(root: &SystemRoot) -> Result<Vec<InterfaceReport>, Collec
 
 /// Received and transmitted bytes summed over the interfaces, for `Metrics`.
 pub fn totals(interfaces: &[InterfaceReport]) -> (i64, i64) {
-    interfaces.iter().fold((0i64, 0i64), |(rx, tx), i| {
-        (rx.saturating_add(i.rx_bytes), tx.saturating_add(i.tx_bytes))
-    })
+    interfaces.iter().fold((0i64, 0i64), |(rx, tx), i| (rx.saturating_add(i.rx_bytes), tx.saturating_add(i.tx_bytes)))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use homelab_core::heartbeat::OsInfo;
 
-use super::read_file;
+use super::{read_file, truncate_chars};
 use crate::error::CollectError;
 use crate::root::SystemRoot;
 
@@ -70,8 +70,8 @@ pub fn uname_architecture(rust_arch: &str) -> &str {
 /// kernel and architecture.
 pub fn read_os_info(root: &SystemRoot) -> Result<OsInfo, CollectError> {
     let kernel = read_trimmed(root, "sys/kernel/osrelease");
-    let architecture = read_trimmed(root, "sys/kernel/arch")
-        .unwrap_or_else(|| uname_architecture(std::env::consts::ARCH).to_owned());
+    let architecture =
+        read_trimmed(root, "sys/kernel/arch").unwrap_or_else(|| uname_architecture(std::env::consts::ARCH).to_owned());
     // os-release(5): /etc/os-release, falling back to /usr/lib/os-release.
     let release = read_file(&root.etc.join("os-release")).or_else(|_| read_file(&root.root.join("usr/lib/os-release")));
     let (distribution, version) = match release {
@@ -81,10 +81,10 @@ pub fn read_os_info(root: &SystemRoot) -> Result<OsInfo, CollectError> {
         Err(_) => (None, None),
     };
     Ok(OsInfo {
-        distribution: distribution.map(|d| truncate(d, 100)),
-        version: version.map(|v| truncate(v, 100)),
-        kernel: kernel.map(|k| truncate(k, 100)),
-        architecture: Some(truncate(architecture, 20)),
+        distribution: distribution.map(|d| truncate_chars(&d, 100)),
+        version: version.map(|v| truncate_chars(&v, 100)),
+        kernel: kernel.map(|k| truncate_chars(&k, 100)),
+        architecture: Some(truncate_chars(&architecture, 20)),
     })
 }
 
@@ -120,15 +120,6 @@ fn read_trimmed(root: &SystemRoot, relative: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// Cuts to the hub's length limit on a character boundary, so an odd value cannot get the whole
-/// heartbeat rejected.
-fn truncate(mut value: String, max_chars: usize) -> String {
-    if let Some((index, _)) = value.char_indices().nth(max_chars) {
-        value.truncate(index);
-    }
-    value
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,10 +142,7 @@ mod tests {
     #[test]
     fn distribution_fallbacks() {
         let release = parse_os_release("NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n");
-        assert_eq!(
-            distribution_and_version(&release),
-            (Some("Debian GNU/Linux".into()), Some("12".into()))
-        );
+        assert_eq!(distribution_and_version(&release), (Some("Debian GNU/Linux".into()), Some("12".into())));
         let arch = parse_os_release("PRETTY_NAME=\"Arch Linux\"\nID=arch\nBUILD_ID=rolling\n");
         assert_eq!(distribution_and_version(&arch), (Some("Arch Linux".into()), None));
         let bare = parse_os_release("ID=alpine\nVERSION_ID=3.20.1\n");
@@ -176,11 +164,5 @@ mod tests {
         assert_eq!(server_id_from_hostname("MediaServer.home.lan"), "mediaserver");
         assert_eq!(server_id_from_hostname("pi_hole-2"), "pi-hole-2");
         assert_eq!(server_id_from_hostname(""), "server");
-    }
-
-    #[test]
-    fn truncation_respects_characters() {
-        assert_eq!(truncate("ééé".into(), 2), "éé");
-        assert_eq!(truncate("abc".into(), 5), "abc");
     }
 }

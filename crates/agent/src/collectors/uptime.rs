@@ -9,10 +9,7 @@ use crate::root::SystemRoot;
 
 /// Parses `/proc/uptime` (`"607.21 700.13"`) into whole seconds.
 pub fn parse_uptime(text: &str) -> Result<i64, ParseError> {
-    let field = text
-        .split_ascii_whitespace()
-        .next()
-        .ok_or_else(|| ParseError::new("empty"))?;
+    let field = text.split_ascii_whitespace().next().ok_or_else(|| ParseError::new("empty"))?;
     match field.parse::<f64>() {
         // Truncation is intended: 607.21 s of uptime is 607 whole seconds.
         Ok(seconds) if seconds.is_finite() && seconds >= 0.0 && seconds < i64::MAX as f64 => Ok(seconds as i64),

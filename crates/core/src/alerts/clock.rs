@@ -11,6 +11,7 @@ use crate::time::Timestamp;
 
 /// A source of the current instant.
 pub trait Clock: Send + Sync {
+    /// The current instant, in UTC.
     fn now(&self) -> Timestamp;
 }
 

@@ -13,7 +13,8 @@
 //!   `high − hysteresis` (default 5 points; see [`MetricThreshold::effective_hysteresis`]).
 //! - **Reminders** when `now − last_notified_at ≥ cooldown` (v1: critical 30 min, every other
 //!   severity 240 min), evaluated whenever the key is observed. Acknowledged alerts get no
-//!   reminders but still escalate and auto-resolve (v1 did neither: its defect).
+//!   reminders but still escalate and auto-resolve (v1 did neither: its defect); an escalation
+//!   notifies but keeps the acknowledgement, so reminders stay silenced.
 //! - **Manual resolve** closes the alert and resets the key, so a continuing breach starts a new
 //!   sustained window and then opens a new alert. (For offline alerts the window is the offline
 //!   timeout, which has usually elapsed already, so the next tick reopens it.)
@@ -84,6 +85,7 @@ impl ServerContext {
         }
     }
 
+    /// Workstations are expected to be switched off, so they never get offline alerts.
     pub fn is_workstation(&self) -> bool {
         self.machine_type == "workstation"
     }
@@ -109,6 +111,7 @@ impl ServiceStatus {
         }
     }
 
+    /// The agent's wording, as used in service alert titles.
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceStatus::Running => "running",
@@ -149,9 +152,10 @@ impl HeartbeatSample {
                 }
             }
         }
-        let services = heartbeat.services.as_ref().map(|services| {
-            services.iter().map(|s| (s.name.clone(), ServiceStatus::parse(&s.status))).collect()
-        });
+        let services = heartbeat
+            .services
+            .as_ref()
+            .map(|services| services.iter().map(|s| (s.name.clone(), ServiceStatus::parse(&s.status))).collect());
         HeartbeatSample {
             cpu_percent: metrics.and_then(|m| m.cpu_percent),
             memory_percent: metrics.and_then(|m| m.memory_percent),
@@ -175,6 +179,7 @@ pub enum Observation {
 }
 
 impl Observation {
+    /// The hub-clock instant the observation happened at.
     pub fn now(&self) -> Timestamp {
         match self {
             Observation::Heartbeat { now, .. }
@@ -364,7 +369,6 @@ fn entry(states: &mut BTreeMap<AlertKey, AlertState>, key: AlertKey) -> &mut Ale
 }
 
 impl Run<'_> {
-
     fn heartbeat(&mut self, sample: &HeartbeatSample) {
         self.metric(AlertKey::cpu(), sample.cpu_percent);
         self.metric(AlertKey::memory(), sample.memory_percent);
@@ -382,8 +386,12 @@ impl Run<'_> {
             && state.active.is_some()
         {
             let name = &ctx.server.name;
-            let texts =
-                Texts { title: text::online_title(name), message: text::online_message(name), threshold: 0.0, actual: 0.0 };
+            let texts = Texts {
+                title: text::online_title(name),
+                message: text::online_message(name),
+                threshold: 0.0,
+                actual: 0.0,
+            };
             close(state, &ctx, &mut self.events, true, texts);
         }
     }
@@ -469,8 +477,12 @@ impl Run<'_> {
             close(state, &ctx, events, true, texts);
         } else if server.last_seen.is_some() && silent_since.is_none() {
             // A heartbeat arrived that was not evaluated (it normally resolves the alert itself).
-            let texts =
-                Texts { title: text::online_title(name), message: text::online_message(name), threshold: 0.0, actual: 0.0 };
+            let texts = Texts {
+                title: text::online_title(name),
+                message: text::online_message(name),
+                threshold: 0.0,
+                actual: 0.0,
+            };
             close(state, &ctx, events, true, texts);
         } else {
             remind(state, &ctx, events, offline_texts);

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, ManualClock};
 pub use engine::{
-    AlertEvent, EventKind, Evaluation, ExpectedService, HeartbeatSample, Observation, Rules, ServerContext,
+    AlertEvent, Evaluation, EventKind, ExpectedService, HeartbeatSample, Observation, Rules, ServerContext,
     ServiceStatus, evaluate,
 };
 pub use state::{ActiveAlert, AlertState, PendingBreach};
@@ -127,15 +127,15 @@ impl AlertKey {
     /// The inverse of [`AlertKey::key_string`]. Kinds with a subject need one and the others may
     /// not have one, so every valid key has exactly one string form.
     pub fn parse(text: &str) -> Option<AlertKey> {
-        let (kind, subject) = match text.split_once(':') {
-            Some((kind, subject)) => (kind, subject),
-            None => (text, ""),
-        };
-        let kind = AlertKind::parse(kind)?;
-        if kind.has_subject() == subject.is_empty() {
-            return None;
+        match text.split_once(':') {
+            Some((kind, subject)) => {
+                let kind = AlertKind::parse(kind).filter(|kind| kind.has_subject() && !subject.is_empty())?;
+                Some(AlertKey { kind, subject: subject.to_owned() })
+            }
+            None => AlertKind::parse(text)
+                .filter(|kind| !kind.has_subject())
+                .map(|kind| AlertKey { kind, subject: String::new() }),
         }
-        Some(AlertKey { kind, subject: subject.to_owned() })
     }
 
     /// The v1 `service_name` of an alert, now taken from the key rather than the title.
@@ -216,6 +216,7 @@ pub enum AlertStatus {
 impl AlertStatus {
     pub const ALL: [AlertStatus; 3] = [AlertStatus::Open, AlertStatus::Acknowledged, AlertStatus::Resolved];
 
+    /// The stored and wire form: `open`, `acknowledged`, `resolved`.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertStatus::Open => "open",

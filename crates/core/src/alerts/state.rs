@@ -80,7 +80,8 @@ impl AlertState {
     /// alert yet); `None` for other keys and states.
     pub fn pending(&self, thresholds: &Thresholds, now: Timestamp) -> Option<PendingBreach> {
         let threshold = thresholds.metric(self.key.kind)?;
-        let (Some(first_breach_at), Some(current_value), None) = (self.first_breach_at, self.current_value, &self.active)
+        let (Some(first_breach_at), Some(current_value), None) =
+            (self.first_breach_at, self.current_value, &self.active)
         else {
             return None;
         };

@@ -31,12 +31,7 @@ fn place(server_name: &str, key: &AlertKey) -> String {
 
 /// `High DISK usage on nas.local (85%)`, or `High DISK usage on nas.local /srv (85%)` per mount.
 pub fn metric_title(server_name: &str, key: &AlertKey, severity: Severity, value: f64) -> String {
-    format!(
-        "{} {} usage on {} ({value:.0}%)",
-        severity.title_case(),
-        metric_label(key.kind),
-        place(server_name, key)
-    )
+    format!("{} {} usage on {} ({value:.0}%)", severity.title_case(), metric_label(key.kind), place(server_name, key))
 }
 
 /// `DISK usage on nas.local reached 85.3%, exceeding the high threshold of 80%.`
@@ -56,7 +51,9 @@ pub fn escalation_message(key: &AlertKey, value: f64, threshold: f64) -> String 
     } else {
         String::new()
     };
-    format!("{label} usage{on} escalated to critical at {value:.1}%, exceeding the critical threshold of {threshold:.0}%.")
+    format!(
+        "{label} usage{on} escalated to critical at {value:.1}%, exceeding the critical threshold of {threshold:.0}%."
+    )
 }
 
 /// Not in v1 (which never de-escalated).
@@ -68,10 +65,12 @@ pub fn de_escalation_message(server_name: &str, key: &AlertKey, value: f64, crit
     )
 }
 
+/// `Resolved: CPU usage on nas.local (78%)`: not a v1 record text (v1 only changed the status).
 pub fn metric_resolved_title(server_name: &str, key: &AlertKey, value: f64) -> String {
     format!("Resolved: {} usage on {} ({value:.0}%)", metric_label(key.kind), place(server_name, key))
 }
 
+/// The resolution counterpart of [`metric_message`].
 pub fn metric_resolved_message(server_name: &str, key: &AlertKey, value: f64) -> String {
     format!("{} usage on {} is back to {value:.1}%.", metric_label(key.kind), place(server_name, key))
 }
@@ -86,10 +85,12 @@ pub fn offline_message(server_name: &str) -> String {
     format!("Server {server_name} is not responding to heartbeats.")
 }
 
+/// Title of an offline alert's resolution (v1's Slack header says "Server Back Online").
 pub fn online_title(server_name: &str) -> String {
     format!("Server back online: {server_name}")
 }
 
+/// Message of an offline alert's resolution by a heartbeat.
 pub fn online_message(server_name: &str) -> String {
     format!("Server {server_name} is sending heartbeats again.")
 }
@@ -109,10 +110,12 @@ pub fn service_message(service: &str, server_name: &str, status: &str) -> String
     format!("Expected service {service} on {server_name} is {status}.")
 }
 
+/// Title of a service alert's resolution (v1's Slack header: "Service {name} Running").
 pub fn service_running_title(service: &str, server_name: &str) -> String {
     format!("Service {service} is running on {server_name}")
 }
 
+/// Message of a service alert's resolution, mirroring [`service_message`].
 pub fn service_running_message(service: &str, server_name: &str) -> String {
     format!("Expected service {service} on {server_name} is running again.")
 }
@@ -129,18 +132,22 @@ pub fn subject_line(server_name: &str, key: &AlertKey) -> String {
     }
 }
 
+/// Title of an acknowledgement event (v1 records none; ours feeds logs and timelines).
 pub fn acknowledged_title(server_name: &str, key: &AlertKey) -> String {
     format!("Acknowledged: {}", subject_line(server_name, key))
 }
 
+/// Says what an acknowledgement does, since v1 users expected it to stop everything.
 pub fn acknowledged_message() -> String {
     "The alert was acknowledged; reminders stop, escalation and resolution still apply.".to_owned()
 }
 
+/// Title of a manual resolution event.
 pub fn manually_resolved_title(server_name: &str, key: &AlertKey) -> String {
     format!("Resolved by hand: {}", subject_line(server_name, key))
 }
 
+/// Says that a manual resolve resets the key, so a continuing problem alerts again.
 pub fn manually_resolved_message() -> String {
     "The alert was resolved by hand; if the problem continues, a new alert opens.".to_owned()
 }

@@ -231,7 +231,8 @@ impl Thresholds {
                 ("sustained_heartbeats", before.sustained_heartbeats != threshold.sustained_heartbeats),
                 ("hysteresis_percent", before.hysteresis_percent != threshold.hysteresis_percent),
             ];
-            updated.extend(fields.into_iter().filter(|(_, changed)| *changed).map(|(field, _)| format!("{name}.{field}")));
+            updated
+                .extend(fields.into_iter().filter(|(_, changed)| *changed).map(|(field, _)| format!("{name}.{field}")));
         }
         if let Some(seconds) = update.server_offline_seconds
             && seconds != merged.server_offline_seconds
@@ -373,16 +374,22 @@ pub struct NotificationSettings {
     pub slack_webhook_url: String,
     #[serde(default)]
     pub cooldowns: Cooldowns,
+    /// Gate for critical alerts (v1 §3.9); medium and low alerts have no gate and always go out.
     #[serde(default = "yes")]
     pub notify_on_critical: bool,
+    /// Gate for high alerts.
     #[serde(default = "yes")]
     pub notify_on_high: bool,
+    /// With `notify_on_auto_resolve`, gates resolution messages (v1 required both).
     #[serde(default = "yes")]
     pub notify_on_remediation: bool,
+    /// Remediation actions (out of the alerting scope; stored and returned).
     #[serde(default = "yes")]
     pub notify_on_action_failure: bool,
+    /// Remediation actions (out of the alerting scope; stored and returned).
     #[serde(default)]
     pub notify_on_action_success: bool,
+    /// With `notify_on_remediation`, gates resolution messages.
     #[serde(default = "yes")]
     pub notify_on_auto_resolve: bool,
 }
@@ -407,6 +414,7 @@ impl Default for NotificationSettings {
 }
 
 impl NotificationSettings {
+    /// Cooldown ranges (v1: critical 5–1440 min, high 15–1440 min), under `body.cooldowns.*`.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("body");
         v.at("cooldowns", |v| {
@@ -493,6 +501,7 @@ pub struct NotificationSettingsUpdate {
 }
 
 impl NotificationSettingsUpdate {
+    /// Per-field ranges of the fields sent (the v1 422 for cooldowns out of range).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("body");
         if let Some(cooldowns) = &self.cooldowns {
@@ -501,4 +510,3 @@ impl NotificationSettingsUpdate {
         v.finish()
     }
 }
-

@@ -1,0 +1,99 @@
+//! The REST API under `/api/v1` (v1 wire-compatible), its OpenAPI document and docs page.
+//! Handlers stay thin: validate, call the store, shape the answer.
+
+pub mod agents;
+pub mod metrics;
+pub mod registration;
+pub mod servers;
+pub mod system;
+
+use axum::Router;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Homelab Command API",
+        description = "Wire-compatible with the HomelabCmd v1 API. Authenticate with the `X-API-Key` header; \
+                       agents may instead send `X-Agent-Token` and `X-Server-GUID`.",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "system", description = "Health"),
+        (name = "servers", description = "Machines and their state"),
+        (name = "agents", description = "Heartbeat ingest"),
+        (name = "metrics", description = "Metric history"),
+        (name = "registration", description = "Agent registration tokens and credentials"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let header = |name: &str| SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(name)));
+        components.add_security_scheme("api_key", header(crate::auth::API_KEY_HEADER));
+        components.add_security_scheme("agent_token", header(crate::auth::AGENT_TOKEN_HEADER));
+        components.add_security_scheme("server_guid", header(crate::auth::SERVER_GUID_HEADER));
+    }
+}
+
+/// The API routes and the OpenAPI document generated from their annotations.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::health))
+        .routes(routes!(servers::list, servers::create))
+        .routes(routes!(servers::get, servers::update, servers::delete))
+        .routes(routes!(servers::pause))
+        .routes(routes!(servers::unpause))
+        .routes(routes!(servers::packages))
+        .routes(routes!(agents::heartbeat))
+        .routes(routes!(metrics::history))
+        .routes(routes!(metrics::sparkline))
+        .routes(routes!(metrics::series))
+        .routes(routes!(registration::create_token, registration::list_tokens))
+        .routes(routes!(registration::delete_token))
+        .routes(routes!(registration::claim))
+        .routes(routes!(registration::credential))
+        .routes(routes!(registration::rotate))
+        .routes(routes!(registration::revoke))
+        .split_for_parts()
+}
+
+/// The API plus `/api/openapi.json` and the interactive docs at `/api/docs` (served from files
+/// embedded in the binary, so it works offline).
+pub fn with_docs(router: Router<AppState>, openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
+    router.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+}
+
+/// Unknown paths: a trailing slash is redirected (as v1 does), everything else is a JSON 404.
+pub async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let mut target = path.trim_end_matches('/').to_owned();
+        if let Some(query) = uri.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response();
+    }
+    ApiError::NotFound(format!("No such endpoint: {path}")).into_response()
+}
+
+pub async fn method_not_allowed() -> Response {
+    let body = crate::error::ErrorBody {
+        detail: crate::error::ErrorDetail { code: "METHOD_NOT_ALLOWED".into(), message: "Method Not Allowed".into() },
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

@@ -1,0 +1,251 @@
+//! Hub configuration: built-in defaults, then an optional TOML file, then `HOMELAB_CMD_*`
+//! environment variables, then command-line flags (later wins). Resolution is a pure function
+//! of its inputs so that precedence is unit-tested.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use homelab_core::history::RetentionPolicy;
+use serde::Deserialize;
+
+/// The v1 default key. Running with it is allowed (zero set-up) but loudly warned about.
+pub const DEFAULT_API_KEY: &str = "dev-key-change-me";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/homelab.db";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub api_key: String,
+    pub host: IpAddr,
+    pub port: u16,
+    pub database_url: String,
+    /// Public URL of the hub, used in agent install commands.
+    pub external_url: Option<String>,
+    pub local_agent: LocalAgentConfig,
+    pub retention: RetentionPolicy,
+    /// Seconds between retention runs (rollup, then prune).
+    pub retention_interval_seconds: u64,
+}
+
+/// The agent built into the hub, so the machine running it is monitored with zero set-up.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalAgentConfig {
+    pub enabled: bool,
+    /// Server id to report as; defaults to the host name made into a slug.
+    pub server_id: Option<String>,
+    /// systemd units to watch.
+    pub services: Vec<String>,
+    pub interval_seconds: u64,
+}
+
+impl Default for LocalAgentConfig {
+    fn default() -> Self {
+        LocalAgentConfig { enabled: true, server_id: None, services: Vec::new(), interval_seconds: 60 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            api_key: DEFAULT_API_KEY.into(),
+            host: IpAddr::from([0, 0, 0, 0]),
+            port: 8080,
+            database_url: DEFAULT_DATABASE_URL.into(),
+            external_url: None,
+            local_agent: LocalAgentConfig::default(),
+            retention: RetentionPolicy::default(),
+            retention_interval_seconds: 300,
+        }
+    }
+}
+
+/// The TOML file; every key optional, unknown keys are errors (a typo should not be ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub api_key: Option<String>,
+    pub host: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub database_url: Option<String>,
+    pub external_url: Option<String>,
+    pub local_agent: Option<LocalAgentConfig>,
+    pub retention: Option<RetentionPolicy>,
+    pub retention_interval_seconds: Option<u64>,
+}
+
+/// Values given on the command line.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigFlags {
+    /// TOML configuration file (also HOMELAB_CMD_CONFIG).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Admin API key (HOMELAB_CMD_API_KEY).
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Address to listen on (HOMELAB_CMD_HOST).
+    #[arg(long)]
+    pub host: Option<IpAddr>,
+    /// Port to listen on (HOMELAB_CMD_PORT).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (HOMELAB_CMD_DATABASE_URL).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Do not monitor the machine the hub runs on (HOMELAB_CMD_LOCAL_AGENT=false).
+    #[arg(long)]
+    pub no_local_agent: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+pub fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+}
+
+fn parse_env<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    env(name)
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| {
+            value.trim().parse::<T>().map_err(|e| ConfigError::Env { name, message: format!("'{value}': {e}") })
+        })
+        .transpose()
+}
+
+impl Config {
+    /// Applies `file`, then the environment (through `env`), then `flags` over the defaults.
+    pub fn resolve(
+        file: Option<ConfigFile>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &ConfigFlags,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(file) = file {
+            config.api_key = file.api_key.unwrap_or(config.api_key);
+            config.host = file.host.unwrap_or(config.host);
+            config.port = file.port.unwrap_or(config.port);
+            config.database_url = file.database_url.unwrap_or(config.database_url);
+            config.external_url = file.external_url.or(config.external_url);
+            config.local_agent = file.local_agent.unwrap_or(config.local_agent);
+            config.retention = file.retention.unwrap_or(config.retention);
+            config.retention_interval_seconds =
+                file.retention_interval_seconds.unwrap_or(config.retention_interval_seconds);
+        }
+        if let Some(key) = parse_env::<String>(env, "HOMELAB_CMD_API_KEY")? {
+            config.api_key = key;
+        }
+        config.host = parse_env(env, "HOMELAB_CMD_HOST")?.unwrap_or(config.host);
+        config.port = parse_env(env, "HOMELAB_CMD_PORT")?.unwrap_or(config.port);
+        config.database_url = parse_env(env, "HOMELAB_CMD_DATABASE_URL")?.unwrap_or(config.database_url);
+        config.external_url = parse_env(env, "HOMELAB_CMD_EXTERNAL_URL")?.or(config.external_url);
+        config.local_agent.enabled = parse_env(env, "HOMELAB_CMD_LOCAL_AGENT")?.unwrap_or(config.local_agent.enabled);
+
+        config.api_key = flags.api_key.clone().unwrap_or(config.api_key);
+        config.host = flags.host.unwrap_or(config.host);
+        config.port = flags.port.unwrap_or(config.port);
+        config.database_url = flags.database_url.clone().unwrap_or(config.database_url);
+        if flags.no_local_agent {
+            config.local_agent.enabled = false;
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Loads from the real environment and the file named by `--config` or `HOMELAB_CMD_CONFIG`.
+    pub fn load(flags: &ConfigFlags) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let path = flags.config.clone().or_else(|| env("HOMELAB_CMD_CONFIG").map(PathBuf::from));
+        let file = path.as_deref().map(read_file).transpose()?;
+        Config::resolve(file, &env, flags)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.api_key.trim().is_empty() {
+            return Err(ConfigError::Invalid("api_key must not be empty".into()));
+        }
+        self.retention.check().map_err(ConfigError::Invalid)?;
+        if self.retention_interval_seconds == 0 {
+            return Err(ConfigError::Invalid("retention_interval_seconds must be at least 1".into()));
+        }
+        if self.local_agent.interval_seconds == 0 {
+            return Err(ConfigError::Invalid("local_agent.interval_seconds must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn listen_address(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    pub fn uses_default_api_key(&self) -> bool {
+        self.api_key == DEFAULT_API_KEY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let config = Config::resolve(None, &env_of(&[]), &ConfigFlags::default()).unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.database_url, "sqlite://./data/homelab.db");
+        assert!(config.uses_default_api_key());
+        assert!(config.local_agent.enabled);
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let file: ConfigFile = toml::from_str("port = 9000\napi_key = \"from-file\"\nhost = \"127.0.0.1\"").unwrap();
+        let env = env_of(&[("HOMELAB_CMD_PORT", "9100"), ("HOMELAB_CMD_API_KEY", "from-env")]);
+        let flags = ConfigFlags { port: Some(9200), ..Default::default() };
+        let config = Config::resolve(Some(file), &env, &flags).unwrap();
+        assert_eq!(config.port, 9200);
+        assert_eq!(config.api_key, "from-env");
+        assert_eq!(config.host, IpAddr::from([127, 0, 0, 1]));
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let error =
+            Config::resolve(None, &env_of(&[("HOMELAB_CMD_PORT", "eighty")]), &ConfigFlags::default()).unwrap_err();
+        assert!(error.to_string().contains("HOMELAB_CMD_PORT"), "{error}");
+        let error = toml::from_str::<ConfigFile>("prot = 1").unwrap_err();
+        assert!(error.to_string().contains("prot"), "{error}");
+        let file: ConfigFile = toml::from_str("[retention]\nraw_days = 100").unwrap();
+        let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();
+        assert!(error.to_string().contains("five_minute_days"), "{error}");
+    }
+
+    #[test]
+    fn the_local_agent_can_be_switched_off() {
+        let config =
+            Config::resolve(None, &env_of(&[("HOMELAB_CMD_LOCAL_AGENT", "false")]), &ConfigFlags::default()).unwrap();
+        assert!(!config.local_agent.enabled);
+        let flags = ConfigFlags { no_local_agent: true, ..Default::default() };
+        assert!(!Config::resolve(None, &env_of(&[]), &flags).unwrap().local_agent.enabled);
+    }
+}

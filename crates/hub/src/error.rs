@@ -1,0 +1,130 @@
+//! One error type for every handler, rendered in the v1 shapes: `{"detail":{"code","message"}}`
+//! for application errors and the pydantic-style list for validation errors (422).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use homelab_core::validate::{FieldError, ValidationErrors};
+use homelab_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A 400 with its own code (`INVALID_METRIC`, `INVALID_TOKEN`, …).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// Logged in full; the client sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// `{"detail":{"code":…,"message":…}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub detail: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// `{"detail":[{type, loc, msg, input}]}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationBody {
+    pub detail: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Validation(_) => "VALIDATION_ERROR",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, message: message.into() }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(message) => ApiError::NotFound(message),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Forbidden(message) => ApiError::Forbidden(message),
+            StoreError::Rejected(message) => ApiError::bad_request("INVALID_REQUEST", message),
+            StoreError::Closed => ApiError::ServiceUnavailable("The hub is shutting down; retry shortly".into()),
+            StoreError::Config(message) | StoreError::Database(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match self {
+            ApiError::Validation(errors) => (status, Json(ValidationBody { detail: errors.0 })).into_response(),
+            ApiError::Internal(message) => {
+                tracing::error!(%message, "request failed");
+                let body = ErrorBody {
+                    detail: ErrorDetail {
+                        code: "INTERNAL_ERROR".into(),
+                        message: "The hub could not complete the request; see its log".into(),
+                    },
+                };
+                (status, Json(body)).into_response()
+            }
+            other => {
+                let body = ErrorBody { detail: ErrorDetail { code: other.code().into(), message: other.to_string() } };
+                (status, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,16 @@
+use std::sync::Arc;
+use std::time::Instant;
+
+use homelab_store::Store;
+
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Shared by every handler and job.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub started: Instant,
+}
