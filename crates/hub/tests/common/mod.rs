@@ -1,0 +1,197 @@
+//! A real hub on a loopback port, on SQLite or on a throw-away PostgreSQL database, with a
+//! manual clock; and a small JSON client for it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use homelab_core::time::{self, Timestamp};
+use homelab_hub::clock::ManualClock;
+use homelab_hub::config::{Config, LocalAgentConfig};
+use homelab_store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const API_KEY: &str = "test-key-0123456789";
+pub const START: &str = "2026-01-19T12:00:00Z";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestHub {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn start_time() -> Timestamp {
+    time::parse(START).unwrap()
+}
+
+impl TestHub {
+    /// Starts a hub; `None` when the backend is PostgreSQL and it is not installed (the skip is
+    /// printed loudly by the store's test support, or is a failure when required).
+    pub async fn start(backend: Backend) -> Option<TestHub> {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("hub.db").display()),
+            Backend::Postgres => {
+                let cluster = homelab_store::testing::postgres_cluster()?;
+                cluster.create_database().await.unwrap()
+            }
+        };
+        let config = Config {
+            api_key: API_KEY.into(),
+            database_url,
+            local_agent: LocalAgentConfig { enabled: false, ..Default::default() },
+            ..Config::default()
+        };
+        Some(Self::start_with(config, dir).await)
+    }
+
+    pub async fn start_with(config: Config, dir: tempfile::TempDir) -> TestHub {
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let store = homelab_hub::open_store(&config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
+            async move {
+                homelab_hub::serve(config, store, clock, listener, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            }
+        });
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestHub { base, clock, store, client, shutdown: Some(shutdown), task: Some(task), _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn now(&self) -> Timestamp {
+        homelab_hub::clock::Clock::now(self.clock.as_ref())
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.get(self.url(path)).header("X-API-Key", API_KEY)).await
+    }
+
+    pub async fn get_without_key(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.post(self.url(path)).header("X-API-Key", API_KEY).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.put(self.url(path)).header("X-API-Key", API_KEY).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.delete(self.url(path)).header("X-API-Key", API_KEY)).await
+    }
+
+    /// Posts a raw request with the given headers (for auth and malformed-body tests).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url(path)).header("content-type", "application/json").body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
+    /// Sends a heartbeat with the admin key.
+    pub async fn heartbeat(&self, body: Value) -> (StatusCode, Value) {
+        self.post("/api/v1/agents/heartbeat", body).await
+    }
+
+    /// Stops the hub the way SIGTERM does and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// A complete v1 heartbeat for `server_id` at `at`.
+pub fn heartbeat_body(server_id: &str, at: Timestamp, cpu: f64) -> Value {
+    json!({
+        "server_id": server_id,
+        "hostname": format!("{server_id}.home.lan"),
+        "timestamp": time::format(&at),
+        "agent_version": "2.0.0",
+        "agent_mode": "readonly",
+        "os_info": {"distribution": "Debian GNU/Linux", "version": "12", "kernel": "6.1.0-18-amd64", "architecture": "x86_64"},
+        "cpu_info": {"cpu_model": "Intel(R) N100", "cpu_cores": 4},
+        "metrics": {"cpu_percent": cpu, "memory_percent": 62.5, "memory_total_mb": 16000, "memory_used_mb": 10000,
+                    "disk_percent": 78.3, "disk_total_gb": 500.0, "disk_used_gb": 391.5, "network_rx_bytes": 1000,
+                    "network_tx_bytes": 2000, "load_1m": 0.5, "load_5m": 0.4, "load_15m": 0.3, "uptime_seconds": 86400,
+                    "reboot_required": false},
+        "updates_available": 3,
+        "security_updates": 1,
+        "filesystems": [
+            {"mount_point": "/", "device": "/dev/sda1", "fs_type": "ext4", "total_bytes": 500000000000u64, "used_bytes": 391500000000u64, "available_bytes": 108500000000u64, "percent": 78.3},
+            {"mount_point": "/srv", "device": "/dev/sdb1", "fs_type": "xfs", "total_bytes": 4000000000000u64, "used_bytes": 1000000000000u64, "available_bytes": 3000000000000u64, "percent": 25.0}
+        ],
+        "network_interfaces": [{"name": "eth0", "rx_bytes": 1000, "tx_bytes": 2000, "rx_packets": 10, "tx_packets": 20, "is_up": true}],
+        "services": [{"name": "plex", "status": "running", "pid": 1234, "memory_mb": 512.5, "cpu_percent": 180.0}]
+    })
+}
+
+/// Generates a `sqlite` and a `postgres` test for each named scenario `async fn(TestHub)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let hub = $crate::common::TestHub::start($crate::common::Backend::Sqlite).await.unwrap();
+                    super::$name(&hub).await;
+                    hub.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(hub) = $crate::common::TestHub::start($crate::common::Backend::Postgres).await else { return };
+                    super::$name(&hub).await;
+                    hub.stop().await;
+                }
+            )*
+        }
+    };
+}
