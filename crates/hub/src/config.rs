@@ -77,22 +77,22 @@ pub struct ConfigFile {
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct ConfigFlags {
     /// TOML configuration file (also HOMELAB_CMD_CONFIG).
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', global = true)]
     pub config: Option<PathBuf>,
     /// Admin API key (HOMELAB_CMD_API_KEY).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub api_key: Option<String>,
     /// Address to listen on (HOMELAB_CMD_HOST).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub host: Option<IpAddr>,
     /// Port to listen on (HOMELAB_CMD_PORT).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub port: Option<u16>,
     /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (HOMELAB_CMD_DATABASE_URL).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
     /// Do not monitor the machine the hub runs on (HOMELAB_CMD_LOCAL_AGENT=false).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_local_agent: bool,
 }
 
