@@ -1,0 +1,100 @@
+//! Latency percentiles and throughput of a run, as a table and as JSON.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub struct Outcome {
+    pub latency: Duration,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub mode: String,
+    pub servers: usize,
+    pub duration_seconds: f64,
+    pub sent: usize,
+    pub ok: usize,
+    pub errors: BTreeMap<String, usize>,
+    pub throughput_per_second: f64,
+    pub latency_ms: Percentiles,
+}
+
+#[derive(Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+impl Report {
+    pub fn new(mode: &str, servers: usize, duration: Duration, outcomes: Vec<Outcome>) -> Self {
+        let mut errors = BTreeMap::new();
+        let mut latencies = Vec::with_capacity(outcomes.len());
+        for outcome in &outcomes {
+            match &outcome.error {
+                Some(error) => *errors.entry(error.clone()).or_insert(0) += 1,
+                None => latencies.push(outcome.latency),
+            }
+        }
+        latencies.sort();
+        Report {
+            mode: mode.into(),
+            servers,
+            duration_seconds: duration.as_secs_f64(),
+            sent: outcomes.len(),
+            ok: latencies.len(),
+            errors,
+            throughput_per_second: latencies.len() as f64 / duration.as_secs_f64(),
+            latency_ms: Percentiles {
+                p50: percentile(&latencies, 0.50),
+                p90: percentile(&latencies, 0.90),
+                p99: percentile(&latencies, 0.99),
+                p999: percentile(&latencies, 0.999),
+                max: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            },
+        }
+    }
+
+    pub fn print(&self) {
+        println!("mode           {}", self.mode);
+        println!("servers        {}", self.servers);
+        println!("duration       {:.0} s", self.duration_seconds);
+        println!("sent / ok      {} / {}", self.sent, self.ok);
+        println!("throughput     {:.0} heartbeats/s", self.throughput_per_second);
+        let l = &self.latency_ms;
+        println!(
+            "latency (ms)   p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        );
+        for (error, count) in &self.errors {
+            println!("errors         {error}: {count}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let outcomes =
+            (1..=100).map(|ms| Outcome { latency: Duration::from_millis(ms), error: None }).collect::<Vec<_>>();
+        let report = Report::new("max", 1, Duration::from_secs(10), outcomes);
+        assert_eq!((report.latency_ms.p50, report.latency_ms.p99, report.latency_ms.max), (50.0, 99.0, 100.0));
+        assert_eq!(report.throughput_per_second, 10.0);
+    }
+}
