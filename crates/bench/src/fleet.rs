@@ -110,7 +110,7 @@ impl Fleet {
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let status = if (n / self.machines.len() as u64 + i as u64) % 97 == 0 { "stopped" } else { "running" };
+                let status = if (n / self.machines.len() as u64 + i as u64).is_multiple_of(97) { "stopped" } else { "running" };
                 json!({"name": name, "status": status, "pid": 1000 + i, "memory_mb": 64.0 + i as f64, "cpu_percent": 1.5})
             })
             .collect();
@@ -135,7 +135,7 @@ impl Fleet {
             "security_updates": 1
         });
         // Roughly one heartbeat in sixty carries a package list, as agents send them hourly.
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             body["packages"] = json!([{"name": "openssl", "current_version": "3.0.11", "new_version": "3.0.13",
                                        "repository": "bookworm-security", "is_security": true}]);
         }
