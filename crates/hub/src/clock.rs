@@ -1,13 +1,9 @@
-//! The hub's notion of time, injectable so that tests drive timing rules exactly.
+//! The hub's notion of time. The trait and the manual clock come from core (the engine's tests
+//! use them too); the real clock lives here because core never reads the system time.
 
-use std::sync::Mutex;
-
-use chrono::{Duration, Utc};
+use chrono::Utc;
+pub use homelab_core::alerts::{Clock, ManualClock};
 use homelab_core::time::Timestamp;
-
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Timestamp;
-}
 
 /// Wall-clock time.
 pub struct SystemClock;
@@ -15,29 +11,5 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Utc::now()
-    }
-}
-
-/// A clock that only moves when told to; for tests.
-pub struct ManualClock(Mutex<Timestamp>);
-
-impl ManualClock {
-    pub fn new(start: Timestamp) -> Self {
-        ManualClock(Mutex::new(start))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *now += by;
-    }
-
-    pub fn set(&self, to: Timestamp) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = to;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
