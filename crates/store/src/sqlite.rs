@@ -9,10 +9,11 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -181,11 +182,34 @@ fn writer_loop(mut conn: SqliteConn, jobs: Receiver<Job>, max_batch: usize) {
     }
 }
 
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Checkpoints the WAL from its own connection. The writer's automatic checkpoint is off: run
+/// inside a commit it stalled every heartbeat of that batch for the length of an fsync of the
+/// database file. A passive checkpoint here never blocks the writer.
+fn checkpoint_loop(path: &Path, stop: &Receiver<()>) {
+    let conn = match open_connection(path, OpenFlags::default()) {
+        Ok(conn) => conn,
+        Err(error) => {
+            tracing::error!(%error, "SQLite checkpointer cannot open the database; the WAL will grow");
+            return;
+        }
+    };
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
+        if let Err(error) = conn.0.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+        }
+    }
+}
+
 /// SQLite behind a single group-committing writer and a pool of readers.
 pub struct SqliteBackend {
     path: PathBuf,
     jobs: Mutex<Option<Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpointer.
+    stop_checkpoints: Mutex<Option<Sender<()>>>,
     readers: Arc<Mutex<Vec<SqliteConn>>>,
     read_slots: Semaphore,
 }
@@ -205,6 +229,7 @@ impl SqliteBackend {
                 }
                 let mut conn = open_connection(&path, OpenFlags::default())?;
                 migrate(&mut conn)?;
+                conn.0.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
                 let (jobs, receiver) = mpsc::channel::<Job>();
                 Ok((conn, jobs, receiver))
             }
@@ -215,10 +240,17 @@ impl SqliteBackend {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, receiver, max_batch))
             .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer thread: {e}")))?;
+        let (stop_checkpoints, stopped) = mpsc::channel();
+        let checkpoint_path = path.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_path, &stopped))
+            .map_err(|e| StoreError::Database(format!("cannot start the SQLite checkpoint thread: {e}")))?;
         Ok(SqliteBackend {
             path,
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(handle)),
+            stop_checkpoints: Mutex::new(Some(stop_checkpoints)),
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Semaphore::new(READERS),
         })
@@ -280,6 +312,9 @@ impl Backend for SqliteBackend {
     }
 
     async fn close(&self) {
+        if let Ok(mut stop) = self.stop_checkpoints.lock() {
+            stop.take();
+        }
         // Dropping the sender lets the writer drain what is queued, then exit.
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
