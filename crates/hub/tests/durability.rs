@@ -32,10 +32,10 @@ fn spawn_hub(database_url: &str, port: u16) -> Child {
 async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(response) = client.get(format!("{base}/api/v1/system/health")).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(format!("{base}/api/v1/system/health")).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         assert!(child.try_wait().unwrap().is_none(), "the hub exited during start-up");
         assert!(Instant::now() < deadline, "the hub did not become ready");
@@ -59,8 +59,13 @@ async fn acknowledged_heartbeats_survive_sigkill(database_url: &str) {
             "timestamp": time::format(&(start + chrono::Duration::seconds(i * 60))),
             "metrics": {"cpu_percent": i as f64}
         });
-        let response =
-            client.post(format!("{base}/api/v1/agents/heartbeat")).header("X-API-Key", KEY).json(&body).send().await.unwrap();
+        let response = client
+            .post(format!("{base}/api/v1/agents/heartbeat"))
+            .header("X-API-Key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
     }
     // SIGKILL: no graceful shutdown, no chance to flush anything after the answers.
