@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod heartbeat;
 pub mod history;
+pub mod notify;
 pub mod server;
 pub mod time;
 pub mod validate;

@@ -1,0 +1,393 @@
+//! What notifications say: the message bodies of every channel, built from alert events.
+//!
+//! Pure functions (the send time is a parameter), so every layout is pinned by tests; the hub
+//! only moves the bytes. Slack follows the v1 layouts exactly (contract §4); a group of events
+//! (a storm: a switch dies and ten servers go offline) becomes one message listing them.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::alerts::{AlertEvent, AlertKind, EventKind, Severity};
+use crate::time::Timestamp;
+
+/// Version of the generic webhook payload; bumped on any incompatible change.
+pub const WEBHOOK_PAYLOAD_VERSION: &str = "1";
+
+const RESOLVED_COLOUR: &str = "#22C55E";
+const TEST_COLOUR: &str = "#3B82F6";
+
+fn colour(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "#F87171",
+        Severity::High => "#FBBF24",
+        Severity::Medium => "#60A5FA",
+        Severity::Low => "#94A3B8",
+    }
+}
+
+fn suggestion(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Cpu => "Identify and throttle CPU-intensive processes",
+        AlertKind::Memory => "Check for memory leaks or restart high-usage services",
+        AlertKind::Disk => "Check for large log files or run disk cleanup",
+        AlertKind::Offline => "Check network connectivity and server power",
+        AlertKind::Service => "Check service logs and consider restarting the service",
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC`, the v1 time field.
+pub fn slack_time(at: &Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn is_resolution(event: &AlertEvent) -> bool {
+    matches!(event.kind, EventKind::Resolved { .. })
+}
+
+fn metric_name(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Cpu => "CPU",
+        AlertKind::Memory => "MEMORY",
+        AlertKind::Disk => "DISK",
+        AlertKind::Offline => "OFFLINE",
+        AlertKind::Service => "SERVICE",
+    }
+}
+
+fn service_state(event: &AlertEvent) -> &'static str {
+    if event.title.contains(" is failed ") { "Failed" } else { "Stopped" }
+}
+
+fn duration_text(event: &AlertEvent) -> String {
+    match event.duration_minutes() {
+        Some(minutes) if minutes > 0 => format!("{minutes} minutes"),
+        _ => "Unknown".into(),
+    }
+}
+
+fn field(label: &str, value: &str) -> Value {
+    json!({"type": "mrkdwn", "text": format!("*{label}:*\n{value}")})
+}
+
+/// The v1 header line of one event: `[Reminder] Critical: CPU Usage Alert`, `Resolved: Server Back Online`.
+pub fn headline(event: &AlertEvent) -> String {
+    if is_resolution(event) {
+        return match event.alert_type {
+            AlertKind::Offline => "Resolved: Server Back Online".into(),
+            AlertKind::Service => format!("Resolved: Service {} Running", event.key.subject),
+            kind => format!("Resolved: {} Usage Alert", metric_name(kind)),
+        };
+    }
+    let prefix = if event.kind == EventKind::Reminder { "[Reminder] " } else { "" };
+    let what = match event.alert_type {
+        AlertKind::Offline => "Server Offline".to_owned(),
+        AlertKind::Service => "Service Alert".to_owned(),
+        kind => format!("{} Usage Alert", metric_name(kind)),
+    };
+    format!("{prefix}{}: {what}", event.severity.title_case())
+}
+
+fn slack_fields(event: &AlertEvent, sent_at: &Timestamp) -> Vec<Value> {
+    let mut fields = vec![field("Server", &event.server_name)];
+    let mount = (event.alert_type == AlertKind::Disk && !event.key.subject.is_empty() && event.key.subject != "/")
+        .then_some(event.key.subject.as_str());
+    if is_resolution(event) {
+        match event.alert_type {
+            AlertKind::Offline => {}
+            AlertKind::Service => fields.push(field("Service", &event.key.subject)),
+            _ => {
+                fields.extend(mount.map(|m| field("Mount", m)));
+                fields.push(field("Current Value", &format!("{:.0}%", event.actual_value)));
+            }
+        }
+        fields.push(field("Duration", &duration_text(event)));
+        return fields;
+    }
+    match event.alert_type {
+        AlertKind::Offline => fields.push(field("Status", "Offline")),
+        AlertKind::Service => {
+            fields.push(field("Service", &event.key.subject));
+            fields.push(field("Status", service_state(event)));
+        }
+        _ => {
+            fields.extend(mount.map(|m| field("Mount", m)));
+            fields.push(field("Current Value", &format!("{:.0}%", event.actual_value)));
+            fields.push(field("Threshold", &format!("{:.0}% ({})", event.threshold_value, event.severity.as_str())));
+        }
+    }
+    fields.push(field("Time", &slack_time(sent_at)));
+    fields
+}
+
+fn slack_attachment(event: &AlertEvent, sent_at: &Timestamp) -> Value {
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": headline(event)}}),
+        json!({"type": "section", "fields": slack_fields(event, sent_at)}),
+    ];
+    let colour = if is_resolution(event) {
+        RESOLVED_COLOUR
+    } else {
+        blocks.push(json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": format!("*Suggestion:* {}", suggestion(event.alert_type))}
+        ]}));
+        colour(event.severity)
+    };
+    json!({"color": colour, "blocks": blocks})
+}
+
+/// The Slack incoming-webhook body for one event (the v1 layout) or for a group of events
+/// (one attachment each, under a header that counts them).
+pub fn slack_payload(events: &[AlertEvent], sent_at: &Timestamp) -> Value {
+    let attachments: Vec<Value> = events.iter().map(|event| slack_attachment(event, sent_at)).collect();
+    if events.len() <= 1 {
+        return json!({"attachments": attachments});
+    }
+    json!({"text": group_summary(events), "attachments": attachments})
+}
+
+/// The v1 test message of `POST /config/test-webhook`.
+pub fn slack_test_payload(sent_at: &Timestamp) -> Value {
+    json!({"attachments": [{"color": TEST_COLOUR, "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "HomelabCmd Test"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Webhook configured successfully!"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Sent at {}", slack_time(sent_at))}]}
+    ]}]})
+}
+
+/// One line naming how many alerts fired and resolved in a group.
+pub fn group_summary(events: &[AlertEvent]) -> String {
+    let resolved = events.iter().filter(|e| is_resolution(e)).count();
+    let firing = events.len() - resolved;
+    match (firing, resolved) {
+        (f, 0) => format!("{f} alerts"),
+        (0, r) => format!("{r} alerts resolved"),
+        (f, r) => format!("{f} alerts, {r} resolved"),
+    }
+}
+
+/// A plain-text line per event, for the text channels (ntfy, email) and group listings.
+pub fn plain_line(event: &AlertEvent) -> String {
+    if is_resolution(event) {
+        format!("{} on {} (after {})", headline(event), event.server_name, duration_text(event))
+    } else {
+        format!("{}: {}", headline(event), event.title)
+    }
+}
+
+/// Discord webhook body: one embed per event (Discord allows ten per message).
+pub fn discord_payload(events: &[AlertEvent], sent_at: &Timestamp) -> Value {
+    let embeds: Vec<Value> = events
+        .iter()
+        .take(10)
+        .map(|event| {
+            let colour = if is_resolution(event) { RESOLVED_COLOUR } else { colour(event.severity) };
+            json!({
+                "title": headline(event),
+                "description": if is_resolution(event) { plain_line(event) } else { event.message.clone() },
+                "color": u32::from_str_radix(colour.trim_start_matches('#'), 16).unwrap_or(0),
+                "fields": [{"name": "Server", "value": event.server_name, "inline": true}],
+                "timestamp": crate::time::format(sent_at),
+            })
+        })
+        .collect();
+    let content = if events.len() > 10 {
+        format!("{} (showing the first 10)", group_summary(events))
+    } else if events.len() > 1 {
+        group_summary(events)
+    } else {
+        String::new()
+    };
+    json!({"content": content, "embeds": embeds})
+}
+
+/// An ntfy message: title, body and priority (5 = urgent for critical, 2 = low for resolutions).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NtfyMessage {
+    pub title: String,
+    pub body: String,
+    pub priority: u8,
+    pub tags: String,
+}
+
+pub fn ntfy_message(events: &[AlertEvent]) -> NtfyMessage {
+    let priority = |event: &AlertEvent| -> u8 {
+        if is_resolution(event) {
+            return 2;
+        }
+        match event.severity {
+            Severity::Critical => 5,
+            Severity::High => 4,
+            Severity::Medium => 3,
+            Severity::Low => 2,
+        }
+    };
+    let all_resolved = events.iter().all(is_resolution);
+    let title = match events {
+        [single] => headline(single),
+        _ => format!("Homelab: {}", group_summary(events)),
+    };
+    NtfyMessage {
+        title,
+        body: events.iter().map(plain_line).collect::<Vec<_>>().join("\n"),
+        priority: events.iter().map(priority).max().unwrap_or(3),
+        tags: if all_resolved { "white_check_mark".into() } else { "warning".into() },
+    }
+}
+
+/// The generic JSON webhook body (documented in the README; `version` changes on breaking edits).
+pub fn webhook_payload(events: &[AlertEvent], delivery_id: &str, sent_at: &Timestamp) -> Value {
+    json!({
+        "version": WEBHOOK_PAYLOAD_VERSION,
+        "delivery_id": delivery_id,
+        "sent_at": crate::time::format(sent_at),
+        "summary": group_summary(events),
+        "events": events,
+    })
+}
+
+/// Subject and plain-text body of an e-mail.
+pub fn email_message(events: &[AlertEvent], sent_at: &Timestamp) -> (String, String) {
+    let subject = match events {
+        [single] => format!("[Homelab] {}: {}", headline(single), single.server_name),
+        _ => format!("[Homelab] {}", group_summary(events)),
+    };
+    let mut body = String::new();
+    for event in events {
+        body.push_str(&plain_line(event));
+        body.push('\n');
+        if !is_resolution(event) {
+            body.push_str(&format!("  {}\n  Suggestion: {}\n", event.message, suggestion(event.alert_type)));
+        }
+        body.push('\n');
+    }
+    body.push_str(&format!("Sent by Homelab Command at {}\n", slack_time(sent_at)));
+    (subject, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::AlertKey;
+    use crate::time;
+
+    fn event(kind: EventKind, key: AlertKey, severity: Severity, actual: f64, threshold: f64) -> AlertEvent {
+        AlertEvent {
+            kind,
+            alert_type: key.kind,
+            key,
+            alert_id: Some(7),
+            server_id: "nas".into(),
+            server_name: "nas.local".into(),
+            severity,
+            previous_severity: None,
+            title: "High CPU usage on nas.local (91%)".into(),
+            message: "CPU usage on nas.local reached 91.2%, exceeding the high threshold of 85%.".into(),
+            threshold_value: threshold,
+            actual_value: actual,
+            duration_seconds: Some(754),
+            at: time::parse("2026-01-19T12:00:00Z").unwrap(),
+            notify: true,
+        }
+    }
+
+    fn sent() -> Timestamp {
+        time::parse("2026-01-19T12:00:31Z").unwrap()
+    }
+
+    #[test]
+    fn a_metric_alert_uses_the_v1_slack_layout() {
+        let payload = slack_payload(&[event(EventKind::Opened, AlertKey::cpu(), Severity::High, 91.2, 85.0)], &sent());
+        assert_eq!(
+            payload,
+            json!({"attachments": [{"color": "#FBBF24", "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "High: CPU Usage Alert"}},
+                {"type": "section", "fields": [
+                    {"type": "mrkdwn", "text": "*Server:*\nnas.local"},
+                    {"type": "mrkdwn", "text": "*Current Value:*\n91%"},
+                    {"type": "mrkdwn", "text": "*Threshold:*\n85% (high)"},
+                    {"type": "mrkdwn", "text": "*Time:*\n2026-01-19 12:00 UTC"}
+                ]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Suggestion:* Identify and throttle CPU-intensive processes"}]}
+            ]}]})
+        );
+    }
+
+    #[test]
+    fn reminders_and_resolutions_follow_v1() {
+        let reminder = event(EventKind::Reminder, AlertKey::disk("/srv"), Severity::Critical, 96.0, 95.0);
+        assert_eq!(headline(&reminder), "[Reminder] Critical: DISK Usage Alert");
+        let payload = slack_payload(&[reminder], &sent());
+        assert_eq!(payload["attachments"][0]["color"], "#F87171");
+        assert_eq!(payload["attachments"][0]["blocks"][1]["fields"][1]["text"], "*Mount:*\n/srv");
+
+        let resolved = event(EventKind::Resolved { auto: true }, AlertKey::offline(), Severity::Critical, 0.0, 0.0);
+        let payload = slack_payload(&[resolved], &sent());
+        let attachment = &payload["attachments"][0];
+        assert_eq!(attachment["color"], "#22C55E");
+        assert_eq!(attachment["blocks"][0]["text"]["text"], "Resolved: Server Back Online");
+        assert_eq!(
+            attachment["blocks"][1]["fields"],
+            json!([
+                {"type": "mrkdwn", "text": "*Server:*\nnas.local"},
+                {"type": "mrkdwn", "text": "*Duration:*\n12 minutes"}
+            ])
+        );
+        assert_eq!(attachment["blocks"].as_array().unwrap().len(), 2, "no suggestion on resolutions");
+    }
+
+    #[test]
+    fn service_alerts_name_the_service_and_state() {
+        let mut down = event(EventKind::Opened, AlertKey::service("plex"), Severity::High, 0.0, 0.0);
+        down.title = "Service plex is failed on nas.local".into();
+        let fields = &slack_payload(&[down.clone()], &sent())["attachments"][0]["blocks"][1]["fields"];
+        assert_eq!(fields[1]["text"], "*Service:*\nplex");
+        assert_eq!(fields[2]["text"], "*Status:*\nFailed");
+        down.kind = EventKind::Resolved { auto: true };
+        assert_eq!(headline(&down), "Resolved: Service plex Running");
+    }
+
+    #[test]
+    fn a_storm_becomes_one_message() {
+        let events: Vec<_> = (0..12)
+            .map(|i| {
+                let mut e = event(EventKind::Opened, AlertKey::offline(), Severity::Critical, 0.0, 0.0);
+                e.server_name = format!("pi-{i}");
+                e
+            })
+            .collect();
+        let slack = slack_payload(&events, &sent());
+        assert_eq!(slack["text"], "12 alerts");
+        assert_eq!(slack["attachments"].as_array().unwrap().len(), 12);
+        let discord = discord_payload(&events, &sent());
+        assert_eq!(discord["embeds"].as_array().unwrap().len(), 10);
+        assert_eq!(discord["content"], "12 alerts (showing the first 10)");
+        let ntfy = ntfy_message(&events);
+        assert_eq!((ntfy.title.as_str(), ntfy.priority), ("Homelab: 12 alerts", 5));
+        assert_eq!(ntfy.body.lines().count(), 12);
+    }
+
+    #[test]
+    fn the_test_message_matches_v1() {
+        let payload = slack_test_payload(&sent());
+        assert_eq!(payload["attachments"][0]["color"], "#3B82F6");
+        assert_eq!(payload["attachments"][0]["blocks"][2]["elements"][0]["text"], "Sent at 2026-01-19 12:00 UTC");
+    }
+
+    #[test]
+    fn webhook_and_email_carry_every_event() {
+        let events = [
+            event(EventKind::Opened, AlertKey::memory(), Severity::Critical, 97.0, 95.0),
+            event(EventKind::Resolved { auto: true }, AlertKey::cpu(), Severity::High, 40.0, 0.0),
+        ];
+        let body = webhook_payload(&events, "d-1", &sent());
+        assert_eq!(body["version"], "1");
+        assert_eq!(body["summary"], "1 alerts, 1 resolved");
+        assert_eq!(body["events"][0]["key"]["kind"], "memory");
+        let (subject, text) = email_message(&events, &sent());
+        assert_eq!(subject, "[Homelab] 1 alerts, 1 resolved");
+        assert!(text.contains("Critical: MEMORY Usage Alert"), "{text}");
+        assert!(text.contains("Resolved: CPU Usage Alert on nas.local (after 12 minutes)"), "{text}");
+        let ntfy = ntfy_message(&events[1..]);
+        assert_eq!((ntfy.priority, ntfy.tags.as_str()), (2, "white_check_mark"));
+    }
+}
