@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod notify;
 pub mod state;
 
 use std::future::Future;
