@@ -102,6 +102,8 @@ async fn wait_ready(client: &reqwest::Client, hub: &str) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // reqwest is built without a default TLS provider; the workspace uses ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().pool_max_idle_per_host(1024).timeout(Duration::from_secs(30)).build()?;
     let (hub, _started) = match &args.hub {
         Some(url) => (url.trim_end_matches('/').to_owned(), None),

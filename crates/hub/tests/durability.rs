@@ -44,6 +44,7 @@ async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Chil
 }
 
 async fn acknowledged_heartbeats_survive_sigkill(database_url: &str) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");

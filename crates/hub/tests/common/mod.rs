@@ -32,6 +32,12 @@ pub struct TestHub {
     _dir: tempfile::TempDir,
 }
 
+/// reqwest is built without a default TLS provider (the hub installs ring); every test process
+/// must install one before building a client.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn start_time() -> Timestamp {
     time::parse(START).unwrap()
 }
@@ -40,6 +46,7 @@ impl TestHub {
     /// Starts a hub; `None` when the backend is PostgreSQL and it is not installed (the skip is
     /// printed loudly by the store's test support, or is a failure when required).
     pub async fn start(backend: Backend) -> Option<TestHub> {
+        install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("hub.db").display()),
@@ -58,6 +65,7 @@ impl TestHub {
     }
 
     pub async fn start_with(config: Config, dir: tempfile::TempDir) -> TestHub {
+        install_tls_provider();
         let clock = Arc::new(ManualClock::new(start_time()));
         let store = homelab_hub::open_store(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,19 +2,24 @@
 //! history, replace packages. All of it in the caller's transaction.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use homelab_core::heartbeat::HeartbeatRequest;
-use homelab_core::history::{Sample, bucket_start, samples_of};
+use homelab_core::history::{MetricKind, Sample, bucket_start, samples_of};
 use homelab_core::time::{Timestamp, to_millis};
 
-use super::servers::{StoredServer, find_by_guid, find_by_id};
+use super::servers::{ServerKey, key_by_guid, key_by_id};
 use crate::backend::{Conn, Value};
 use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
 
 /// Rows per multi-row INSERT: keeps statements (and SQLite's statement cache) small.
 const INSERT_CHUNK: usize = 64;
 
-pub(crate) async fn ingest(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
+pub(crate) async fn ingest(
+    conn: &mut dyn Conn,
+    cache: &SeriesCache,
+    write: &HeartbeatWrite,
+) -> StoreResult<HeartbeatOutcome> {
     let hb = &write.request;
     let (server, registered) = match match_server(conn, write).await? {
         Some(server) => (server, false),
@@ -24,15 +29,15 @@ pub(crate) async fn ingest(conn: &mut dyn Conn, write: &HeartbeatWrite) -> Store
             None => (match_server(conn, write).await?.ok_or_else(|| not_found_after_race(&write.request))?, false),
         },
     };
-    if server.server.is_inactive {
+    if server.is_inactive {
         return Err(StoreError::Forbidden(format!(
             "Server '{}' is inactive (agent removed). Uninstall the agent.",
-            server.server.id
+            server.id
         )));
     }
     update_server(conn, server.pk, write).await?;
     let ts = to_millis(&hb.timestamp);
-    append_samples(conn, server.pk, ts, &samples_of(hb)).await?;
+    append_samples(conn, cache, server.pk, ts, &samples_of(hb)).await?;
     append_service_status(conn, server.pk, ts, hb).await?;
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
@@ -44,7 +49,7 @@ pub(crate) async fn ingest(conn: &mut dyn Conn, write: &HeartbeatWrite) -> Store
         )
         .await?;
     }
-    Ok(HeartbeatOutcome { server_id: server.server.id, server_registered: registered })
+    Ok(HeartbeatOutcome { server_id: server.id, server_registered: registered })
 }
 
 fn not_found_after_race(hb: &HeartbeatRequest) -> StoreError {
@@ -54,7 +59,7 @@ fn not_found_after_race(hb: &HeartbeatRequest) -> StoreError {
 /// Finds the server a heartbeat belongs to. A per-agent token may only write its own server;
 /// a GUID and a server id that point at two different servers are refused rather than
 /// written under the wrong id (a v1 defect).
-async fn match_server(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Option<StoredServer>> {
+async fn match_server(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Option<ServerKey>> {
     let hb = &write.request;
     if let Some(token_guid) = &write.authenticated_guid {
         if hb.server_guid.as_ref().is_some_and(|guid| guid != token_guid) {
@@ -63,30 +68,30 @@ async fn match_server(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResul
                 hb.server_guid.as_deref().unwrap_or_default()
             )));
         }
-        let server = find_by_guid(conn, token_guid)
+        let server = key_by_guid(conn, token_guid)
             .await?
             .ok_or_else(|| StoreError::Forbidden(format!("No server has GUID {token_guid}")))?;
-        if server.server.id != hb.server_id {
+        if server.id != hb.server_id {
             return Err(StoreError::Forbidden(format!(
                 "This agent token belongs to server '{}'; it may not write heartbeats for '{}'",
-                server.server.id, hb.server_id
+                server.id, hb.server_id
             )));
         }
         return Ok(Some(server));
     }
     if let Some(guid) = &hb.server_guid
-        && let Some(server) = find_by_guid(conn, guid).await?
+        && let Some(server) = key_by_guid(conn, guid).await?
     {
-        if server.server.id != hb.server_id {
+        if server.id != hb.server_id {
             return Err(StoreError::Conflict(format!(
                 "GUID {guid} belongs to server '{}', not '{}'",
-                server.server.id, hb.server_id
+                server.id, hb.server_id
             )));
         }
         return Ok(Some(server));
     }
-    let Some(server) = find_by_id(conn, &hb.server_id).await? else { return Ok(None) };
-    match (&server.server.guid, &hb.server_guid) {
+    let Some(server) = key_by_id(conn, &hb.server_id).await? else { return Ok(None) };
+    match (&server.guid, &hb.server_guid) {
         (Some(existing), Some(sent)) if existing != sent => {
             Err(StoreError::Conflict(format!("Server '{}' already has a different GUID", hb.server_id)))
         }
@@ -101,7 +106,7 @@ async fn match_server(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResul
 
 /// Creates the server a heartbeat names. Returns `None` when a concurrent heartbeat created it
 /// first (the caller then uses that row).
-async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Option<StoredServer>> {
+async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Option<ServerKey>> {
     let hb = &write.request;
     let now = to_millis(&write.received_at);
     let inserted = conn
@@ -111,7 +116,7 @@ async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Op
             &[(&hb.server_id).into(), hb.server_guid.as_deref().into(), (&hb.hostname).into(), now.into()],
         )
         .await?;
-    let server = find_by_id(conn, &hb.server_id).await?.ok_or_else(|| {
+    let server = key_by_id(conn, &hb.server_id).await?.ok_or_else(|| {
         StoreError::Conflict(format!(
             "GUID {} is already registered to another server",
             hb.server_guid.as_deref().unwrap_or_default()
@@ -189,18 +194,48 @@ async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> 
     Ok(())
 }
 
-/// Ids of the server's series, creating the missing ones.
-async fn series_ids(conn: &mut dyn Conn, pk: i64, samples: &[Sample]) -> StoreResult<HashMap<(String, String), i64>> {
+/// Series ids by (server, metric, subject). Series are only ever removed together with their
+/// server, whose surrogate key is never reused, so a cached id stays valid for good; only ids
+/// read back from the database (not ones created in a transaction that might still roll back)
+/// are cached, and the owner clears the cache whenever a write fails.
+#[derive(Default)]
+pub(crate) struct SeriesCache(Mutex<HashMap<(i64, MetricKind, String), i64>>);
+
+impl SeriesCache {
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+
+    fn lookup(&self, pk: i64, samples: &[Sample]) -> Option<Vec<i64>> {
+        let map = self.0.lock().ok()?;
+        samples.iter().map(|s| map.get(&(pk, s.kind, s.subject.clone())).copied()).collect()
+    }
+}
+
+/// Ids of the series of `samples`, in the same order, creating the missing ones.
+async fn series_ids(conn: &mut dyn Conn, cache: &SeriesCache, pk: i64, samples: &[Sample]) -> StoreResult<Vec<i64>> {
+    if let Some(ids) = cache.lookup(pk, samples) {
+        return Ok(ids);
+    }
     let mut ids = HashMap::new();
     for row in conn.query("SELECT id, metric, subject FROM series WHERE server_pk = $1", &[pk.into()]).await? {
-        ids.insert((row.str(1)?, row.str(2)?), row.i64(0)?);
+        if let Some(kind) = MetricKind::parse(&row.str(1)?) {
+            ids.insert((kind, row.str(2)?), row.i64(0)?);
+        }
     }
+    if let Ok(mut map) = cache.0.lock() {
+        map.extend(ids.iter().map(|((kind, subject), id)| ((pk, *kind, subject.clone()), *id)));
+    }
+    let mut ordered = Vec::with_capacity(samples.len());
     for sample in samples {
-        let key = (sample.kind.as_str().to_owned(), sample.subject.clone());
-        if ids.contains_key(&key) {
+        let key = (sample.kind, sample.subject.clone());
+        if let Some(id) = ids.get(&key) {
+            ordered.push(*id);
             continue;
         }
-        let params = [pk.into(), key.0.as_str().into(), key.1.as_str().into()];
+        let params = [pk.into(), sample.kind.as_str().into(), sample.subject.as_str().into()];
         // A concurrent heartbeat of the same server may create the series first.
         let created = conn
             .query_opt(
@@ -215,22 +250,29 @@ async fn series_ids(conn: &mut dyn Conn, pk: i64, samples: &[Sample]) -> StoreRe
                     .await?
             }
         };
-        ids.insert(key, row.i64(0)?);
+        let id = row.i64(0)?;
+        ids.insert(key, id);
+        ordered.push(id);
     }
-    Ok(ids)
+    Ok(ordered)
 }
 
-async fn append_samples(conn: &mut dyn Conn, pk: i64, ts: i64, samples: &[Sample]) -> StoreResult<()> {
+async fn append_samples(
+    conn: &mut dyn Conn,
+    cache: &SeriesCache,
+    pk: i64,
+    ts: i64,
+    samples: &[Sample],
+) -> StoreResult<()> {
     if samples.is_empty() {
         return Ok(());
     }
-    let ids = series_ids(conn, pk, samples).await?;
-    for chunk in samples.chunks(INSERT_CHUNK) {
+    let ids = series_ids(conn, cache, pk, samples).await?;
+    for (chunk, chunk_ids) in samples.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
         let mut values = Vec::with_capacity(chunk.len());
         let mut params: Vec<Value> = vec![ts.into()];
-        for sample in chunk {
-            let id = ids[&(sample.kind.as_str().to_owned(), sample.subject.clone())];
-            params.push(id.into());
+        for (sample, id) in chunk.iter().zip(chunk_ids) {
+            params.push((*id).into());
             params.push(sample.value.into());
             values.push(format!("(${}, $1, ${})", params.len() - 1, params.len()));
         }

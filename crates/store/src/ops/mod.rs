@@ -6,6 +6,8 @@ mod servers;
 mod settings;
 mod tokens;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use homelab_core::history::RetentionPolicy;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
@@ -20,11 +22,12 @@ use crate::{
 /// The [`Store`] implementation for any SQL [`Backend`].
 pub struct SqlStore<B: Backend> {
     backend: B,
+    series: Arc<ingest::SeriesCache>,
 }
 
 impl<B: Backend> SqlStore<B> {
     pub fn new(backend: B) -> Self {
-        SqlStore { backend }
+        SqlStore { backend, series: Arc::default() }
     }
 }
 
@@ -81,7 +84,16 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
-        self.backend.write(work(move |conn| Box::pin(async move { ingest::ingest(conn, &heartbeat).await }))).await
+        let cache = Arc::clone(&self.series);
+        let result = self
+            .backend
+            .write(work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &heartbeat).await })))
+            .await;
+        if result.is_err() {
+            // The transaction may have rolled back series the cache learnt of; start afresh.
+            self.series.clear();
+        }
+        result
     }
 
     async fn history(&self, server_id: &str, query: &HistoryQuery) -> StoreResult<Vec<SeriesData>> {

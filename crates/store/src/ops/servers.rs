@@ -83,9 +83,29 @@ pub(crate) async fn find_by_id(conn: &mut dyn Conn, id: &str) -> StoreResult<Opt
     conn.query_opt(&sql, &[id.into()]).await?.as_ref().map(server_from_row).transpose()
 }
 
-pub(crate) async fn find_by_guid(conn: &mut dyn Conn, guid: &str) -> StoreResult<Option<StoredServer>> {
-    let sql = format!("SELECT {SERVER_COLUMNS} FROM servers WHERE guid = $1");
-    conn.query_opt(&sql, &[guid.into()]).await?.as_ref().map(server_from_row).transpose()
+/// The few columns the heartbeat path needs to match a server; reading the whole row (and
+/// parsing its JSON snapshots) on every heartbeat cost more than the rest of the ingest.
+pub(crate) struct ServerKey {
+    pub pk: i64,
+    pub id: String,
+    pub guid: Option<String>,
+    pub is_inactive: bool,
+}
+
+const KEY_COLUMNS: &str = "pk, id, guid, is_inactive";
+
+fn key_from_row(row: &Row) -> StoreResult<ServerKey> {
+    Ok(ServerKey { pk: row.i64(0)?, id: row.str(1)?, guid: row.opt_str(2)?, is_inactive: row.bool(3)? })
+}
+
+pub(crate) async fn key_by_id(conn: &mut dyn Conn, id: &str) -> StoreResult<Option<ServerKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM servers WHERE id = $1");
+    conn.query_opt(&sql, &[id.into()]).await?.as_ref().map(key_from_row).transpose()
+}
+
+pub(crate) async fn key_by_guid(conn: &mut dyn Conn, guid: &str) -> StoreResult<Option<ServerKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM servers WHERE guid = $1");
+    conn.query_opt(&sql, &[guid.into()]).await?.as_ref().map(key_from_row).transpose()
 }
 
 pub(crate) async fn get(conn: &mut dyn Conn, id: &str) -> StoreResult<Server> {
