@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod metrics;
+pub mod notifications;
 pub mod registration;
 pub mod servers;
 pub mod system;
@@ -33,6 +34,7 @@ use crate::state::AppState;
         (name = "agents", description = "Heartbeat ingest"),
         (name = "metrics", description = "Metric history"),
         (name = "registration", description = "Agent registration tokens and credentials"),
+        (name = "notifications", description = "Notification channels"),
     )
 )]
 struct ApiDoc;
@@ -68,6 +70,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(registration::credential))
         .routes(routes!(registration::rotate))
         .routes(routes!(registration::revoke))
+        .routes(routes!(notifications::list_channels, notifications::create_channel))
+        .routes(routes!(notifications::update_channel, notifications::delete_channel))
+        .routes(routes!(notifications::test_channel))
+        .routes(routes!(notifications::test_webhook))
         .split_for_parts()
 }
 

@@ -34,6 +34,33 @@ pub trait Channel: Send + Sync {
     /// Sends one message covering `events` (one event, or a group). `delivery_id` is stable
     /// across retries so that receivers can drop duplicates (at-least-once delivery).
     async fn send(&self, events: &[AlertEvent], delivery_id: &str, now: Timestamp) -> Result<(), DeliveryError>;
+
+    /// Sends a harmless test message so a person can check the set-up.
+    async fn send_test(&self, now: Timestamp) -> Result<(), DeliveryError> {
+        self.send(&[test_event(now)], &format!("test-{}", now.timestamp_millis()), now).await
+    }
+}
+
+/// A low-severity, clearly labelled event for channel tests.
+pub fn test_event(now: Timestamp) -> AlertEvent {
+    use homelab_core::alerts::{AlertKey, EventKind, Severity};
+    AlertEvent {
+        kind: EventKind::Opened,
+        alert_type: homelab_core::alerts::AlertKind::Cpu,
+        key: AlertKey::cpu(),
+        alert_id: None,
+        server_id: "homelab-command".into(),
+        server_name: "Homelab Command".into(),
+        severity: Severity::Low,
+        previous_severity: None,
+        title: "Test notification from Homelab Command".into(),
+        message: "This channel is set up correctly. No action is needed.".into(),
+        threshold_value: 0.0,
+        actual_value: 0.0,
+        duration_seconds: None,
+        at: now,
+        notify: true,
+    }
 }
 
 /// Timeout for one delivery attempt (v1 used 10 s for Slack).

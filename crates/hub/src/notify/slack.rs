@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use homelab_core::alerts::AlertEvent;
-use homelab_core::notify::slack_payload;
+use homelab_core::notify::{slack_payload, slack_test_payload};
 use homelab_core::time::Timestamp;
 
 use super::{Channel, DeliveryError, classify};
@@ -22,5 +22,10 @@ impl Slack {
 impl Channel for Slack {
     async fn send(&self, events: &[AlertEvent], _delivery_id: &str, now: Timestamp) -> Result<(), DeliveryError> {
         classify(self.client.post(&self.webhook_url).json(&slack_payload(events, &now)).send().await).await
+    }
+
+    /// The v1 test message.
+    async fn send_test(&self, now: Timestamp) -> Result<(), DeliveryError> {
+        classify(self.client.post(&self.webhook_url).json(&slack_test_payload(&now)).send().await).await
     }
 }

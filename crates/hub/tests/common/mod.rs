@@ -2,6 +2,8 @@
 //! manual clock; and a small JSON client for it.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::sync::Arc;
 
 use homelab_core::time::{self, Timestamp};

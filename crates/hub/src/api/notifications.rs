@@ -1,0 +1,215 @@
+//! Notification channels: CRUD, a test per channel, and the v1 `POST /config/test-webhook`.
+//! Channels are stored as one settings document (`channels`); secrets are never echoed back.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AdminAuth;
+use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
+use crate::extract::ApiJson;
+use crate::notify::config::MASK;
+use crate::notify::{self, ChannelConfig, ChannelTarget, DeliveryError};
+use crate::state::AppState;
+
+/// Settings key of the channel list.
+pub const CHANNELS_KEY: &str = "channels";
+
+pub async fn load_channels(state: &AppState) -> ApiResult<Vec<ChannelConfig>> {
+    match state.store.get_setting(CHANNELS_KEY).await? {
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| ApiError::Internal(format!("stored channels are unreadable: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+async fn save_channels(state: &AppState, channels: &[ChannelConfig]) -> ApiResult<()> {
+    let value = serde_json::to_value(channels).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.put_setting(CHANNELS_KEY, &value, state.clock.now()).await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelList {
+    pub channels: Vec<ChannelConfig>,
+    pub total: usize,
+}
+
+/// Configured channels, secrets masked.
+#[utoipa::path(get, path = "/api/v1/notifications/channels", tag = "notifications", security(("api_key" = [])),
+    responses((status = 200, body = ChannelList)))]
+pub async fn list_channels(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<ChannelList>> {
+    let channels: Vec<ChannelConfig> = load_channels(&state).await?.iter().map(ChannelConfig::redacted).collect();
+    Ok(Json(ChannelList { total: channels.len(), channels }))
+}
+
+/// Adds a channel.
+#[utoipa::path(post, path = "/api/v1/notifications/channels", tag = "notifications", security(("api_key" = [])),
+    request_body = ChannelConfig,
+    responses((status = 201, body = ChannelConfig), (status = 409, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn create_channel(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiJson(channel): ApiJson<ChannelConfig>,
+) -> ApiResult<(StatusCode, Json<ChannelConfig>)> {
+    channel.validate()?;
+    let mut channels = load_channels(&state).await?;
+    if channels.iter().any(|c| c.id == channel.id) {
+        return Err(ApiError::Conflict(format!("Channel '{}' already exists", channel.id)));
+    }
+    let shown = channel.redacted();
+    channels.push(channel);
+    save_channels(&state, &channels).await?;
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// Keeps stored secrets where the client sent back the mask (it never saw the real value).
+fn keep_masked_secrets(new: &mut ChannelConfig, old: &ChannelConfig) {
+    let masked = |value: &str| value == MASK || value.ends_with("/…");
+    match (&mut new.target, &old.target) {
+        (ChannelTarget::Slack { webhook_url: n }, ChannelTarget::Slack { webhook_url: o })
+        | (ChannelTarget::Discord { webhook_url: n }, ChannelTarget::Discord { webhook_url: o }) => {
+            if masked(n) {
+                n.clone_from(o);
+            }
+        }
+        (
+            ChannelTarget::Ntfy { topic_url: n, access_token: nt },
+            ChannelTarget::Ntfy { topic_url: o, access_token: ot },
+        ) => {
+            if masked(n) {
+                n.clone_from(o);
+            }
+            if nt.as_deref().is_some_and(masked) {
+                nt.clone_from(ot);
+            }
+        }
+        (ChannelTarget::Webhook { url: n, secret: ns }, ChannelTarget::Webhook { url: o, secret: os }) => {
+            if masked(n) {
+                n.clone_from(o);
+            }
+            if ns.as_deref().is_some_and(masked) {
+                ns.clone_from(os);
+            }
+        }
+        (ChannelTarget::Email(n), ChannelTarget::Email(o)) => {
+            if n.password.as_deref().is_some_and(masked) {
+                n.password.clone_from(&o.password);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces a channel. Secret fields may be sent back masked to keep their stored values.
+#[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Channel id")), request_body = ChannelConfig,
+    responses((status = 200, body = ChannelConfig), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn update_channel(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(mut channel): ApiJson<ChannelConfig>,
+) -> ApiResult<Json<ChannelConfig>> {
+    let mut channels = load_channels(&state).await?;
+    let slot = channels.iter_mut().find(|c| c.id == id).ok_or_else(|| channel_not_found(&id))?;
+    channel.id = id;
+    keep_masked_secrets(&mut channel, slot);
+    channel.validate()?;
+    *slot = channel.clone();
+    save_channels(&state, &channels).await?;
+    Ok(Json(channel.redacted()))
+}
+
+fn channel_not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("Channel '{id}' not found"))
+}
+
+#[utoipa::path(delete, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_channel(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let mut channels = load_channels(&state).await?;
+    let before = channels.len();
+    channels.retain(|c| c.id != id);
+    if channels.len() == before {
+        return Err(channel_not_found(&id));
+    }
+    save_channels(&state, &channels).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The v1 test-webhook answer (always HTTP 200).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
+    pub success: bool,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TestResult {
+    fn from_delivery(result: Result<(), DeliveryError>) -> Self {
+        match result {
+            Ok(()) => TestResult { success: true, message: Some("Test message sent successfully".into()), error: None },
+            Err(error) => TestResult { success: false, message: None, error: Some(error.to_string()) },
+        }
+    }
+}
+
+/// Sends a test message through a configured channel; reports the remote error verbatim.
+#[utoipa::path(post, path = "/api/v1/notifications/channels/{id}/test", tag = "notifications", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = TestResult), (status = 404, body = ErrorBody)))]
+pub async fn test_channel(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TestResult>> {
+    let channels = load_channels(&state).await?;
+    let config = channels.iter().find(|c| c.id == id).ok_or_else(|| channel_not_found(&id))?;
+    let client = notify::http_client().map_err(ApiError::Internal)?;
+    let channel = notify::build(config, &client);
+    Ok(Json(TestResult::from_delivery(channel.send_test(state.clock.now()).await)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TestWebhookRequest {
+    pub webhook_url: String,
+}
+
+/// v1: posts the Slack test message to any URL, without storing it.
+#[utoipa::path(post, path = "/api/v1/config/test-webhook", tag = "notifications", security(("api_key" = [])),
+    request_body = TestWebhookRequest,
+    responses((status = 200, body = TestResult), (status = 422, body = ValidationBody)))]
+pub async fn test_webhook(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<TestWebhookRequest>,
+) -> ApiResult<Json<TestResult>> {
+    let mut v = homelab_core::validate::Validator::new("body");
+    v.str_len("webhook_url", &request.webhook_url, 1, 2048);
+    v.finish()?;
+    let client = notify::http_client().map_err(ApiError::Internal)?;
+    let slack = notify::slack::Slack::new(client, request.webhook_url);
+    let result = notify::Channel::send_test(&slack, state.clock.now()).await;
+    // v1's wording for the common failures.
+    let result = result.map_err(|error| match &error {
+        DeliveryError::Permanent(message) if message.starts_with("HTTP 404") => {
+            DeliveryError::Permanent("Invalid webhook URL".into())
+        }
+        DeliveryError::Retry { message, .. } if message.starts_with("HTTP 429") => {
+            DeliveryError::Permanent("Too many requests, try again later".into())
+        }
+        DeliveryError::Permanent(message) | DeliveryError::Retry { message, .. } if message.starts_with("HTTP ") => {
+            DeliveryError::Permanent(format!("Slack returned error: {}", message.split_once(": ").map_or("", |p| p.1)))
+        }
+        _ => error,
+    });
+    Ok(Json(TestResult::from_delivery(result)))
+}

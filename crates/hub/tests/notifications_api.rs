@@ -1,0 +1,95 @@
+//! Notification channels over HTTP, against real local receivers, on both backends.
+mod common;
+
+use common::TestHub;
+use common::receiver::{Answer, FakeReceiver};
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn channels_crud_never_echoes_secrets(hub: &TestHub) {
+    let (status, _) = hub.get_without_key("/api/v1/notifications/channels").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = hub
+        .post(
+            "/api/v1/notifications/channels",
+            json!({"id": "ops", "kind": "webhook", "url": "https://hooks.example.org/in/abc123", "secret": "hmac-key",
+                   "min_severity": "high", "events": {"reminders": false}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["url"], "https://hooks.example.org/…");
+    assert_eq!(body["secret"], "********");
+    assert_eq!(body["events"], json!({"firing": true, "reminders": false, "resolutions": true}));
+
+    let (status, _) = hub
+        .post("/api/v1/notifications/channels", json!({"id": "ops", "kind": "slack", "webhook_url": "https://x.org/a"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) =
+        hub.post("/api/v1/notifications/channels", json!({"id": "Bad", "kind": "ntfy", "topic_url": "nope"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "id"]));
+    assert_eq!(body["detail"][1]["loc"], json!(["body", "topic_url"]));
+
+    // Sending the masked values back keeps the stored secrets.
+    let (status, body) = hub
+        .put(
+            "/api/v1/notifications/channels/ops",
+            json!({"id": "ops", "kind": "webhook", "url": "https://hooks.example.org/…", "secret": "********", "min_severity": "critical"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored = hub.store.get_setting("channels").await.unwrap().unwrap();
+    assert_eq!(stored[0]["url"], "https://hooks.example.org/in/abc123");
+    assert_eq!(stored[0]["secret"], "hmac-key");
+    assert_eq!(stored[0]["min_severity"], "critical");
+
+    let (_, list) = hub.get("/api/v1/notifications/channels").await;
+    assert_eq!(list["total"], 1);
+    assert!(!list.to_string().contains("abc123") && !list.to_string().contains("hmac-key"));
+    assert_eq!(hub.delete("/api/v1/notifications/channels/ops").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(hub.delete("/api/v1/notifications/channels/ops").await.0, StatusCode::NOT_FOUND);
+}
+
+async fn test_webhook_follows_v1(hub: &TestHub) {
+    let slack = FakeReceiver::start(&[Answer(404, None), Answer(500, None)]).await;
+    let (status, body) = hub.post("/api/v1/config/test-webhook", json!({"webhook_url": slack.url})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"success": false, "message": null, "error": "Invalid webhook URL"}));
+    let (_, body) = hub.post("/api/v1/config/test-webhook", json!({"webhook_url": slack.url})).await;
+    assert_eq!(body["error"], "Slack returned error: receiver says 500");
+    let (_, body) = hub.post("/api/v1/config/test-webhook", json!({"webhook_url": slack.url})).await;
+    assert_eq!(body, json!({"success": true, "message": "Test message sent successfully", "error": null}));
+    let received = slack.received();
+    assert_eq!(received.len(), 1);
+    let payload = received[0].json();
+    assert_eq!(payload["attachments"][0]["blocks"][0]["text"]["text"], "HomelabCmd Test");
+    assert_eq!(payload["attachments"][0]["blocks"][2]["elements"][0]["text"], "Sent at 2026-01-19 12:00 UTC");
+
+    let (status, body) = hub.post("/api/v1/config/test-webhook", json!({"webhook_url": ""})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "webhook_url"]));
+    let (_, body) = hub.post("/api/v1/config/test-webhook", json!({"webhook_url": "http://127.0.0.1:1/nothing"})).await;
+    assert_eq!(body["error"], "Failed to connect to webhook URL");
+}
+
+async fn channel_test_reports_the_remote_error(hub: &TestHub) {
+    let receiver = FakeReceiver::start(&[Answer(400, None)]).await;
+    hub.post(
+        "/api/v1/notifications/channels",
+        json!({"id": "hook", "kind": "webhook", "url": receiver.url, "secret": "k"}),
+    )
+    .await;
+    let (_, body) = hub.post("/api/v1/notifications/channels/hook/test", json!({})).await;
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"], "HTTP 400: receiver says 400");
+    let (_, body) = hub.post("/api/v1/notifications/channels/hook/test", json!({})).await;
+    assert_eq!(body["success"], true);
+    let delivered = &receiver.received()[0];
+    let signature = delivered.header("x-homelab-signature").unwrap();
+    assert_eq!(signature, homelab_hub::notify::webhook::signature("k", &delivered.body));
+    assert_eq!(delivered.json()["events"][0]["title"], "Test notification from Homelab Command");
+    assert_eq!(hub.post("/api/v1/notifications/channels/nope/test", json!({})).await.0, StatusCode::NOT_FOUND);
+}
+
+on_both_backends!(channels_crud_never_echoes_secrets, test_webhook_follows_v1, channel_test_reports_the_remote_error);
