@@ -65,40 +65,39 @@ pub async fn create_channel(
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
+fn is_masked(value: &str) -> bool {
+    value == MASK || value.ends_with("/…")
+}
+
+fn restore(new: &mut String, old: &str) {
+    if is_masked(new) {
+        *new = old.to_owned();
+    }
+}
+
+fn restore_optional(new: &mut Option<String>, old: &Option<String>) {
+    if new.as_deref().is_some_and(is_masked) {
+        new.clone_from(old);
+    }
+}
+
 /// Keeps stored secrets where the client sent back the mask (it never saw the real value).
 fn keep_masked_secrets(new: &mut ChannelConfig, old: &ChannelConfig) {
-    let masked = |value: &str| value == MASK || value.ends_with("/…");
     match (&mut new.target, &old.target) {
         (ChannelTarget::Slack { webhook_url: n }, ChannelTarget::Slack { webhook_url: o })
-        | (ChannelTarget::Discord { webhook_url: n }, ChannelTarget::Discord { webhook_url: o }) => {
-            if masked(n) {
-                n.clone_from(o);
-            }
-        }
+        | (ChannelTarget::Discord { webhook_url: n }, ChannelTarget::Discord { webhook_url: o }) => restore(n, o),
         (
             ChannelTarget::Ntfy { topic_url: n, access_token: nt },
             ChannelTarget::Ntfy { topic_url: o, access_token: ot },
         ) => {
-            if masked(n) {
-                n.clone_from(o);
-            }
-            if nt.as_deref().is_some_and(masked) {
-                nt.clone_from(ot);
-            }
+            restore(n, o);
+            restore_optional(nt, ot);
         }
         (ChannelTarget::Webhook { url: n, secret: ns }, ChannelTarget::Webhook { url: o, secret: os }) => {
-            if masked(n) {
-                n.clone_from(o);
-            }
-            if ns.as_deref().is_some_and(masked) {
-                ns.clone_from(os);
-            }
+            restore(n, o);
+            restore_optional(ns, os);
         }
-        (ChannelTarget::Email(n), ChannelTarget::Email(o)) => {
-            if n.password.as_deref().is_some_and(masked) {
-                n.password.clone_from(&o.password);
-            }
-        }
+        (ChannelTarget::Email(n), ChannelTarget::Email(o)) => restore_optional(&mut n.password, &o.password),
         _ => {}
     }
 }
