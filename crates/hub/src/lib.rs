@@ -10,6 +10,7 @@ pub mod extract;
 pub mod jobs;
 pub mod notify;
 pub mod state;
+pub mod tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -30,8 +30,36 @@ enum Command {
     Migrate,
     /// Check the configuration and print it (secrets hidden).
     CheckConfig,
+    /// Manage agent registration tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a one-time registration token and print the agent install command.
+    Create {
+        /// `readonly` or `readwrite`.
+        #[arg(long, default_value = "readonly", value_parser = ["readonly", "readwrite"])]
+        mode: String,
+        /// Display name the new server gets.
+        #[arg(long)]
+        name: Option<String>,
+        /// systemd unit the agent should watch (repeatable).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// Minutes until the token expires (5–60).
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(i64).range(5..=60))]
+        expiry_minutes: i64,
+    },
+    /// List unclaimed, unexpired tokens.
+    List,
+    /// Revoke an unclaimed token by id.
+    Revoke { id: i64 },
 }
 
 #[tokio::main]
@@ -64,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Token { action } => token(&config, action).await,
         Command::Serve | Command::Version => serve(config).await,
     }
 }
@@ -82,6 +111,54 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("Homelab Command is running: http://{}  (API docs: /api/docs)", display_address(address));
     homelab_hub::serve(config, store, Arc::new(SystemClock), listener, shutdown_signal()).await?;
     Ok(())
+}
+
+async fn token(config: &Config, action: TokenAction) -> anyhow::Result<()> {
+    let store = homelab_hub::open_store(config).await?;
+    let now = chrono::Utc::now();
+    let result = match action {
+        TokenAction::Create { mode, name, services, expiry_minutes } => {
+            let services = (!services.is_empty()).then_some(services);
+            let (token, new) = homelab_hub::tokens::new_registration_token(
+                mode,
+                name,
+                services,
+                now,
+                chrono::Duration::minutes(expiry_minutes),
+            );
+            let stored = store.create_registration_token(&new).await?;
+            let hub = config
+                .external_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", display_address(config.listen_address())));
+            println!("token:   {token}");
+            println!("expires: {}", homelab_core::time::format(&stored.expires_at));
+            println!("\nOn the new machine run:\n  {}", homelab_hub::tokens::install_command(&hub, &token));
+            Ok(())
+        }
+        TokenAction::List => {
+            let tokens = store.list_registration_tokens(now).await?;
+            if tokens.is_empty() {
+                println!("no pending tokens");
+            }
+            for t in tokens {
+                println!(
+                    "{:>5}  {}…  {:<9}  expires {}  {}",
+                    t.id,
+                    t.token_prefix,
+                    t.mode,
+                    homelab_core::time::format(&t.expires_at),
+                    t.display_name.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { id } => {
+            store.delete_registration_token(id).await.map(|()| println!("token {id} revoked"))
+        }
+    };
+    store.close().await;
+    Ok(result?)
 }
 
 fn display_address(address: std::net::SocketAddr) -> String {

@@ -9,8 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Duration;
 use homelab_core::time::{self, Timestamp};
 use homelab_core::validate::Validator;
-use homelab_store::{AgentCredential, NewCredential, NewRegistrationToken, RegistrationToken, StoreError, TokenClaim};
-use rand::RngCore;
+use homelab_store::{AgentCredential, RegistrationToken, StoreError, TokenClaim};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,22 +17,7 @@ use crate::auth::{AdminAuth, sha256_hex};
 use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
-
-const REGISTRATION_PREFIX: &str = "hlh_rt_";
-const AGENT_PREFIX: &str = "hlh_ag_";
-
-fn random_hex() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// `hlh_ag_<first 8 of GUID>_<64 hex>`: the GUID fragment tells an operator whose token it is.
-fn new_agent_token(guid: &str) -> (String, NewCredential) {
-    let token = format!("{AGENT_PREFIX}{}_{}", guid.get(..8).unwrap_or(guid), random_hex());
-    let credential = NewCredential { token_hash: sha256_hex(&token), token_prefix: token.chars().take(20).collect() };
-    (token, credential)
-}
+use crate::tokens;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateTokenRequest {
@@ -105,20 +89,15 @@ pub async fn create_token(
     }
     v.finish()?;
     let now = state.clock.now();
-    let token = format!("{REGISTRATION_PREFIX}{}", random_hex());
-    let stored = state
-        .store
-        .create_registration_token(&NewRegistrationToken {
-            token_hash: sha256_hex(&token),
-            token_prefix: token.chars().take(16).collect(),
-            mode: request.mode,
-            display_name: request.display_name,
-            monitored_services: request.monitored_services,
-            expires_at: now + Duration::minutes(request.expiry_minutes),
-            created_at: now,
-        })
-        .await?;
-    let install_command = format!("homelabcmd-agent register --hub {} --token {token}", hub_url(&state, &headers));
+    let (token, new) = tokens::new_registration_token(
+        request.mode,
+        request.display_name,
+        request.monitored_services,
+        now,
+        Duration::minutes(request.expiry_minutes),
+    );
+    let stored = state.store.create_registration_token(&new).await?;
+    let install_command = tokens::install_command(&hub_url(&state, &headers), &token);
     Ok(Json(CreatedToken { token, token_prefix: stored.token_prefix, expires_at: stored.expires_at, install_command }))
 }
 
@@ -220,7 +199,7 @@ pub async fn claim(
         Err(other) => return Err(other.into()),
     };
     let server_guid = existing_guid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let (api_token, credential) = new_agent_token(&server_guid);
+    let (api_token, credential) = tokens::new_agent_token(&server_guid);
     let claimed = state
         .store
         .claim_registration_token(&TokenClaim {
@@ -316,7 +295,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     Path(guid): Path<String>,
 ) -> ApiResult<Json<RotateResponse>> {
-    let (api_token, credential) = new_agent_token(&guid);
+    let (api_token, credential) = tokens::new_agent_token(&guid);
     state.store.rotate_credential(&guid, &credential, state.clock.now()).await?;
     Ok(Json(RotateResponse {
         success: true,
