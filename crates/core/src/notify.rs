@@ -391,3 +391,71 @@ mod tests {
         assert_eq!((ntfy.priority, ntfy.tags.as_str()), (2, "white_check_mark"));
     }
 }
+
+/// When to try a failed delivery again: exponential backoff from `base` (doubling per attempt,
+/// capped at `cap`), with ±`jitter` spread so that a recovering receiver is not hit by every
+/// retry at once. `unit_random` is a number in `[0, 1)` supplied by the caller (core reads no
+/// randomness). A receiver's `Retry-After` wins when it asks for longer.
+pub fn retry_delay(
+    attempt: u32,
+    base: std::time::Duration,
+    cap: std::time::Duration,
+    jitter: f64,
+    unit_random: f64,
+    retry_after: Option<std::time::Duration>,
+) -> std::time::Duration {
+    let exponential =
+        base.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1).min(30)).unwrap_or(u32::MAX)).min(cap);
+    let spread = 1.0 + jitter * (2.0 * unit_random.clamp(0.0, 1.0) - 1.0);
+    let delay = exponential.mul_f64(spread.max(0.0));
+    match retry_after {
+        Some(asked) if asked > delay => asked,
+        _ => delay,
+    }
+}
+
+/// Storm grouping for one channel: send at once after a quiet period, otherwise hold what is
+/// pending until `window` after the last send and send it as one message. An isolated alert
+/// therefore goes out immediately; the tenth alert of a storm waits at most `window`.
+pub fn group_send_at(last_sent: Option<Timestamp>, window: chrono::Duration, now: Timestamp) -> Timestamp {
+    match last_sent {
+        Some(last) if now - last < window => last + window,
+        _ => now,
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_jitters_both_ways() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(3600);
+        let delays: Vec<u64> = (1..=12).map(|a| retry_delay(a, base, cap, 0.0, 0.5, None).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]);
+        assert_eq!(retry_delay(2, base, cap, 0.2, 0.0, None), Duration::from_secs(8));
+        assert_eq!(retry_delay(2, base, cap, 0.2, 1.0, None), Duration::from_secs(12));
+        assert_eq!(retry_delay(40, base, cap, 0.0, 0.5, None), cap, "no overflow");
+    }
+
+    #[test]
+    fn retry_after_is_honoured_when_longer() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(60);
+        assert_eq!(retry_delay(1, base, cap, 0.0, 0.5, Some(Duration::from_secs(30))), Duration::from_secs(30));
+        assert_eq!(retry_delay(4, base, cap, 0.0, 0.5, Some(Duration::from_secs(1))), Duration::from_secs(40));
+    }
+
+    #[test]
+    fn storms_are_grouped_but_isolated_alerts_are_not_delayed() {
+        let t0 = crate::time::parse("2026-01-19T12:00:00Z").unwrap();
+        let window = chrono::Duration::seconds(30);
+        assert_eq!(group_send_at(None, window, t0), t0);
+        assert_eq!(group_send_at(Some(t0), window, t0 + chrono::Duration::seconds(3)), t0 + window);
+        let later = t0 + chrono::Duration::seconds(31);
+        assert_eq!(group_send_at(Some(t0), window, later), later);
+    }
+}
