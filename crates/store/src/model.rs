@@ -121,3 +121,149 @@ pub struct AgentCredential {
     pub revoked_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
+
+/// One row of alert history, with what the API shows next to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub server_id: String,
+    /// Display name, else hostname.
+    pub server_name: String,
+    pub alert_type: homelab_core::alerts::AlertKind,
+    pub key: homelab_core::alerts::AlertKey,
+    pub severity: homelab_core::alerts::Severity,
+    pub status: homelab_core::alerts::AlertStatus,
+    pub title: String,
+    pub message: Option<String>,
+    pub threshold_value: Option<f64>,
+    pub actual_value: Option<f64>,
+    pub created_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub auto_resolved: bool,
+    pub updated_at: Timestamp,
+    /// For service alerts: the newest reported status of that service (`running`, `stopped`, …),
+    /// which decides v1's "service still down" rule.
+    pub latest_service_status: Option<String>,
+}
+
+impl AlertRecord {
+    /// v1: a service alert whose service is still reported `stopped` or `failed`.
+    pub fn service_still_down(&self) -> bool {
+        self.key.kind == homelab_core::alerts::AlertKind::Service
+            && matches!(self.latest_service_status.as_deref(), Some("stopped" | "failed"))
+    }
+}
+
+/// Filters of `GET /alerts`; `None` means "any". Strings are matched exactly, as in v1.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertFilter {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub server_id: Option<String>,
+    pub alert_type: Option<String>,
+    /// Inclusive lower bound on `created_at`.
+    pub from: Option<Timestamp>,
+    /// Inclusive upper bound on `created_at`.
+    pub to: Option<Timestamp>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of alerts, newest first, and how many match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPage {
+    pub alerts: Vec<AlertRecord>,
+    pub total: i64,
+}
+
+/// A breach in its sustained window (v1 `GET /alerts/pending`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingAlert {
+    pub server_id: String,
+    pub server_name: String,
+    pub breach: homelab_core::alerts::PendingBreach,
+}
+
+/// What one offline check did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfflineReport {
+    /// Servers whose status changed from online to offline.
+    pub marked_offline: Vec<String>,
+    /// Alert events the check produced (openings, reminders, resolutions).
+    pub events: usize,
+}
+
+/// Counts for the fleet overview.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetSummary {
+    pub servers_total: i64,
+    pub online: i64,
+    pub offline: i64,
+    pub unknown: i64,
+    /// Servers in maintenance mode (any status).
+    pub paused: i64,
+    /// Open (not acknowledged) alerts per severity.
+    pub open_critical: i64,
+    pub open_high: i64,
+    pub open_medium: i64,
+    pub open_low: i64,
+    pub acknowledged: i64,
+}
+
+/// An entry of the notification outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub alert_id: Option<i64>,
+    pub server_id: String,
+    /// `opened`, `escalated`, `de_escalated`, `reminder`, `resolved`, `acknowledged`.
+    pub kind: String,
+    pub severity: String,
+    pub event: homelab_core::alerts::AlertEvent,
+    /// `pending`, `delivered`, `failed` or `dead`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// The newest status report of a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceStatusReport {
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub pid: Option<i64>,
+    pub memory_mb: Option<f64>,
+    pub cpu_percent: Option<f64>,
+    /// The agent's timestamp of that report.
+    pub last_seen: Timestamp,
+}
+
+/// A service a server is expected to run (v1 `expected_services`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedServiceRecord {
+    pub service_name: String,
+    pub display_name: Option<String>,
+    pub is_critical: bool,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub current_status: Option<ServiceStatusReport>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExpectedService {
+    pub service_name: String,
+    pub display_name: Option<String>,
+    pub is_critical: bool,
+}
+
+/// A partial update; `None` keeps the stored value, `Some(None)` clears the display name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExpectedServiceUpdate {
+    pub display_name: Option<Option<String>>,
+    pub is_critical: Option<bool>,
+    pub enabled: Option<bool>,
+}

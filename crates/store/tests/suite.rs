@@ -3,11 +3,15 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use homelab_core::alerts::{AlertKind, AlertStatus, Severity};
 use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::history::{HistoryRange, MetricKind, RetentionPolicy, Tier};
 use homelab_core::server::{NewServer, ServerUpdate};
 use homelab_core::time::{self, Timestamp};
-use homelab_store::{HeartbeatWrite, HistoryQuery, NewCredential, NewRegistrationToken, Store, StoreError, TokenClaim};
+use homelab_store::{
+    AlertFilter, ExpectedServiceUpdate, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
+    NewRegistrationToken, Store, StoreError, TokenClaim,
+};
 use serde_json::json;
 
 const GUID: &str = "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b";
@@ -316,6 +320,288 @@ async fn concurrent_heartbeats_all_commit(store: Arc<dyn Store>) {
     assert_eq!(history.len(), 10);
 }
 
+// ---- Alerts ----------------------------------------------------------------------------------
+
+fn all_alerts() -> AlertFilter {
+    AlertFilter { limit: 100, ..Default::default() }
+}
+
+async fn beat(store: &Arc<dyn Store>, id: &str, at: Timestamp, cpu: f64) {
+    store.ingest_heartbeat(write(heartbeat(id, at, cpu), at)).await.unwrap();
+}
+
+/// CPU at 90 % (high 85, sustained 180 s) every minute: nothing for three minutes, then exactly
+/// one high alert and one outbox event, however many heartbeats follow.
+async fn sustained_cpu_breach_opens_one_alert(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    for minute in 0..3 {
+        beat(&store, "busy", t0 + Duration::minutes(minute), 90.0).await;
+        assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0, "minute {minute}");
+    }
+    let pending = store.pending_breaches(t0 + Duration::seconds(150)).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].server_id.as_str(), pending[0].breach.key.kind), ("busy", AlertKind::Cpu));
+    assert_eq!((pending[0].breach.elapsed_seconds, pending[0].breach.time_until_alert), (150, 30));
+
+    for minute in 3..6 {
+        beat(&store, "busy", t0 + Duration::minutes(minute), 90.0).await;
+    }
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.total, 1);
+    let alert = &page.alerts[0];
+    assert_eq!((alert.alert_type, alert.severity, alert.status), (AlertKind::Cpu, Severity::High, AlertStatus::Open));
+    assert_eq!(alert.title, "High CPU usage on busy.home.lan (90%)");
+    assert_eq!((alert.threshold_value, alert.actual_value), (Some(85.0), Some(90.0)));
+    assert_eq!(alert.created_at, t0 + Duration::minutes(3));
+    assert!(store.pending_breaches(t0 + Duration::minutes(6)).await.unwrap().is_empty());
+
+    let outbox = store.outbox(10).await.unwrap();
+    assert_eq!(outbox.len(), 1, "{outbox:#?}");
+    assert_eq!((outbox[0].kind.as_str(), outbox[0].status.as_str()), ("opened", "pending"));
+    assert_eq!(outbox[0].alert_id, Some(alert.id));
+    assert_eq!(outbox[0].event.alert_id, Some(alert.id));
+
+    let server = store.get_server("busy").await.unwrap();
+    assert_eq!(server.active_alert_count, 1);
+    assert_eq!(server.active_alert_summaries, std::slice::from_ref(&alert.title));
+    let listed = store.list_servers().await.unwrap();
+    assert_eq!(listed[0].active_alert_count, 1);
+
+    // Escalation updates the same row.
+    beat(&store, "busy", t0 + Duration::minutes(7), 97.0).await;
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!((page.total, page.alerts[0].severity), (1, Severity::Critical));
+    assert_eq!(store.outbox(10).await.unwrap()[0].kind, "escalated");
+}
+
+async fn acknowledged_alerts_still_auto_resolve(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    for minute in 0..4 {
+        beat(&store, "ack", t0 + Duration::minutes(minute), 90.0).await;
+    }
+    let id = store.list_alerts(&all_alerts()).await.unwrap().alerts[0].id;
+    let at = t0 + Duration::minutes(5);
+    let acked = store.acknowledge_alert(id, at).await.unwrap();
+    assert_eq!((acked.status, acked.acknowledged_at), (AlertStatus::Acknowledged, Some(at)));
+    let again = store.acknowledge_alert(id, at + Duration::minutes(1)).await.unwrap();
+    assert_eq!(again.acknowledged_at, Some(at), "idempotent: keeps the first time");
+    assert_eq!(store.get_server("ack").await.unwrap().active_alert_count, 0, "v1 counts open alerts only");
+
+    beat(&store, "ack", t0 + Duration::minutes(6), 40.0).await;
+    let resolved = store.get_alert(id).await.unwrap();
+    assert_eq!((resolved.status, resolved.auto_resolved), (AlertStatus::Resolved, true));
+    assert_eq!(resolved.resolved_at, Some(t0 + Duration::minutes(6)));
+    let kinds: Vec<String> = store.outbox(10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["resolved", "opened"], "acknowledgements do not notify");
+
+    assert!(matches!(store.acknowledge_alert(id, at).await, Err(StoreError::Rejected(_))));
+    assert!(store.resolve_alert(id, at).await.unwrap().auto_resolved, "resolve is idempotent");
+    assert!(matches!(store.get_alert(9999).await, Err(StoreError::NotFound(_))));
+}
+
+async fn manual_resolve_lets_a_new_alert_open(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    for minute in 0..4 {
+        beat(&store, "man", t0 + Duration::minutes(minute), 99.0).await;
+    }
+    let first = store.list_alerts(&all_alerts()).await.unwrap().alerts[0].clone();
+    assert_eq!(first.severity, Severity::Critical, "opens critical when already above critical");
+    let resolved = store.resolve_alert(first.id, t0 + Duration::minutes(4)).await.unwrap();
+    assert_eq!((resolved.status, resolved.auto_resolved), (AlertStatus::Resolved, false));
+    for minute in 5..9 {
+        beat(&store, "man", t0 + Duration::minutes(minute), 99.0).await;
+    }
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_ne!(page.alerts[0].id, first.id);
+    assert_eq!(page.alerts[0].status, AlertStatus::Open);
+
+    let open = AlertFilter { status: Some("open".into()), ..all_alerts() };
+    assert_eq!(store.list_alerts(&open).await.unwrap().total, 1);
+    let window = AlertFilter { to: Some(t0 + Duration::minutes(4)), ..all_alerts() };
+    assert_eq!(store.list_alerts(&window).await.unwrap().alerts[0].id, first.id);
+    let paged = AlertFilter { limit: 1, offset: 1, ..all_alerts() };
+    let page = store.list_alerts(&paged).await.unwrap();
+    assert_eq!((page.total, page.alerts.len(), page.alerts[0].id), (2, 1, first.id));
+    let disk = AlertFilter { alert_type: Some("disk".into()), ..all_alerts() };
+    assert_eq!(store.list_alerts(&disk).await.unwrap().total, 0);
+}
+
+async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let workstation: NewServer =
+        serde_json::from_value(json!({"id": "desk", "hostname": "desk", "machine_type": "workstation"})).unwrap();
+    store.create_server(&workstation, t0).await.unwrap();
+    store.create_server(&new_server("never"), t0).await.unwrap();
+    beat(&store, "desk", t0, 5.0).await;
+    beat(&store, "srv", t0, 5.0).await;
+
+    let report = store.check_offline(t0 + Duration::seconds(179)).await.unwrap();
+    assert!(report.marked_offline.is_empty() && report.events == 0, "{report:?}");
+    let report = store.check_offline(t0 + Duration::seconds(181)).await.unwrap();
+    assert_eq!(report.marked_offline, ["desk", "srv"]);
+    assert_eq!(report.events, 1, "workstations get no offline alert");
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.total, 1);
+    let alert = &page.alerts[0];
+    assert_eq!(
+        (alert.server_id.as_str(), alert.alert_type, alert.severity),
+        ("srv", AlertKind::Offline, Severity::Critical)
+    );
+    assert_eq!(alert.title, "Server offline: srv.home.lan");
+    let summary = store.fleet_summary().await.unwrap();
+    assert_eq!((summary.servers_total, summary.online, summary.offline, summary.unknown), (3, 0, 2, 1));
+    assert_eq!(summary.open_critical, 1);
+
+    // No duplicate on the next tick; a reminder after the critical cooldown (30 min).
+    assert_eq!(store.check_offline(t0 + Duration::seconds(240)).await.unwrap().events, 0);
+    assert_eq!(store.check_offline(t0 + Duration::seconds(181 + 1800)).await.unwrap().events, 1);
+    assert_eq!(store.outbox(1).await.unwrap()[0].kind, "reminder");
+
+    // The configured timeout applies.
+    store.put_setting("thresholds", &json!({"server_offline_seconds": 600}), t0).await.unwrap();
+    beat(&store, "srv", t0 + Duration::hours(1), 5.0).await;
+    let alert = store.get_alert(alert.id).await.unwrap();
+    assert_eq!((alert.status, alert.auto_resolved), (AlertStatus::Resolved, true));
+    assert_eq!(store.get_server("srv").await.unwrap().status, "online");
+    let later = t0 + Duration::hours(1) + Duration::seconds(400);
+    assert!(store.check_offline(later).await.unwrap().marked_offline.is_empty(), "600 s, not 180 s");
+    assert_eq!(store.check_offline(later + Duration::seconds(200)).await.unwrap().marked_offline, ["srv"]);
+}
+
+async fn service_down_alerts_follow_expected_services(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    beat(&store, "media", t0, 5.0).await;
+    let plex = NewExpectedService { service_name: "plex".into(), display_name: Some("Plex".into()), is_critical: true };
+    let created = store.create_expected_service("media", &plex, t0).await.unwrap();
+    assert!(created.enabled && created.is_critical);
+    assert_eq!(created.current_status.as_ref().map(|s| s.status.as_str()), Some("running"));
+    assert!(matches!(store.create_expected_service("media", &plex, t0).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_expected_service("ghost", &plex, t0).await, Err(StoreError::NotFound(_))));
+    let quiet = NewExpectedService { service_name: "sql".into(), display_name: None, is_critical: false };
+    store.create_expected_service("media", &quiet, t0).await.unwrap();
+
+    let services = |at: Timestamp, items: serde_json::Value| {
+        let mut hb = heartbeat("media", at, 5.0);
+        hb.services = serde_json::from_value(items).unwrap();
+        hb
+    };
+    let at = t0 + Duration::minutes(1);
+    let down = services(
+        at,
+        json!([
+            {"name": "plex", "status": "stopped"}, {"name": "mysql", "status": "failed"}, {"name": "sql", "status": "unknown"}
+        ]),
+    );
+    store.ingest_heartbeat(write(down, at)).await.unwrap();
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.total, 1, "only the expected service; unknown raises nothing");
+    let alert = &page.alerts[0];
+    assert_eq!(alert.title, "Service plex is stopped on media.home.lan");
+    assert_eq!((alert.severity, alert.key.service_name()), (Severity::High, Some("plex")));
+    assert!(alert.service_still_down());
+    let listed = store.list_expected_services("media").await.unwrap();
+    assert_eq!(listed.iter().map(|s| s.service_name.as_str()).collect::<Vec<_>>(), ["plex", "sql"]);
+    assert_eq!(listed[0].current_status.as_ref().map(|s| s.status.as_str()), Some("stopped"));
+
+    let update = ExpectedServiceUpdate { enabled: Some(false), display_name: Some(None), ..Default::default() };
+    let updated = store.update_expected_service("media", "sql", &update).await.unwrap();
+    assert!(!updated.enabled && updated.display_name.is_none());
+    assert!(matches!(
+        store.update_expected_service("media", "nope", &update).await,
+        Err(StoreError::NotFound(m)) if m == "Service 'nope' not found for server 'media'"
+    ));
+
+    let up = services(at + Duration::minutes(1), json!([{"name": "plex", "status": "running"}]));
+    store.ingest_heartbeat(write(up, at + Duration::minutes(1))).await.unwrap();
+    let alert = store.get_alert(alert.id).await.unwrap();
+    assert_eq!((alert.status, alert.auto_resolved, alert.service_still_down()), (AlertStatus::Resolved, true, false));
+    store.delete_expected_service("media", "sql").await.unwrap();
+    assert!(matches!(store.delete_expected_service("media", "sql").await, Err(StoreError::NotFound(_))));
+}
+
+async fn deleting_a_server_removes_its_alerts(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    for minute in 0..4 {
+        beat(&store, "doomed", t0 + Duration::minutes(minute), 90.0).await;
+    }
+    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false };
+    store.create_expected_service("doomed", &plex, t0).await.unwrap();
+    for table in ["alerts", "alert_states", "alert_events", "expected_services"] {
+        assert_eq!(raw.count(&format!("SELECT COUNT(*) FROM {table}")).await, 1, "{table}");
+    }
+    store.delete_server("doomed").await.unwrap();
+    for table in ["alerts", "alert_states", "alert_events", "expected_services"] {
+        assert_eq!(raw.count(&format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table} cascades");
+    }
+}
+
+/// The invariants hold in the database itself, not only in code.
+async fn the_database_enforces_alert_invariants(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    store.create_server(&new_server("guarded"), t0).await.unwrap();
+    let insert = |key: &str, severity: &str, status: &str| {
+        format!(
+            "INSERT INTO alerts (server_pk, alert_type, alert_key, subject, severity, status, title, created_at, updated_at) \
+             SELECT pk, 'disk', '{key}', '/srv', '{severity}', '{status}', 'x', 0, 0 FROM servers WHERE id = 'guarded'"
+        )
+    };
+    raw.execute(&insert("disk:/srv", "high", "open")).await.unwrap();
+    let second = raw.execute(&insert("disk:/srv", "high", "acknowledged")).await;
+    assert!(second.is_err(), "a second active alert for one key is refused");
+    raw.execute(&insert("disk:/srv", "high", "resolved")).await.unwrap();
+    raw.execute(&insert("disk:/data", "high", "open")).await.unwrap();
+    assert!(raw.execute(&insert("disk:/x", "warning", "open")).await.is_err(), "invalid severity");
+    assert!(raw.execute(&insert("disk:/y", "high", "closed")).await.is_err(), "invalid status");
+    assert_eq!(raw.count("SELECT COUNT(*) FROM alerts").await, 3);
+    // The API sees what was inserted by hand, too.
+    assert_eq!(store.get_server("guarded").await.unwrap().active_alert_count, 2);
+}
+
+/// Direct SQL access to a test database, to prove constraints without going through the store.
+enum Raw {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Raw {
+    async fn execute(&self, sql: &str) -> Result<u64, String> {
+        match self {
+            Raw::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+                conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                    .map_err(|e| e.to_string())?;
+                conn.execute(sql, []).map(|n| n as u64).map_err(|e| e.to_string())
+            }
+            Raw::Postgres(url) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+                let driver = tokio::spawn(connection);
+                let result = client.execute(sql, &[]).await.map_err(|e| e.to_string());
+                drop(client);
+                let _ = driver.await;
+                result
+            }
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        match self {
+            Raw::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(sql, [], |row| row.get(0)).unwrap()
+            }
+            Raw::Postgres(url) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+                let driver = tokio::spawn(connection);
+                let count: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
+                drop(client);
+                let _ = driver.await;
+                count
+            }
+        }
+    }
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -344,6 +630,35 @@ macro_rules! suite {
     };
 }
 
+/// Like `suite!`, for scenarios that also need direct SQL access to the database.
+macro_rules! raw_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_raw {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = homelab_store::testing::sqlite_store(dir.path()).await;
+                    super::$name(Arc::clone(&store), super::Raw::Sqlite(dir.path().join("homelab.db"))).await;
+                    store.close().await;
+                }
+            )*
+            use std::sync::Arc;
+        }
+        mod postgres_raw {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((store, url)) = homelab_store::testing::postgres_store().await else { return };
+                    super::$name(Arc::clone(&store), super::Raw::Postgres(url)).await;
+                    store.close().await;
+                }
+            )*
+            use std::sync::Arc;
+        }
+    };
+}
+
 suite!(
     servers_crud,
     heartbeat_registers_then_updates,
@@ -354,4 +669,11 @@ suite!(
     registration_tokens_and_credentials,
     settings_round_trip,
     concurrent_heartbeats_all_commit,
+    sustained_cpu_breach_opens_one_alert,
+    acknowledged_alerts_still_auto_resolve,
+    manual_resolve_lets_a_new_alert_open,
+    offline_detection_honours_the_timeout,
+    service_down_alerts_follow_expected_services,
 );
+
+raw_suite!(deleting_a_server_removes_its_alerts, the_database_enforces_alert_invariants);

@@ -8,6 +8,9 @@ use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::history::{MetricKind, Sample, bucket_start, samples_of};
 use homelab_core::time::{Timestamp, to_millis};
 
+use homelab_core::alerts::{HeartbeatSample, Observation};
+
+use super::alerts;
 use super::servers::{ServerKey, key_by_guid, key_by_id};
 use crate::backend::{Conn, Value};
 use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
@@ -42,6 +45,7 @@ pub(crate) async fn ingest(
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
+    evaluate_alerts(conn, server.pk, write).await?;
     if let Some(guid) = &write.authenticated_guid {
         conn.execute(
             "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
@@ -50,6 +54,17 @@ pub(crate) async fn ingest(
         .await?;
     }
     Ok(HeartbeatOutcome { server_id: server.id, server_registered: registered })
+}
+
+/// Runs the alert engine on this heartbeat in the same transaction, so that engine state, alert
+/// rows and outbox events commit atomically with the heartbeat itself. The server row is already
+/// locked by [`update_server`], which serialises concurrent evaluations of one server.
+async fn evaluate_alerts(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
+    let rules = alerts::load_rules(conn).await?;
+    let sample = HeartbeatSample::from_request(&write.request);
+    let observation = Observation::Heartbeat { sample, now: write.received_at };
+    alerts::observe(conn, pk, &rules, &observation, None).await?;
+    Ok(())
 }
 
 fn not_found_after_race(hb: &HeartbeatRequest) -> StoreError {

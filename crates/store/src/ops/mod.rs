@@ -1,8 +1,11 @@
 //! The store operations, written once over [`Backend`] and shared by SQLite and PostgreSQL.
 
+mod alerts;
+mod deliveries;
 mod history;
 mod ingest;
 mod servers;
+mod services;
 mod settings;
 mod tokens;
 
@@ -15,8 +18,10 @@ use homelab_core::time::Timestamp;
 
 use crate::backend::{Backend, work};
 use crate::{
-    AgentCredential, ClaimedAgent, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential, NewRegistrationToken,
-    RegistrationToken, RetentionReport, SeriesData, Store, StoreResult, TokenClaim,
+    AgentCredential, AlertFilter, AlertPage, AlertRecord, ClaimedAgent, ExpectedServiceRecord, ExpectedServiceUpdate,
+    FleetSummary, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
+    NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken, RetentionReport, SeriesData,
+    Store, StoreResult, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -158,5 +163,138 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend
             .write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await })))
             .await
+    }
+
+    async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<crate::UnroutedEvent>> {
+        self.backend.read(work(move |conn| Box::pin(async move { deliveries::unrouted(conn, limit).await }))).await
+    }
+
+    async fn route_events(&self, routes: &[(i64, Vec<String>)], now: Timestamp) -> StoreResult<()> {
+        let routes = routes.to_vec();
+        self.backend.write(work(move |conn| Box::pin(async move { deliveries::route(conn, &routes, now).await }))).await
+    }
+
+    async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>> {
+        self.backend.read(work(move |conn| Box::pin(async move { deliveries::due_channels(conn, now).await }))).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        channel_id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::ClaimedDelivery>> {
+        let channel = channel_id.to_owned();
+        self.backend
+            .write(work(move |conn| {
+                Box::pin(async move { deliveries::claim(conn, &channel, now, lease_until, limit).await })
+            }))
+            .await
+    }
+
+    async fn finish_deliveries(
+        &self,
+        ids: &[i64],
+        outcome: &crate::DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (ids, outcome) = (ids.to_vec(), outcome.clone());
+        self.backend
+            .write(work(move |conn| Box::pin(async move { deliveries::finish(conn, &ids, &outcome, now).await })))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<crate::DeliveryRecord>, i64)> {
+        let status = status.map(str::to_owned);
+        self.backend
+            .read(work(move |conn| {
+                Box::pin(async move { deliveries::list(conn, status.as_deref(), limit, offset).await })
+            }))
+            .await
+    }
+
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        self.backend.write(work(move |conn| Box::pin(async move { deliveries::retry(conn, id, now).await }))).await
+    }
+
+    async fn discard_delivery(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        self.backend.write(work(move |conn| Box::pin(async move { deliveries::discard(conn, id, now).await }))).await
+    }
+
+    async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<AlertPage> {
+        let filter = filter.clone();
+        self.backend.read(work(move |conn| Box::pin(async move { alerts::list(conn, &filter).await }))).await
+    }
+
+    async fn get_alert(&self, id: i64) -> StoreResult<AlertRecord> {
+        self.backend.read(work(move |conn| Box::pin(async move { alerts::get(conn, id).await }))).await
+    }
+
+    async fn acknowledge_alert(&self, id: i64, now: Timestamp) -> StoreResult<AlertRecord> {
+        self.backend
+            .write(work(move |conn| Box::pin(async move { alerts::act_on_alert(conn, id, false, now).await })))
+            .await
+    }
+
+    async fn resolve_alert(&self, id: i64, now: Timestamp) -> StoreResult<AlertRecord> {
+        self.backend
+            .write(work(move |conn| Box::pin(async move { alerts::act_on_alert(conn, id, true, now).await })))
+            .await
+    }
+
+    async fn pending_breaches(&self, now: Timestamp) -> StoreResult<Vec<PendingAlert>> {
+        self.backend.read(work(move |conn| Box::pin(async move { alerts::pending(conn, now).await }))).await
+    }
+
+    async fn check_offline(&self, now: Timestamp) -> StoreResult<OfflineReport> {
+        self.backend.write(work(move |conn| Box::pin(async move { alerts::check_offline(conn, now).await }))).await
+    }
+
+    async fn fleet_summary(&self) -> StoreResult<FleetSummary> {
+        self.backend.read(work(|conn| Box::pin(alerts::fleet_summary(conn)))).await
+    }
+
+    async fn outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+        self.backend.read(work(move |conn| Box::pin(async move { alerts::outbox(conn, limit).await }))).await
+    }
+
+    async fn list_expected_services(&self, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>> {
+        let id = server_id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { services::list(conn, &id).await }))).await
+    }
+
+    async fn create_expected_service(
+        &self,
+        server_id: &str,
+        new: &NewExpectedService,
+        now: Timestamp,
+    ) -> StoreResult<ExpectedServiceRecord> {
+        let (id, new) = (server_id.to_owned(), new.clone());
+        self.backend
+            .write(work(move |conn| Box::pin(async move { services::create(conn, &id, &new, now).await })))
+            .await
+    }
+
+    async fn update_expected_service(
+        &self,
+        server_id: &str,
+        service_name: &str,
+        update: &ExpectedServiceUpdate,
+    ) -> StoreResult<ExpectedServiceRecord> {
+        let (id, name, update) = (server_id.to_owned(), service_name.to_owned(), update.clone());
+        self.backend
+            .write(work(move |conn| Box::pin(async move { services::update(conn, &id, &name, &update).await })))
+            .await
+    }
+
+    async fn delete_expected_service(&self, server_id: &str, service_name: &str) -> StoreResult<()> {
+        let (id, name) = (server_id.to_owned(), service_name.to_owned());
+        self.backend.write(work(move |conn| Box::pin(async move { services::delete(conn, &id, &name).await }))).await
     }
 }

@@ -1,5 +1,7 @@
 //! Servers: CRUD, maintenance mode, package lists.
 
+use std::collections::HashMap;
+
 use homelab_core::heartbeat::{FilesystemReport, InterfaceReport, Metrics};
 use homelab_core::server::{NewServer, Package, Patch, Server, ServerUpdate};
 use homelab_core::time::{Timestamp, from_millis, to_millis};
@@ -108,14 +110,28 @@ pub(crate) async fn key_by_guid(conn: &mut dyn Conn, guid: &str) -> StoreResult<
     conn.query_opt(&sql, &[guid.into()]).await?.as_ref().map(key_from_row).transpose()
 }
 
+/// The server with its open-alert count and summaries (v1 left them empty here).
 pub(crate) async fn get(conn: &mut dyn Conn, id: &str) -> StoreResult<Server> {
-    find_by_id(conn, id).await?.map(|s| s.server).ok_or_else(|| not_found(id))
+    let stored = find_by_id(conn, id).await?.ok_or_else(|| not_found(id))?;
+    let mut summaries = super::alerts::open_summaries(conn, Some(stored.pk)).await?;
+    Ok(with_alerts(stored, &mut summaries))
 }
 
+/// Every server; alert counts come from one extra query, not one per server.
 pub(crate) async fn list(conn: &mut dyn Conn) -> StoreResult<Vec<Server>> {
     let sql = format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY pk");
     let rows = conn.query(&sql, &[]).await?;
-    rows.iter().map(|row| server_from_row(row).map(|s| s.server)).collect()
+    let mut summaries = super::alerts::open_summaries(conn, None).await?;
+    rows.iter().map(|row| server_from_row(row).map(|s| with_alerts(s, &mut summaries))).collect()
+}
+
+fn with_alerts(stored: StoredServer, summaries: &mut HashMap<i64, (i64, Vec<String>)>) -> Server {
+    let mut server = stored.server;
+    if let Some((count, titles)) = summaries.remove(&stored.pk) {
+        server.active_alert_count = count;
+        server.active_alert_summaries = titles;
+    }
+    server
 }
 
 pub(crate) async fn create(conn: &mut dyn Conn, new: &NewServer, now: Timestamp) -> StoreResult<Server> {

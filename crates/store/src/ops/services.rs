@@ -1,0 +1,132 @@
+//! Expected services of a server (v1 `expected_services`): what the service-down rules watch.
+
+use homelab_core::time::{Timestamp, from_millis, to_millis};
+
+use super::servers::{find_by_id, not_found};
+use crate::backend::{Conn, Row, Value};
+use crate::{
+    ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, ServiceStatusReport, StoreError, StoreResult,
+};
+
+/// Expected-service columns followed by the newest `service_status` row of that service (one
+/// indexed lookup per service through the status table's primary key).
+const COLUMNS: &str = "e.service_name, e.display_name, e.is_critical, e.enabled, e.created_at, \
+    ss.status, ss.status_reason, ss.pid, ss.memory_mb, ss.cpu_percent, ss.ts";
+
+const FROM: &str = "FROM expected_services e LEFT JOIN service_status ss ON ss.server_pk = e.server_pk \
+    AND ss.service_name = e.service_name \
+    AND ss.ts = (SELECT MAX(ts) FROM service_status m WHERE m.server_pk = e.server_pk AND m.service_name = e.service_name)";
+
+fn from_row(row: &Row) -> StoreResult<ExpectedServiceRecord> {
+    let current_status = match row.opt_str(5)? {
+        Some(status) => Some(ServiceStatusReport {
+            status,
+            status_reason: row.opt_str(6)?,
+            pid: row.opt_i64(7)?,
+            memory_mb: row.opt_f64(8)?,
+            cpu_percent: row.opt_f64(9)?,
+            last_seen: from_millis(row.i64(10)?),
+        }),
+        None => None,
+    };
+    Ok(ExpectedServiceRecord {
+        service_name: row.str(0)?,
+        display_name: row.opt_str(1)?,
+        is_critical: row.bool(2)?,
+        enabled: row.bool(3)?,
+        created_at: from_millis(row.i64(4)?),
+        current_status,
+    })
+}
+
+fn service_not_found(server_id: &str, name: &str) -> StoreError {
+    StoreError::NotFound(format!("Service '{name}' not found for server '{server_id}'"))
+}
+
+async fn server_pk(conn: &mut dyn Conn, server_id: &str) -> StoreResult<i64> {
+    Ok(find_by_id(conn, server_id).await?.ok_or_else(|| not_found(server_id))?.pk)
+}
+
+async fn one(conn: &mut dyn Conn, pk: i64, server_id: &str, name: &str) -> StoreResult<ExpectedServiceRecord> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE e.server_pk = $1 AND e.service_name = $2");
+    let row =
+        conn.query_opt(&sql, &[pk.into(), name.into()]).await?.ok_or_else(|| service_not_found(server_id, name))?;
+    from_row(&row)
+}
+
+pub(crate) async fn list(conn: &mut dyn Conn, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>> {
+    let pk = server_pk(conn, server_id).await?;
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE e.server_pk = $1 ORDER BY e.service_name");
+    conn.query(&sql, &[pk.into()]).await?.iter().map(from_row).collect()
+}
+
+pub(crate) async fn create(
+    conn: &mut dyn Conn,
+    server_id: &str,
+    new: &NewExpectedService,
+    now: Timestamp,
+) -> StoreResult<ExpectedServiceRecord> {
+    let pk = server_pk(conn, server_id).await?;
+    let inserted = conn
+        .execute(
+            "INSERT INTO expected_services (server_pk, service_name, display_name, is_critical, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (server_pk, service_name) DO NOTHING",
+            &[
+                pk.into(),
+                (&new.service_name).into(),
+                new.display_name.as_deref().into(),
+                new.is_critical.into(),
+                to_millis(&now).into(),
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "Service '{}' already exists for server '{server_id}'",
+            new.service_name
+        )));
+    }
+    one(conn, pk, server_id, &new.service_name).await
+}
+
+pub(crate) async fn update(
+    conn: &mut dyn Conn,
+    server_id: &str,
+    name: &str,
+    update: &ExpectedServiceUpdate,
+) -> StoreResult<ExpectedServiceRecord> {
+    let pk = server_pk(conn, server_id).await?;
+    let mut sets = Vec::new();
+    let mut params: Vec<Value> = vec![pk.into(), name.into()];
+    if let Some(display_name) = &update.display_name {
+        params.push(display_name.as_deref().into());
+        sets.push(format!("display_name = ${}", params.len()));
+    }
+    if let Some(is_critical) = update.is_critical {
+        params.push(is_critical.into());
+        sets.push(format!("is_critical = ${}", params.len()));
+    }
+    if let Some(enabled) = update.enabled {
+        params.push(enabled.into());
+        sets.push(format!("enabled = ${}", params.len()));
+    }
+    if !sets.is_empty() {
+        let sql =
+            format!("UPDATE expected_services SET {} WHERE server_pk = $1 AND service_name = $2", sets.join(", "));
+        if conn.execute(&sql, &params).await? == 0 {
+            return Err(service_not_found(server_id, name));
+        }
+    }
+    one(conn, pk, server_id, name).await
+}
+
+pub(crate) async fn delete(conn: &mut dyn Conn, server_id: &str, name: &str) -> StoreResult<()> {
+    let pk = server_pk(conn, server_id).await?;
+    let deleted = conn
+        .execute("DELETE FROM expected_services WHERE server_pk = $1 AND service_name = $2", &[pk.into(), name.into()])
+        .await?;
+    if deleted == 0 {
+        return Err(service_not_found(server_id, name));
+    }
+    Ok(())
+}
