@@ -9,13 +9,28 @@
 //! Nothing here panics on odd input or failing I/O: a collector that fails leaves its field
 //! `None` and adds a [`Warning`], because one unreadable file must never cost the whole heartbeat.
 //!
+//! The rest is the standalone agent: configuration ([`config`]), the persistent GUID
+//! ([`state`]), the HTTP client ([`client`]), the on-disk spool ([`spool`]), delivery with
+//! replay ([`sender`]), the loop ([`runner`]) and registration ([`register`]). They are in the
+//! library so that the hub's end-to-end tests can run the real loop in-process.
+//!
 //! [`HeartbeatRequest`]: homelab_core::heartbeat::HeartbeatRequest
 
+#[macro_use]
+pub mod log;
+
+pub mod client;
 pub mod collector;
 pub mod collectors;
 pub mod command;
+pub mod config;
 pub mod error;
+pub mod register;
 pub mod root;
+pub mod runner;
+pub mod sender;
+pub mod spool;
+pub mod state;
 
 pub use collector::{AgentIdentity, Collection, Collector, CollectorConfig, Warning};
 pub use error::CollectError;

@@ -1,32 +1,65 @@
-//! `homelabcmd-agent`: for now only `check`, which prints the heartbeat this machine would send.
+//! `homelabcmd-agent`: `run` (the default) sends heartbeats, `register` claims a registration
+//! token, `check` prints what would be sent.
 //!
 //! The argument parser is hand-written on purpose: the agent runs on small boards and should stay
 //! a small binary with few dependencies.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use homelab_agent::client::HttpClient;
 use homelab_agent::collectors::os;
+use homelab_agent::config::{self, Config, DEFAULT_CONFIG_PATH, Settings};
+use homelab_agent::register::{Registration, register};
+use homelab_agent::runner::{self, Shutdown};
 use homelab_agent::{AGENT_VERSION, AgentIdentity, Collector, CollectorConfig, SystemRoot};
 
 const USAGE: &str = "\
 homelabcmd-agent: the Homelab Command monitoring agent
 
 Usage:
+  homelabcmd-agent [run] [OPTIONS]
+  homelabcmd-agent register --hub URL --token TOKEN [--server-id ID] [--config PATH]
   homelabcmd-agent check [--service NAME]... [--packages] [--server-id ID] [--root DIR]
   homelabcmd-agent --help | --version
 
 Commands:
-  check    Collect twice, one second apart (so CPU % is real), and print the heartbeat as JSON.
-           Nothing is sent anywhere.
+  run       Send a heartbeat every interval (the default). Heartbeats the hub cannot take now
+            (unreachable, 429, 5xx) are kept in an on-disk spool and replayed in order later.
+  register  Claim a registration token from the hub's dashboard and write the config file
+            (hub_url, server_id, server_guid, api_token; mode 0600).
+  check     Collect twice, one second apart (so CPU % is real), and print the heartbeat as JSON.
+            Nothing is sent anywhere.
 
-Options:
+Options for run (each overrides HOMELAB_AGENT_<NAME>, which overrides the config file):
+  --config PATH      TOML config file [default: /etc/homelab-agent/config.toml]
+  --hub URL          Hub address, e.g. http://hub.lan:8080            (HUB_URL, hub_url)
+  --api-token T      Per-agent token from `register`                  (API_TOKEN, api_token)
+  --server-guid G    The GUID the token belongs to                    (SERVER_GUID, server_guid)
+  --api-key K        The hub's admin key, instead of a token          (API_KEY, api_key)
+  --server-id ID     Server slug [default: from the host name]        (SERVER_ID, server_id)
+  --hostname NAME    Host name to report [default: the kernel's]      (HOSTNAME, hostname)
+  --interval SECS    Seconds between heartbeats [default: 60]         (HEARTBEAT_INTERVAL,
+                                                                       heartbeat_interval)
+  --service NAME     systemd unit to report; repeatable               (MONITORED_SERVICES,
+                                                                       comma-separated;
+                                                                       monitored_services)
+  --no-packages      Do not list pending updates (hourly otherwise)   (COLLECT_PACKAGES,
+                                                                       collect_packages)
+  --state-dir DIR    GUID file and spool [default: /var/lib/homelab-agent] (STATE_DIR, state_dir)
+  --spool-dir DIR    [default: <state-dir>/spool]                     (SPOOL_DIR, spool_dir)
+  --spool-max-mb N   Spool size bound [default: 50]                   (SPOOL_MAX_MB, spool_max_mb)
+  --spool-max-age-hours N  Spool age bound [default: 168]             (SPOOL_MAX_AGE_HOURS, …)
+  --root DIR         Read proc, sys, etc below DIR (host mounted into a container) (ROOT, root)
+
+Options for check:
   --service NAME   A systemd unit to report (repeatable).
   --packages       Also list pending package updates (slow: runs `apt list --upgradable`).
   --server-id ID   The server id to put in the heartbeat (default: derived from the host name).
-  --root DIR       Read proc, sys, etc and var/run below DIR instead of / (for a host mounted
-                   into a container, or a fixture tree).
+  --root DIR       Read proc, sys, etc and var/run below DIR instead of /.
+
   -h, --help       Show this help.
   -V, --version    Show the version.
 ";
@@ -37,6 +70,23 @@ struct CheckArgs {
     packages: bool,
     server_id: Option<String>,
     root: Option<String>,
+    /// Hidden: time this many collections and print the cost of one.
+    bench: Option<u32>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct RunArgs {
+    config: Option<PathBuf>,
+    flags: Settings,
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct RegisterArgs {
+    hub: Option<String>,
+    token: Option<String>,
+    server_id: Option<String>,
+    hostname: Option<String>,
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -44,46 +94,124 @@ enum Command {
     Help,
     Version,
     Check(CheckArgs),
+    Run(Box<RunArgs>),
+    Register(RegisterArgs),
+}
+
+/// Walks `--flag value`, `--flag=value` and bare `--switch` arguments.
+struct Flags<'a> {
+    args: std::slice::Iter<'a, String>,
+}
+
+impl<'a> Flags<'a> {
+    /// The next flag, with its inline value if written as `--flag=value`.
+    fn next_flag(&mut self) -> Option<(&'a str, Option<&'a str>)> {
+        let arg = self.args.next()?.as_str();
+        Some(match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+            _ => (arg, None),
+        })
+    }
+
+    fn value(&mut self, flag: &str, inline: Option<&str>) -> Result<String, String> {
+        inline.map(str::to_owned).or_else(|| self.args.next().cloned()).ok_or_else(|| format!("{flag} needs a value"))
+    }
+
+    fn number(&mut self, flag: &str, inline: Option<&str>) -> Result<u64, String> {
+        let value = self.value(flag, inline)?;
+        value.parse().map_err(|_| format!("{flag}: `{value}` is not a whole number"))
+    }
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
-    let mut args = args.iter().map(String::as_str);
-    match args.next() {
-        None | Some("-h" | "--help" | "help") => return Ok(Command::Help),
-        Some("-V" | "--version") => return Ok(Command::Version),
-        Some("check") => {}
-        Some(other) => return Err(format!("unknown command `{other}`")),
-    }
-    let mut check = CheckArgs::default();
-    while let Some(arg) = args.next() {
-        // Both `--service nginx` and `--service=nginx`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
-            _ => (arg, None),
-        };
-        let mut value =
-            || inline.or_else(|| args.next()).map(str::to_owned).ok_or_else(|| format!("{flag} needs a value"));
-        match flag {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--service" => check.services.push(value()?),
-            "--server-id" => check.server_id = Some(value()?),
-            "--root" => check.root = Some(value()?),
-            "--packages" if inline.is_none() => check.packages = true,
-            other => return Err(format!("unknown option `{other}`")),
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("-h" | "--help" | "help") => return Ok(Command::Help),
+        Some("-V" | "--version" | "version") => return Ok(Command::Version),
+        Some("check") => ("check", &args[1..]),
+        Some("run") => ("run", &args[1..]),
+        Some("register") => ("register", &args[1..]),
+        Some(other) if !other.starts_with('-') => return Err(format!("unknown command `{other}`")),
+        _ => ("run", args),
+    };
+    let mut flags = Flags { args: rest.iter() };
+    match command {
+        "check" => {
+            let mut check = CheckArgs::default();
+            while let Some((flag, inline)) = flags.next_flag() {
+                match flag {
+                    "-h" | "--help" => return Ok(Command::Help),
+                    "--service" => check.services.push(flags.value(flag, inline)?),
+                    "--server-id" => check.server_id = Some(flags.value(flag, inline)?),
+                    "--root" => check.root = Some(flags.value(flag, inline)?),
+                    "--packages" if inline.is_none() => check.packages = true,
+                    "--bench-collect" => {
+                        let n = flags.number(flag, inline)?;
+                        check.bench = Some(u32::try_from(n.max(1)).map_err(|_| format!("{flag}: too many"))?);
+                    }
+                    other => return Err(format!("unknown option `{other}`")),
+                }
+            }
+            Ok(Command::Check(check))
+        }
+        "register" => {
+            let mut reg = RegisterArgs::default();
+            while let Some((flag, inline)) = flags.next_flag() {
+                match flag {
+                    "-h" | "--help" => return Ok(Command::Help),
+                    "--hub" => reg.hub = Some(flags.value(flag, inline)?),
+                    "--token" => reg.token = Some(flags.value(flag, inline)?),
+                    "--server-id" => reg.server_id = Some(flags.value(flag, inline)?),
+                    "--hostname" => reg.hostname = Some(flags.value(flag, inline)?),
+                    "--config" => reg.config = Some(flags.value(flag, inline)?.into()),
+                    other => return Err(format!("unknown option `{other}`")),
+                }
+            }
+            Ok(Command::Register(reg))
+        }
+        _ => {
+            let mut run = RunArgs::default();
+            let s = &mut run.flags;
+            while let Some((flag, inline)) = flags.next_flag() {
+                match flag {
+                    "-h" | "--help" => return Ok(Command::Help),
+                    "--config" => run.config = Some(flags.value(flag, inline)?.into()),
+                    "--hub" => s.hub_url = Some(flags.value(flag, inline)?),
+                    "--api-token" => s.api_token = Some(flags.value(flag, inline)?),
+                    "--server-guid" => s.server_guid = Some(flags.value(flag, inline)?),
+                    "--api-key" => s.api_key = Some(flags.value(flag, inline)?),
+                    "--server-id" => s.server_id = Some(flags.value(flag, inline)?),
+                    "--hostname" => s.hostname = Some(flags.value(flag, inline)?),
+                    "--interval" => s.heartbeat_interval = Some(flags.number(flag, inline)?),
+                    // Undocumented: for tests that need many heartbeats quickly.
+                    "--interval-ms" => s.heartbeat_interval_ms = Some(flags.number(flag, inline)?),
+                    "--service" => {
+                        let value = flags.value(flag, inline)?;
+                        s.monitored_services.get_or_insert_with(Vec::new).extend(config::split_list(&value));
+                    }
+                    "--no-packages" if inline.is_none() => s.collect_packages = Some(false),
+                    "--state-dir" => s.state_dir = Some(flags.value(flag, inline)?.into()),
+                    "--spool-dir" => s.spool_dir = Some(flags.value(flag, inline)?.into()),
+                    "--spool-max-mb" => s.spool_max_mb = Some(flags.number(flag, inline)?),
+                    "--spool-max-age-hours" => s.spool_max_age_hours = Some(flags.number(flag, inline)?),
+                    "--root" => s.root = Some(flags.value(flag, inline)?.into()),
+                    other => return Err(format!("unknown option `{other}`")),
+                }
+            }
+            Ok(Command::Run(Box::new(run)))
         }
     }
-    Ok(Command::Check(check))
+}
+
+fn hostname_of(root: &SystemRoot) -> String {
+    os::read_hostname(root).unwrap_or_else(|e| {
+        eprintln!("warning: host name: {e}");
+        "localhost".to_owned()
+    })
 }
 
 fn check(args: CheckArgs) -> ExitCode {
     let root = args.root.map_or_else(SystemRoot::host, SystemRoot::under);
-    let hostname = match os::read_hostname(&root) {
-        Ok(name) => name,
-        Err(e) => {
-            eprintln!("warning: host name: {e}");
-            "localhost".to_owned()
-        }
-    };
+    let hostname = hostname_of(&root);
     let identity = AgentIdentity {
         server_id: args.server_id.unwrap_or_else(|| os::server_id_from_hostname(&hostname)),
         server_guid: None,
@@ -94,6 +222,9 @@ fn check(args: CheckArgs) -> ExitCode {
     let mut collector = Collector::new(root, config);
     for warning in collector.prime() {
         eprintln!("warning: {warning}");
+    }
+    if let Some(n) = args.bench {
+        return bench(&mut collector, &identity, n);
     }
     thread::sleep(Duration::from_secs(1));
     let collection = collector.collect(&identity, chrono::Utc::now());
@@ -115,6 +246,104 @@ fn check(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// The process's user + system CPU time so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let micros = |t: libc::timeval| (t.tv_sec as u64) * 1_000_000 + (t.tv_usec as u64);
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// Measures what one collection plus JSON encoding costs, in CPU and wall time.
+fn bench(collector: &mut Collector, identity: &AgentIdentity, n: u32) -> ExitCode {
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let mut bytes = 0;
+    for _ in 0..n {
+        let collection = collector.collect(identity, chrono::Utc::now());
+        bytes = serde_json::to_vec(&collection.heartbeat).map_or(0, |b| b.len());
+    }
+    let (cpu, wall) = (cpu_time() - cpu0, wall0.elapsed());
+    println!(
+        "{n} collections: {:.1} µs CPU and {:.1} µs wall per collection; heartbeat {bytes} bytes",
+        cpu.as_secs_f64() * 1e6 / f64::from(n),
+        wall.as_secs_f64() * 1e6 / f64::from(n)
+    );
+    ExitCode::SUCCESS
+}
+
+fn config_path(explicit: Option<PathBuf>) -> (PathBuf, bool) {
+    match explicit {
+        Some(path) => (path, true),
+        None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+    }
+}
+
+fn load_config(args: RunArgs) -> Result<Config, String> {
+    let (path, required) = config_path(args.config);
+    let file = config::read_file(&path, required).map_err(|e| e.to_string())?;
+    let env = Settings::from_env(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    config::resolve(file, env, args.flags).map_err(|e| e.to_string())
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let config = match load_config(args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match runner::run(&config, &Shutdown::new()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn register_command(args: RegisterArgs) -> ExitCode {
+    let (Some(hub), Some(token)) = (args.hub, args.token) else {
+        eprintln!("error: register needs --hub URL and --token TOKEN\n\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let hostname = args.hostname.unwrap_or_else(|| hostname_of(&SystemRoot::host()));
+    let server_id = args.server_id.unwrap_or_else(|| os::server_id_from_hostname(&hostname));
+    if !config::is_slug(&server_id) {
+        eprintln!("error: server id `{server_id}` must be a-z, 0-9 and -; pass --server-id");
+        return ExitCode::from(2);
+    }
+    let (path, _) = config_path(args.config);
+    let request = Registration { hub_url: hub, token, server_id, hostname };
+    match register(&request, &path, &HttpClient::new(Duration::from_secs(30))) {
+        Ok(registered) => {
+            print_next_steps(&path, &registered.server_id, &registered.server_guid, &registered.monitored_services);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_next_steps(path: &Path, server_id: &str, guid: &str, services: &[String]) {
+    println!("Registered as `{server_id}` (GUID {guid}).");
+    println!("Configuration written to {} (readable by root only).", path.display());
+    if !services.is_empty() {
+        println!("Monitored services: {}", services.join(", "));
+    }
+    println!();
+    println!("Next steps:");
+    println!("  homelabcmd-agent check                           # see what will be sent");
+    println!("  systemctl enable --now homelabcmd-agent.service  # start reporting");
+    println!("  journalctl -u homelabcmd-agent -f                # follow its log");
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse_args(&args) {
@@ -127,6 +356,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Check(args)) => check(args),
+        Ok(Command::Run(args)) => run(*args),
+        Ok(Command::Register(args)) => register_command(args),
         Err(message) => {
             eprintln!("error: {message}\n\n{USAGE}");
             ExitCode::from(2)
@@ -144,7 +375,8 @@ mod tests {
 
     #[test]
     fn commands() {
-        assert_eq!(parse(&[]), Ok(Command::Help));
+        assert_eq!(parse(&[]), Ok(Command::Run(Box::default())));
+        assert_eq!(parse(&["run"]), Ok(Command::Run(Box::default())));
         assert_eq!(parse(&["--help"]), Ok(Command::Help));
         assert_eq!(parse(&["--version"]), Ok(Command::Version));
         assert_eq!(parse(&["check", "-h"]), Ok(Command::Help));
@@ -163,17 +395,67 @@ mod tests {
                 "--packages",
                 "--server-id",
                 "pi-1",
-                "--root=/host"
+                "--root=/host",
+                "--bench-collect=100"
             ]),
             Ok(Command::Check(CheckArgs {
                 services: vec!["nginx".into(), "docker".into()],
                 packages: true,
                 server_id: Some("pi-1".into()),
                 root: Some("/host".into()),
+                bench: Some(100),
             }))
         );
         assert_eq!(parse(&["check", "--service"]), Err("--service needs a value".into()));
         assert_eq!(parse(&["check", "--bogus"]), Err("unknown option `--bogus`".into()));
         assert_eq!(parse(&["check", "--packages=yes"]), Err("unknown option `--packages`".into()));
+    }
+
+    #[test]
+    fn run_options_become_the_flag_layer() {
+        let Ok(Command::Run(run)) = parse(&[
+            "--config=/tmp/a.toml",
+            "--hub",
+            "http://hub:8080",
+            "--api-key",
+            "k",
+            "--interval",
+            "30",
+            "--service",
+            "nginx,docker",
+            "--service=plex",
+            "--no-packages",
+            "--spool-dir",
+            "/tmp/spool",
+        ]) else {
+            panic!("not a run command")
+        };
+        assert_eq!(run.config.as_deref(), Some(Path::new("/tmp/a.toml")));
+        assert_eq!(
+            run.flags,
+            Settings {
+                hub_url: Some("http://hub:8080".into()),
+                api_key: Some("k".into()),
+                heartbeat_interval: Some(30),
+                monitored_services: Some(vec!["nginx".into(), "docker".into(), "plex".into()]),
+                collect_packages: Some(false),
+                spool_dir: Some("/tmp/spool".into()),
+                ..Settings::default()
+            }
+        );
+        assert_eq!(parse(&["run", "--interval", "soon"]), Err("--interval: `soon` is not a whole number".into()));
+    }
+
+    #[test]
+    fn register_options() {
+        assert_eq!(
+            parse(&["register", "--hub", "http://hub", "--token=hlh_rt_x", "--server-id", "nas"]),
+            Ok(Command::Register(RegisterArgs {
+                hub: Some("http://hub".into()),
+                token: Some("hlh_rt_x".into()),
+                server_id: Some("nas".into()),
+                ..RegisterArgs::default()
+            }))
+        );
     }
 }
