@@ -172,7 +172,7 @@ impl<T: Transport> Sender<T> {
             Outcome::Refused(reason) => {
                 self.refused = Some(reason.clone());
                 self.log_once(format!(
-                    "hub refuses this agent; heartbeats are not sent until this is fixed \
+                    "hub refuses this agent; new heartbeats are dropped until this is fixed \
                      ({} spooled ones are kept): {reason}",
                     self.spool.len()
                 ));

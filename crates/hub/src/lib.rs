@@ -81,6 +81,17 @@ pub async fn serve(
             async move { jobs::retention::run_once(&state).await }
         },
     ));
+    let offline_state = state.clone();
+    jobs.push(jobs::spawn_periodic(
+        "offline",
+        jobs::offline::INTERVAL,
+        jobs::offline::INTERVAL,
+        jobs_stopped.clone(),
+        move || {
+            let state = offline_state.clone();
+            async move { jobs::offline::run_once(&state).await }
+        },
+    ));
     if state.config.local_agent.enabled {
         jobs.push(jobs::local_agent::spawn(state.clone(), jobs_stopped.clone()));
     }

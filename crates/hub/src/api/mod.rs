@@ -2,10 +2,14 @@
 //! Handlers stay thin: validate, call the store, shape the answer.
 
 pub mod agents;
+pub mod alerts;
+pub mod config;
+pub mod fleet;
 pub mod metrics;
 pub mod notifications;
 pub mod registration;
 pub mod servers;
+pub mod services;
 pub mod system;
 
 use axum::Router;
@@ -35,6 +39,10 @@ use crate::state::AppState;
         (name = "metrics", description = "Metric history"),
         (name = "registration", description = "Agent registration tokens and credentials"),
         (name = "notifications", description = "Notification channels"),
+        (name = "alerts", description = "Alert history, acknowledgement and resolution"),
+        (name = "services", description = "Expected services per server"),
+        (name = "config", description = "Alert thresholds and notification settings"),
+        (name = "fleet", description = "Fleet-wide counts"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +82,17 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::update_channel, notifications::delete_channel))
         .routes(routes!(notifications::test_channel))
         .routes(routes!(notifications::test_webhook))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::pending))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(services::list, services::create))
+        .routes(routes!(services::update, services::delete))
+        .routes(routes!(config::get_all))
+        .routes(routes!(config::get_thresholds, config::put_thresholds))
+        .routes(routes!(config::get_notifications, config::put_notifications))
+        .routes(routes!(fleet::fleet_summary))
         .split_for_parts()
 }
 

@@ -2,6 +2,7 @@
 //! retried on the next tick, never allowed to take the hub down.
 
 pub mod local_agent;
+pub mod offline;
 pub mod retention;
 
 use std::future::Future;

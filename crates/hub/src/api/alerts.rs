@@ -1,0 +1,302 @@
+//! Alerts (v1 §2.5): history with filters and paging, acknowledge, resolve, pending breaches.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use homelab_core::alerts::{AlertKind, AlertStatus, Severity};
+use homelab_core::time::{self, Timestamp};
+use homelab_core::validate::{ValidationErrors, Validator};
+use homelab_store::{AlertFilter, AlertRecord, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::AdminAuth;
+use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+/// v1 `AlertResponse`, field for field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertResponse {
+    pub id: i64,
+    pub server_id: String,
+    /// Display name, else hostname.
+    pub server_name: String,
+    pub alert_type: AlertKind,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub title: String,
+    pub message: Option<String>,
+    pub threshold_value: Option<f64>,
+    pub actual_value: Option<f64>,
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "time::rfc3339")]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(with = "time::rfc3339_option")]
+    pub acknowledged_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(with = "time::rfc3339_option")]
+    pub resolved_at: Option<Timestamp>,
+    pub auto_resolved: bool,
+    /// Open, and not a service alert whose service is still down.
+    pub can_acknowledge: bool,
+    /// For service alerts, the stored subject (v1 parsed it out of the title).
+    pub service_name: Option<String>,
+    /// Not resolved, and not a service alert whose service is still down.
+    pub can_resolve: bool,
+}
+
+impl From<AlertRecord> for AlertResponse {
+    fn from(alert: AlertRecord) -> Self {
+        let still_down = alert.service_still_down();
+        AlertResponse {
+            can_acknowledge: alert.status == AlertStatus::Open && !still_down,
+            can_resolve: alert.status != AlertStatus::Resolved && !still_down,
+            service_name: alert.key.service_name().map(str::to_owned),
+            id: alert.id,
+            server_id: alert.server_id,
+            server_name: alert.server_name,
+            alert_type: alert.alert_type,
+            severity: alert.severity,
+            status: alert.status,
+            title: alert.title,
+            message: alert.message,
+            threshold_value: alert.threshold_value,
+            actual_value: alert.actual_value,
+            created_at: alert.created_at,
+            acknowledged_at: alert.acknowledged_at,
+            resolved_at: alert.resolved_at,
+            auto_resolved: alert.auto_resolved,
+        }
+    }
+}
+
+/// Query of `GET /alerts`. Strings match exactly and are not validated, as in v1; `alert_type`,
+/// `from` and `to` are additions (v1 ignored `alert_type`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct AlertQuery {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub server_id: Option<String>,
+    /// `cpu`, `memory`, `disk`, `offline` or `service`.
+    pub alert_type: Option<String>,
+    /// Alerts created at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Alerts created at or before this instant (RFC 3339).
+    pub to: Option<String>,
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+    /// ≥ 0, default 0.
+    pub offset: Option<i64>,
+}
+
+fn parse_instant(v: &mut Validator, field: &str, text: Option<&str>) -> Option<Timestamp> {
+    let text = text?;
+    let parsed = time::parse(text);
+    if parsed.is_none() {
+        v.custom(field, "datetime_parsing", "should be an RFC 3339 date-time", text.into());
+    }
+    parsed
+}
+
+impl AlertQuery {
+    fn filter(&self) -> Result<AlertFilter, ValidationErrors> {
+        let mut v = Validator::new("query");
+        v.range_i64("limit", self.limit, 1, Some(100));
+        v.range_i64("offset", self.offset, 0, None);
+        let from = parse_instant(&mut v, "from", self.from.as_deref());
+        let to = parse_instant(&mut v, "to", self.to.as_deref());
+        v.finish()?;
+        Ok(AlertFilter {
+            status: self.status.clone(),
+            severity: self.severity.clone(),
+            server_id: self.server_id.clone(),
+            alert_type: self.alert_type.clone(),
+            from,
+            to,
+            limit: self.limit.unwrap_or(50),
+            offset: self.offset.unwrap_or(0),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<AlertResponse>,
+    /// Number of alerts matching the filters (all pages).
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Alert history, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("api_key" = [])), params(AlertQuery),
+    responses((status = 200, body = AlertList), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn list(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AlertQuery>,
+) -> ApiResult<Json<AlertList>> {
+    let filter = query.filter()?;
+    let page = state.store.list_alerts(&filter).await?;
+    Ok(Json(AlertList {
+        alerts: page.alerts.into_iter().map(AlertResponse::from).collect(),
+        total: page.total,
+        limit: filter.limit,
+        offset: filter.offset,
+    }))
+}
+
+/// The integer id of a path, as a v1 422 when it is not one.
+fn alert_id(text: &str) -> ApiResult<i64> {
+    text.parse().map_err(|_| {
+        ApiError::Validation(ValidationErrors::single(
+            "int_parsing",
+            vec!["path".into(), "alert_id".into()],
+            "should be a valid integer",
+            text.into(),
+        ))
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/alerts/{alert_id}", tag = "alerts", security(("api_key" = [])),
+    params(("alert_id" = i64, Path, description = "Alert id")),
+    responses((status = 200, body = AlertResponse), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn get(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertResponse>> {
+    Ok(Json(state.store.get_alert(alert_id(&id)?).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcknowledgeResponse {
+    pub id: i64,
+    pub status: AlertStatus,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(with = "time::rfc3339_option")]
+    pub acknowledged_at: Option<Timestamp>,
+}
+
+/// Acknowledges an open alert: reminders stop, but it still escalates and auto-resolves (v1 froze
+/// acknowledged alerts for ever). Idempotent. Refused for a resolved alert and, as in v1, for a
+/// service alert whose service is still down.
+#[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/acknowledge", tag = "alerts", security(("api_key" = [])),
+    params(("alert_id" = i64, Path, description = "Alert id")),
+    responses((status = 200, body = AcknowledgeResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn acknowledge(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AcknowledgeResponse>> {
+    let id = alert_id(&id)?;
+    let alert = state.store.get_alert(id).await?;
+    match alert.status {
+        AlertStatus::Resolved => {
+            return Err(ApiError::bad_request("INVALID_STATE", "Cannot acknowledge a resolved alert"));
+        }
+        AlertStatus::Open if alert.service_still_down() => {
+            return Err(ApiError::bad_request(
+                "SERVICE_STILL_DOWN",
+                format!(
+                    "Cannot acknowledge: service {} is still {}",
+                    alert.key.subject,
+                    alert.latest_service_status.as_deref().unwrap_or("down")
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let alert = state.store.acknowledge_alert(id, state.clock.now()).await.map_err(|error| match error {
+        // Resolved between the two reads.
+        StoreError::Rejected(message) => ApiError::bad_request("INVALID_STATE", message),
+        other => other.into(),
+    })?;
+    Ok(Json(AcknowledgeResponse { id: alert.id, status: alert.status, acknowledged_at: alert.acknowledged_at }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolveResponse {
+    pub id: i64,
+    pub status: AlertStatus,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(with = "time::rfc3339_option")]
+    pub resolved_at: Option<Timestamp>,
+    pub auto_resolved: bool,
+}
+
+/// Resolves an open or acknowledged alert by hand. The key starts afresh, so a problem that
+/// persists opens a new alert. Idempotent: a resolved alert is returned as stored.
+#[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/resolve", tag = "alerts", security(("api_key" = [])),
+    params(("alert_id" = i64, Path, description = "Alert id")),
+    responses((status = 200, body = ResolveResponse), (status = 404, body = ErrorBody)))]
+pub async fn resolve(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ResolveResponse>> {
+    let alert = state.store.resolve_alert(alert_id(&id)?, state.clock.now()).await?;
+    Ok(Json(ResolveResponse {
+        id: alert.id,
+        status: alert.status,
+        resolved_at: alert.resolved_at,
+        auto_resolved: alert.auto_resolved,
+    }))
+}
+
+/// A metric breach that has not lasted its sustained window yet (v1 shape plus `mount_point`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingItem {
+    pub server_id: String,
+    pub server_name: String,
+    /// `cpu`, `memory` or `disk`.
+    pub metric_type: AlertKind,
+    /// The mount point of a disk breach (not in v1, which only watched one disk).
+    pub mount_point: Option<String>,
+    pub current_value: f64,
+    pub threshold_value: f64,
+    /// `critical` when the value is at or above the critical level, else `high`.
+    pub severity: Severity,
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "time::rfc3339")]
+    pub first_breach_at: Timestamp,
+    pub sustained_seconds: i64,
+    pub elapsed_seconds: i64,
+    pub time_until_alert: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingList {
+    pub pending: Vec<PendingItem>,
+    pub total: usize,
+}
+
+/// Breaches inside their sustained window: what will alert if nothing changes.
+#[utoipa::path(get, path = "/api/v1/alerts/pending", tag = "alerts", security(("api_key" = [])),
+    responses((status = 200, body = PendingList), (status = 401, body = ErrorBody)))]
+pub async fn pending(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<PendingList>> {
+    let pending: Vec<PendingItem> = state
+        .store
+        .pending_breaches(state.clock.now())
+        .await?
+        .into_iter()
+        .map(|item| {
+            let breach = item.breach;
+            PendingItem {
+                server_id: item.server_id,
+                server_name: item.server_name,
+                metric_type: breach.key.kind,
+                mount_point: (breach.key.kind == AlertKind::Disk).then_some(breach.key.subject),
+                current_value: breach.current_value,
+                threshold_value: breach.threshold_value,
+                severity: breach.severity,
+                first_breach_at: breach.first_breach_at,
+                sustained_seconds: breach.sustained_seconds,
+                elapsed_seconds: breach.elapsed_seconds,
+                time_until_alert: breach.time_until_alert,
+            }
+        })
+        .collect();
+    Ok(Json(PendingList { total: pending.len(), pending }))
+}

@@ -1,0 +1,19 @@
+//! Offline detection: marks servers silent for longer than the `server_offline_seconds` setting
+//! offline and lets the engine open (and remind about) their offline alerts. Time comes from the
+//! hub's injected clock, so tests drive it with a manual clock instead of waiting.
+
+use std::time::Duration;
+
+use crate::state::AppState;
+
+/// How often to check. The offline timeout itself is the `server_offline_seconds` setting; this
+/// only bounds how late past it a silent server is noticed.
+pub const INTERVAL: Duration = Duration::from_secs(30);
+
+pub async fn run_once(state: &AppState) -> Result<(), String> {
+    let report = state.store.check_offline(state.clock.now()).await.map_err(|e| e.to_string())?;
+    if !report.marked_offline.is_empty() {
+        tracing::info!(servers = ?report.marked_offline, events = report.events, "servers went offline");
+    }
+    Ok(())
+}

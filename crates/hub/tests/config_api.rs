@@ -1,0 +1,119 @@
+//! Threshold and notification settings over HTTP: v1 shapes, partial updates, validation that
+//! names the field, and proof that the engine honours what was stored.
+mod common;
+
+use chrono::Duration;
+use common::{TestHub, heartbeat_body};
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn defaults_are_the_v1_defaults(hub: &TestHub) {
+    let (status, config) = hub.get("/api/v1/config").await;
+    assert_eq!(status, StatusCode::OK);
+    let cpu = &config["thresholds"]["cpu"];
+    assert_eq!(
+        (cpu["high_percent"].clone(), cpu["critical_percent"].clone(), cpu["sustained_seconds"].clone()),
+        (json!(85), json!(95), json!(180))
+    );
+    assert_eq!(cpu["sustained_heartbeats"], json!(null));
+    assert_eq!(config["thresholds"]["disk"]["high_percent"], 80);
+    assert_eq!(config["thresholds"]["disk"]["sustained_seconds"], 0);
+    assert_eq!(config["thresholds"]["server_offline_seconds"], 180);
+    assert_eq!(
+        config["notifications"],
+        json!({"slack_webhook_url": "", "cooldowns": {"critical_minutes": 30, "high_minutes": 240},
+               "notify_on_critical": true, "notify_on_high": true, "notify_on_remediation": true,
+               "notify_on_action_failure": true, "notify_on_action_success": false, "notify_on_auto_resolve": true})
+    );
+    assert_eq!(hub.get("/api/v1/config/thresholds").await.1, config["thresholds"]);
+    assert_eq!(hub.get("/api/v1/config/notifications").await.1, config["notifications"]);
+}
+
+async fn threshold_updates_merge_and_validate(hub: &TestHub) {
+    let (status, body) =
+        hub.put("/api/v1/config/thresholds", json!({"cpu": {"high_percent": 70, "critical_percent": 95}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["updated"], json!(["cpu.high_percent"]), "only changed fields are listed");
+    assert_eq!(body["thresholds"]["cpu"]["high_percent"], 70);
+    assert_eq!(body["thresholds"]["memory"]["high_percent"], 85, "other metrics keep their values");
+    assert_eq!(hub.get("/api/v1/config/thresholds").await.1["cpu"]["high_percent"], 70, "persisted");
+
+    let (status, error) = hub.put("/api/v1/config/thresholds", json!({"cpu": {"critical_percent": 60}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "cpu", "critical_percent"]), "{error}");
+    assert!(error["detail"][0]["msg"].as_str().unwrap().contains("cpu.high_percent"), "{error}");
+    let (status, error) = hub.put("/api/v1/config/thresholds", json!({"memory": {"high_percent": 150}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "memory", "high_percent"]));
+    let (status, error) = hub.put("/api/v1/config/thresholds", json!({"server_offline_seconds": 10})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "server_offline_seconds"]));
+    let (status, error) = hub.put("/api/v1/config/thresholds", json!({"disk": {"sustained_seconds": "soon"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "disk", "sustained_seconds"]));
+    assert_eq!(hub.get("/api/v1/config/thresholds").await.1["cpu"]["critical_percent"], 95, "rejected, not stored");
+
+    // The deprecated heartbeat count becomes seconds, as in v1.
+    let (_, body) = hub
+        .put("/api/v1/config/thresholds", json!({"memory": {"sustained_seconds": 0, "sustained_heartbeats": 2}}))
+        .await;
+    assert_eq!(body["thresholds"]["memory"]["sustained_seconds"], 120);
+}
+
+async fn stored_settings_are_honoured(hub: &TestHub) {
+    hub.put(
+        "/api/v1/config/thresholds",
+        json!({"cpu": {"high_percent": 50, "critical_percent": 90, "sustained_seconds": 0}, "server_offline_seconds": 60}),
+    )
+    .await;
+    let (status, _) = hub.heartbeat(heartbeat_body("lab", hub.now(), 60.0)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, alerts) = hub.get("/api/v1/alerts").await;
+    assert_eq!(alerts["total"], 1, "fires at once above the configured 50 %: {alerts}");
+    assert_eq!(alerts["alerts"][0]["threshold_value"], 50.0);
+
+    hub.clock.advance(Duration::seconds(61));
+    hub.store.check_offline(hub.now()).await.unwrap();
+    assert_eq!(hub.get("/api/v1/servers/lab").await.1["status"], "offline", "60 s, not the default 180 s");
+    assert_eq!(hub.get("/api/v1/alerts?alert_type=offline").await.1["total"], 1);
+}
+
+async fn notification_settings_merge_all_eight_fields(hub: &TestHub) {
+    let (status, body) = hub
+        .put(
+            "/api/v1/config/notifications",
+            json!({"notify_on_auto_resolve": false, "notify_on_action_success": true, "cooldowns": {"high_minutes": 60},
+                   "slack_webhook_url": "https://hooks.slack.com/services/T/B/x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["updated"],
+        json!(["slack_webhook_url", "cooldowns.high_minutes", "notify_on_action_success", "notify_on_auto_resolve"])
+    );
+    let (_, stored) = hub.get("/api/v1/config/notifications").await;
+    assert_eq!(stored["notify_on_auto_resolve"], false, "v1 silently dropped this one");
+    assert_eq!(stored["cooldowns"], json!({"critical_minutes": 30, "high_minutes": 60}));
+
+    let (status, error) = hub.put("/api/v1/config/notifications", json!({"cooldowns": {"critical_minutes": 1}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "cooldowns", "critical_minutes"]));
+}
+
+async fn every_config_endpoint_needs_the_key(hub: &TestHub) {
+    for path in ["/api/v1/config", "/api/v1/config/thresholds", "/api/v1/config/notifications"] {
+        assert_eq!(hub.get_without_key(path).await.0, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for path in ["/api/v1/config/thresholds", "/api/v1/config/notifications"] {
+        let status = hub.client.put(hub.url(path)).json(&json!({})).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+}
+
+on_both_backends!(
+    defaults_are_the_v1_defaults,
+    threshold_updates_merge_and_validate,
+    stored_settings_are_honoured,
+    notification_settings_merge_all_eight_fields,
+    every_config_endpoint_needs_the_key,
+);
