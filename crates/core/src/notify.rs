@@ -234,6 +234,29 @@ pub fn ntfy_message(events: &[AlertEvent]) -> NtfyMessage {
     }
 }
 
+/// One event as the generic webhook shows it: flat, with plain strings, so that receivers do
+/// not depend on how the engine's types serialise.
+fn webhook_event(event: &AlertEvent) -> Value {
+    json!({
+        "kind": event.kind.as_str(),
+        "auto_resolved": match event.kind { EventKind::Resolved { auto } => Some(auto), _ => None },
+        "alert_id": event.alert_id,
+        "alert_type": event.alert_type.as_str(),
+        "key": event.key.key_string(),
+        "subject": event.key.subject,
+        "server_id": event.server_id,
+        "server_name": event.server_name,
+        "severity": event.severity.as_str(),
+        "previous_severity": event.previous_severity.map(Severity::as_str),
+        "title": event.title,
+        "message": event.message,
+        "threshold_value": event.threshold_value,
+        "actual_value": event.actual_value,
+        "duration_seconds": event.duration_seconds,
+        "at": crate::time::format(&event.at),
+    })
+}
+
 /// The generic JSON webhook body (documented in the README; `version` changes on breaking edits).
 pub fn webhook_payload(events: &[AlertEvent], delivery_id: &str, sent_at: &Timestamp) -> Value {
     json!({
@@ -241,7 +264,7 @@ pub fn webhook_payload(events: &[AlertEvent], delivery_id: &str, sent_at: &Times
         "delivery_id": delivery_id,
         "sent_at": crate::time::format(sent_at),
         "summary": group_summary(events),
-        "events": events,
+        "events": events.iter().map(webhook_event).collect::<Vec<_>>(),
     })
 }
 
@@ -382,7 +405,9 @@ mod tests {
         let body = webhook_payload(&events, "d-1", &sent());
         assert_eq!(body["version"], "1");
         assert_eq!(body["summary"], "1 alerts, 1 resolved");
-        assert_eq!(body["events"][0]["key"]["kind"], "memory");
+        assert_eq!(body["events"][0]["key"], "memory");
+        assert_eq!(body["events"][1]["kind"], "resolved");
+        assert_eq!(body["events"][1]["auto_resolved"], true);
         let (subject, text) = email_message(&events, &sent());
         assert_eq!(subject, "[Homelab] 1 alerts, 1 resolved");
         assert!(text.contains("Critical: MEMORY Usage Alert"), "{text}");

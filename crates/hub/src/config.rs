@@ -24,6 +24,10 @@ pub struct Config {
     pub retention: RetentionPolicy,
     /// Seconds between retention runs (rollup, then prune).
     pub retention_interval_seconds: u64,
+    /// Alerts firing within this many seconds of a notification are grouped into one message.
+    pub notification_group_window_seconds: i64,
+    /// A notification that keeps failing is dead-lettered after this many hours.
+    pub notification_retry_horizon_hours: i64,
 }
 
 /// The agent built into the hub, so the machine running it is monitored with zero set-up.
@@ -55,6 +59,8 @@ impl Default for Config {
             local_agent: LocalAgentConfig::default(),
             retention: RetentionPolicy::default(),
             retention_interval_seconds: 300,
+            notification_group_window_seconds: 30,
+            notification_retry_horizon_hours: 24,
         }
     }
 }
@@ -71,6 +77,8 @@ pub struct ConfigFile {
     pub local_agent: Option<LocalAgentConfig>,
     pub retention: Option<RetentionPolicy>,
     pub retention_interval_seconds: Option<u64>,
+    pub notification_group_window_seconds: Option<i64>,
+    pub notification_retry_horizon_hours: Option<i64>,
 }
 
 /// Values given on the command line.
@@ -182,6 +190,12 @@ impl Config {
         self.retention.check().map_err(ConfigError::Invalid)?;
         if self.retention_interval_seconds == 0 {
             return Err(ConfigError::Invalid("retention_interval_seconds must be at least 1".into()));
+        }
+        if !(0..=3600).contains(&self.notification_group_window_seconds) {
+            return Err(ConfigError::Invalid("notification_group_window_seconds must be between 0 and 3600".into()));
+        }
+        if !(1..=24 * 30).contains(&self.notification_retry_horizon_hours) {
+            return Err(ConfigError::Invalid("notification_retry_horizon_hours must be between 1 and 720".into()));
         }
         if self.local_agent.interval_seconds == 0 {
             return Err(ConfigError::Invalid("local_agent.interval_seconds must be at least 1".into()));

@@ -81,6 +81,15 @@ pub async fn serve(
             async move { jobs::retention::run_once(&state).await }
         },
     ));
+    let dispatch = jobs::dispatcher::DispatchSettings {
+        group_window: chrono::Duration::seconds(state.config.notification_group_window_seconds),
+        retry_horizon: chrono::Duration::hours(state.config.notification_retry_horizon_hours),
+        ..Default::default()
+    };
+    match jobs::dispatcher::spawn(state.clone(), dispatch, jobs_stopped.clone()) {
+        Ok(job) => jobs.push(job),
+        Err(error) => tracing::error!(%error, "notifications are disabled: the dispatcher cannot start"),
+    }
     let offline_state = state.clone();
     jobs.push(jobs::spawn_periodic(
         "offline",

@@ -121,6 +121,12 @@ impl Row {
 /// A connection inside a transaction (writes) or a plain connection (reads).
 #[async_trait]
 pub trait Conn: Send {
+    /// Appended to a sub-select that picks rows to lease, so that concurrent hubs skip rows
+    /// another hub holds. Empty where there is only one writer (SQLite).
+    fn lock_clause(&self) -> &'static str {
+        ""
+    }
+
     /// Runs a statement; returns the number of rows changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64>;
     /// Runs a query and collects its rows.

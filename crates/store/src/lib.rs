@@ -13,6 +13,7 @@
 //! against both.
 
 mod backend;
+mod delivery;
 mod error;
 mod model;
 mod ops;
@@ -28,6 +29,7 @@ use homelab_core::history::RetentionPolicy;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::Timestamp;
 
+pub use delivery::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
 pub use ops::SqlStore;
@@ -81,6 +83,34 @@ pub trait Store: Send + Sync + 'static {
     /// A JSON settings document (`thresholds`, `notifications`, …), if one was saved.
     async fn get_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
     async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()>;
+
+    /// Outbox events not yet handed to channels, oldest first.
+    async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<UnroutedEvent>>;
+    /// Records which channels each event goes to (idempotent) and marks the events routed.
+    async fn route_events(&self, routes: &[(i64, Vec<String>)], now: Timestamp) -> StoreResult<()>;
+    /// Channels that have deliveries due at `now`.
+    async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>>;
+    /// Leases due deliveries of one channel until `lease_until` (no other hub gets them).
+    async fn claim_deliveries(
+        &self,
+        channel_id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records the outcome of an attempt for these deliveries.
+    async fn finish_deliveries(&self, ids: &[i64], outcome: &DeliveryOutcome, now: Timestamp) -> StoreResult<()>;
+    /// Deliveries, newest first, optionally by status; and the total.
+    async fn list_deliveries(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<DeliveryRecord>, i64)>;
+    /// Makes a dead delivery pending again, due now.
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> StoreResult<()>;
+    /// Gives up on a pending or dead delivery.
+    async fn discard_delivery(&self, id: i64, now: Timestamp) -> StoreResult<()>;
 
     /// Alert history, newest first, filtered and paged.
     async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<AlertPage>;

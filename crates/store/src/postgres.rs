@@ -16,6 +16,7 @@ use crate::{OpenOptions, StoreError, StoreResult, redact_url};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
     (2, "alerts", include_str!("../migrations/postgres/0002_alerts.sql")),
+    (3, "notifications", include_str!("../migrations/postgres/0003_notifications.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.
@@ -73,6 +74,10 @@ impl PgConn<'_> {
 
 #[async_trait]
 impl Conn for PgConn<'_> {
+    fn lock_clause(&self) -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
+    }
+
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
         let statement = self.0.prepare_cached(sql).await?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();

@@ -26,6 +26,7 @@ use crate::{OpenOptions, StoreError, StoreResult};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "alerts", include_str!("../migrations/sqlite/0002_alerts.sql")),
+    (3, "notifications", include_str!("../migrations/sqlite/0003_notifications.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).

@@ -212,3 +212,112 @@ pub async fn test_webhook(
     });
     Ok(Json(TestResult::from_delivery(result)))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DeliveryParams {
+    /// `pending`, `delivered`, `dead` or `discarded`.
+    status: Option<String>,
+    /// 1–500, default 50.
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryInfo {
+    pub id: i64,
+    pub event_id: i64,
+    pub channel_id: String,
+    pub status: String,
+    pub attempts: i64,
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "homelab_core::time::rfc3339")]
+    pub next_attempt_at: homelab_core::time::Timestamp,
+    /// The receiver's last error, verbatim.
+    pub last_error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "homelab_core::time::rfc3339")]
+    pub created_at: homelab_core::time::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(with = "homelab_core::time::rfc3339_option")]
+    pub delivered_at: Option<homelab_core::time::Timestamp>,
+    pub event_kind: String,
+    pub server_id: String,
+    pub title: String,
+    pub severity: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryInfo>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The delivery log: every (event, channel) pair with its attempts and last error.
+#[utoipa::path(get, path = "/api/v1/notifications/deliveries", tag = "notifications", security(("api_key" = [])),
+    params(DeliveryParams), responses((status = 200, body = DeliveryList), (status = 422, body = ValidationBody)))]
+pub async fn list_deliveries(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(params): crate::extract::ApiQuery<DeliveryParams>,
+) -> ApiResult<Json<DeliveryList>> {
+    let mut v = homelab_core::validate::Validator::new("query");
+    let (limit, offset) = (params.limit.unwrap_or(50), params.offset.unwrap_or(0));
+    v.range_i64("limit", Some(limit), 1, Some(500));
+    v.range_i64("offset", Some(offset), 0, None);
+    v.opt_one_of("status", params.status.as_deref(), &["pending", "delivered", "dead", "discarded"]);
+    v.finish()?;
+    let (records, total) = state.store.list_deliveries(params.status.as_deref(), limit, offset).await?;
+    let deliveries = records
+        .into_iter()
+        .map(|d| DeliveryInfo {
+            id: d.id,
+            event_id: d.event_id,
+            channel_id: d.channel_id,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            delivered_at: d.delivered_at,
+            event_kind: d.event.kind.as_str().into(),
+            server_id: d.event.server_id,
+            title: d.event.title,
+            severity: d.event.severity.as_str().into(),
+        })
+        .collect();
+    Ok(Json(DeliveryList { deliveries, total, limit, offset }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAction {
+    pub id: i64,
+    pub status: &'static str,
+}
+
+/// Tries a dead delivery again now.
+#[utoipa::path(post, path = "/api/v1/notifications/deliveries/{id}/retry", tag = "notifications", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Delivery id")),
+    responses((status = 200, body = DeliveryAction), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn retry_delivery(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DeliveryAction>> {
+    state.store.retry_delivery(id, state.clock.now()).await?;
+    Ok(Json(DeliveryAction { id, status: "pending" }))
+}
+
+/// Gives up on a pending or dead delivery.
+#[utoipa::path(post, path = "/api/v1/notifications/deliveries/{id}/discard", tag = "notifications", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Delivery id")),
+    responses((status = 200, body = DeliveryAction), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn discard_delivery(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DeliveryAction>> {
+    state.store.discard_delivery(id, state.clock.now()).await?;
+    Ok(Json(DeliveryAction { id, status: "discarded" }))
+}

@@ -1,6 +1,7 @@
 //! Background jobs. Each runs on its own interval until shutdown; a failing run is logged and
 //! retried on the next tick, never allowed to take the hub down.
 
+pub mod dispatcher;
 pub mod local_agent;
 pub mod offline;
 pub mod retention;

@@ -37,6 +37,8 @@ struct Inner {
     /// Requests answered with a failure, in order.
     failed: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<Answer>>,
+    /// While set, every request is answered 503 (a receiver that is down).
+    down: std::sync::atomic::AtomicBool,
     arrived: Notify,
 }
 
@@ -47,7 +49,11 @@ pub struct FakeReceiver {
 }
 
 async fn record(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    let answer = inner.script.lock().unwrap().pop_front().unwrap_or(Answer(200, None));
+    let answer = if inner.down.load(std::sync::atomic::Ordering::SeqCst) {
+        Answer(503, None)
+    } else {
+        inner.script.lock().unwrap().pop_front().unwrap_or(Answer(200, None))
+    };
     let request = Received { headers, body };
     if answer.0 < 300 {
         inner.received.lock().unwrap().push(request);
@@ -72,6 +78,10 @@ impl FakeReceiver {
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeReceiver { url, inner }
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.inner.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Successfully received requests, in arrival order.

@@ -1,6 +1,7 @@
 //! The store operations, written once over [`Backend`] and shared by SQLite and PostgreSQL.
 
 mod alerts;
+mod deliveries;
 mod history;
 mod ingest;
 mod servers;
@@ -162,6 +163,68 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend
             .write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await })))
             .await
+    }
+
+    async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<crate::UnroutedEvent>> {
+        self.backend.read(work(move |conn| Box::pin(async move { deliveries::unrouted(conn, limit).await }))).await
+    }
+
+    async fn route_events(&self, routes: &[(i64, Vec<String>)], now: Timestamp) -> StoreResult<()> {
+        let routes = routes.to_vec();
+        self.backend.write(work(move |conn| Box::pin(async move { deliveries::route(conn, &routes, now).await }))).await
+    }
+
+    async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>> {
+        self.backend.read(work(move |conn| Box::pin(async move { deliveries::due_channels(conn, now).await }))).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        channel_id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::ClaimedDelivery>> {
+        let channel = channel_id.to_owned();
+        self.backend
+            .write(work(move |conn| {
+                Box::pin(async move { deliveries::claim(conn, &channel, now, lease_until, limit).await })
+            }))
+            .await
+    }
+
+    async fn finish_deliveries(
+        &self,
+        ids: &[i64],
+        outcome: &crate::DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (ids, outcome) = (ids.to_vec(), outcome.clone());
+        self.backend
+            .write(work(move |conn| Box::pin(async move { deliveries::finish(conn, &ids, &outcome, now).await })))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<crate::DeliveryRecord>, i64)> {
+        let status = status.map(str::to_owned);
+        self.backend
+            .read(work(move |conn| {
+                Box::pin(async move { deliveries::list(conn, status.as_deref(), limit, offset).await })
+            }))
+            .await
+    }
+
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        self.backend.write(work(move |conn| Box::pin(async move { deliveries::retry(conn, id, now).await }))).await
+    }
+
+    async fn discard_delivery(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        self.backend.write(work(move |conn| Box::pin(async move { deliveries::discard(conn, id, now).await }))).await
     }
 
     async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<AlertPage> {
