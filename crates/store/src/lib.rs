@@ -139,13 +139,17 @@ pub trait Store: Send + Sync + 'static {
         new: &NewExpectedService,
         now: Timestamp,
     ) -> StoreResult<ExpectedServiceRecord>;
+    /// Disabling a service closes its open alert (as a manual resolution), so that it cannot stay
+    /// open for ever once nobody watches the service (a v1 defect).
     async fn update_expected_service(
         &self,
         server_id: &str,
         service_name: &str,
         update: &ExpectedServiceUpdate,
+        now: Timestamp,
     ) -> StoreResult<ExpectedServiceRecord>;
-    async fn delete_expected_service(&self, server_id: &str, service_name: &str) -> StoreResult<()>;
+    /// Stops watching a service and closes its open alert, as disabling does.
+    async fn delete_expected_service(&self, server_id: &str, service_name: &str, now: Timestamp) -> StoreResult<()>;
 }
 
 /// Opens the store a database URL names: `sqlite://path`, `sqlite::memory:` is not supported

@@ -505,10 +505,10 @@ async fn service_down_alerts_follow_expected_services(store: Arc<dyn Store>) {
     assert_eq!(listed[0].current_status.as_ref().map(|s| s.status.as_str()), Some("stopped"));
 
     let update = ExpectedServiceUpdate { enabled: Some(false), display_name: Some(None), ..Default::default() };
-    let updated = store.update_expected_service("media", "sql", &update).await.unwrap();
+    let updated = store.update_expected_service("media", "sql", &update, t0).await.unwrap();
     assert!(!updated.enabled && updated.display_name.is_none());
     assert!(matches!(
-        store.update_expected_service("media", "nope", &update).await,
+        store.update_expected_service("media", "nope", &update, t0).await,
         Err(StoreError::NotFound(m)) if m == "Service 'nope' not found for server 'media'"
     ));
 
@@ -516,8 +516,18 @@ async fn service_down_alerts_follow_expected_services(store: Arc<dyn Store>) {
     store.ingest_heartbeat(write(up, at + Duration::minutes(1))).await.unwrap();
     let alert = store.get_alert(alert.id).await.unwrap();
     assert_eq!((alert.status, alert.auto_resolved, alert.service_still_down()), (AlertStatus::Resolved, true, false));
-    store.delete_expected_service("media", "sql").await.unwrap();
-    assert!(matches!(store.delete_expected_service("media", "sql").await, Err(StoreError::NotFound(_))));
+    store.delete_expected_service("media", "sql", t0).await.unwrap();
+    assert!(matches!(store.delete_expected_service("media", "sql", t0).await, Err(StoreError::NotFound(_))));
+
+    // An alert about a service nobody watches any more is closed, not left open for ever (v1).
+    let down = services(at + Duration::minutes(2), json!([{"name": "plex", "status": "failed"}]));
+    store.ingest_heartbeat(write(down, at + Duration::minutes(2))).await.unwrap();
+    let open = AlertFilter { status: Some("open".into()), ..all_alerts() };
+    assert_eq!(store.list_alerts(&open).await.unwrap().total, 1);
+    store.delete_expected_service("media", "plex", at + Duration::minutes(3)).await.unwrap();
+    assert_eq!(store.list_alerts(&open).await.unwrap().total, 0);
+    let closed = &store.list_alerts(&all_alerts()).await.unwrap().alerts[0];
+    assert_eq!((closed.status, closed.auto_resolved), (AlertStatus::Resolved, false));
 }
 
 async fn deleting_a_server_removes_its_alerts(store: Arc<dyn Store>, raw: Raw) {
@@ -556,6 +566,32 @@ async fn the_database_enforces_alert_invariants(store: Arc<dyn Store>, raw: Raw)
     assert_eq!(raw.count("SELECT COUNT(*) FROM alerts").await, 3);
     // The API sees what was inserted by hand, too.
     assert_eq!(store.get_server("guarded").await.unwrap().active_alert_count, 2);
+}
+
+/// Many heartbeats of one server at once (a pool of PostgreSQL connections, or one SQLite batch),
+/// all over the disk threshold: exactly one alert and one outbox event.
+async fn concurrent_breaches_open_one_alert(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let mut tasks = Vec::new();
+    for index in 0..16 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let at = t0 + Duration::seconds(index);
+            let mut hb = heartbeat("full", at, 5.0);
+            if let Some(filesystems) = hb.filesystems.as_mut() {
+                filesystems[0].percent = 99.0;
+            }
+            store.ingest_heartbeat(write(hb, at)).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.total, 1, "{page:#?}");
+    assert_eq!((page.alerts[0].alert_type, page.alerts[0].key.subject.as_str()), (AlertKind::Disk, "/"));
+    let opened = store.outbox(100).await.unwrap().into_iter().filter(|e| e.kind == "opened").count();
+    assert_eq!(opened, 1);
 }
 
 /// Direct SQL access to a test database, to prove constraints without going through the store.
@@ -674,6 +710,7 @@ suite!(
     manual_resolve_lets_a_new_alert_open,
     offline_detection_honours_the_timeout,
     service_down_alerts_follow_expected_services,
+    concurrent_breaches_open_one_alert,
 );
 
 raw_suite!(deleting_a_server_removes_its_alerts, the_database_enforces_alert_invariants);

@@ -139,7 +139,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-/// Changes the display name, criticality or enabled flag. Severity of an open alert is kept.
+/// Changes the display name, criticality or enabled flag. Severity of an open alert is kept;
+/// disabling closes the service's open alert.
 #[utoipa::path(put, path = "/api/v1/servers/{id}/services/{service_name}", tag = "services",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id"), ("service_name" = String, Path, description = "Service")),
@@ -157,10 +158,10 @@ pub async fn update(
     v.finish()?;
     let update =
         ExpectedServiceUpdate { display_name: body.display_name, is_critical: body.is_critical, enabled: body.enabled };
-    Ok(Json(state.store.update_expected_service(&id, &name, &update).await?.into()))
+    Ok(Json(state.store.update_expected_service(&id, &name, &update, state.clock.now()).await?.into()))
 }
 
-/// Stops watching a service; its status history is kept.
+/// Stops watching a service and closes its open alert; its status history is kept.
 #[utoipa::path(delete, path = "/api/v1/servers/{id}/services/{service_name}", tag = "services",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id"), ("service_name" = String, Path, description = "Service")),
@@ -170,6 +171,6 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_expected_service(&id, &name).await?;
+    state.store.delete_expected_service(&id, &name, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -286,15 +286,18 @@ impl<B: Backend> Store for SqlStore<B> {
         server_id: &str,
         service_name: &str,
         update: &ExpectedServiceUpdate,
+        now: Timestamp,
     ) -> StoreResult<ExpectedServiceRecord> {
         let (id, name, update) = (server_id.to_owned(), service_name.to_owned(), update.clone());
         self.backend
-            .write(work(move |conn| Box::pin(async move { services::update(conn, &id, &name, &update).await })))
+            .write(work(move |conn| Box::pin(async move { services::update(conn, &id, &name, &update, now).await })))
             .await
     }
 
-    async fn delete_expected_service(&self, server_id: &str, service_name: &str) -> StoreResult<()> {
+    async fn delete_expected_service(&self, server_id: &str, service_name: &str, now: Timestamp) -> StoreResult<()> {
         let (id, name) = (server_id.to_owned(), service_name.to_owned());
-        self.backend.write(work(move |conn| Box::pin(async move { services::delete(conn, &id, &name).await }))).await
+        self.backend
+            .write(work(move |conn| Box::pin(async move { services::delete(conn, &id, &name, now).await })))
+            .await
     }
 }

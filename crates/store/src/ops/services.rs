@@ -1,7 +1,9 @@
 //! Expected services of a server (v1 `expected_services`): what the service-down rules watch.
 
+use homelab_core::alerts::{AlertKey, Observation};
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
+use super::alerts::{load_rules, lock_server, observe};
 use super::servers::{find_by_id, not_found};
 use crate::backend::{Conn, Row, Value};
 use crate::{
@@ -94,6 +96,7 @@ pub(crate) async fn update(
     server_id: &str,
     name: &str,
     update: &ExpectedServiceUpdate,
+    now: Timestamp,
 ) -> StoreResult<ExpectedServiceRecord> {
     let pk = server_pk(conn, server_id).await?;
     let mut sets = Vec::new();
@@ -117,10 +120,13 @@ pub(crate) async fn update(
             return Err(service_not_found(server_id, name));
         }
     }
+    if update.enabled == Some(false) {
+        close_alert(conn, pk, name, now).await?;
+    }
     one(conn, pk, server_id, name).await
 }
 
-pub(crate) async fn delete(conn: &mut dyn Conn, server_id: &str, name: &str) -> StoreResult<()> {
+pub(crate) async fn delete(conn: &mut dyn Conn, server_id: &str, name: &str, now: Timestamp) -> StoreResult<()> {
     let pk = server_pk(conn, server_id).await?;
     let deleted = conn
         .execute("DELETE FROM expected_services WHERE server_pk = $1 AND service_name = $2", &[pk.into(), name.into()])
@@ -128,5 +134,16 @@ pub(crate) async fn delete(conn: &mut dyn Conn, server_id: &str, name: &str) -> 
     if deleted == 0 {
         return Err(service_not_found(server_id, name));
     }
+    close_alert(conn, pk, name, now).await
+}
+
+/// Resolves the service's active alert through the engine (as a person would), so that an alert
+/// about a service nobody watches any more does not stay open for ever.
+async fn close_alert(conn: &mut dyn Conn, pk: i64, name: &str, now: Timestamp) -> StoreResult<()> {
+    let key = AlertKey::service(name);
+    lock_server(conn, pk).await?;
+    let rules = load_rules(conn).await?;
+    let observation = Observation::Resolve { key: key.clone(), alert_id: None, now };
+    observe(conn, pk, &rules, &observation, Some(&key)).await?;
     Ok(())
 }
