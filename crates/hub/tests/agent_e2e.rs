@@ -220,16 +220,27 @@ async fn registered_agent_appears_with_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spool_bridges_a_hub_killed_mid_stream() {
+async fn sqlite_spool_bridges_a_hub_killed_mid_stream() {
     let dir = tempfile::tempdir().unwrap();
+    spool_bridges_a_hub_killed_mid_stream(dir.path(), &sqlite_url(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_spool_bridges_a_hub_killed_mid_stream() {
+    let Some(cluster) = homelab_store::testing::postgres_cluster() else { return };
+    let url = cluster.create_database().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    spool_bridges_a_hub_killed_mid_stream(dir.path(), &url).await;
+}
+
+async fn spool_bridges_a_hub_killed_mid_stream(dir: &Path, database_url: &str) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let database_url = sqlite_url(dir.path());
-    let mut hub = spawn_hub(&database_url, port);
+    let mut hub = spawn_hub(database_url, port);
     wait_until_ready(&client, &base, &mut hub).await;
-    let config = register_agent(&client, &base, dir.path(), 100).await;
+    let config = register_agent(&client, &base, dir, 100).await;
     let spool_dir = config.spool_dir.clone();
     let agent = RunningAgent::start(config);
     let history = format!("{base}/api/v1/servers/{SERVER_ID}/metrics?range=24h");
@@ -241,12 +252,12 @@ async fn spool_bridges_a_hub_killed_mid_stream() {
     hub.wait().unwrap();
     let spooled = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
     let deadline = Instant::now() + Duration::from_secs(30);
-    while spooled(&spool_dir) < 10 {
+    while spooled(&spool_dir) < 20 {
         assert!(Instant::now() < deadline, "the agent did not spool while the hub was down");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Same port, same database: the agent's configuration does not change.
-    let mut hub = spawn_hub(&database_url, port);
+    let mut hub = spawn_hub(database_url, port);
     wait_until_ready(&client, &base, &mut hub).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while spooled(&spool_dir) > 0 {
