@@ -594,6 +594,31 @@ async fn concurrent_breaches_open_one_alert(store: Arc<dyn Store>) {
     assert_eq!(opened, 1);
 }
 
+/// A replayed backlog (older than what is stored) is history: it opens no alerts.
+async fn replayed_heartbeats_do_not_alert(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let now = t0 + Duration::hours(1);
+    beat(&store, "spool", now, 5.0).await;
+    for minute in 0..10 {
+        let old = t0 + Duration::minutes(minute);
+        let mut hb = heartbeat("spool", old, 99.0);
+        if let Some(filesystems) = hb.filesystems.as_mut() {
+            filesystems[0].percent = 99.0;
+        }
+        hb.services = serde_json::from_value(json!([{"name": "plex", "status": "failed"}])).unwrap();
+        store.ingest_heartbeat(write(hb, now + Duration::seconds(minute))).await.unwrap();
+    }
+    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: true };
+    store.create_expected_service("spool", &plex, now).await.unwrap();
+    assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0);
+    assert_eq!(cpu_history(&store, "spool", t0, now + Duration::seconds(1)).await.len(), 11, "history is stored");
+    // A current heartbeat is evaluated as usual.
+    let mut hb = heartbeat("spool", now + Duration::minutes(1), 5.0);
+    hb.services = serde_json::from_value(json!([{"name": "plex", "status": "failed"}])).unwrap();
+    store.ingest_heartbeat(write(hb, now + Duration::minutes(1))).await.unwrap();
+    assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 1);
+}
+
 /// Direct SQL access to a test database, to prove constraints without going through the store.
 enum Raw {
     Sqlite(std::path::PathBuf),
@@ -711,6 +736,7 @@ suite!(
     offline_detection_honours_the_timeout,
     service_down_alerts_follow_expected_services,
     concurrent_breaches_open_one_alert,
+    replayed_heartbeats_do_not_alert,
 );
 
 raw_suite!(deleting_a_server_removes_its_alerts, the_database_enforces_alert_invariants);

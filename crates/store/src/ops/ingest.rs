@@ -59,9 +59,16 @@ pub(crate) async fn ingest(
 /// Runs the alert engine on this heartbeat in the same transaction, so that engine state, alert
 /// rows and outbox events commit atomically with the heartbeat itself. The server row is already
 /// locked by [`update_server`], which serialises concurrent evaluations of one server.
+///
+/// A heartbeat older than one already stored (an agent replaying its spool after an outage) is
+/// history, not news: its readings are not evaluated, or a backlog would open and resolve alerts
+/// about the past. It still proves the server is alive, so it resolves an offline alert.
 async fn evaluate_alerts(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
     let rules = alerts::load_rules(conn).await?;
-    let sample = HeartbeatSample::from_request(&write.request);
+    let newest =
+        conn.query_one("SELECT latest_metrics_at FROM servers WHERE pk = $1", &[pk.into()]).await?.opt_i64(0)?;
+    let replayed = newest.is_some_and(|newest| newest > to_millis(&write.request.timestamp));
+    let sample = if replayed { HeartbeatSample::default() } else { HeartbeatSample::from_request(&write.request) };
     let observation = Observation::Heartbeat { sample, now: write.received_at };
     alerts::observe(conn, pk, &rules, &observation, None).await?;
     Ok(())
