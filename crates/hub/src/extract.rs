@@ -102,3 +102,47 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         })
     }
 }
+
+/// Path parameters whose errors become a v1 422 naming the parameter, instead of axum's
+/// plain-text 400 (e.g. a non-numeric token id, or a server id that is not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+/// The name of the route's only parameter (`/servers/{id}` → `id`), for errors that carry none.
+fn only_parameter(parts: &Parts) -> Option<String> {
+    let route = parts.extensions.get::<axum::extract::MatchedPath>()?.as_str();
+    let mut names = route.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'));
+    let name = names.next()?;
+    names.next().is_none().then(|| name.trim_start_matches('*').to_owned())
+}
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                let message = error.body_text();
+                let (kind, key, input) = match error.into_kind() {
+                    ErrorKind::ParseErrorAtKey { key, value, .. } => ("type_error", Some(key), value),
+                    ErrorKind::ParseError { value, .. } | ErrorKind::ParseErrorAtIndex { value, .. } => {
+                        ("type_error", None, value)
+                    }
+                    ErrorKind::DeserializeError { key, value, .. } => ("type_error", Some(key), value),
+                    ErrorKind::InvalidUtf8InPathParam { key } => ("string_unicode", Some(key), String::new()),
+                    _ => ("type_error", None, String::new()),
+                };
+                let mut loc = vec![LocSegment::from("path")];
+                if let Some(key) = key.or_else(|| only_parameter(parts)) {
+                    loc.push(LocSegment::Key(key));
+                }
+                let detail = message.trim_start_matches("Invalid URL: ");
+                Err(ApiError::Validation(ValidationErrors(vec![FieldError::new(kind, loc, detail, input.into())])))
+            }
+            Err(other) => Err(ApiError::Internal(other.body_text())),
+        }
+    }
+}

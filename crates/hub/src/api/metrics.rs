@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Duration;
 use homelab_core::history::{HistoryRange, MetricKind, Tier, round2};
 use homelab_core::time::{self, Timestamp};
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 const CHART_METRICS: [MetricKind; 3] = [MetricKind::CpuPercent, MetricKind::MemoryPercent, MetricKind::DiskPercent];
@@ -75,7 +75,7 @@ pub struct MetricsHistory {
 pub async fn history(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<RangeParams>,
 ) -> ApiResult<Json<MetricsHistory>> {
     let range = parse_range(params.range.as_deref())?;
@@ -137,7 +137,7 @@ pub struct Sparkline {
 pub async fn sparkline(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<SparklineParams>,
 ) -> ApiResult<Json<Sparkline>> {
     // The server is checked first, as in v1.
@@ -243,7 +243,7 @@ fn to_columns(data: SeriesData) -> SeriesColumns {
 pub async fn series(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<SeriesParams>,
 ) -> ApiResult<Json<SeriesResponse>> {
     let range = parse_range(params.range.as_deref())?;

@@ -4,7 +4,7 @@
 //! Tokens are shown once; only their SHA-256 hashes are stored.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Duration;
 use homelab_core::time::{self, Timestamp};
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{AdminAuth, sha256_hex};
 use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -152,7 +152,11 @@ pub async fn list_tokens(_: AdminAuth, State(state): State<AppState>) -> ApiResu
 #[utoipa::path(delete, path = "/api/v1/agents/register/tokens/{id}", tag = "registration", security(("api_key" = [])),
     params(("id" = i64, Path, description = "Token id")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_token(_: AdminAuth, State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_token(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     match state.store.delete_registration_token(id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::Conflict(message)) => Err(ApiError::bad_request("TOKEN_CLAIMED", message)),
@@ -272,7 +276,7 @@ impl From<AgentCredential> for CredentialInfo {
 pub async fn credential(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(guid): Path<String>,
+    ApiPath(guid): ApiPath<String>,
 ) -> ApiResult<Json<CredentialInfo>> {
     Ok(Json(state.store.credential_info(&guid).await?.into()))
 }
@@ -293,7 +297,7 @@ pub struct RotateResponse {
 pub async fn rotate(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(guid): Path<String>,
+    ApiPath(guid): ApiPath<String>,
 ) -> ApiResult<Json<RotateResponse>> {
     let (api_token, credential) = tokens::new_agent_token(&guid);
     state.store.rotate_credential(&guid, &credential, state.clock.now()).await?;
@@ -320,7 +324,7 @@ pub struct RevokeResponse {
 pub async fn revoke(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(guid): Path<String>,
+    ApiPath(guid): ApiPath<String>,
 ) -> ApiResult<Json<RevokeResponse>> {
     state.store.revoke_credential(&guid, state.clock.now()).await?;
     Ok(Json(RevokeResponse { success: true, server_guid: guid, error: None }))

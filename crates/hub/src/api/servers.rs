@@ -1,7 +1,7 @@
 //! Servers: list, create, read, update, delete, maintenance mode, pending packages.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{self, Timestamp};
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,7 +43,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
-pub async fn get(_: AdminAuth, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Server>> {
+pub async fn get(_: AdminAuth, State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Server>> {
     Ok(Json(state.store.get_server(&id).await?))
 }
 
@@ -54,7 +54,7 @@ pub async fn get(_: AdminAuth, State(state): State<AppState>, Path(id): Path<Str
 pub async fn update(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(update): ApiJson<ServerUpdate>,
 ) -> ApiResult<Json<Server>> {
     update.validate()?;
@@ -65,7 +65,11 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers", security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(_: AdminAuth, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     state.store.delete_server(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -74,7 +78,11 @@ pub async fn delete(_: AdminAuth, State(state): State<AppState>, Path(id): Path<
 #[utoipa::path(put, path = "/api/v1/servers/{id}/pause", tag = "servers", security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
-pub async fn pause(_: AdminAuth, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Server>> {
+pub async fn pause(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Server>> {
     Ok(Json(state.store.set_paused(&id, true, state.clock.now()).await?))
 }
 
@@ -82,7 +90,11 @@ pub async fn pause(_: AdminAuth, State(state): State<AppState>, Path(id): Path<S
 #[utoipa::path(put, path = "/api/v1/servers/{id}/unpause", tag = "servers", security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
-pub async fn unpause(_: AdminAuth, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Server>> {
+pub async fn unpause(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Server>> {
     Ok(Json(state.store.set_paused(&id, false, state.clock.now()).await?))
 }
 
@@ -105,7 +117,7 @@ pub struct PackageList {
 pub async fn packages(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PackageList>> {
     let server = state.store.get_server(&id).await?;
     let packages = state.store.list_packages(&id).await?;

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 pub mod receiver;
-pub mod smtp;
 
 use std::sync::Arc;
 
@@ -205,4 +204,148 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+// ---- Helpers for the endpoint tests (api_*.rs) ----
+
+/// A response with everything a test may look at: status, headers, raw text and parsed JSON
+/// (`Value::Null` when the body is empty, a string when it is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestHub {
+    /// Sends exactly what is given: no API key is added, and the JSON body is optional.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+        };
+        Reply { status, headers, text, body }
+    }
+
+    /// Sends a heartbeat authenticated with a per-agent token (and no API key).
+    pub async fn heartbeat_as_agent(&self, token: &str, guid: &str, body: Value) -> (StatusCode, Value) {
+        self.post_raw(
+            "/api/v1/agents/heartbeat",
+            &[("X-Agent-Token", token), ("X-Server-GUID", guid)],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await
+    }
+
+    /// Creates a server by hand and returns it (asserting the 201).
+    pub async fn create_server(&self, body: Value) -> Value {
+        let (status, server) = self.post("/api/v1/servers", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{server}");
+        server
+    }
+
+    /// Creates a registration token and claims it for `server_id`; returns the claim answer
+    /// (`server_guid`, `api_token`, …).
+    pub async fn register_agent(&self, server_id: &str) -> Value {
+        let (status, created) = self.post("/api/v1/agents/register/tokens", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let (status, claimed) = self
+            .post_raw(
+                "/api/v1/agents/register/claim",
+                &[],
+                serde_json::to_vec(&json!({"token": created["token"], "server_id": server_id,
+                                           "hostname": format!("{server_id}.home.lan")}))
+                .unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{claimed}");
+        claimed
+    }
+}
+
+/// The v1 minimal heartbeat (contract §2.3) for `server_id` at `at`.
+pub fn minimal_heartbeat(server_id: &str, at: Timestamp, cpu: f64) -> Value {
+    json!({"server_id": server_id, "hostname": format!("{server_id}.home.lan"), "timestamp": time::format(&at),
+           "metrics": {"cpu_percent": cpu, "memory_percent": 62.5, "disk_percent": 78.3}})
+}
+
+/// The 401 body every admin endpoint answers without a valid `X-API-Key`.
+pub fn unauthorized(message: &str) -> Value {
+    json!({"detail": {"code": "UNAUTHORIZED", "message": message}})
+}
+
+/// The structured application error body.
+pub fn app_error(code: &str, message: &str) -> Value {
+    json!({"detail": {"code": code, "message": message}})
+}
+
+/// `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$`, the one timestamp shape the API emits.
+pub fn is_api_timestamp(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| range.into_iter().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let base = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    base && match b.len() {
+        20 => b[19] == b'Z',
+        24 => b[19] == b'.' && digits(20..23) && b[23] == b'Z',
+        _ => false,
+    }
+}
+
+/// Keys whose values are timestamps in this API.
+fn is_timestamp_key(key: &str) -> bool {
+    key.ends_with("_at") || matches!(key, "timestamp" | "last_seen" | "last_checked" | "inactive_since")
+}
+
+/// Checks every non-null timestamp in `value` (at any depth) against [`is_api_timestamp`] and
+/// returns how many were checked, so callers can assert that something was.
+pub fn check_timestamps(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, item)| match item {
+                Value::String(text) if is_timestamp_key(key) => {
+                    assert!(is_api_timestamp(text), "`{key}` is {text:?}, not RFC 3339 UTC with Z");
+                    1
+                }
+                other => check_timestamps(other),
+            })
+            .sum(),
+        Value::Array(items) => items.iter().map(check_timestamps).sum(),
+        _ => 0,
+    }
 }
