@@ -22,7 +22,7 @@ homelabcmd-agent: the Homelab Command monitoring agent
 Usage:
   homelabcmd-agent [run] [OPTIONS]
   homelabcmd-agent register --hub URL --token TOKEN [--server-id ID] [--config PATH]
-  homelabcmd-agent check [--service NAME]... [--packages] [--server-id ID] [--root DIR]
+  homelabcmd-agent check [--config PATH] [--service NAME]... [--packages] [--server-id ID]
   homelabcmd-agent --help | --version
 
 Commands:
@@ -54,7 +54,8 @@ Options for run (each overrides HOMELAB_AGENT_<NAME>, which overrides the config
   --spool-max-age-hours N  Spool age bound [default: 168]             (SPOOL_MAX_AGE_HOURS, …)
   --root DIR         Read proc, sys, etc below DIR (host mounted into a container) (ROOT, root)
 
-Options for check:
+Options for check (services, server id, host name and root default to run's settings):
+  --config PATH    The config file to take them from [default: /etc/homelab-agent/config.toml]
   --service NAME   A systemd unit to report (repeatable).
   --packages       Also list pending package updates (slow: runs `apt list --upgradable`).
   --server-id ID   The server id to put in the heartbeat (default: derived from the host name).
@@ -72,6 +73,7 @@ struct CheckArgs {
     root: Option<String>,
     /// Hidden: time this many collections and print the cost of one.
     bench: Option<u32>,
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -144,6 +146,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                     "--server-id" => check.server_id = Some(flags.value(flag, inline)?),
                     "--root" => check.root = Some(flags.value(flag, inline)?),
                     "--packages" if inline.is_none() => check.packages = true,
+                    "--config" => check.config = Some(flags.value(flag, inline)?.into()),
                     "--bench-collect" => {
                         let n = flags.number(flag, inline)?;
                         check.bench = Some(u32::try_from(n.max(1)).map_err(|_| format!("{flag}: too many"))?);
@@ -210,15 +213,33 @@ fn hostname_of(root: &SystemRoot) -> String {
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    let root = args.root.map_or_else(SystemRoot::host, SystemRoot::under);
-    let hostname = hostname_of(&root);
+    // What `run` would use, without demanding a hub or credentials: check works before register.
+    let (path, required) = config_path(args.config);
+    let settings = match config::read_file(&path, required)
+        .and_then(|file| Ok(file.overlay(Settings::from_env(|name| std::env::var(name).ok())?)))
+    {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let root = args.root.map(PathBuf::from).or(settings.root).map_or_else(SystemRoot::host, SystemRoot::under);
+    let hostname = settings.hostname.unwrap_or_else(|| hostname_of(&root));
+    let state_dir = settings.state_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_DIR));
+    // Read, never created: check must not leave state behind.
+    let stored_guid = std::fs::read_to_string(state_dir.join(homelab_agent::state::GUID_FILE))
+        .ok()
+        .map(|g| g.trim().to_owned())
+        .filter(|g| config::is_guid(g));
     let identity = AgentIdentity {
-        server_id: args.server_id.unwrap_or_else(|| os::server_id_from_hostname(&hostname)),
-        server_guid: None,
+        server_id: args.server_id.or(settings.server_id).unwrap_or_else(|| os::server_id_from_hostname(&hostname)),
+        server_guid: settings.server_guid.or(stored_guid),
         hostname,
     };
-    let config =
-        CollectorConfig { services: args.services, collect_packages: args.packages, ..CollectorConfig::default() };
+    let services =
+        if args.services.is_empty() { settings.monitored_services.unwrap_or_default() } else { args.services };
+    let config = CollectorConfig { services, collect_packages: args.packages, ..CollectorConfig::default() };
     let mut collector = Collector::new(root, config);
     for warning in collector.prime() {
         eprintln!("warning: {warning}");
@@ -410,6 +431,7 @@ mod tests {
                 server_id: Some("pi-1".into()),
                 root: Some("/host".into()),
                 bench: Some(100),
+                config: None,
             }))
         );
         assert_eq!(parse(&["check", "--service"]), Err("--service needs a value".into()));

@@ -195,10 +195,32 @@ impl<T: Transport> Sender<T> {
         if self.logged.len() >= MAX_REMEMBERED_ERRORS {
             self.logged.clear();
         }
-        if self.logged.insert(message.clone()) {
+        if self.logged.insert(error_key(&message)) {
             error!("{message}");
         }
     }
+}
+
+/// What makes two errors "the same" for logging: the text with the numbers after the first
+/// status (`HTTP 422`) blanked out, because a 422 quotes the offending value, which changes
+/// every minute, and would otherwise be logged every minute.
+fn error_key(message: &str) -> String {
+    let split = message.find("HTTP ").map_or(0, |at| at + "HTTP 000".len()).min(message.len());
+    let (head, tail) = message.split_at(if message.is_char_boundary(split) { split } else { 0 });
+    let mut key = head.to_owned();
+    let mut in_number = false;
+    for c in tail.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                key.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            key.push(c);
+        }
+    }
+    key
 }
 
 fn log_dropped(dropped: &[Dropped]) {
@@ -377,6 +399,16 @@ mod tests {
             s.deliver(format!("hb{i}").into_bytes(), at(i), &never);
         }
         assert_eq!(s.logged.len(), 1);
+    }
+
+    #[test]
+    fn error_identity_ignores_quoted_values_but_not_the_status() {
+        let a = "hub rejected a heartbeat: HTTP 422: services.0.cpu_percent: 123.4 is above 100";
+        let b = "hub rejected a heartbeat: HTTP 422: services.0.cpu_percent: 150 is above 100";
+        assert_eq!(error_key(a), error_key(b));
+        assert_ne!(error_key(a), error_key(&a.replace("HTTP 422", "HTTP 400")));
+        assert_ne!(error_key(a), error_key(&a.replace("cpu_percent", "memory_mb")));
+        assert_eq!(error_key("no status 12"), "no status #");
     }
 
     #[test]
