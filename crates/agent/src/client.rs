@@ -38,7 +38,9 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client whose every request is abandoned after `timeout`. Redirects are not followed:
     /// a hub URL that redirects (http → https, say) is a configuration to fix, and following it
-    /// would turn the POST into a GET.
+    /// would turn the POST into a GET. ureq keeps idle connections for 15 s, so a replay burst
+    /// reuses one connection while a once-a-minute heartbeat opens a fresh one, and never trips
+    /// over a connection a proxy closed while it sat idle.
     pub fn new(timeout: Duration) -> Self {
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
