@@ -152,6 +152,20 @@ async fn every_alert_endpoint_needs_the_key(hub: &TestHub) {
         hub.post_raw("/api/v1/alerts/1/resolve", &[("X-API-Key", API_KEY)], "{}").await.0,
         StatusCode::NOT_FOUND
     );
+
+    // Documented, without a key.
+    let (status, openapi) = hub.get_without_key("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/alerts/pending",
+        "/api/v1/alerts/{alert_id}/acknowledge",
+        "/api/v1/servers/{id}/services/{service_name}",
+        "/api/v1/config/thresholds",
+        "/api/v1/fleet/summary",
+    ] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} is not in the OpenAPI document");
+    }
 }
 
 on_both_backends!(

@@ -619,6 +619,28 @@ async fn replayed_heartbeats_do_not_alert(store: Arc<dyn Store>) {
     assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 1);
 }
 
+/// Maintenance mode: no new alerts (metric or offline) while paused; they open once it ends.
+async fn paused_servers_raise_nothing(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    beat(&store, "maint", t0, 5.0).await;
+    store.set_paused("maint", true, t0).await.unwrap();
+    let mut full = heartbeat("maint", t0 + Duration::minutes(1), 5.0);
+    if let Some(filesystems) = full.filesystems.as_mut() {
+        filesystems[0].percent = 99.0;
+    }
+    store.ingest_heartbeat(write(full.clone(), t0 + Duration::minutes(1))).await.unwrap();
+    let report = store.check_offline(t0 + Duration::minutes(10)).await.unwrap();
+    assert_eq!(report.marked_offline, ["maint"], "the status still tells the truth");
+    assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0);
+    assert!(store.outbox(10).await.unwrap().is_empty());
+
+    store.set_paused("maint", false, t0 + Duration::minutes(11)).await.unwrap();
+    full.timestamp = t0 + Duration::minutes(12);
+    store.ingest_heartbeat(write(full, t0 + Duration::minutes(12))).await.unwrap();
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!((page.total, page.alerts[0].alert_type), (1, AlertKind::Disk));
+}
+
 /// Direct SQL access to a test database, to prove constraints without going through the store.
 enum Raw {
     Sqlite(std::path::PathBuf),
@@ -737,6 +759,7 @@ suite!(
     service_down_alerts_follow_expected_services,
     concurrent_breaches_open_one_alert,
     replayed_heartbeats_do_not_alert,
+    paused_servers_raise_nothing,
 );
 
 raw_suite!(deleting_a_server_removes_its_alerts, the_database_enforces_alert_invariants);
