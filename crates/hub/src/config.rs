@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use homelab_core::history::RetentionPolicy;
 use serde::Deserialize;
 
+use crate::notify::ChannelConfig;
+
 /// The v1 default key. Running with it is allowed (zero set-up) but loudly warned about.
 pub const DEFAULT_API_KEY: &str = "dev-key-change-me";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/homelab.db";
@@ -21,6 +23,9 @@ pub struct Config {
     /// Public URL of the hub, used in agent install commands.
     pub external_url: Option<String>,
     pub local_agent: LocalAgentConfig,
+    /// Notification channels declared in the file; on start they replace stored channels with
+    /// the same id (the rest stay as configured through the API).
+    pub channels: Vec<ChannelConfig>,
     pub retention: RetentionPolicy,
     /// Seconds between retention runs (rollup, then prune).
     pub retention_interval_seconds: u64,
@@ -57,6 +62,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.into(),
             external_url: None,
             local_agent: LocalAgentConfig::default(),
+            channels: Vec::new(),
             retention: RetentionPolicy::default(),
             retention_interval_seconds: 300,
             notification_group_window_seconds: 30,
@@ -75,6 +81,7 @@ pub struct ConfigFile {
     pub database_url: Option<String>,
     pub external_url: Option<String>,
     pub local_agent: Option<LocalAgentConfig>,
+    pub channels: Option<Vec<ChannelConfig>>,
     pub retention: Option<RetentionPolicy>,
     pub retention_interval_seconds: Option<u64>,
     pub notification_group_window_seconds: Option<i64>,
@@ -151,6 +158,7 @@ impl Config {
             config.database_url = file.database_url.unwrap_or(config.database_url);
             config.external_url = file.external_url.or(config.external_url);
             config.local_agent = file.local_agent.unwrap_or(config.local_agent);
+            config.channels = file.channels.unwrap_or_default();
             config.retention = file.retention.unwrap_or(config.retention);
             config.retention_interval_seconds =
                 file.retention_interval_seconds.unwrap_or(config.retention_interval_seconds);
@@ -188,6 +196,9 @@ impl Config {
             return Err(ConfigError::Invalid("api_key must not be empty".into()));
         }
         self.retention.check().map_err(ConfigError::Invalid)?;
+        for (index, channel) in self.channels.iter().enumerate() {
+            channel.validate().map_err(|e| ConfigError::Invalid(format!("channels[{index}] ({}): {e}", channel.id)))?;
+        }
         if self.retention_interval_seconds == 0 {
             return Err(ConfigError::Invalid("retention_interval_seconds must be at least 1".into()));
         }
@@ -252,6 +263,20 @@ mod tests {
         let file: ConfigFile = toml::from_str("[retention]\nraw_days = 100").unwrap();
         let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();
         assert!(error.to_string().contains("five_minute_days"), "{error}");
+    }
+
+    #[test]
+    fn channels_come_from_the_file_and_are_validated() {
+        let file: ConfigFile = toml::from_str(
+            "[[channels]]\nid = \"phone\"\nkind = \"ntfy\"\ntopic_url = \"https://ntfy.lan/homelab\"\nmin_severity = \"high\"",
+        )
+        .unwrap();
+        let config = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap();
+        assert_eq!(config.channels[0].id, "phone");
+        let file: ConfigFile =
+            toml::from_str("[[channels]]\nid = \"x\"\nkind = \"slack\"\nwebhook_url = \"nope\"").unwrap();
+        let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();
+        assert!(error.to_string().contains("channels[0] (x): webhook_url"), "{error}");
     }
 
     #[test]

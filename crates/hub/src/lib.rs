@@ -68,6 +68,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
     let state = AppState { store: Arc::clone(&store), config: Arc::new(config), clock, started: Instant::now() };
+    if let Err(error) = api::notifications::apply_configured_channels(&state).await {
+        tracing::error!(%error, "cannot store the notification channels of the configuration file");
+    }
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let mut jobs = Vec::new();
     let retention_state = state.clone();

@@ -93,3 +93,27 @@ async fn channel_test_reports_the_remote_error(hub: &TestHub) {
 }
 
 on_both_backends!(channels_crud_never_echoes_secrets, test_webhook_follows_v1, channel_test_reports_the_remote_error);
+
+/// Channels of the configuration file are stored on start and listed (masked) with the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_channels_are_applied_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel: homelab_hub::notify::ChannelConfig = serde_json::from_value(
+        json!({"id": "phone", "kind": "ntfy", "topic_url": "https://ntfy.lan/homelab-secret-topic", "min_severity": "high"}),
+    )
+    .unwrap();
+    let config = homelab_hub::config::Config {
+        api_key: common::API_KEY.into(),
+        database_url: format!("sqlite://{}", dir.path().join("hub.db").display()),
+        local_agent: homelab_hub::config::LocalAgentConfig { enabled: false, ..Default::default() },
+        channels: vec![channel],
+        ..Default::default()
+    };
+    let hub = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
+    let (status, body) = hub.get("/api/v1/notifications/channels").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["channels"][0]["id"], "phone");
+    assert_eq!(body["channels"][0]["topic_url"], "https://ntfy.lan/…");
+    assert_eq!(body["channels"][0]["min_severity"], "high");
+    hub.stop().await;
+}

@@ -25,6 +25,21 @@ pub async fn load_channels(state: &AppState) -> ApiResult<Vec<ChannelConfig>> {
     }
 }
 
+/// Puts the channels of the configuration file into the stored list (same id: replaced).
+pub async fn apply_configured_channels(state: &AppState) -> ApiResult<()> {
+    if state.config.channels.is_empty() {
+        return Ok(());
+    }
+    let mut channels = load_channels(state).await?;
+    for configured in &state.config.channels {
+        match channels.iter_mut().find(|c| c.id == configured.id) {
+            Some(stored) => *stored = configured.clone(),
+            None => channels.push(configured.clone()),
+        }
+    }
+    save_channels(state, &channels).await
+}
+
 async fn save_channels(state: &AppState, channels: &[ChannelConfig]) -> ApiResult<()> {
     let value = serde_json::to_value(channels).map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.put_setting(CHANNELS_KEY, &value, state.clock.now()).await?;

@@ -81,6 +81,8 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 /// Classifies an HTTP answer: 2xx delivered; 429 and 5xx retried (honouring `Retry-After`);
 /// other statuses are permanent, with the receiver's body quoted.
 pub async fn classify(result: Result<reqwest::Response, reqwest::Error>) -> Result<(), DeliveryError> {
+    // The URL of a webhook is its secret: keep it out of errors (they are logged and stored).
+    let result = result.map_err(reqwest::Error::without_url);
     let response = match result {
         Ok(response) => response,
         Err(error) if error.is_timeout() => {
