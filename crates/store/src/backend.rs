@@ -127,6 +127,13 @@ pub trait Conn: Send {
         ""
     }
 
+    /// Takes a lock, held until the transaction ends, that only one hub at a time can hold:
+    /// singleton jobs (the offline check) skip their run when another hub has it. Always granted
+    /// where there is a single writer (SQLite).
+    async fn try_job_lock(&mut self, _job: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
+
     /// Runs a statement; returns the number of rows changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64>;
     /// Runs a query and collects its rows.

@@ -78,6 +78,10 @@ impl Conn for PgConn<'_> {
         " FOR UPDATE SKIP LOCKED"
     }
 
+    async fn try_job_lock(&mut self, job: i64) -> StoreResult<bool> {
+        Conn::query_one(self, "SELECT pg_try_advisory_xact_lock($1)", &[job.into()]).await?.bool(0)
+    }
+
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
         let statement = self.0.prepare_cached(sql).await?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();

@@ -641,6 +641,25 @@ async fn paused_servers_raise_nothing(store: Arc<dyn Store>) {
     assert_eq!((page.total, page.alerts[0].alert_type), (1, AlertKind::Disk));
 }
 
+/// With several hubs on one PostgreSQL, only one runs the offline check at a time: a check that
+/// finds the job lock taken does nothing.
+async fn one_hub_at_a_time_checks_offline(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    beat(&store, "quiet", t0, 5.0).await;
+    let later = t0 + Duration::minutes(5);
+    if let Raw::Postgres(url) = &raw {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        let key: i64 = 0x006f_6666_6c69_6e65; // the store's offline-check lock
+        client.execute("SELECT pg_advisory_lock($1)", &[&key]).await.unwrap();
+        assert!(store.check_offline(later).await.unwrap().marked_offline.is_empty(), "another hub holds the job");
+        client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+    assert_eq!(store.check_offline(later).await.unwrap().marked_offline, ["quiet"]);
+}
+
 /// Direct SQL access to a test database, to prove constraints without going through the store.
 enum Raw {
     Sqlite(std::path::PathBuf),
@@ -762,4 +781,8 @@ suite!(
     paused_servers_raise_nothing,
 );
 
-raw_suite!(deleting_a_server_removes_its_alerts, the_database_enforces_alert_invariants);
+raw_suite!(
+    deleting_a_server_removes_its_alerts,
+    the_database_enforces_alert_invariants,
+    one_hub_at_a_time_checks_offline
+);

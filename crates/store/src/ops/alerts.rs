@@ -271,9 +271,16 @@ fn alert_values(pk: i64, key: &str, event: &AlertEvent, at: i64) -> Vec<Value> {
 
 // ---- Offline detection ------------------------------------------------------------------------
 
+/// Advisory-lock key of the offline check ("offline" in ASCII), distinct from the migration lock.
+pub(crate) const OFFLINE_JOB_LOCK: i64 = 0x006f_6666_6c69_6e65;
+
 /// Marks silent servers offline and runs the engine's clock tick for every server that is
 /// offline or has an offline alert state (openings, reminders, workstation conversions).
 pub(crate) async fn check_offline(conn: &mut dyn Conn, now: Timestamp) -> StoreResult<OfflineReport> {
+    if !conn.try_job_lock(OFFLINE_JOB_LOCK).await? {
+        // Another hub on the same database is running this check right now.
+        return Ok(OfflineReport::default());
+    }
     let rules = load_rules(conn).await?;
     let timeout_millis = rules.thresholds.server_offline_seconds.saturating_mul(1000);
     let cutoff = to_millis(&now).saturating_sub(timeout_millis);
