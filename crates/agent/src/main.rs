@@ -23,6 +23,7 @@ Usage:
   homelabcmd-agent [run] [OPTIONS]
   homelabcmd-agent register --hub URL --token TOKEN [--server-id ID] [--config PATH]
   homelabcmd-agent check [--config PATH] [--service NAME]... [--packages] [--server-id ID]
+                         [--root DIR]
   homelabcmd-agent --help | --version
 
 Commands:
@@ -37,6 +38,7 @@ Options for run (each overrides HOMELAB_AGENT_<NAME>, which overrides the config
   --config PATH      TOML config file [default: /etc/homelab-agent/config.toml]
   --hub URL          Hub address, e.g. http://hub.lan:8080            (HUB_URL, hub_url)
   --api-token T      Per-agent token from `register`                  (API_TOKEN, api_token)
+                     (secrets on the command line are visible in `ps`; prefer the file)
   --server-guid G    The GUID the token belongs to                    (SERVER_GUID, server_guid)
   --api-key K        The hub's admin key, instead of a token          (API_KEY, api_key)
   --server-id ID     Server slug [default: from the host name]        (SERVER_ID, server_id)
