@@ -80,8 +80,12 @@ impl Fleet {
 
     /// The `n`-th heartbeat of the run, from machine `n mod size`, as JSON bytes.
     pub fn heartbeat(&self, n: u64) -> Vec<u8> {
-        let machine = &self.machines[(n % self.machines.len() as u64) as usize];
-        let now = Utc::now();
+        self.heartbeat_at(n, (n % self.machines.len() as u64) as usize, Utc::now())
+    }
+
+    /// Machine `index`'s heartbeat stamped `now` (history back-fill uses past instants).
+    pub fn heartbeat_at(&self, n: u64, index: usize, now: chrono::DateTime<Utc>) -> Vec<u8> {
+        let machine = &self.machines[index % self.machines.len()];
         let t = now.timestamp() as f64 / 600.0 + machine.phase;
         let cpu = (35.0 + 60.0 * t.sin().max(0.0).powi(3)).clamp(0.0, 100.0);
         let memory = 40.0 + 20.0 * (t / 3.0).sin().abs();

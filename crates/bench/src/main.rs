@@ -9,6 +9,7 @@
 
 mod fleet;
 mod report;
+mod scenarios;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -49,11 +50,47 @@ struct Args {
     /// Print the report as JSON too.
     #[arg(long)]
     json: bool,
+    /// What to measure: `ingest` (throughput and latency), `storage` (bytes per heartbeat and
+    /// per sample after rollups, back-filling --days of history for --servers machines),
+    /// `query` (fleet list and 30-day chart after a back-fill), `notify` (heartbeat commit to
+    /// webhook), or `all`.
+    #[arg(long, default_value = "ingest", value_parser = ["ingest", "storage", "query", "notify", "all"])]
+    scenario: String,
+    /// Days of history to back-fill for `storage` and `query`.
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Machines whose history is back-filled for `storage` and `query`.
+    #[arg(long, default_value_t = 10)]
+    history_servers: usize,
 }
 
 struct StartedHub {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl StartedHub {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the hub with SIGTERM (so it checkpoints and closes the database) and returns the
+    /// size of its SQLite files.
+    fn stop_and_measure(mut self) -> anyhow::Result<u64> {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("could not signal the hub");
+        }
+        self.child.wait()?;
+        let mut bytes = 0;
+        for entry in std::fs::read_dir(self.dir.path())? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with("bench.db") {
+                bytes += entry.metadata()?.len();
+            }
+        }
+        Ok(bytes)
+    }
 }
 
 impl Drop for StartedHub {
@@ -77,15 +114,20 @@ fn start_hub(args: &Args) -> anyhow::Result<(String, StartedHub)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let database_url =
         args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    // Retention every 2 s so back-filled history is rolled up during the run; no grouping so
+    // that each alert's notification latency is its own.
+    let config = dir.path().join("hub.toml");
+    std::fs::write(&config, "retention_interval_seconds = 2\nnotification_group_window_seconds = 0\n")?;
     let child = Command::new(hub_binary()?)
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent"])
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent", "--config"])
+        .arg(&config)
         .env("HOMELAB_CMD_API_KEY", &args.api_key)
         .env("HOMELAB_CMD_DATABASE_URL", &database_url)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
         .context("starting the hub")?;
-    Ok((format!("http://127.0.0.1:{port}"), StartedHub { child, _dir: dir }))
+    Ok((format!("http://127.0.0.1:{port}"), StartedHub { child, dir }))
 }
 
 async fn wait_ready(client: &reqwest::Client, hub: &str) -> anyhow::Result<()> {
@@ -105,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
     // reqwest is built without a default TLS provider; the workspace uses ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().pool_max_idle_per_host(1024).timeout(Duration::from_secs(30)).build()?;
-    let (hub, _started) = match &args.hub {
+    let (hub, started) = match &args.hub {
         Some(url) => (url.trim_end_matches('/').to_owned(), None),
         None => {
             let (url, started) = start_hub(&args)?;
@@ -119,15 +161,107 @@ async fn main() -> anyhow::Result<()> {
         (Some(concurrency), _) => Mode::Max(concurrency.max(1)),
         _ => Mode::Max(64),
     };
-    eprintln!("hub {hub}: {} simulated servers, {mode:?}, 2 s warm-up then {} s", args.servers, args.duration);
-    run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2)).await;
-    let outcomes = run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration)).await;
-    let report = Report::new(&format!("{mode:?}"), args.servers, Duration::from_secs(args.duration), outcomes);
-    report.print();
+    let pid = started.as_ref().map(StartedHub::pid);
+    let mut json_report = serde_json::Map::new();
+    let wants = |name: &str| args.scenario == name || args.scenario == "all";
+    if wants("ingest") {
+        eprintln!("hub {hub}: {} simulated servers, {mode:?}, 2 s warm-up then {} s", args.servers, args.duration);
+        run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2)).await;
+        let outcomes = run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration)).await;
+        let report = Report::new(&format!("{mode:?}"), args.servers, Duration::from_secs(args.duration), outcomes);
+        report.print();
+        print_rss(pid, &format!("after ingest at {} servers", args.servers));
+        json_report.insert("ingest".into(), serde_json::to_value(&report)?);
+    }
+    let mut history_samples = 0;
+    let mut history_heartbeats = 0;
+    if wants("storage") || wants("query") {
+        let history = Fleet::new(args.history_servers);
+        let (bodies, samples) = scenarios::history_bodies(&history, args.history_servers, args.days);
+        history_heartbeats = bodies.len();
+        history_samples = samples;
+        eprintln!("back-filling {} days for {} servers: {} heartbeats", args.days, args.history_servers, bodies.len());
+        let started_at = Instant::now();
+        scenarios::send_all(&client, &hub, &args.api_key, bodies, 32, "back-fill").await?;
+        println!(
+            "back-fill      {history_heartbeats} heartbeats in {:.1} s ({:.0}/s)",
+            started_at.elapsed().as_secs_f64(),
+            history_heartbeats as f64 / started_at.elapsed().as_secs_f64()
+        );
+        // Two retention passes (every 2 s) roll the old days up and prune them.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        print_rss(pid, "after back-fill");
+    }
+    if wants("query") {
+        let extra = 1000usize.saturating_sub(args.history_servers);
+        let fleet_1000 = Fleet::new(1000);
+        let bodies: Vec<Vec<u8>> = (args.history_servers..args.history_servers + extra)
+            .map(|i| fleet_1000.heartbeat_at(i as u64, i, chrono::Utc::now()))
+            .collect();
+        scenarios::send_all(&client, &hub, &args.api_key, bodies, 32, "fleet").await?;
+        for (path, count) in [
+            ("/api/v1/servers", 30),
+            ("/api/v1/servers/bench-00000/metrics?range=30d", 50),
+            ("/api/v1/servers/bench-00000/metrics/series?range=30d&metrics=cpu_percent,memory_percent,fs_percent", 50),
+        ] {
+            let report = scenarios::time_get(&client, &hub, &args.api_key, path, count).await?;
+            println!("query          {:<85} p50 {:.2} ms  p99 {:.2} ms", report.what, report.p50_ms, report.p99_ms);
+            json_report.insert(format!("query {path}"), serde_json::to_value(&report)?);
+        }
+        print_rss(pid, "with 1 000 servers");
+    }
+    if wants("notify") {
+        let report = scenarios::notification_latency(&client, &hub, &args.api_key, &fleet, 20).await?;
+        println!(
+            "notify         {}: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            report.what, report.p50_ms, report.p99_ms, report.max_ms
+        );
+        json_report.insert("notify".into(), serde_json::to_value(&report)?);
+    }
+    if let Some(pid) = pid {
+        if let Some(kib) = scenarios::rss_kib(pid) {
+            json_report.insert("hub_rss_kib".into(), kib.into());
+        }
+    }
+    if wants("storage") {
+        match started {
+            Some(hub) if args.database_url.is_none() => {
+                let bytes = hub.stop_and_measure()?;
+                let report = scenarios::StorageReport {
+                    servers: args.history_servers,
+                    days: args.days,
+                    heartbeats: history_heartbeats,
+                    samples: history_samples,
+                    database_bytes: bytes,
+                    bytes_per_heartbeat: bytes as f64 / history_heartbeats.max(1) as f64,
+                    bytes_per_sample: bytes as f64 / history_samples.max(1) as f64,
+                    projected_bytes_50_servers_30_days: bytes as f64 * 50.0 / args.history_servers.max(1) as f64 * 30.0
+                        / args.days.max(1) as f64,
+                };
+                println!(
+                    "storage        {} bytes for {} heartbeats ({} samples): {:.0} B/heartbeat, {:.1} B/sample; 50 servers × 30 days ≈ {:.0} MB",
+                    report.database_bytes,
+                    report.heartbeats,
+                    report.samples,
+                    report.bytes_per_heartbeat,
+                    report.bytes_per_sample,
+                    report.projected_bytes_50_servers_30_days / 1e6
+                );
+                json_report.insert("storage".into(), serde_json::to_value(&report)?);
+            }
+            _ => eprintln!("storage: only measured on the SQLite hub this tool starts itself"),
+        }
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&json_report)?);
     }
     Ok(())
+}
+
+fn print_rss(pid: Option<u32>, when: &str) {
+    if let Some(kib) = pid.and_then(scenarios::rss_kib) {
+        println!("hub RSS        {:.1} MB {when}", kib as f64 / 1024.0);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -76,7 +76,8 @@ pub async fn serve(
     let retention_state = state.clone();
     jobs.push(jobs::spawn_periodic(
         "retention",
-        Duration::from_secs(30),
+        // Soon after start (the hub may have been down for a while), but not in its first breath.
+        Duration::from_secs(state.config.retention_interval_seconds.min(30)),
         Duration::from_secs(state.config.retention_interval_seconds),
         jobs_stopped.clone(),
         move || {

@@ -1,0 +1,227 @@
+//! The measurements beyond raw ingest: storage growth, query latency, hub memory and
+//! alert-to-notification latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{Duration as Span, Utc};
+use serde::Serialize;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::fleet::Fleet;
+
+/// Resident memory of a process, from `/proc/PID/status` (Linux).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+/// Sends `heartbeats` (pre-built bodies) with `concurrency` senders; fails on any non-2xx.
+pub async fn send_all(
+    client: &reqwest::Client,
+    hub: &str,
+    key: &str,
+    bodies: Vec<Vec<u8>>,
+    concurrency: usize,
+    label: &str,
+) -> anyhow::Result<()> {
+    let total = bodies.len();
+    let queue = Arc::new(tokio::sync::Mutex::new(bodies.into_iter().enumerate()));
+    let url = Arc::new(format!("{hub}/api/v1/agents/heartbeat"));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, queue, url, key) = (client.clone(), Arc::clone(&queue), Arc::clone(&url), key.to_owned());
+        let label = label.to_owned();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().await.next();
+                let Some((index, body)) = next else { return Ok::<_, anyhow::Error>(()) };
+                let response = client
+                    .post(url.as_str())
+                    .header("X-API-Key", &key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    bail!(
+                        "heartbeat {index} got HTTP {}: {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    );
+                }
+                if index > 0 && index % 20_000 == 0 {
+                    eprintln!("  {label}: {index}/{total} ({:.0}/s)", index as f64 / started.elapsed().as_secs_f64());
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+pub struct StorageReport {
+    pub servers: usize,
+    pub days: i64,
+    pub heartbeats: usize,
+    pub samples: usize,
+    pub database_bytes: u64,
+    pub bytes_per_heartbeat: f64,
+    pub bytes_per_sample: f64,
+    pub projected_bytes_50_servers_30_days: f64,
+}
+
+/// Back-fills `days` of minute-by-minute history for `servers` machines (agent timestamps in
+/// the past), so the hub's retention rolls up and prunes it as it would over a month.
+pub fn history_bodies(fleet: &Fleet, servers: usize, days: i64) -> (Vec<Vec<u8>>, usize) {
+    let now = Utc::now();
+    let minutes = days * 24 * 60;
+    let mut bodies = Vec::with_capacity(minutes as usize * servers);
+    let mut samples = 0;
+    for minute in 0..minutes {
+        let at = now - Span::minutes(minutes - minute);
+        for server in 0..servers {
+            let body = fleet.heartbeat_at(minute as u64, server, at);
+            if minute == 0 {
+                if let Ok(hb) = serde_json::from_slice::<homelab_core::heartbeat::HeartbeatRequest>(&body) {
+                    samples += homelab_core::history::samples_of(&hb).len();
+                }
+            }
+            bodies.push(body);
+        }
+    }
+    (bodies, samples * minutes as usize)
+}
+
+#[derive(Serialize)]
+pub struct LatencyReport {
+    pub what: String,
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+fn latency_report(what: &str, mut samples: Vec<Duration>) -> LatencyReport {
+    samples.sort();
+    let pick = |p: f64| {
+        samples
+            .get(((samples.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    LatencyReport {
+        what: what.into(),
+        requests: samples.len(),
+        p50_ms: pick(0.5),
+        p99_ms: pick(0.99),
+        max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+    }
+}
+
+/// Times `count` GETs of `path`.
+pub async fn time_get(
+    client: &reqwest::Client,
+    hub: &str,
+    key: &str,
+    path: &str,
+    count: usize,
+) -> anyhow::Result<LatencyReport> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let response = client.get(format!("{hub}{path}")).header("X-API-Key", key).send().await?;
+        let status = response.status();
+        let _ = response.bytes().await?;
+        samples.push(started.elapsed());
+        if !status.is_success() {
+            bail!("GET {path}: HTTP {status}");
+        }
+    }
+    Ok(latency_report(&format!("GET {path}"), samples))
+}
+
+/// A bare-bones HTTP receiver that reports the instant each request arrives.
+async fn start_receiver() -> anyhow::Result<(String, mpsc::UnboundedReceiver<Instant>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let (arrived, arrivals) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let arrived = arrived.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut filled = 0;
+                loop {
+                    let Ok(read) = socket.read(&mut buffer[filled..]).await else { return };
+                    if read == 0 {
+                        return;
+                    }
+                    filled += read;
+                    let text = String::from_utf8_lossy(&buffer[..filled]).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if filled >= end + 4 + length {
+                        let _ = arrived.send(Instant::now());
+                        let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                        filled = 0;
+                    }
+                }
+            });
+        }
+    });
+    Ok((url, arrivals))
+}
+
+/// Heartbeat committed (200 received) → webhook hit, for `count` fresh disk alerts.
+pub async fn notification_latency(
+    client: &reqwest::Client,
+    hub: &str,
+    key: &str,
+    fleet: &Fleet,
+    count: usize,
+) -> anyhow::Result<LatencyReport> {
+    let (url, mut arrivals) = start_receiver().await?;
+    let response = client
+        .post(format!("{hub}/api/v1/notifications/channels"))
+        .header("X-API-Key", key)
+        .json(&json!({"id": "bench-webhook", "kind": "webhook", "url": url}))
+        .send()
+        .await?;
+    if !response.status().is_success() && response.status().as_u16() != 409 {
+        bail!("creating the bench channel: HTTP {}", response.status());
+    }
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut body: serde_json::Value = serde_json::from_slice(&fleet.heartbeat_at(i as u64, i, Utc::now()))?;
+        body["server_id"] = json!(format!("notify-{i}-{}", Utc::now().timestamp_millis()));
+        body.as_object_mut().context("heartbeat is an object")?.remove("server_guid");
+        body["filesystems"][0]["percent"] = json!(97.0);
+        let response =
+            client.post(format!("{hub}/api/v1/agents/heartbeat")).header("X-API-Key", key).json(&body).send().await?;
+        let committed = Instant::now();
+        if !response.status().is_success() {
+            bail!("alerting heartbeat: HTTP {}", response.status());
+        }
+        let hit = tokio::time::timeout(Duration::from_secs(10), arrivals.recv())
+            .await
+            .context("no notification within 10 s")?
+            .context("receiver stopped")?;
+        samples.push(hit.saturating_duration_since(committed));
+        // Let the grouping window of the channel pass so that each alert is sent on its own.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(latency_report("heartbeat commit → webhook", samples))
+}
