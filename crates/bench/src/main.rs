@@ -218,10 +218,8 @@ async fn main() -> anyhow::Result<()> {
         );
         json_report.insert("notify".into(), serde_json::to_value(&report)?);
     }
-    if let Some(pid) = pid {
-        if let Some(kib) = scenarios::rss_kib(pid) {
-            json_report.insert("hub_rss_kib".into(), kib.into());
-        }
+    if let Some(kib) = pid.and_then(scenarios::rss_kib) {
+        json_report.insert("hub_rss_kib".into(), kib.into());
     }
     if wants("storage") {
         match started {

@@ -89,10 +89,10 @@ pub fn history_bodies(fleet: &Fleet, servers: usize, days: i64) -> (Vec<Vec<u8>>
         let at = now - Span::minutes(minutes - minute);
         for server in 0..servers {
             let body = fleet.heartbeat_at(minute as u64, server, at);
-            if minute == 0 {
-                if let Ok(hb) = serde_json::from_slice::<homelab_core::heartbeat::HeartbeatRequest>(&body) {
-                    samples += homelab_core::history::samples_of(&hb).len();
-                }
+            if minute == 0
+                && let Ok(hb) = serde_json::from_slice::<homelab_core::heartbeat::HeartbeatRequest>(&body)
+            {
+                samples += homelab_core::history::samples_of(&hb).len();
             }
             bodies.push(body);
         }
