@@ -85,7 +85,9 @@ impl StartedHub {
         let mut bytes = 0;
         for entry in std::fs::read_dir(self.dir.path())? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with("bench.db") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("bench.db") {
+                eprintln!("  {name}: {} bytes", entry.metadata()?.len());
                 bytes += entry.metadata()?.len();
             }
         }

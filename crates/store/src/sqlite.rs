@@ -127,7 +127,7 @@ fn open_connection(path: &Path, flags: OpenFlags) -> StoreResult<SqliteConn> {
     // the cost of the extra fsync per batch, not per heartbeat.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;",
+         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000; PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(SqliteConn(conn))
@@ -183,6 +183,11 @@ fn writer_loop(mut conn: SqliteConn, jobs: Receiver<Job>, max_batch: usize) {
         for complete in completions {
             complete(commit.clone());
         }
+    }
+    // Shutting down: fold the WAL into the database and empty it, so the file left behind is
+    // the whole database.
+    if let Err(error) = conn.0.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(%error, "final SQLite checkpoint failed; the WAL will be replayed on next start");
     }
 }
 
@@ -318,6 +323,10 @@ impl Backend for SqliteBackend {
     async fn close(&self) {
         if let Ok(mut stop) = self.stop_checkpoints.lock() {
             stop.take();
+        }
+        // Readers hold the WAL open; close them so the writer's last checkpoint can empty it.
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.clear();
         }
         // Dropping the sender lets the writer drain what is queued, then exit.
         if let Ok(mut jobs) = self.jobs.lock() {
