@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::alerts::text::metric_label;
 use crate::alerts::{AlertEvent, AlertKind, EventKind, Severity};
 use crate::time::Timestamp;
 
@@ -44,16 +45,6 @@ fn is_resolution(event: &AlertEvent) -> bool {
     matches!(event.kind, EventKind::Resolved { .. })
 }
 
-fn metric_name(kind: AlertKind) -> &'static str {
-    match kind {
-        AlertKind::Cpu => "CPU",
-        AlertKind::Memory => "MEMORY",
-        AlertKind::Disk => "DISK",
-        AlertKind::Offline => "OFFLINE",
-        AlertKind::Service => "SERVICE",
-    }
-}
-
 fn service_state(event: &AlertEvent) -> &'static str {
     if event.title.contains(" is failed ") { "Failed" } else { "Stopped" }
 }
@@ -75,14 +66,14 @@ pub fn headline(event: &AlertEvent) -> String {
         return match event.alert_type {
             AlertKind::Offline => "Resolved: Server Back Online".into(),
             AlertKind::Service => format!("Resolved: Service {} Running", event.key.subject),
-            kind => format!("Resolved: {} Usage Alert", metric_name(kind)),
+            kind => format!("Resolved: {} Usage Alert", metric_label(kind)),
         };
     }
     let prefix = if event.kind == EventKind::Reminder { "[Reminder] " } else { "" };
     let what = match event.alert_type {
         AlertKind::Offline => "Server Offline".to_owned(),
         AlertKind::Service => "Service Alert".to_owned(),
-        kind => format!("{} Usage Alert", metric_name(kind)),
+        kind => format!("{} Usage Alert", metric_label(kind)),
     };
     format!("{prefix}{}: {what}", event.severity.title_case())
 }

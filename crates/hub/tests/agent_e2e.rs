@@ -7,13 +7,14 @@
 //! (`homelab_agent::runner`) in a thread of this test, with the real HTTP client wrapped to record
 //! what it sent and what the hub acknowledged.
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::process::{free_port, spawn_hub, wait_until_ready};
 use homelab_agent::client::{HttpClient, HttpResponse, Transport, TransportError};
 use homelab_agent::config::{self, Config, Settings};
 use homelab_agent::register::{Registration, register};
@@ -22,37 +23,6 @@ use serde_json::{Value, json};
 
 const KEY: &str = "agent-e2e-test-key";
 const SERVER_ID: &str = "e2e-agent";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn_hub(database_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_homelabcmd"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent"])
-        .env("HOMELAB_CMD_DATABASE_URL", database_url)
-        .env("HOMELAB_CMD_API_KEY", KEY)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
-}
-
-/// Polls the health endpoint until the hub answers (it must within 20 s).
-async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/api/v1/system/health")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the hub exited during start-up");
-        assert!(Instant::now() < deadline, "the hub did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn get(client: &reqwest::Client, url: String) -> Value {
     let response = client.get(url).header("X-API-Key", KEY).send().await.unwrap();
@@ -186,7 +156,7 @@ async fn registered_agent_appears_with_metrics() {
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut hub = spawn_hub(&sqlite_url(dir.path()), port);
+    let mut hub = spawn_hub(&sqlite_url(dir.path()), port, KEY);
     wait_until_ready(&client, &base, &mut hub).await;
 
     let config = register_agent(&client, &base, dir.path(), 200).await;
@@ -238,7 +208,7 @@ async fn spool_bridges_a_hub_killed_mid_stream(dir: &Path, database_url: &str) {
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut hub = spawn_hub(database_url, port);
+    let mut hub = spawn_hub(database_url, port, KEY);
     wait_until_ready(&client, &base, &mut hub).await;
     let config = register_agent(&client, &base, dir, 100).await;
     let spool_dir = config.spool_dir.clone();
@@ -257,7 +227,7 @@ async fn spool_bridges_a_hub_killed_mid_stream(dir: &Path, database_url: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Same port, same database: the agent's configuration does not change.
-    let mut hub = spawn_hub(database_url, port);
+    let mut hub = spawn_hub(database_url, port, KEY);
     wait_until_ready(&client, &base, &mut hub).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while spooled(&spool_dir) > 0 {

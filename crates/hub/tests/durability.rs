@@ -2,53 +2,21 @@
 //! right after answering, restarted on the same database, and every heartbeat it acknowledged
 //! is still there.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
 use chrono::Utc;
+use common::process::{free_port, spawn_hub, wait_until_ready};
 use homelab_core::time;
 use serde_json::{Value, json};
 
 const KEY: &str = "durability-test-key";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn_hub(database_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_homelabcmd"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent"])
-        .env("HOMELAB_CMD_DATABASE_URL", database_url)
-        .env("HOMELAB_CMD_API_KEY", KEY)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
-}
-
-/// Polls the health endpoint until the hub answers (it must within 20 s).
-async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/api/v1/system/health")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the hub exited during start-up");
-        assert!(Instant::now() < deadline, "the hub did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn acknowledged_heartbeats_survive_sigkill(database_url: &str) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::install_tls_provider();
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut hub = spawn_hub(database_url, port);
+    let mut hub = spawn_hub(database_url, port, KEY);
     wait_until_ready(&client, &base, &mut hub).await;
 
     let start = Utc::now() - chrono::Duration::minutes(30);
@@ -75,7 +43,7 @@ async fn acknowledged_heartbeats_survive_sigkill(database_url: &str) {
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut hub = spawn_hub(database_url, port);
+    let mut hub = spawn_hub(database_url, port, KEY);
     wait_until_ready(&client, &base, &mut hub).await;
     let history: Value = client
         .get(format!("{base}/api/v1/servers/survivor/metrics?range=24h"))

@@ -2,6 +2,7 @@
 //! manual clock; and a small JSON client for it.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod receiver;
 pub mod smtp;
 
