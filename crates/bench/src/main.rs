@@ -175,6 +175,14 @@ async fn main() -> anyhow::Result<()> {
         print_rss(pid, &format!("after ingest at {} servers", args.servers));
         json_report.insert("ingest".into(), serde_json::to_value(&report)?);
     }
+    if wants("notify") {
+        let report = scenarios::notification_latency(&client, &hub, &args.api_key, &fleet, 20).await?;
+        println!(
+            "notify         {}: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            report.what, report.p50_ms, report.p99_ms, report.max_ms
+        );
+        json_report.insert("notify".into(), serde_json::to_value(&report)?);
+    }
     let mut history_samples = 0;
     let mut history_heartbeats = 0;
     if wants("storage") || wants("query") {
@@ -211,14 +219,6 @@ async fn main() -> anyhow::Result<()> {
             json_report.insert(format!("query {path}"), serde_json::to_value(&report)?);
         }
         print_rss(pid, "with 1 000 servers");
-    }
-    if wants("notify") {
-        let report = scenarios::notification_latency(&client, &hub, &args.api_key, &fleet, 20).await?;
-        println!(
-            "notify         {}: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
-            report.what, report.p50_ms, report.p99_ms, report.max_ms
-        );
-        json_report.insert("notify".into(), serde_json::to_value(&report)?);
     }
     if let Some(kib) = pid.and_then(scenarios::rss_kib) {
         json_report.insert("hub_rss_kib".into(), kib.into());

@@ -127,7 +127,7 @@ fn open_connection(path: &Path, flags: OpenFlags) -> StoreResult<SqliteConn> {
     // the cost of the extra fsync per batch, not per heartbeat.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000; PRAGMA journal_size_limit = 67108864;",
+         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -4000; PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(SqliteConn(conn))
@@ -238,7 +238,10 @@ impl SqliteBackend {
                 }
                 let mut conn = open_connection(&path, OpenFlags::default())?;
                 migrate(&mut conn)?;
-                conn.0.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+                // Every connection's page cache is resident memory: 4 MB each for readers (set in
+                // open_connection), more for the writer, whose hot pages are the index leaves of
+                // recent samples.
+                conn.0.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -16000;")?;
                 let (jobs, receiver) = mpsc::channel::<Job>();
                 Ok((conn, jobs, receiver))
             }

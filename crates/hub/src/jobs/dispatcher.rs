@@ -17,6 +17,9 @@ use crate::api::notifications::load_channels;
 use crate::notify::{self, ChannelConfig, ChannelTarget, DeliveryError, EventFilter};
 use crate::state::AppState;
 
+/// Events routed per store transaction.
+const ROUTE_BATCH: i64 = 1000;
+
 /// Id of the channel the v1 `slack_webhook_url` setting stands for.
 pub const V1_SLACK_CHANNEL: &str = "slack";
 
@@ -113,13 +116,21 @@ impl Dispatcher {
         let now = self.state.clock.now();
         let store = std::sync::Arc::clone(&self.state.store);
         let routes = self.routes().await?;
-        let events = store.unrouted_events(500).await.map_err(|e| e.to_string())?;
-        if !events.is_empty() {
+        // Route the whole backlog (in batches) before sending, so a new alert never waits
+        // behind a pile of older events that no channel wants.
+        loop {
+            let events = store.unrouted_events(ROUTE_BATCH).await.map_err(|e| e.to_string())?;
+            if events.is_empty() {
+                break;
+            }
             let assignments: Vec<(i64, Vec<String>)> = events
                 .iter()
                 .map(|e| (e.id, routes.iter().filter(|r| r.wants(&e.event)).map(|r| r.config.id.clone()).collect()))
                 .collect();
             store.route_events(&assignments, now).await.map_err(|e| e.to_string())?;
+            if (events.len() as i64) < ROUTE_BATCH {
+                break;
+            }
         }
         let mut sent = 0;
         for channel_id in store.due_channels(now).await.map_err(|e| e.to_string())? {
