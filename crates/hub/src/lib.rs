@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod notify;
 pub mod state;
 pub mod tokens;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,6 +44,7 @@ pub enum HubError {
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api::router();
     api::with_docs(api, openapi)
+        .merge(web::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
@@ -67,7 +69,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
-    let state = AppState { store: Arc::clone(&store), config: Arc::new(config), clock, started: Instant::now() };
+    let state = AppState {
+        store: Arc::clone(&store),
+        config: Arc::new(config),
+        clock,
+        started: Instant::now(),
+        web: web::WebState::new(),
+    };
     if let Err(error) = api::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");
     }
@@ -109,6 +117,11 @@ pub async fn serve(
         jobs.push(jobs::local_agent::spawn(state.clone(), jobs_stopped.clone()));
     }
 
+    let web = state.web.clone();
+    let shutdown = async move {
+        shutdown.await;
+        web.close();
+    };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(HubError::Serve);
     let _ = stop_jobs.send(true);

@@ -5,6 +5,7 @@ use homelab_store::Store;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::web::WebState;
 
 /// Shared by every handler and job.
 #[derive(Clone)]
@@ -13,4 +14,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub started: Instant,
+    /// Dashboard sessions and the live-update channel.
+    pub web: WebState,
 }

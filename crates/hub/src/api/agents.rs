@@ -45,5 +45,7 @@ pub async fn heartbeat(
             received_at: now,
         })
         .await?;
+    // After the commit: dashboards show what is durable.
+    state.web.server_changed(&outcome.server_id, outcome.server_registered);
     Ok(Json(HeartbeatResponse::ok(outcome.server_registered)))
 }

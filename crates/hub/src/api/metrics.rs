@@ -26,7 +26,7 @@ pub struct RangeParams {
     range: Option<String>,
 }
 
-fn parse_range(range: Option<&str>) -> ApiResult<HistoryRange> {
+pub(crate) fn parse_range(range: Option<&str>) -> ApiResult<HistoryRange> {
     let Some(text) = range else { return Ok(HistoryRange::Day) };
     HistoryRange::parse(text).ok_or_else(|| {
         ApiError::Validation(ValidationErrors::single(
@@ -38,7 +38,7 @@ fn parse_range(range: Option<&str>) -> ApiResult<HistoryRange> {
     })
 }
 
-fn query_for(range: HistoryRange, metrics: Vec<MetricKind>, now: Timestamp) -> HistoryQuery {
+pub(crate) fn query_for(range: HistoryRange, metrics: Vec<MetricKind>, now: Timestamp) -> HistoryQuery {
     HistoryQuery {
         metrics,
         from: now - range.window(),
@@ -186,9 +186,9 @@ pub async fn sparkline(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SeriesParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
-    range: Option<String>,
+    pub range: Option<String>,
     /// Comma-separated metric names; default `cpu_percent,memory_percent,disk_percent`.
-    metrics: Option<String>,
+    pub metrics: Option<String>,
 }
 
 /// One series in columns (the layout chart libraries such as uPlot take directly).

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod config;
+pub mod export;
 pub mod fleet;
 pub mod metrics;
 pub mod notifications;
@@ -72,6 +73,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics::history))
         .routes(routes!(metrics::sparkline))
         .routes(routes!(metrics::series))
+        .routes(routes!(export::export))
         .routes(routes!(registration::create_token, registration::list_tokens))
         .routes(routes!(registration::delete_token))
         .routes(routes!(registration::claim))

@@ -55,7 +55,7 @@ async fn report(state: &AppState, collector: Arc<Mutex<Collector>>, identity: Ag
         tracing::debug!(%warning, "local agent collector");
     }
     collection.heartbeat.validate(now).map_err(|e| format!("local heartbeat is invalid: {e}"))?;
-    state
+    let outcome = state
         .store
         .ingest_heartbeat(HeartbeatWrite {
             request: collection.heartbeat,
@@ -65,5 +65,6 @@ async fn report(state: &AppState, collector: Arc<Mutex<Collector>>, identity: Ag
         })
         .await
         .map_err(|e| e.to_string())?;
+    state.web.server_changed(&outcome.server_id, outcome.server_registered);
     Ok(())
 }

@@ -1,0 +1,159 @@
+//! The web dashboard: server-rendered askama templates, htmx for interactions and an SSE stream
+//! for live updates, uPlot for charts. Everything (templates, CSS, scripts, vendored libraries) is
+//! compiled into the binary, so `cargo run` alone serves the full UI with nothing fetched from
+//! the internet.
+//!
+//! The dashboard has no rules of its own: every action authenticates with the session (and its
+//! CSRF token) and then calls the very handler function the JSON API uses, so validation and
+//! store operations exist once.
+
+pub mod alerts;
+pub mod assets;
+pub mod events;
+pub mod fleet;
+pub mod server;
+pub mod session;
+pub mod settings;
+pub mod view;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use events::WebEvent;
+pub use session::Sessions;
+
+/// Dashboard state shared by handlers and jobs: the sessions and the live-update channel.
+#[derive(Clone)]
+pub struct WebState {
+    pub sessions: Arc<Sessions>,
+    pub events: tokio::sync::broadcast::Sender<WebEvent>,
+    /// Set when the hub shuts down, so that open SSE streams end and graceful shutdown does not
+    /// wait for dashboards to be closed.
+    pub closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for WebState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WebState {
+    pub fn new() -> Self {
+        // Room for a burst of heartbeats; a subscriber that falls behind reloads the whole grid.
+        let (events, _) = tokio::sync::broadcast::channel(1024);
+        WebState { sessions: Arc::new(Sessions::default()), events, closing: tokio::sync::watch::Sender::new(false) }
+    }
+
+    /// Ends every open live-update stream (called when shutdown begins).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Tells open dashboards that a server's state changed. Call only after the change is
+    /// committed. Never blocks; with no dashboard open it does nothing.
+    pub fn server_changed(&self, server_id: &str, registered: bool) {
+        let _ = self.events.send(WebEvent::ServerChanged { id: server_id.to_owned(), registered });
+    }
+}
+
+/// The dashboard's routes (pages, htmx partials, the SSE stream and the embedded assets).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(fleet::page))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/assets/{file}", get(assets::serve))
+        .route("/ui/events", get(events::stream))
+        .route("/ui/grid", get(fleet::grid))
+        .route("/ui/cards/{id}", get(fleet::card))
+        .route("/servers/{id}", get(server::page))
+        .route("/ui/servers/{id}/series", get(server::series))
+        .route("/ui/servers/{id}/export", get(server::export))
+        .route("/ui/servers/{id}/edit", post(server::edit))
+        .route("/ui/servers/{id}/maintenance", post(server::maintenance))
+        .route("/alerts", get(alerts::page))
+        .route("/ui/alerts", get(alerts::partial))
+        .route("/ui/alerts/bulk", post(alerts::bulk))
+        .route("/ui/alerts/{id}/{action}", post(alerts::one))
+        .route("/ui/thresholds", post(settings::save_thresholds))
+        .route("/settings", get(settings::page))
+        .route("/ui/tokens", post(settings::create_token))
+        .route("/ui/tokens/{id}/revoke", post(settings::revoke_token))
+}
+
+/// What every page's frame needs.
+pub struct Layout {
+    pub title: String,
+    /// Which navigation entry is current.
+    pub nav: &'static str,
+    pub csrf: String,
+    pub assets: &'static assets::AssetUrls,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, nav: &'static str, csrf: &str) -> Self {
+        Layout { title: title.into(), nav, csrf: csrf.to_owned(), assets: assets::urls() }
+    }
+}
+
+/// Renders a template; a rendering failure is logged and becomes a plain 500.
+pub fn render<T: Template>(template: &T) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.").into_response()
+        }
+    }
+}
+
+/// Renders a template to a string for SSE events and embedding (empty on failure, logged).
+pub fn render_string<T: Template>(template: &T) -> String {
+    template.render().unwrap_or_else(|error| {
+        tracing::error!(%error, "template rendering failed");
+        String::new()
+    })
+}
+
+/// Whether htmx sent the request (it then wants a fragment, not a page).
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.get("hx-request").is_some_and(|v| v == HeaderValue::from_static("true"))
+}
+
+/// An API error as a short, human message for the page (validation errors list each field).
+pub fn error_message(error: &ApiError) -> String {
+    match error {
+        ApiError::Validation(errors) => errors
+            .0
+            .iter()
+            .map(|e| {
+                let field = match e.loc.last() {
+                    Some(homelab_core::validate::LocSegment::Key(key)) => key.replace('_', " "),
+                    _ => String::new(),
+                };
+                if field.is_empty() || e.msg.starts_with(&field) {
+                    e.msg.clone()
+                } else {
+                    format!("{field}: {}", e.msg)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// A failed action shown in the page's message area (htmx retargets the swap there).
+pub fn error_toast(status: StatusCode, message: &str) -> Response {
+    let html = format!(r#"<div class="toast toast-error" role="alert">{}</div>"#, view::escape(message));
+    (status, [("hx-retarget", "#toast"), ("hx-reswap", "innerHTML")], Html(html)).into_response()
+}

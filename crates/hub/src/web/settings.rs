@@ -1,0 +1,196 @@
+//! Settings at `/settings`: alert thresholds and agent registration tokens (create, copy the
+//! install command, revoke), through the config and registration APIs' own handlers.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use homelab_core::alerts::thresholds::{MetricThresholdUpdate, Thresholds, ThresholdsUpdate};
+use serde::Deserialize;
+
+use super::session::{CsrfUser, WebUser};
+use super::{Layout, error_message, render};
+use crate::api::config;
+use crate::api::registration::{self, CreateTokenRequest, CreatedToken, TokenInfo};
+use crate::auth::AdminAuth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub thresholds: ThresholdsPartial,
+    pub tokens: TokensPartial,
+}
+
+/// The token list, with the token just created (shown once) or an error.
+#[derive(Template)]
+#[template(path = "partials/tokens.html")]
+pub struct TokensPartial {
+    pub tokens: Vec<TokenInfo>,
+    pub created: Option<CreatedToken>,
+    pub error: Option<String>,
+}
+
+async fn tokens(state: &AppState, created: Option<CreatedToken>, error: Option<String>) -> TokensPartial {
+    let (tokens, list_error) = match registration::list_tokens(AdminAuth, State(state.clone())).await {
+        Ok(Json(list)) => (list.tokens, None),
+        Err(e) => (Vec::new(), Some(error_message(&e))),
+    };
+    TokensPartial { tokens, created, error: error.or(list_error) }
+}
+
+/// `GET /settings`.
+pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
+    let tokens = tokens(&state, None, None).await;
+    let thresholds = thresholds_form(&state, None, Vec::new()).await;
+    render(&SettingsPage { layout: Layout::new("Settings", "settings", &user.csrf), thresholds, tokens })
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    expiry_minutes: String,
+}
+
+/// `POST /ui/tokens`: `POST /api/v1/agents/register/tokens` with the form's values.
+pub async fn create_token(
+    State(state): State<AppState>,
+    _: CsrfUser,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = serde_urlencoded::from_bytes::<TokenForm>(&body).unwrap_or(TokenForm {
+        display_name: String::new(),
+        mode: String::new(),
+        expiry_minutes: String::new(),
+    });
+    let name = form.display_name.trim();
+    let request = CreateTokenRequest {
+        mode: if form.mode.is_empty() { "readonly".into() } else { form.mode },
+        display_name: (!name.is_empty()).then(|| name.to_owned()),
+        monitored_services: None,
+        // A non-number is sent as 0 so that the API's range check explains the limits.
+        expiry_minutes: form.expiry_minutes.trim().parse().unwrap_or(0),
+    };
+    let partial = match registration::create_token(AdminAuth, State(state.clone()), headers, ApiJson(request)).await {
+        Ok(Json(created)) => tokens(&state, Some(created), None).await,
+        Err(error) => tokens(&state, None, Some(error_message(&error))).await,
+    };
+    render(&partial)
+}
+
+/// `POST /ui/tokens/{id}/revoke`: `DELETE /api/v1/agents/register/tokens/{id}`.
+pub async fn revoke_token(State(state): State<AppState>, _: CsrfUser, Path(id): Path<i64>) -> Response {
+    let error = match registration::delete_token(AdminAuth, State(state.clone()), ApiPath(id)).await {
+        Ok(_) => None,
+        Err(ApiError::NotFound(_)) => Some("That token no longer exists.".to_owned()),
+        Err(error) => Some(error_message(&error)),
+    };
+    render(&tokens(&state, None, error).await)
+}
+
+/// One metric's row of the thresholds form (text, so that a bad entry is shown back as typed).
+pub struct ThresholdRow {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub high: String,
+    pub critical: String,
+    pub sustained: String,
+}
+
+/// The thresholds form with the outcome of the last save.
+#[derive(Template)]
+#[template(path = "partials/thresholds.html")]
+pub struct ThresholdsPartial {
+    pub rows: Vec<ThresholdRow>,
+    pub offline: String,
+    pub message: Option<String>,
+    pub errors: Vec<String>,
+}
+
+impl ThresholdsPartial {
+    fn of(t: &Thresholds, message: Option<String>, errors: Vec<String>) -> Self {
+        let row = |key, label, m: &homelab_core::alerts::thresholds::MetricThreshold| ThresholdRow {
+            key,
+            label,
+            high: m.high_percent.to_string(),
+            critical: m.critical_percent.to_string(),
+            sustained: m.sustained_seconds.to_string(),
+        };
+        ThresholdsPartial {
+            rows: vec![row("cpu", "CPU", &t.cpu), row("memory", "Memory", &t.memory), row("disk", "Disk", &t.disk)],
+            offline: t.server_offline_seconds.to_string(),
+            message,
+            errors,
+        }
+    }
+}
+
+async fn thresholds_form(state: &AppState, message: Option<String>, errors: Vec<String>) -> ThresholdsPartial {
+    match config::get_thresholds(AdminAuth, State(state.clone())).await {
+        Ok(Json(t)) => ThresholdsPartial::of(&t, message, errors),
+        Err(e) => ThresholdsPartial::of(&Thresholds::default(), message, vec![error_message(&e)]),
+    }
+}
+
+/// `POST /ui/thresholds`: `PUT /api/v1/config/thresholds` with the form's numbers. Entries that
+/// are not whole numbers are reported here; every other rule (ranges, critical above high) is
+/// the API's, and its messages are shown as they are.
+pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: axum::body::Bytes) -> Response {
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.trim().to_owned())).collect();
+    let mut errors = Vec::new();
+    let mut number = |name: &str| -> Option<i64> {
+        let text = pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse::<i64>() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                errors.push(format!("{}: enter a whole number (got “{text}”)", name.replace('_', " ")));
+                None
+            }
+        }
+    };
+    let mut metric = |key: &str| MetricThresholdUpdate {
+        high_percent: number(&format!("{key}_high")),
+        critical_percent: number(&format!("{key}_critical")),
+        sustained_seconds: number(&format!("{key}_sustained")),
+        ..MetricThresholdUpdate::default()
+    };
+    let update = ThresholdsUpdate {
+        cpu: Some(metric("cpu")),
+        memory: Some(metric("memory")),
+        disk: Some(metric("disk")),
+        server_offline_seconds: number("server_offline_seconds"),
+    };
+    if !errors.is_empty() {
+        let mut form = thresholds_form(&state, None, errors).await;
+        form.message = None;
+        return render(&form);
+    }
+    match config::put_thresholds(AdminAuth, State(state.clone()), ApiJson(update)).await {
+        Ok(Json(saved)) => {
+            let message = if saved.updated.is_empty() {
+                "Nothing changed.".to_owned()
+            } else {
+                format!("Saved: {}.", saved.updated.join(", "))
+            };
+            render(&ThresholdsPartial::of(&saved.thresholds, Some(message), Vec::new()))
+        }
+        Err(ApiError::Validation(list)) => {
+            let errors = list.0.iter().map(|e| e.msg.clone()).collect();
+            render(&thresholds_form(&state, None, errors).await)
+        }
+        Err(e) => render(&thresholds_form(&state, None, vec![error_message(&e)]).await),
+    }
+}

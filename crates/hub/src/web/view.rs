@@ -1,0 +1,310 @@
+//! What the templates show, computed in Rust so that templates stay simple and the rules are
+//! unit-tested: status (colour, shape and words), relative times, sizes, sparklines.
+
+use chrono::Duration;
+use homelab_core::alerts::thresholds::Thresholds;
+use homelab_core::history::{MetricKind, Tier};
+use homelab_core::server::Server;
+use homelab_core::time::Timestamp;
+use homelab_store::HistoryQuery;
+
+use crate::state::AppState;
+
+/// How a machine is doing, for the badge: each has its own colour, shape and word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Online,
+    Warning,
+    Offline,
+    /// A workstation that is off: normal, so grey with "last seen …", never red.
+    Asleep,
+    Maintenance,
+}
+
+impl Status {
+    /// CSS class suffix and filter value.
+    pub fn key(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Warning => "warning",
+            Status::Offline => "offline",
+            Status::Asleep => "asleep",
+            Status::Maintenance => "maintenance",
+        }
+    }
+
+    /// A shape that tells the states apart without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Online => "●",
+            Status::Warning => "▲",
+            Status::Offline => "■",
+            Status::Asleep => "○",
+            Status::Maintenance => "◆",
+        }
+    }
+}
+
+/// Level of one metric against the thresholds: `ok`, `warn` or `crit` (a CSS class).
+pub fn level(value: Option<f64>, high: i64, critical: i64) -> &'static str {
+    match value {
+        Some(v) if v >= critical as f64 => "crit",
+        Some(v) if v >= high as f64 => "warn",
+        _ => "ok",
+    }
+}
+
+/// "just now", "4 min ago", "2 h ago", "3 d ago".
+pub fn ago(then: Timestamp, now: Timestamp) -> String {
+    let seconds = (now - then).num_seconds().max(0);
+    match seconds {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", seconds / 60),
+        3600..=86_399 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} d ago", seconds / 86_400),
+    }
+}
+
+/// "3 d 4 h", "5 h 12 min", "7 min".
+pub fn uptime(seconds: i64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {minutes} min")
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+/// Binary sizes with one decimal: "931.3 GiB".
+pub fn bytes(value: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut amount = value.max(0) as f64;
+    let mut unit = 0;
+    while amount >= 1024.0 && unit < UNITS.len() - 1 {
+        amount /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value} B") } else { format!("{amount:.1} {}", UNITS[unit]) }
+}
+
+/// HTML-escapes text for the few places that build markup by hand.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An SVG polyline `points` attribute for values 0–100 in a 100 × 24 box, oldest first.
+pub fn sparkline_points(values: &[f64]) -> String {
+    if values.len() < 2 {
+        return String::new();
+    }
+    let last = (values.len() - 1) as f64;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * 100.0 / last, 24.0 - v.clamp(0.0, 100.0) * 0.24))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The thresholds in force (saved settings, else the defaults). A broken document falls back to
+/// the defaults rather than breaking the page.
+pub async fn thresholds(state: &AppState) -> Thresholds {
+    match state.store.get_setting("thresholds").await {
+        Ok(Some(value)) => serde_json::from_value(value).unwrap_or_default(),
+        _ => Thresholds::default(),
+    }
+}
+
+/// One metric bar on a card.
+pub struct Meter {
+    pub label: &'static str,
+    pub value: Option<f64>,
+    pub level: &'static str,
+}
+
+impl Meter {
+    pub fn text(&self) -> String {
+        self.value.map_or_else(|| "–".into(), |v| format!("{v:.0} %"))
+    }
+
+    /// Bar width in percent, for the inline style.
+    pub fn width(&self) -> String {
+        format!("{:.0}", self.value.unwrap_or(0.0).clamp(0.0, 100.0))
+    }
+}
+
+/// Everything one fleet card shows.
+pub struct Card {
+    pub id: String,
+    pub name: String,
+    pub hostname: String,
+    pub machine_type: String,
+    pub status: Status,
+    pub status_text: String,
+    pub meters: Vec<Meter>,
+    pub uptime: Option<String>,
+    pub last_seen: String,
+    pub alerts: i64,
+    pub paused: bool,
+    pub spark: String,
+    pub updates: i64,
+    pub security_updates: i64,
+}
+
+impl Card {
+    pub fn is_workstation(&self) -> bool {
+        self.machine_type == "workstation"
+    }
+
+    /// Text the client-side search matches against.
+    pub fn search_text(&self) -> String {
+        format!("{} {} {}", self.name, self.id, self.hostname).to_lowercase()
+    }
+}
+
+/// Whether the server has been silent for longer than the offline timeout. Judged here as well
+/// as by the offline job so that the page is right between job runs.
+pub fn effective_status(server: &Server, thresholds: &Thresholds, now: Timestamp) -> Status {
+    let silent = match server.last_seen {
+        Some(seen) => (now - seen).num_seconds() > thresholds.server_offline_seconds,
+        None => true,
+    };
+    if server.is_paused {
+        Status::Maintenance
+    } else if silent || server.status == "offline" {
+        if server.machine_type == "workstation" { Status::Asleep } else { Status::Offline }
+    } else if server.active_alert_count > 0 {
+        Status::Warning
+    } else {
+        let m = server.latest_metrics.as_ref();
+        let over = |value: Option<f64>, high: i64| value.is_some_and(|v| v >= high as f64);
+        if over(m.and_then(|m| m.cpu_percent), thresholds.cpu.high_percent)
+            || over(m.and_then(|m| m.memory_percent), thresholds.memory.high_percent)
+            || over(m.and_then(|m| m.disk_percent), thresholds.disk.high_percent)
+        {
+            Status::Warning
+        } else {
+            Status::Online
+        }
+    }
+}
+
+/// Builds a card; `spark` holds recent CPU values, oldest first.
+pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f64]) -> Card {
+    let status = effective_status(server, thresholds, now);
+    let last_seen = server.last_seen.map_or_else(|| "never".into(), |seen| ago(seen, now));
+    let status_text = match status {
+        Status::Online => "Online".into(),
+        Status::Warning => "Warning".into(),
+        Status::Offline => "Offline".into(),
+        Status::Asleep => format!("Last seen {last_seen}"),
+        Status::Maintenance => "Maintenance".into(),
+    };
+    let m = server.latest_metrics.as_ref();
+    let cpu = m.and_then(|m| m.cpu_percent);
+    let memory = m.and_then(|m| m.memory_percent);
+    let disk = m.and_then(|m| m.disk_percent);
+    Card {
+        id: server.id.clone(),
+        name: server.name().to_owned(),
+        hostname: server.hostname.clone(),
+        machine_type: server.machine_type.clone(),
+        status,
+        status_text,
+        meters: vec![
+            Meter {
+                label: "CPU",
+                value: cpu,
+                level: level(cpu, thresholds.cpu.high_percent, thresholds.cpu.critical_percent),
+            },
+            Meter {
+                label: "RAM",
+                value: memory,
+                level: level(memory, thresholds.memory.high_percent, thresholds.memory.critical_percent),
+            },
+            Meter {
+                label: "Disk",
+                value: disk,
+                level: level(disk, thresholds.disk.high_percent, thresholds.disk.critical_percent),
+            },
+        ],
+        uptime: m.and_then(|m| m.uptime_seconds).map(uptime),
+        last_seen,
+        alerts: server.active_alert_count,
+        paused: server.is_paused,
+        spark: sparkline_points(spark),
+        updates: server.updates_available.unwrap_or(0),
+        security_updates: server.security_updates.unwrap_or(0),
+    }
+}
+
+/// Recent CPU values of one server for its sparkline (last hour, at most 30 points).
+pub async fn spark_values(state: &AppState, server_id: &str, now: Timestamp) -> Vec<f64> {
+    let query = HistoryQuery {
+        metrics: vec![MetricKind::CpuPercent],
+        from: now - Duration::minutes(60),
+        to: now + Duration::minutes(5),
+        source: Tier::Raw,
+        bucket_millis: None,
+    };
+    let points: Vec<f64> = match state.store.history(server_id, &query).await {
+        Ok(series) => series.into_iter().flat_map(|s| s.points).map(|p| p.avg).collect(),
+        Err(_) => Vec::new(),
+    };
+    const TARGET: usize = 30;
+    if points.len() > TARGET { (0..TARGET).map(|i| points[i * points.len() / TARGET]).collect() } else { points }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        homelab_core::time::parse(text).unwrap()
+    }
+
+    #[test]
+    fn relative_times_and_sizes_read_naturally() {
+        let now = at("2026-01-19T12:00:00Z");
+        assert_eq!(ago(at("2026-01-19T11:59:30Z"), now), "just now");
+        assert_eq!(ago(at("2026-01-19T11:56:00Z"), now), "4 min ago");
+        assert_eq!(ago(at("2026-01-19T10:00:00Z"), now), "2 h ago");
+        assert_eq!(ago(at("2026-01-16T12:00:00Z"), now), "3 d ago");
+        assert_eq!(uptime(86_400 * 3 + 3600 * 4), "3 d 4 h");
+        assert_eq!(uptime(420), "7 min");
+        assert_eq!(bytes(500_000_000_000), "465.7 GiB");
+        assert_eq!(bytes(12), "12 B");
+    }
+
+    #[test]
+    fn levels_follow_thresholds() {
+        assert_eq!(level(Some(50.0), 85, 95), "ok");
+        assert_eq!(level(Some(85.0), 85, 95), "warn");
+        assert_eq!(level(Some(99.0), 85, 95), "crit");
+        assert_eq!(level(None, 85, 95), "ok");
+    }
+
+    #[test]
+    fn sparkline_spans_the_box() {
+        assert_eq!(sparkline_points(&[0.0, 100.0]), "0.0,24.0 100.0,0.0");
+        assert_eq!(sparkline_points(&[1.0]), "");
+    }
+
+    #[test]
+    fn escaping_covers_markup() {
+        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}
