@@ -228,6 +228,13 @@ async fn seed(hub: &TestHub) {
             hub.heartbeat(heartbeat_body(id, now - Span::minutes(minute), cpu)).await;
         }
     }
+    // A critical disk alert on the nas (disk alerts fire at once; they are judged per mount).
+    let mut body = heartbeat_body("nas", hub.now() + Span::seconds(30), 97.0);
+    body["metrics"]["disk_percent"] = json!(97.0);
+    body["filesystems"][0]["percent"] = json!(97.0);
+    hub.heartbeat(body).await;
+    let (_, open) = hub.get("/api/v1/alerts?status=open").await;
+    assert!(open["total"].as_i64().unwrap_or(0) > 0, "seeded alerts: {open}");
     hub.put("/api/v1/servers/backup/pause", json!({})).await;
 }
 
@@ -325,11 +332,35 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.wait_css("#edit-panel .chip-maint").await;
     assert!(hub.store.get_server("web01").await.unwrap().is_paused);
 
-    // The alerts page renders without console errors (acknowledge/resolve, single and bulk,
-    // are covered over HTTP in web_handlers.rs).
+    // Alerts: acknowledge, then resolve, the newest alert (bulk actions are covered over HTTP
+    // in web_handlers.rs).
     client.goto(&hub.url("/alerts")).await.unwrap();
-    s.wait_css("#alerts").await;
+    s.wait_css(".alerts-table tbody tr[id^='alert-']").await;
     s.shoot("alerts").await;
+    let status_of_first = "var c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); return c ? c.textContent : '';";
+    client
+        .find(Locator::XPath("//tbody/tr[starts-with(@id, 'alert-')][1]//button[contains(., 'Acknowledge')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.eval(status_of_first).await != "acknowledged" {
+        assert!(Instant::now() < deadline, "not acknowledged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .find(Locator::XPath("//tbody/tr[starts-with(@id, 'alert-')][1]//button[contains(., 'Resolve')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    while s.eval(status_of_first).await != "resolved" {
+        assert!(Instant::now() < deadline, "not resolved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     s.assert_no_console_errors("alerts").await;
 
     // Thresholds: a critical level below the high one is explained.
