@@ -162,6 +162,10 @@ impl Config {
             config.retention = file.retention.unwrap_or(config.retention);
             config.retention_interval_seconds =
                 file.retention_interval_seconds.unwrap_or(config.retention_interval_seconds);
+            config.notification_group_window_seconds =
+                file.notification_group_window_seconds.unwrap_or(config.notification_group_window_seconds);
+            config.notification_retry_horizon_hours =
+                file.notification_retry_horizon_hours.unwrap_or(config.notification_retry_horizon_hours);
         }
         if let Some(key) = parse_env::<String>(env, "HOMELAB_CMD_API_KEY")? {
             config.api_key = key;
@@ -273,6 +277,10 @@ mod tests {
         .unwrap();
         let config = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap();
         assert_eq!(config.channels[0].id, "phone");
+        let file: ConfigFile =
+            toml::from_str("notification_group_window_seconds = 0\nnotification_retry_horizon_hours = 2").unwrap();
+        let config = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap();
+        assert_eq!((config.notification_group_window_seconds, config.notification_retry_horizon_hours), (0, 2));
         let file: ConfigFile =
             toml::from_str("[[channels]]\nid = \"x\"\nkind = \"slack\"\nwebhook_url = \"nope\"").unwrap();
         let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();

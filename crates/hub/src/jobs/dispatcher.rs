@@ -134,13 +134,16 @@ impl Dispatcher {
         }
         let mut sent = 0;
         for channel_id in store.due_channels(now).await.map_err(|e| e.to_string())? {
-            if group_send_at(self.last_sent.get(&channel_id).copied(), self.settings.group_window, now) > now {
+            let send_at = group_send_at(self.last_sent.get(&channel_id).copied(), self.settings.group_window, now);
+            if send_at > now {
+                tracing::debug!(channel = %channel_id, %send_at, "holding deliveries for the grouping window");
                 continue;
             }
             let claimed = store
                 .claim_deliveries(&channel_id, now, now + self.settings.lease, self.settings.batch)
                 .await
                 .map_err(|e| e.to_string())?;
+            tracing::debug!(channel = %channel_id, claimed = claimed.len(), "sending");
             if claimed.is_empty() {
                 continue;
             }
