@@ -322,17 +322,8 @@ pub fn is_slug(text: &str) -> bool {
     (1..=100).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// A lower-case UUID v4, the only form the v1 heartbeat accepts.
-pub fn is_guid(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, &b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            14 => b == b'4',
-            19 => matches!(b, b'8' | b'9' | b'a' | b'b'),
-            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        })
-}
+/// A lower-case UUID v4, the only form the v1 heartbeat accepts (the hub's own rule).
+pub use homelab_core::validate::is_uuid_v4 as is_guid;
 
 #[cfg(test)]
 mod tests {
