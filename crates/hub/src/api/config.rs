@@ -20,7 +20,8 @@ use crate::state::AppState;
 pub const THRESHOLDS_KEY: &str = "thresholds";
 pub const NOTIFICATIONS_KEY: &str = "notifications";
 
-async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &str) -> ApiResult<T> {
+/// A settings document, or its defaults when none was saved.
+pub(crate) async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &str) -> ApiResult<T> {
     match state.store.get_setting(key).await? {
         Some(value) => serde_json::from_value(value)
             .map_err(|e| ApiError::Internal(format!("the stored '{key}' settings are unreadable: {e}"))),
@@ -28,7 +29,7 @@ async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &str) -> Api
     }
 }
 
-async fn save<T: Serialize>(state: &AppState, key: &str, value: &T) -> ApiResult<()> {
+pub(crate) async fn save<T: Serialize>(state: &AppState, key: &str, value: &T) -> ApiResult<()> {
     let value = serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.put_setting(key, &value, state.clock.now()).await?;
     Ok(())

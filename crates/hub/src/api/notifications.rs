@@ -18,11 +18,7 @@ use crate::state::AppState;
 pub const CHANNELS_KEY: &str = "channels";
 
 pub async fn load_channels(state: &AppState) -> ApiResult<Vec<ChannelConfig>> {
-    match state.store.get_setting(CHANNELS_KEY).await? {
-        Some(value) => serde_json::from_value(value)
-            .map_err(|e| ApiError::Internal(format!("stored channels are unreadable: {e}"))),
-        None => Ok(Vec::new()),
-    }
+    super::config::load(state, CHANNELS_KEY).await
 }
 
 /// Puts the channels of the configuration file into the stored list (same id: replaced).
@@ -41,9 +37,7 @@ pub async fn apply_configured_channels(state: &AppState) -> ApiResult<()> {
 }
 
 async fn save_channels(state: &AppState, channels: &[ChannelConfig]) -> ApiResult<()> {
-    let value = serde_json::to_value(channels).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.put_setting(CHANNELS_KEY, &value, state.clock.now()).await?;
-    Ok(())
+    super::config::save(state, CHANNELS_KEY, &channels).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -90,11 +90,9 @@ impl Dispatcher {
             .into_iter()
             .map(|config| Route { config, v1_gates: None })
             .collect();
-        let v1: NotificationSettings =
-            match self.state.store.get_setting("notifications").await.map_err(|e| e.to_string())? {
-                Some(value) => serde_json::from_value(value).map_err(|e| format!("notification settings: {e}"))?,
-                None => NotificationSettings::default(),
-            };
+        let v1: NotificationSettings = crate::api::config::load(&self.state, crate::api::config::NOTIFICATIONS_KEY)
+            .await
+            .map_err(|e| e.to_string())?;
         if !v1.slack_webhook_url.trim().is_empty() && !routes.iter().any(|r| r.config.id == V1_SLACK_CHANNEL) {
             routes.push(Route {
                 config: ChannelConfig {
