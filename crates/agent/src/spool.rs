@@ -61,6 +61,15 @@ pub struct Dropped {
     pub newest_ms: i64,
 }
 
+impl Dropped {
+    /// Adds one dropped entry (dropped oldest first) to the running summary in `summary`.
+    fn record(summary: &mut Option<Dropped>, reason: DropReason, created_ms: i64) {
+        let d = summary.get_or_insert(Dropped { reason, count: 0, oldest_ms: created_ms, newest_ms: created_ms });
+        d.count += 1;
+        d.newest_ms = created_ms;
+    }
+}
+
 /// A failure of the spool directory itself (full disk, permissions).
 #[derive(Debug, thiserror::Error)]
 #[error("spool {}: {source}", path.display())]
@@ -157,14 +166,7 @@ impl Spool {
         let mut by_size: Option<Dropped> = None;
         while self.bytes + len > self.limits.max_bytes {
             let Some(oldest) = self.remove_front()? else { break };
-            let d = by_size.get_or_insert(Dropped {
-                reason: DropReason::Size,
-                count: 0,
-                oldest_ms: oldest.created_ms,
-                newest_ms: oldest.created_ms,
-            });
-            d.count += 1;
-            d.newest_ms = oldest.created_ms;
+            Dropped::record(&mut by_size, DropReason::Size, oldest.created_ms);
         }
         dropped.extend(by_size);
 
@@ -197,14 +199,7 @@ impl Spool {
             // read-only spool cannot stall the agent.
             let _ = fs::remove_file(self.path_of(&front));
             self.forget_front();
-            let d = by_age.get_or_insert(Dropped {
-                reason: DropReason::Age,
-                count: 0,
-                oldest_ms: front.created_ms,
-                newest_ms: front.created_ms,
-            });
-            d.count += 1;
-            d.newest_ms = front.created_ms;
+            Dropped::record(&mut by_age, DropReason::Age, front.created_ms);
         }
         by_age.into_iter().collect()
     }
