@@ -398,7 +398,10 @@ async fn per_agent_tokens(hub: &TestHub) {
     // Wrong token, unknown GUID: 401, with no fallback to a valid API key.
     let invalid = unauthorized("Invalid agent token or server GUID");
     let raw = serde_json::to_vec(&body()).unwrap();
-    let wrong_token = format!("{}0", &token[..token.len() - 1]);
+    // Change the last hex digit (a fixed "0" would equal the real token one time in sixteen).
+    let last = if token.ends_with('0') { "1" } else { "0" };
+    let wrong_token = format!("{}{last}", &token[..token.len() - 1]);
+    assert_ne!(wrong_token, token);
     for headers in [
         vec![("X-Agent-Token", wrong_token.as_str()), ("X-Server-GUID", guid.as_str())],
         vec![("X-Agent-Token", token.as_str()), ("X-Server-GUID", GUID_B)],
