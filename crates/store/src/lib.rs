@@ -129,6 +129,9 @@ pub trait Store: Send + Sync + 'static {
     async fn fleet_summary(&self) -> StoreResult<FleetSummary>;
     /// The newest `limit` entries of the notification outbox, newest first.
     async fn outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>>;
+    /// One alert's outbox events and their deliveries, oldest first, read together: the
+    /// dashboard's alert timeline ("escalated, notified Slack, failed twice, delivered").
+    async fn alert_notifications(&self, alert_id: i64) -> StoreResult<(Vec<OutboxEvent>, Vec<DeliveryRecord>)>;
 
     /// Expected services of a server, with the newest reported status of each.
     async fn list_expected_services(&self, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>>;

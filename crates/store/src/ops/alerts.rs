@@ -539,32 +539,50 @@ pub(crate) async fn fleet_summary(conn: &mut dyn Conn) -> StoreResult<FleetSumma
     Ok(summary)
 }
 
+const OUTBOX_COLUMNS: &str = "e.id, e.alert_id, s.id, e.kind, e.severity, e.payload, e.status, e.attempts, \
+    e.next_attempt_at, e.last_error, e.created_at, e.delivered_at";
+
+fn outbox_event_from(row: &Row) -> StoreResult<OutboxEvent> {
+    Ok(OutboxEvent {
+        id: row.i64(0)?,
+        alert_id: row.opt_i64(1)?,
+        server_id: row.str(2)?,
+        kind: row.str(3)?,
+        severity: row.str(4)?,
+        event: serde_json::from_str(&row.str(5)?)?,
+        status: row.str(6)?,
+        attempts: row.i64(7)?,
+        next_attempt_at: from_millis(row.i64(8)?),
+        last_error: row.opt_str(9)?,
+        created_at: from_millis(row.i64(10)?),
+        delivered_at: row.opt_i64(11)?.map(from_millis),
+    })
+}
+
 /// The newest outbox entries (newest first), for inspection and tests.
 pub(crate) async fn outbox(conn: &mut dyn Conn, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     let rows = conn
         .query(
-            "SELECT e.id, e.alert_id, s.id, e.kind, e.severity, e.payload, e.status, e.attempts, e.next_attempt_at, \
-             e.last_error, e.created_at, e.delivered_at FROM alert_events e JOIN servers s ON s.pk = e.server_pk \
-             ORDER BY e.id DESC LIMIT $1",
+            &format!(
+                "SELECT {OUTBOX_COLUMNS} FROM alert_events e JOIN servers s ON s.pk = e.server_pk \
+                 ORDER BY e.id DESC LIMIT $1"
+            ),
             &[limit.into()],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(OutboxEvent {
-                id: row.i64(0)?,
-                alert_id: row.opt_i64(1)?,
-                server_id: row.str(2)?,
-                kind: row.str(3)?,
-                severity: row.str(4)?,
-                event: serde_json::from_str(&row.str(5)?)?,
-                status: row.str(6)?,
-                attempts: row.i64(7)?,
-                next_attempt_at: from_millis(row.i64(8)?),
-                last_error: row.opt_str(9)?,
-                created_at: from_millis(row.i64(10)?),
-                delivered_at: row.opt_i64(11)?.map(from_millis),
-            })
-        })
-        .collect()
+    rows.iter().map(outbox_event_from).collect()
+}
+
+/// The outbox entries of one alert, oldest first: the notified part of its timeline.
+pub(crate) async fn outbox_of_alert(conn: &mut dyn Conn, alert_id: i64) -> StoreResult<Vec<OutboxEvent>> {
+    let rows = conn
+        .query(
+            &format!(
+                "SELECT {OUTBOX_COLUMNS} FROM alert_events e JOIN servers s ON s.pk = e.server_pk \
+                 WHERE e.alert_id = $1 ORDER BY e.id"
+            ),
+            &[alert_id.into()],
+        )
+        .await?;
+    rows.iter().map(outbox_event_from).collect()
 }

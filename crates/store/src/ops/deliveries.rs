@@ -176,6 +176,16 @@ pub(crate) async fn list(
     Ok((rows.iter().map(record_from).collect::<StoreResult<_>>()?, total))
 }
 
+/// Every delivery of one alert's outbox events, oldest first (for the alert's timeline).
+pub(crate) async fn of_alert(conn: &mut dyn Conn, alert_id: i64) -> StoreResult<Vec<DeliveryRecord>> {
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM deliveries d JOIN alert_events e ON e.id = d.event_id \
+         WHERE e.alert_id = $1 ORDER BY d.id"
+    );
+    let rows = conn.query(&sql, &[alert_id.into()]).await?;
+    rows.iter().map(record_from).collect()
+}
+
 /// An operator's "try again now" for a dead (or pending) delivery.
 pub(crate) async fn retry(conn: &mut dyn Conn, id: i64, now: Timestamp) -> StoreResult<()> {
     let changed = conn

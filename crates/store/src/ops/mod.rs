@@ -264,6 +264,18 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(move |conn| Box::pin(async move { alerts::outbox(conn, limit).await }))).await
     }
 
+    async fn alert_notifications(&self, alert_id: i64) -> StoreResult<(Vec<OutboxEvent>, Vec<crate::DeliveryRecord>)> {
+        self.backend
+            .read(work(move |conn| {
+                Box::pin(async move {
+                    let events = alerts::outbox_of_alert(conn, alert_id).await?;
+                    let deliveries = deliveries::of_alert(conn, alert_id).await?;
+                    Ok((events, deliveries))
+                })
+            }))
+            .await
+    }
+
     async fn list_expected_services(&self, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>> {
         let id = server_id.to_owned();
         self.backend.read(work(move |conn| Box::pin(async move { services::list(conn, &id).await }))).await
