@@ -213,6 +213,7 @@ pub async fn acknowledge(
         StoreError::Rejected(message) => ApiError::bad_request("INVALID_STATE", message),
         other => other.into(),
     })?;
+    state.web.server_changed(&alert.server_id, false);
     Ok(Json(AcknowledgeResponse { id: alert.id, status: alert.status, acknowledged_at: alert.acknowledged_at }))
 }
 
@@ -237,6 +238,7 @@ pub async fn resolve(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ResolveResponse>> {
     let alert = state.store.resolve_alert(alert_id(&id)?, state.clock.now()).await?;
+    state.web.server_changed(&alert.server_id, false);
     Ok(Json(ResolveResponse {
         id: alert.id,
         status: alert.status,
@@ -299,4 +301,155 @@ pub async fn pending(_: AdminAuth, State(state): State<AppState>) -> ApiResult<J
         })
         .collect();
     Ok(Json(PendingList { total: pending.len(), pending }))
+}
+
+/// One notification attempt series of a timeline entry: one channel's delivery of one event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineDelivery {
+    pub delivery_id: i64,
+    pub channel_id: String,
+    /// `pending`, `delivered`, `dead` or `discarded`.
+    pub status: String,
+    pub attempts: i64,
+    /// The receiver's last error, verbatim.
+    pub last_error: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(with = "time::rfc3339_option")]
+    pub delivered_at: Option<Timestamp>,
+    /// When a pending delivery is tried next.
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "time::rfc3339")]
+    pub next_attempt_at: Timestamp,
+}
+
+/// One thing that happened to an alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "time::rfc3339")]
+    pub at: Timestamp,
+    /// `fired`, `escalated`, `de_escalated`, `reminder`, `acknowledged` or `resolved`.
+    pub kind: &'static str,
+    /// The alert's severity after this step.
+    pub severity: Severity,
+    /// What happened, in words.
+    pub text: String,
+    /// Whether the step went to the notification outbox (false in maintenance, for a person's
+    /// acknowledgement or resolution, and for alerts older than the outbox).
+    pub notified: bool,
+    /// Deliveries of that outbox event, one per channel that wanted it.
+    pub deliveries: Vec<TimelineDelivery>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertTimeline {
+    pub alert: AlertResponse,
+    /// Oldest first.
+    pub entries: Vec<TimelineEntry>,
+}
+
+fn outbox_kind(kind: &str) -> &'static str {
+    match kind {
+        "opened" => "fired",
+        "escalated" => "escalated",
+        "de_escalated" => "de_escalated",
+        "reminder" => "reminder",
+        "acknowledged" => "acknowledged",
+        _ => "resolved",
+    }
+}
+
+fn resolved_text(auto: bool, duration_minutes: Option<i64>) -> String {
+    let how = if auto { "Resolved automatically (the condition cleared)" } else { "Resolved by hand" };
+    match duration_minutes {
+        Some(minutes) => format!("{how} after {minutes} min"),
+        None => how.to_owned(),
+    }
+}
+
+/// The alert and everything that happened to it, oldest first: the alert row gives the opening,
+/// acknowledgement and resolution times; the outbox gives escalations, reminders and which
+/// channels were notified, with each delivery's outcome. Shared by the API and the dashboard.
+pub async fn build_timeline(state: &AppState, id: i64) -> ApiResult<AlertTimeline> {
+    let record = state.store.get_alert(id).await?;
+    let (events, deliveries) = state.store.alert_notifications(id).await?;
+    let mut entries: Vec<TimelineEntry> = events
+        .iter()
+        .map(|outbox| {
+            let event = &outbox.event;
+            let kind = outbox_kind(&outbox.kind);
+            let previous = event.previous_severity.map_or("", Severity::as_str);
+            let text = match kind {
+                "fired" => format!("Fired: {}", event.title),
+                "escalated" => format!("Escalated from {previous} to {}: {}", event.severity.as_str(), event.title),
+                "de_escalated" => {
+                    format!("Eased from {previous} to {}: {}", event.severity.as_str(), event.title)
+                }
+                "reminder" => format!("Reminder: {}", event.title),
+                "acknowledged" => "Acknowledged".to_owned(),
+                _ => resolved_text(
+                    matches!(event.kind, homelab_core::alerts::EventKind::Resolved { auto: true }),
+                    event.duration_minutes(),
+                ),
+            };
+            TimelineEntry {
+                at: event.at,
+                kind,
+                severity: event.severity,
+                text,
+                notified: true,
+                deliveries: deliveries
+                    .iter()
+                    .filter(|d| d.event_id == outbox.id)
+                    .map(|d| TimelineDelivery {
+                        delivery_id: d.id,
+                        channel_id: d.channel_id.clone(),
+                        status: d.status.clone(),
+                        attempts: d.attempts,
+                        last_error: d.last_error.clone(),
+                        delivered_at: d.delivered_at,
+                        next_attempt_at: d.next_attempt_at,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let has = |entries: &[TimelineEntry], kind: &str| entries.iter().any(|e| e.kind == kind);
+    let quiet = |at, kind, text: String| TimelineEntry {
+        at,
+        kind,
+        severity: record.severity,
+        text,
+        notified: false,
+        deliveries: Vec::new(),
+    };
+    if !has(&entries, "fired") {
+        entries.push(quiet(record.created_at, "fired", format!("Fired: {}", record.title)));
+    }
+    if let Some(at) = record.acknowledged_at
+        && !has(&entries, "acknowledged")
+    {
+        entries.push(quiet(at, "acknowledged", "Acknowledged".to_owned()));
+    }
+    if let Some(at) = record.resolved_at
+        && !has(&entries, "resolved")
+    {
+        let minutes = (at - record.created_at).num_minutes();
+        entries.push(quiet(at, "resolved", resolved_text(record.auto_resolved, Some(minutes))));
+    }
+    // Stable: steps at the same instant keep the order they were recorded in.
+    entries.sort_by_key(|e| e.at);
+    Ok(AlertTimeline { alert: record.into(), entries })
+}
+
+/// What happened to an alert, with the notifications each step sent and their outcome.
+#[utoipa::path(get, path = "/api/v1/alerts/{alert_id}/timeline", tag = "alerts", security(("api_key" = [])),
+    params(("alert_id" = i64, Path, description = "Alert id")),
+    responses((status = 200, body = AlertTimeline), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn timeline(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertTimeline>> {
+    Ok(Json(build_timeline(&state, alert_id(&id)?).await?))
 }

@@ -12,6 +12,7 @@ pub mod registration;
 pub mod servers;
 pub mod services;
 pub mod system;
+pub mod tags;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri, header};
@@ -69,6 +70,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(servers::pause))
         .routes(routes!(servers::unpause))
         .routes(routes!(servers::packages))
+        .routes(routes!(tags::get, tags::put))
         .routes(routes!(agents::heartbeat))
         .routes(routes!(metrics::history))
         .routes(routes!(metrics::sparkline))
@@ -92,6 +94,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(alerts::get))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
+        .routes(routes!(alerts::timeline))
         .routes(routes!(services::list, services::create))
         .routes(routes!(services::update, services::delete))
         .routes(routes!(config::get_all))

@@ -225,16 +225,18 @@ pub async fn test_webhook(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DeliveryParams {
     /// `pending`, `delivered`, `dead` or `discarded`.
-    status: Option<String>,
+    pub status: Option<String>,
     /// 1–500, default 50.
-    limit: Option<i64>,
-    offset: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryInfo {
     pub id: i64,
     pub event_id: i64,
+    /// The alert the event belongs to (its timeline is `GET /alerts/{id}/timeline`).
+    pub alert_id: Option<i64>,
     pub channel_id: String,
     pub status: String,
     pub attempts: i64,
@@ -283,6 +285,7 @@ pub async fn list_deliveries(
         .map(|d| DeliveryInfo {
             id: d.id,
             event_id: d.event_id,
+            alert_id: d.event.alert_id,
             channel_id: d.channel_id,
             status: d.status,
             attempts: d.attempts,

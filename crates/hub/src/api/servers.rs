@@ -58,7 +58,9 @@ pub async fn update(
     ApiJson(update): ApiJson<ServerUpdate>,
 ) -> ApiResult<Json<Server>> {
     update.validate()?;
-    Ok(Json(state.store.update_server(&id, &update, state.clock.now()).await?))
+    let server = state.store.update_server(&id, &update, state.clock.now()).await?;
+    state.web.server_changed(&server.id, false);
+    Ok(Json(server))
 }
 
 /// Deletes the server and all its history, alerts and credentials.
@@ -83,7 +85,9 @@ pub async fn pause(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Server>> {
-    Ok(Json(state.store.set_paused(&id, true, state.clock.now()).await?))
+    let server = state.store.set_paused(&id, true, state.clock.now()).await?;
+    state.web.server_changed(&server.id, false);
+    Ok(Json(server))
 }
 
 /// Maintenance mode off.
@@ -95,7 +99,9 @@ pub async fn unpause(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Server>> {
-    Ok(Json(state.store.set_paused(&id, false, state.clock.now()).await?))
+    let server = state.store.set_paused(&id, false, state.clock.now()).await?;
+    state.web.server_changed(&server.id, false);
+    Ok(Json(server))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

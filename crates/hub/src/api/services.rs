@@ -136,6 +136,7 @@ pub async fn create(
         is_critical: body.is_critical,
     };
     let created = state.store.create_expected_service(&id, &new, state.clock.now()).await?;
+    state.web.server_changed(&id, false);
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -158,7 +159,9 @@ pub async fn update(
     v.finish()?;
     let update =
         ExpectedServiceUpdate { display_name: body.display_name, is_critical: body.is_critical, enabled: body.enabled };
-    Ok(Json(state.store.update_expected_service(&id, &name, &update, state.clock.now()).await?.into()))
+    let updated = state.store.update_expected_service(&id, &name, &update, state.clock.now()).await?;
+    state.web.server_changed(&id, false);
+    Ok(Json(updated.into()))
 }
 
 /// Stops watching a service and closes its open alert; its status history is kept.
@@ -172,5 +175,6 @@ pub async fn delete(
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_expected_service(&id, &name, state.clock.now()).await?;
+    state.web.server_changed(&id, false);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -126,6 +126,7 @@ impl Dispatcher {
                 .map(|e| (e.id, routes.iter().filter(|r| r.wants(&e.event)).map(|r| r.config.id.clone()).collect()))
                 .collect();
             store.route_events(&assignments, now).await.map_err(|e| e.to_string())?;
+            self.state.web.deliveries_changed();
             if (events.len() as i64) < ROUTE_BATCH {
                 break;
             }
@@ -154,6 +155,7 @@ impl Dispatcher {
             }
             let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
             store.finish_deliveries(&ids, &outcome, now).await.map_err(|e| e.to_string())?;
+            self.state.web.deliveries_changed();
         }
         Ok(sent)
     }

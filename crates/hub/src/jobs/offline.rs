@@ -12,6 +12,9 @@ pub const INTERVAL: Duration = Duration::from_secs(30);
 
 pub async fn run_once(state: &AppState) -> Result<(), String> {
     let report = state.store.check_offline(state.clock.now()).await.map_err(|e| e.to_string())?;
+    for id in &report.marked_offline {
+        state.web.server_changed(id, false);
+    }
     if !report.marked_offline.is_empty() {
         tracing::info!(servers = ?report.marked_offline, events = report.events, "servers went offline");
     }
