@@ -1,5 +1,7 @@
 // Homelab Command dashboard behaviour that is not htmx's: the remembered theme, client-side
-// search/filter of the fleet, copy buttons. Loaded in <head> so the theme applies before paint.
+// search/filter of the fleet (status, type, tag; preset from ?q=&status=&type=&tag=), the
+// countdowns of breaches about to fire, copy buttons. Loaded in <head> so the theme applies
+// before paint.
 (function () {
   "use strict";
   var KEY = "hlc-theme";
@@ -28,12 +30,15 @@
     var text = search.value.trim().toLowerCase();
     var status = document.getElementById("fleet-status").value;
     var type = document.getElementById("fleet-type").value;
+    var tagSelect = document.getElementById("fleet-tag");
+    var tag = tagSelect ? tagSelect.value : "";
     var shown = 0, total = 0;
     document.querySelectorAll("#grid .card").forEach(function (card) {
       total++;
       var ok = (!text || (card.dataset.search || "").indexOf(text) !== -1) &&
         (!status || card.dataset.status === status) &&
-        (!type || card.dataset.type === type);
+        (!type || card.dataset.type === type) &&
+        (!tag || (card.dataset.tags || "").indexOf(" " + tag + " ") !== -1);
       card.hidden = !ok;
       if (ok) shown++;
     });
@@ -44,19 +49,65 @@
   document.addEventListener("DOMContentLoaded", function () {
     var toggle = document.getElementById("theme-toggle");
     if (toggle) toggle.addEventListener("click", toggleTheme);
-    ["fleet-search", "fleet-status", "fleet-type"].forEach(function (id) {
-      var el = document.getElementById(id);
-      if (el) el.addEventListener("input", applyFilters);
+    var params = new URLSearchParams(window.location.search);
+    [["fleet-search", "q"], ["fleet-status", "status"], ["fleet-type", "type"], ["fleet-tag", "tag"]].forEach(function (pair) {
+      var el = document.getElementById(pair[0]);
+      if (!el) return;
+      var preset = params.get(pair[1]);
+      if (preset) {
+        if (el.tagName === "SELECT" && !el.querySelector("option[value='" + CSS.escape(preset) + "']")) {
+          var option = document.createElement("option");
+          option.value = preset;
+          option.textContent = "#" + preset + " (0)";
+          el.appendChild(option);
+        }
+        el.value = preset;
+      }
+      el.addEventListener("input", applyFilters);
     });
     applyFilters();
+    startCountdowns();
     if (window.htmx) {
       // Show error answers (validation, 403) instead of silently ignoring them.
+      // A refused form (422) or conflict (409) is an answer to show, not a failure to log.
       htmx.config.responseHandling = [
         { code: "204", swap: false },
         { code: "[23]..", swap: true },
+        { code: "409", swap: true },
+        { code: "422", swap: true },
         { code: "[45]..", swap: true, error: true }
       ];
     }
+  });
+
+  // Breaches about to fire count down each second from the seconds left when the row arrived
+  // (the hub's clock, not the browser's, decides; a live update replaces the rows).
+  function countdownText(s) {
+    if (s <= 0) return "firing now";
+    if (s < 60) return s + " s";
+    var pad = function (n) { return n < 10 ? "0" + n : "" + n; };
+    if (s < 3600) return Math.floor(s / 60) + " min " + pad(s % 60) + " s";
+    return Math.floor(s / 3600) + " h " + pad(Math.floor(s % 3600 / 60)) + " min";
+  }
+  function tickCountdowns() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-left]").forEach(function (el) {
+      if (!el.hasAttribute("data-seen")) el.setAttribute("data-seen", String(now));
+      var left = parseInt(el.getAttribute("data-left"), 10) - Math.floor((now - parseInt(el.getAttribute("data-seen"), 10)) / 1000);
+      var text = countdownText(Math.max(0, left));
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+  function startCountdowns() {
+    if (!document.getElementById("pending")) return;
+    tickCountdowns();
+    setInterval(tickCountdowns, 1000);
+  }
+
+  // Forms marked data-reset-on-success empty themselves once the hub accepted them.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.hasAttribute && form.hasAttribute("data-reset-on-success") && event.detail.successful) form.reset();
   });
 
   // Swapped-in cards must respect the current filter.

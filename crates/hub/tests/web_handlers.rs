@@ -171,7 +171,10 @@ async fn pages_show_the_fleet_the_server_and_tokens() {
         post("/ui/tokens", "display_name=Pi&mode=readonly&expiry_minutes=15").await.unwrap().text().await.unwrap();
     assert!(text.contains("homelabcmd-agent register --hub") && text.contains("hlh_rt_"), "{text}");
     let text = post("/ui/tokens", "mode=readonly&expiry_minutes=999").await.unwrap().text().await.unwrap();
-    assert!(text.contains("field-error") && text.contains("expiry_minutes"), "{text}");
+    assert!(
+        text.contains("field-error") && text.contains("expiry minutes: should be less than or equal to 60"),
+        "{text}"
+    );
     let (_, settings) = get_page(&hub, &cookie, "/settings").await;
     let start = settings.find("/ui/tokens/").unwrap() + "/ui/tokens/".len();
     let id: String = settings[start..].chars().take_while(char::is_ascii_digit).collect();

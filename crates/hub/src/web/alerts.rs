@@ -1,5 +1,8 @@
 //! Alerts at `/alerts`: open and history, filtered by status, severity, server and type;
-//! acknowledge and resolve, one at a time or in bulk, through the alert API's handlers.
+//! acknowledge and resolve, one at a time or in bulk, through the alert API's handlers. Each
+//! alert has a detail page (`/alerts/{id}`) with its timeline: fired, reminded, escalated,
+//! acknowledged, resolved, and every notification sent with its outcome (the API's
+//! `GET /alerts/{id}/timeline`).
 
 use askama::Template;
 use axum::Json;
@@ -11,7 +14,7 @@ use serde::Deserialize;
 
 use super::session::{CsrfUser, WebUser};
 use super::{Layout, error_message, error_toast, render, view};
-use crate::api::alerts::{self, AlertQuery, AlertResponse};
+use crate::api::alerts::{self, AlertQuery, AlertResponse, AlertTimeline};
 use crate::auth::AdminAuth;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
@@ -69,7 +72,7 @@ pub struct AlertRow {
 }
 
 impl AlertRow {
-    fn of(alert: AlertResponse, now: Timestamp) -> AlertRow {
+    pub fn of(alert: AlertResponse, now: Timestamp) -> AlertRow {
         AlertRow {
             id: alert.id,
             server_id: alert.server_id,
@@ -150,7 +153,8 @@ fn pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// `POST /ui/alerts/{id}/{action}` (`acknowledge` or `resolve`).
+/// `POST /ui/alerts/{id}/{action}` (`acknowledge` or `resolve`). Answers with the list, or
+/// with the alert's detail when the form says `view=detail`.
 pub async fn one(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -160,7 +164,15 @@ pub async fn one(
     if action != "acknowledge" && action != "resolve" {
         return error_toast(StatusCode::NOT_FOUND, "Unknown action.");
     }
-    let filters = Filters::from_pairs(&pairs(&body));
+    let pairs = pairs(&body);
+    if pairs.iter().any(|(k, v)| k == "view" && v == "detail") {
+        let (message, error) = match act(&state, &action, id).await {
+            Ok(()) => (Some(if action == "resolve" { "Resolved." } else { "Acknowledged." }.to_owned()), None),
+            Err(e) => (None, Some(e)),
+        };
+        return detail_response(&state, &id.to_string(), message, error).await;
+    }
+    let filters = Filters::from_pairs(&pairs);
     let (message, error) = match act(&state, &action, id).await {
         Ok(()) => {
             (Some(format!("Alert #{id}: {}.", if action == "resolve" { "resolved" } else { "acknowledged" })), None)
@@ -191,4 +203,153 @@ pub async fn bulk(State(state): State<AppState>, _: CsrfUser, body: axum::body::
     let message = (done > 0).then(|| format!("{done} alert{} {verb}.", if done == 1 { "" } else { "s" }));
     let error = (!errors.is_empty()).then(|| errors.join("; "));
     render(&list(&state, &filters, message, error).await)
+}
+
+/// One notification of a timeline step.
+pub struct DeliveryRow {
+    pub id: i64,
+    pub channel_id: String,
+    /// `delivered`, `pending`, `retrying`, `dead` or `discarded` (a CSS class).
+    pub state: &'static str,
+    pub text: String,
+    pub error: Option<String>,
+}
+
+/// One step of an alert's life.
+pub struct TimelineRow {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub symbol: &'static str,
+    pub severity: &'static str,
+    pub text: String,
+    pub when: String,
+    pub ago: String,
+    pub notified: bool,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+/// The alert's facts, actions and timeline; re-rendered after each action and live update.
+#[derive(Template)]
+#[template(path = "partials/alert_detail.html")]
+pub struct AlertDetailPartial {
+    pub alert: AlertRow,
+    pub message_text: Option<String>,
+    pub values: Option<String>,
+    pub created_at: String,
+    pub timeline: Vec<TimelineRow>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+pub struct AlertPage {
+    pub layout: Layout,
+    pub detail: AlertDetailPartial,
+}
+
+fn when(at: Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A delivery in words: "delivered 12:00:03", "retrying: attempt 2 failed", "gave up".
+fn delivery_row(d: &alerts::TimelineDelivery) -> DeliveryRow {
+    let (state, text) = match d.status.as_str() {
+        "delivered" => {
+            ("delivered", format!("delivered{}", d.delivered_at.map(|t| format!(" {}", when(t))).unwrap_or_default()))
+        }
+        "pending" if d.attempts > 0 => (
+            "retrying",
+            format!(
+                "retrying: {} attempt{} so far, next {}",
+                d.attempts,
+                if d.attempts == 1 { "" } else { "s" },
+                when(d.next_attempt_at)
+            ),
+        ),
+        "pending" => ("pending", "waiting to be sent".to_owned()),
+        "dead" => ("dead", format!("gave up after {} attempt{}", d.attempts, if d.attempts == 1 { "" } else { "s" })),
+        "discarded" => ("discarded", "discarded by hand".to_owned()),
+        _ => ("pending", d.status.clone()),
+    };
+    DeliveryRow { id: d.delivery_id, channel_id: d.channel_id.clone(), state, text, error: d.last_error.clone() }
+}
+
+impl AlertDetailPartial {
+    fn of(timeline: AlertTimeline, now: Timestamp, message: Option<String>, error: Option<String>) -> Self {
+        let a = &timeline.alert;
+        let unit = match a.alert_type {
+            homelab_core::alerts::AlertKind::Cpu
+            | homelab_core::alerts::AlertKind::Memory
+            | homelab_core::alerts::AlertKind::Disk => " %",
+            _ => "",
+        };
+        let values = match (a.actual_value, a.threshold_value) {
+            (Some(actual), Some(threshold)) if unit == " %" => {
+                Some(format!("{actual:.1}{unit} (threshold {threshold:.0}{unit})"))
+            }
+            _ => None,
+        };
+        let timeline_rows = timeline
+            .entries
+            .iter()
+            .map(|e| {
+                let (label, symbol) = match e.kind {
+                    "fired" => ("Fired", "▲"),
+                    "escalated" => ("Escalated", "⇧"),
+                    "de_escalated" => ("Eased", "⇩"),
+                    "reminder" => ("Reminder", "↻"),
+                    "acknowledged" => ("Acknowledged", "✓"),
+                    _ => ("Resolved", "●"),
+                };
+                TimelineRow {
+                    kind: e.kind,
+                    label,
+                    symbol,
+                    severity: e.severity.as_str(),
+                    text: e.text.clone(),
+                    when: when(e.at),
+                    ago: view::ago(e.at, now),
+                    notified: e.notified,
+                    deliveries: e.deliveries.iter().map(delivery_row).collect(),
+                }
+            })
+            .collect();
+        AlertDetailPartial {
+            message_text: a.message.clone(),
+            values,
+            created_at: when(a.created_at),
+            timeline: timeline_rows,
+            alert: AlertRow::of(timeline.alert, now),
+            message,
+            error,
+        }
+    }
+}
+
+async fn detail_response(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> Response {
+    match alerts::timeline(AdminAuth, State(state.clone()), Path(id.to_owned())).await {
+        Ok(Json(timeline)) => render(&AlertDetailPartial::of(timeline, state.clock.now(), message, error)),
+        Err(e) => error_toast(e.status(), &error_message(&e)),
+    }
+}
+
+/// `GET /alerts/{id}`: the alert and its timeline.
+pub async fn detail_page(State(state): State<AppState>, user: WebUser, Path(id): Path<String>) -> Response {
+    match alerts::timeline(AdminAuth, State(state.clone()), Path(id)).await {
+        Ok(Json(timeline)) => {
+            let title = format!("Alert #{}", timeline.alert.id);
+            let detail = AlertDetailPartial::of(timeline, state.clock.now(), None, None);
+            render(&AlertPage { layout: Layout::new(title, "alerts", &user.csrf), detail })
+        }
+        Err(e) => {
+            use axum::response::IntoResponse;
+            (e.status(), format!("{} (back to /alerts)", error_message(&e))).into_response()
+        }
+    }
+}
+
+/// `GET /ui/alerts/{id}/detail`: the detail again (live updates).
+pub async fn detail(State(state): State<AppState>, _: WebUser, Path(id): Path<String>) -> Response {
+    detail_response(&state, &id, None, None).await
 }

@@ -2,6 +2,11 @@
 //! built-in agent publish [`WebEvent`]s on a broadcast channel after their commit; each open
 //! dashboard renders the changed cards and sends them as named events that htmx's SSE extension
 //! swaps in (`sse-swap="card-{id}"`), so cards update within a second without a reload.
+//!
+//! Events of one batch: `card-{id}` (a card), `summary` (the summary bar), `banner` (open
+//! alerts), `pending` (breaches about to fire), `server-{id}` (a signal: the server detail's
+//! services and alerts panels fetch themselves again), `fleet` (reload the grid) and
+//! `deliveries` (a signal for the delivery log and alert timelines).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -22,6 +27,8 @@ use crate::state::AppState;
 pub enum WebEvent {
     /// A heartbeat (or an edit) changed this server; `registered` when it is new.
     ServerChanged { id: String, registered: bool },
+    /// The notification outbox changed (deliveries routed, sent, retried or given up).
+    DeliveriesChanged,
 }
 
 /// Heartbeats arriving within this window are drawn together: one summary per batch.
@@ -34,6 +41,7 @@ struct Batch {
     changed: BTreeMap<String, ()>,
     /// Redraw the whole grid (a new server, or this client fell behind).
     reload: bool,
+    deliveries: bool,
 }
 
 impl Batch {
@@ -43,6 +51,7 @@ impl Batch {
                 self.reload |= registered;
                 self.changed.insert(id, ());
             }
+            WebEvent::DeliveriesChanged => self.deliveries = true,
         }
     }
 }
@@ -61,7 +70,10 @@ pub async fn stream(State(state): State<AppState>, _: WebUser) -> Sse<impl Strea
             tokio::select! {
                 received = receiver.recv() => match received {
                     Ok(event) => batch.add(event),
-                    Err(RecvError::Lagged(_)) => batch.reload = true,
+                    Err(RecvError::Lagged(_)) => {
+                        batch.reload = true;
+                        batch.deliveries = true;
+                    }
                     Err(RecvError::Closed) => return None,
                 },
                 _ = closing.changed() => return None,
@@ -70,7 +82,10 @@ pub async fn stream(State(state): State<AppState>, _: WebUser) -> Sse<impl Strea
             loop {
                 match receiver.try_recv() {
                     Ok(event) => batch.add(event),
-                    Err(TryRecvError::Lagged(_)) => batch.reload = true,
+                    Err(TryRecvError::Lagged(_)) => {
+                        batch.reload = true;
+                        batch.deliveries = true;
+                    }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                 }
             }
@@ -83,15 +98,25 @@ pub async fn stream(State(state): State<AppState>, _: WebUser) -> Sse<impl Strea
 
 async fn render_batch(state: &AppState, batch: Batch) -> Vec<Event> {
     let mut events = Vec::new();
-    if batch.reload {
-        events.push(Event::default().event("fleet").data("reload"));
+    if batch.deliveries {
+        events.push(Event::default().event("deliveries").data("changed"));
+    }
+    if !batch.reload && batch.changed.is_empty() {
         return events;
     }
-    for id in batch.changed.keys() {
-        if let Some(card) = super::fleet::one_card(state, id).await {
-            let html = render_string(&CardPartial { card: &card });
-            events.push(Event::default().event(format!("card-{id}")).data(html));
+    if batch.reload {
+        events.push(Event::default().event("fleet").data("reload"));
+    } else {
+        let tags = crate::api::tags::load_all(state).await.unwrap_or_default();
+        for id in batch.changed.keys() {
+            if let Some(card) = super::fleet::one_card_tagged(state, id, &tags).await {
+                let html = render_string(&CardPartial { card: &card });
+                events.push(Event::default().event(format!("card-{id}")).data(html));
+            }
         }
+    }
+    for id in batch.changed.keys() {
+        events.push(Event::default().event(format!("server-{id}")).data("changed"));
     }
     // The summary needs every server's status; reading the list is cheap next to the sparklines,
     // so it is computed without them.
@@ -102,5 +127,9 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Event> {
         let html = render_string(&SummaryPartial { summary: Summary::of(&cards).with_alerts(state).await, oob: false });
         events.push(Event::default().event("summary").data(html));
     }
+    let banner = super::fleet::banner(state).await;
+    events.push(Event::default().event("banner").data(render_string(&banner)));
+    let pending = super::fleet::pending(state).await;
+    events.push(Event::default().event("pending").data(render_string(&pending)));
     events
 }

@@ -1,5 +1,6 @@
-//! The fleet overview at `/`: summary bar and one card per machine, with client-side search
-//! and filters, kept live by the SSE stream (`events.rs`).
+//! The fleet overview at `/`: summary bar, the open-alerts banner, breaches about to fire, and
+//! one card per machine with client-side search and filters (status, type, tag), all kept live
+//! by the SSE stream (`events.rs`).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -8,9 +9,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use homelab_core::server::Server;
 
+use super::alerts::AlertRow;
 use super::session::WebUser;
 use super::view::{self, Card, Status};
-use super::{Layout, render};
+use super::{Layout, error_message, render};
+use crate::api::tags::TagMap;
+use crate::auth::AdminAuth;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Counts for the summary bar.
@@ -64,7 +69,11 @@ impl Summary {
 pub struct FleetPage {
     pub layout: Layout,
     pub summary: Summary,
+    pub banner: BannerPartial,
+    pub pending: PendingPartial,
     pub cards: Vec<Card>,
+    /// Every tag in use and how many machines carry it, for the tag filter.
+    pub tag_options: Vec<(String, usize)>,
 }
 
 /// The card of one machine; also sent as an SSE event when the machine changes.
@@ -95,12 +104,20 @@ const SPARK_CONCURRENCY: usize = 8;
 
 /// Cards for `servers` (sorted: problems first, then by name).
 pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Vec<Card> {
+    let tags = crate::api::tags::load_all(state).await.unwrap_or_default();
+    cards_with_tags(state, servers, &tags).await
+}
+
+/// Cards for `servers` with tags already read (one read per page or live-update batch).
+pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagMap) -> Vec<Card> {
     let thresholds = view::thresholds(state).await;
     let now = state.clock.now();
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
         .map(|server| async move {
             let spark = view::spark_values(state, &server.id, now).await;
-            view::card(&server, &thresholds, now, &spark)
+            let mut card = view::card(&server, &thresholds, now, &spark);
+            card.tags = tags.get(&server.id).cloned().unwrap_or_default();
+            card
         })
         .buffered(SPARK_CONCURRENCY)
         .collect()
@@ -132,8 +149,136 @@ pub async fn all_cards(state: &AppState) -> Result<Vec<Card>, Response> {
 
 /// One card, or `None` when the server is gone.
 pub async fn one_card(state: &AppState, id: &str) -> Option<Card> {
+    let tags = crate::api::tags::load_all(state).await.unwrap_or_default();
+    one_card_tagged(state, id, &tags).await
+}
+
+/// One card with tags already read.
+pub async fn one_card_tagged(state: &AppState, id: &str, tags: &TagMap) -> Option<Card> {
     let server = state.store.get_server(id).await.ok()?;
-    cards_for(state, vec![server]).await.pop()
+    cards_with_tags(state, vec![server], tags).await.pop()
+}
+
+/// Every tag in use with its number of machines, by name.
+fn tag_options(cards: &[Card]) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for tag in cards.iter().flat_map(|c| &c.tags) {
+        *counts.entry(tag).or_default() += 1;
+    }
+    counts.into_iter().map(|(tag, n)| (tag.to_owned(), n)).collect()
+}
+
+/// How many open alerts the banner lists; the rest are a link away.
+const BANNER_ROWS: usize = 5;
+
+/// The open-alerts banner: the most severe, newest open (unacknowledged) alerts.
+#[derive(Template)]
+#[template(path = "partials/banner.html")]
+pub struct BannerPartial {
+    pub rows: Vec<AlertRow>,
+    /// All open alerts (the banner shows at most [`BANNER_ROWS`]).
+    pub total: i64,
+    pub error: Option<String>,
+}
+
+impl BannerPartial {
+    pub fn more(&self) -> i64 {
+        self.total - self.rows.len() as i64
+    }
+}
+
+fn severity_rank(severity: homelab_core::alerts::Severity) -> u8 {
+    use homelab_core::alerts::Severity;
+    match severity {
+        Severity::Critical => 0,
+        Severity::High => 1,
+        Severity::Medium => 2,
+        Severity::Low => 3,
+    }
+}
+
+/// Reads the banner through the alert API's list handler.
+pub async fn banner(state: &AppState) -> BannerPartial {
+    let query = crate::api::alerts::AlertQuery { status: Some("open".into()), limit: Some(100), ..Default::default() };
+    match crate::api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await {
+        Ok(axum::Json(mut page)) => {
+            // Newest first from the API; the sort is stable, so severity then newest.
+            page.alerts.sort_by_key(|a| severity_rank(a.severity));
+            let now = state.clock.now();
+            let rows = page.alerts.into_iter().take(BANNER_ROWS).map(|a| AlertRow::of(a, now)).collect();
+            BannerPartial { rows, total: page.total, error: None }
+        }
+        Err(e) => BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) },
+    }
+}
+
+/// One breach that will fire unless it clears.
+pub struct PendingRow {
+    pub server_id: String,
+    pub server_name: String,
+    /// "CPU", "Memory", "Disk /srv".
+    pub metric: String,
+    pub current: String,
+    pub threshold: String,
+    pub severity: &'static str,
+    pub symbol: &'static str,
+    /// Seconds until it fires, as of rendering (the page counts down from here).
+    pub left_seconds: i64,
+    pub left_text: String,
+}
+
+/// "1 min 05 s", "42 s", "firing now".
+pub fn countdown(seconds: i64) -> String {
+    match seconds {
+        s if s <= 0 => "firing now".into(),
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {:02} s", s / 60, s % 60),
+        s => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// Breaches inside their sustained window, soonest to fire first.
+#[derive(Template)]
+#[template(path = "partials/pending.html")]
+pub struct PendingPartial {
+    pub rows: Vec<PendingRow>,
+    pub error: Option<String>,
+}
+
+/// Reads pending breaches through the alert API's `pending` handler.
+pub async fn pending(state: &AppState) -> PendingPartial {
+    use homelab_core::alerts::{AlertKind, Severity};
+    match crate::api::alerts::pending(AdminAuth, State(state.clone())).await {
+        Ok(axum::Json(list)) => {
+            let mut rows: Vec<PendingRow> = list
+                .pending
+                .into_iter()
+                .map(|p| {
+                    let metric = match (p.metric_type, &p.mount_point) {
+                        (AlertKind::Disk, Some(mount)) => format!("Disk {mount}"),
+                        (AlertKind::Disk, None) => "Disk".into(),
+                        (AlertKind::Memory, _) => "Memory".into(),
+                        (AlertKind::Cpu, _) => "CPU".into(),
+                        (other, _) => other.as_str().to_owned(),
+                    };
+                    PendingRow {
+                        server_id: p.server_id,
+                        server_name: p.server_name,
+                        metric,
+                        current: format!("{:.0} %", p.current_value),
+                        threshold: format!("{:.0} %", p.threshold_value),
+                        severity: p.severity.as_str(),
+                        symbol: if p.severity == Severity::Critical { "■" } else { "▲" },
+                        left_seconds: p.time_until_alert,
+                        left_text: countdown(p.time_until_alert),
+                    }
+                })
+                .collect();
+            rows.sort_by_key(|r| r.left_seconds);
+            PendingPartial { rows, error: None }
+        }
+        Err(e) => PendingPartial { rows: Vec::new(), error: Some(error_message(&e)) },
+    }
 }
 
 /// `GET /`: the fleet overview.
@@ -143,7 +288,15 @@ pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
         Err(response) => return response,
     };
     let summary = Summary::of(&cards).with_alerts(&state).await;
-    render(&FleetPage { layout: Layout::new("Fleet", "fleet", &user.csrf), summary, cards })
+    let (banner, pending) = tokio::join!(banner(&state), pending(&state));
+    render(&FleetPage {
+        layout: Layout::new("Fleet", "fleet", &user.csrf),
+        summary,
+        banner,
+        pending,
+        tag_options: tag_options(&cards),
+        cards,
+    })
 }
 
 /// `GET /ui/grid`: summary and cards again (after a new machine appears, or a missed update).
@@ -159,5 +312,18 @@ pub async fn card(State(state): State<AppState>, _: WebUser, Path(id): Path<Stri
     match one_card(&state, &id).await {
         Some(card) => render(&CardPartial { card: &card }),
         None => (StatusCode::NOT_FOUND, "No such server").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::countdown;
+
+    #[test]
+    fn countdowns_read_naturally() {
+        assert_eq!(countdown(0), "firing now");
+        assert_eq!(countdown(42), "42 s");
+        assert_eq!(countdown(65), "1 min 05 s");
+        assert_eq!(countdown(7260), "2 h 01 min");
     }
 }

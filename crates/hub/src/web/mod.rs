@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod assets;
 pub mod events;
 pub mod fleet;
+pub mod notifications;
 pub mod server;
 pub mod session;
 pub mod settings;
@@ -63,6 +64,12 @@ impl WebState {
     pub fn server_changed(&self, server_id: &str, registered: bool) {
         let _ = self.events.send(WebEvent::ServerChanged { id: server_id.to_owned(), registered });
     }
+
+    /// Tells open dashboards that the notification outbox moved (routed, sent, retried,
+    /// dead-lettered), so delivery logs and alert timelines refresh.
+    pub fn deliveries_changed(&self) {
+        let _ = self.events.send(WebEvent::DeliveriesChanged);
+    }
 }
 
 /// The dashboard's routes (pages, htmx partials, the SSE stream and the embedded assets).
@@ -80,12 +87,27 @@ pub fn router() -> Router<AppState> {
         .route("/ui/servers/{id}/export", get(server::export))
         .route("/ui/servers/{id}/edit", post(server::edit))
         .route("/ui/servers/{id}/maintenance", post(server::maintenance))
+        .route("/ui/servers/{id}/tags", post(server::tags))
+        .route("/ui/servers/{id}/services", get(server::services).post(server::add_service))
+        .route("/ui/servers/{id}/services/{name}", post(server::update_service))
+        .route("/ui/servers/{id}/services/{name}/delete", post(server::delete_service))
+        .route("/ui/servers/{id}/alerts", get(server::alerts))
         .route("/alerts", get(alerts::page))
         .route("/ui/alerts", get(alerts::partial))
         .route("/ui/alerts/bulk", post(alerts::bulk))
+        .route("/alerts/{id}", get(alerts::detail_page))
+        .route("/ui/alerts/{id}/detail", get(alerts::detail))
         .route("/ui/alerts/{id}/{action}", post(alerts::one))
         .route("/ui/thresholds", post(settings::save_thresholds))
         .route("/settings", get(settings::page))
+        .route("/settings/notifications", get(notifications::page))
+        .route("/ui/channels", get(notifications::section).post(notifications::create))
+        .route("/ui/channels/{id}", post(notifications::update))
+        .route("/ui/channels/{id}/edit", get(notifications::edit_form))
+        .route("/ui/channels/{id}/delete", post(notifications::delete))
+        .route("/ui/channels/{id}/test", post(notifications::test))
+        .route("/ui/deliveries", get(notifications::log))
+        .route("/ui/deliveries/{id}/{action}", post(notifications::act_on_delivery))
         .route("/ui/tokens", post(settings::create_token))
         .route("/ui/tokens/{id}/revoke", post(settings::revoke_token))
         // Pages and scripts shrink several-fold with gzip (a 100-machine fleet page is ~150 KB
@@ -132,21 +154,18 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some_and(|v| v == HeaderValue::from_static("true"))
 }
 
-/// An API error as a short, human message for the page (validation errors list each field).
+/// An API error as a short, human message for the page. Validation errors list each field by
+/// name, written as words ("webhook url: should be an http:// or https:// URL").
 pub fn error_message(error: &ApiError) -> String {
     match error {
         ApiError::Validation(errors) => errors
             .0
             .iter()
             .map(|e| {
-                let field = match e.loc.last() {
-                    Some(homelab_core::validate::LocSegment::Key(key)) => key.replace('_', " "),
-                    _ => String::new(),
-                };
-                if field.is_empty() || e.msg.starts_with(&field) {
-                    e.msg.clone()
-                } else {
-                    format!("{field}: {}", e.msg)
+                let raw = homelab_core::validate::FieldError::field_name(&e.loc);
+                match e.msg.strip_prefix(&format!("{raw}: ")) {
+                    Some(detail) if !raw.is_empty() => format!("{}: {detail}", raw.replace('_', " ")),
+                    _ => e.msg.clone(),
                 }
             })
             .collect::<Vec<_>>()

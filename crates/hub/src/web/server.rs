@@ -1,6 +1,8 @@
 //! Server detail at `/servers/{id}`: the live card, history charts (uPlot, fed by the same
 //! handler as `GET /api/v1/servers/{id}/metrics/series`), export, filesystems, interfaces,
-//! pending packages, and the edit and maintenance actions (the API's own handlers).
+//! expected services with their state, pending packages (security first), the server's alerts,
+//! and the edit, tags, services and maintenance actions (the API's own handlers). The services
+//! and alerts panels fetch themselves again on the SSE `server-{id}` signal.
 
 use askama::Template;
 use axum::Json;
@@ -30,6 +32,8 @@ pub struct ServerPage {
     pub filesystems: Vec<FilesystemReport>,
     pub interfaces: Vec<InterfaceReport>,
     pub packages: Vec<Package>,
+    pub services: ServicesPartial,
+    pub alerts: ServerAlertsPartial,
 }
 
 /// The edit form and maintenance switch; re-rendered after each action with its outcome.
@@ -37,6 +41,8 @@ pub struct ServerPage {
 #[template(path = "partials/server_edit.html")]
 pub struct EditPanel {
     pub id: String,
+    /// Tags as typed in the tags box ("prod rack-a").
+    pub tags: String,
     pub display_name: String,
     pub machine_type: String,
     pub machine_types: &'static [&'static str],
@@ -46,9 +52,10 @@ pub struct EditPanel {
 }
 
 impl EditPanel {
-    fn of(server: &Server) -> Self {
+    fn of(server: &Server, tags: &[String]) -> Self {
         EditPanel {
             id: server.id.clone(),
+            tags: tags.join(" "),
             display_name: server.display_name.clone().unwrap_or_default(),
             machine_type: server.machine_type.clone(),
             machine_types: &MACHINE_TYPES,
@@ -83,13 +90,18 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
                 .into_response();
         }
     };
-    let packages = state.store.list_packages(&id).await.unwrap_or_default();
+    let mut packages = state.store.list_packages(&id).await.unwrap_or_default();
+    // Security updates first: they are the ones to act on.
+    packages.sort_by(|a, b| b.is_security.cmp(&a.is_security).then_with(|| a.name.cmp(&b.name)));
     let Some(card) = super::fleet::cards_for(&state, vec![server.clone()]).await.pop() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be built.").into_response();
     };
+    let (services, alerts) = tokio::join!(services_partial(&state, &id), server_alerts(&state, &id));
     render(&ServerPage {
         layout: Layout::new(server.name().to_owned(), "fleet", &user.csrf),
-        edit: EditPanel::of(&server),
+        edit: EditPanel::of(&server, &card.tags),
+        services,
+        alerts,
         filesystems: server.filesystems.clone().unwrap_or_default(),
         interfaces: server.network_interfaces.clone().unwrap_or_default(),
         packages,
@@ -147,7 +159,10 @@ pub struct EditForm {
 
 async fn panel_after(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> Response {
     match state.store.get_server(id).await {
-        Ok(server) => render(&EditPanel { message, error, ..EditPanel::of(&server) }),
+        Ok(server) => {
+            let tags = crate::api::tags::load_all(state).await.unwrap_or_default().remove(id).unwrap_or_default();
+            render(&EditPanel { message, error, ..EditPanel::of(&server, &tags) })
+        }
         Err(error) => error_toast(StatusCode::NOT_FOUND, &error.to_string()),
     }
 }
@@ -173,10 +188,7 @@ pub async fn edit(
         Err(error) => return error_toast(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
     };
     match api::servers::update(AdminAuth, State(state.clone()), ApiPath(id.clone()), ApiJson(update)).await {
-        Ok(_) => {
-            state.web.server_changed(&id, false);
-            panel_after(&state, &id, Some("Saved.".into()), None).await
-        }
+        Ok(_) => panel_after(&state, &id, Some("Saved.".into()), None).await,
         Err(error) => panel_after(&state, &id, None, Some(error_message(&error))).await,
     }
 }
@@ -201,10 +213,320 @@ pub async fn maintenance(
     };
     match result {
         Ok(_) => {
-            state.web.server_changed(&id, false);
             let message = if on { "Maintenance on: no new alerts." } else { "Maintenance off." };
             panel_after(&state, &id, Some(message.into()), None).await
         }
         Err(error) => panel_after(&state, &id, None, Some(error_message(&error))).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TagsForm {
+    #[serde(default)]
+    tags: String,
+}
+
+/// Splits what was typed into tags: commas or spaces separate, `#` prefixes are dropped, and
+/// letters are lowered (so "Prod, #Rack-A" is `prod`, `rack-a`); every other rule is the API's.
+pub fn split_tags(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(|t| t.trim().trim_start_matches('#').to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// `POST /ui/servers/{id}/tags`: `PUT /api/v1/servers/{id}/tags` with the typed list.
+pub async fn tags(
+    State(state): State<AppState>,
+    _: CsrfUser,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let typed = serde_urlencoded::from_bytes::<TagsForm>(&body).map(|f| f.tags).unwrap_or_default();
+    let request = api::tags::TagsBody { tags: split_tags(&typed) };
+    match api::tags::put(AdminAuth, State(state.clone()), ApiPath(id.clone()), ApiJson(request)).await {
+        Ok(Json(saved)) => {
+            let message = if saved.tags.is_empty() { "Tags removed.".to_owned() } else { "Tags saved.".to_owned() };
+            panel_after(&state, &id, Some(message), None).await
+        }
+        Err(error @ crate::error::ApiError::Validation(_)) => {
+            let mut response = panel_after(&state, &id, None, Some(error_message(&error))).await;
+            if response.status() == StatusCode::OK {
+                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            response
+        }
+        Err(error) => api_error_toast(&error),
+    }
+}
+
+/// A refused action that has no form to show it in (unknown server, database down).
+fn api_error_toast(error: &crate::error::ApiError) -> Response {
+    let status = error.status();
+    error_toast(status, &error_message(error))
+}
+
+/// One expected service with its last reported state.
+pub struct ServiceRow {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub is_critical: bool,
+    pub enabled: bool,
+    /// `running`, `stopped`, `failed` or `unknown` (never reported): a CSS class and words.
+    pub state: &'static str,
+    pub symbol: &'static str,
+    /// Reason, pid, memory and CPU as reported.
+    pub detail: String,
+    pub seen: String,
+}
+
+/// The services table and the outcome of the last action.
+#[derive(Template)]
+#[template(path = "partials/services.html")]
+pub struct ServicesPartial {
+    pub server_id: String,
+    pub rows: Vec<ServiceRow>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ServicesPartial {
+    pub fn down(&self) -> usize {
+        self.rows.iter().filter(|r| r.enabled && (r.state == "stopped" || r.state == "failed")).count()
+    }
+}
+
+fn service_state(status: Option<&str>) -> (&'static str, &'static str) {
+    match status {
+        Some("running") => ("running", "●"),
+        Some("stopped") => ("stopped", "■"),
+        Some("failed") => ("failed", "✕"),
+        Some(_) => ("unknown", "○"),
+        None => ("unknown", "○"),
+    }
+}
+
+async fn services_partial(state: &AppState, id: &str) -> ServicesPartial {
+    services_with(state, id, None, None).await
+}
+
+async fn services_with(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> ServicesPartial {
+    let now = state.clock.now();
+    let (rows, list_error) = match api::services::list(AdminAuth, State(state.clone()), Path(id.to_owned())).await {
+        Ok(Json(list)) => {
+            let mut rows: Vec<ServiceRow> = list
+                .services
+                .into_iter()
+                .map(|s| {
+                    let current = s.current_status.as_ref();
+                    let (state, symbol) = service_state(current.map(|c| c.status.as_str()));
+                    let mut detail = Vec::new();
+                    if let Some(c) = current {
+                        if let Some(reason) = &c.status_reason {
+                            detail.push(reason.clone());
+                        }
+                        if let Some(pid) = c.pid {
+                            detail.push(format!("pid {pid}"));
+                        }
+                        if let Some(mb) = c.memory_mb {
+                            detail.push(format!("{mb:.0} MB"));
+                        }
+                        if let Some(cpu) = c.cpu_percent {
+                            detail.push(format!("{cpu:.1} % CPU"));
+                        }
+                    }
+                    ServiceRow {
+                        seen: current.map_or_else(|| "never reported".into(), |c| view::ago(c.last_seen, now)),
+                        name: s.service_name,
+                        display_name: s.display_name,
+                        is_critical: s.is_critical,
+                        enabled: s.enabled,
+                        state,
+                        symbol,
+                        detail: detail.join(" · "),
+                    }
+                })
+                .collect();
+            rows.sort_by(|a, b| a.name.cmp(&b.name));
+            (rows, None)
+        }
+        Err(e) => (Vec::new(), Some(error_message(&e))),
+    };
+    ServicesPartial { server_id: id.to_owned(), rows, message, error: error.or(list_error) }
+}
+
+/// `GET /ui/servers/{id}/services`: the table again (after a heartbeat or an edit elsewhere).
+pub async fn services(State(state): State<AppState>, _: WebUser, Path(id): Path<String>) -> Response {
+    render(&services_partial(&state, &id).await)
+}
+
+#[derive(Deserialize)]
+pub struct NewServiceForm {
+    #[serde(default)]
+    service_name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    is_critical: Option<String>,
+}
+
+/// The table with an action's refusal, answered 422 so that scripts can tell (htmx still shows it).
+fn refused(partial: ServicesPartial) -> Response {
+    let mut response = render(&partial);
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    response
+}
+
+/// Renders the outcome of a services action: the table, a refusal (409/422 as the table with the
+/// message) or, for an unknown server, a toast.
+async fn services_outcome<T>(
+    state: &AppState,
+    id: &str,
+    result: Result<T, crate::error::ApiError>,
+    done: String,
+) -> Response {
+    use crate::error::ApiError;
+    match result {
+        Ok(_) => render(&services_with(state, id, Some(done), None).await),
+        Err(error @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
+            refused(services_with(state, id, None, Some(error_message(&error))).await)
+        }
+        Err(error) => api_error_toast(&error),
+    }
+}
+
+/// `POST /ui/servers/{id}/services`: `POST /api/v1/servers/{id}/services`.
+pub async fn add_service(
+    State(state): State<AppState>,
+    _: CsrfUser,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = serde_urlencoded::from_bytes::<NewServiceForm>(&body) else {
+        return error_toast(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    let display = form.display_name.trim();
+    let request = api::services::NewServiceBody {
+        service_name: form.service_name.trim().to_owned(),
+        display_name: (!display.is_empty()).then(|| display.to_owned()),
+        is_critical: form.is_critical.is_some_and(|v| v == "true" || v == "on"),
+    };
+    let name = request.service_name.clone();
+    let result = api::services::create(AdminAuth, State(state.clone()), Path(id.clone()), ApiJson(request)).await;
+    services_outcome(&state, &id, result, format!("Now watching {name}.")).await
+}
+
+#[derive(Deserialize)]
+pub struct ServiceFlagsForm {
+    #[serde(default)]
+    is_critical: Option<String>,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+fn flag(value: Option<&str>) -> Result<Option<bool>, String> {
+    match value {
+        None => Ok(None),
+        Some("true" | "on") => Ok(Some(true)),
+        Some("false" | "off") => Ok(Some(false)),
+        Some(other) => Err(other.to_owned()),
+    }
+}
+
+/// `POST /ui/servers/{id}/services/{name}`: `PUT /api/v1/servers/{id}/services/{name}` with the
+/// flags sent (`is_critical`, `enabled`: `true` or `false`).
+pub async fn update_service(
+    State(state): State<AppState>,
+    _: CsrfUser,
+    Path((id, name)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = serde_urlencoded::from_bytes::<ServiceFlagsForm>(&body)
+        .unwrap_or(ServiceFlagsForm { is_critical: None, enabled: None });
+    let (critical, enabled) = match (flag(form.is_critical.as_deref()), flag(form.enabled.as_deref())) {
+        (Ok(c), Ok(e)) => (c, e),
+        (Err(bad), _) => {
+            let message = format!("is critical: should be true or false, not “{bad}”");
+            return refused(services_with(&state, &id, None, Some(message)).await);
+        }
+        (_, Err(bad)) => {
+            let message = format!("enabled: should be true or false, not “{bad}”");
+            return refused(services_with(&state, &id, None, Some(message)).await);
+        }
+    };
+    if critical.is_none() && enabled.is_none() {
+        return refused(
+            services_with(&state, &id, None, Some("Nothing to change: send is_critical or enabled.".into())).await,
+        );
+    }
+    let update = api::services::ServiceUpdateBody { is_critical: critical, enabled, ..Default::default() };
+    let result =
+        api::services::update(AdminAuth, State(state.clone()), Path((id.clone(), name.clone())), ApiJson(update)).await;
+    let done = match (critical, enabled) {
+        (_, Some(false)) => format!("{name} is no longer watched (its open alert is closed)."),
+        (_, Some(true)) => format!("{name} is watched again."),
+        (Some(true), _) => format!("{name} is critical: down means a high alert."),
+        _ => format!("{name} is not critical: down means a medium alert."),
+    };
+    services_outcome(&state, &id, result, done).await
+}
+
+/// `POST /ui/servers/{id}/services/{name}/delete`: `DELETE /api/v1/servers/{id}/services/{name}`.
+pub async fn delete_service(
+    State(state): State<AppState>,
+    _: CsrfUser,
+    Path((id, name)): Path<(String, String)>,
+) -> Response {
+    let result = api::services::delete(AdminAuth, State(state.clone()), Path((id.clone(), name.clone()))).await;
+    services_outcome(&state, &id, result, format!("Stopped watching {name}; its history is kept.")).await
+}
+
+/// The server's alerts: open and acknowledged first, then the most recent resolved ones.
+#[derive(Template)]
+#[template(path = "partials/server_alerts.html")]
+pub struct ServerAlertsPartial {
+    pub server_id: String,
+    pub rows: Vec<super::alerts::AlertRow>,
+    pub total: i64,
+    pub error: Option<String>,
+}
+
+/// How many of a server's alerts its page lists (the alerts page has the rest).
+const SERVER_ALERTS: i64 = 20;
+
+async fn server_alerts(state: &AppState, id: &str) -> ServerAlertsPartial {
+    let query =
+        api::alerts::AlertQuery { server_id: Some(id.to_owned()), limit: Some(SERVER_ALERTS), ..Default::default() };
+    let now = state.clock.now();
+    match api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await {
+        Ok(Json(mut page)) => {
+            // Newest first from the API; the stable sort puts unresolved ones on top.
+            page.alerts.sort_by_key(|a| a.status == homelab_core::alerts::AlertStatus::Resolved);
+            ServerAlertsPartial {
+                server_id: id.to_owned(),
+                total: page.total,
+                rows: page.alerts.into_iter().map(|a| super::alerts::AlertRow::of(a, now)).collect(),
+                error: None,
+            }
+        }
+        Err(e) => {
+            ServerAlertsPartial { server_id: id.to_owned(), rows: Vec::new(), total: 0, error: Some(error_message(&e)) }
+        }
+    }
+}
+
+/// `GET /ui/servers/{id}/alerts`.
+pub async fn alerts(State(state): State<AppState>, _: WebUser, Path(id): Path<String>) -> Response {
+    render(&server_alerts(&state, &id).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_tags;
+
+    #[test]
+    fn typed_tags_are_split_and_lowered() {
+        assert_eq!(split_tags("Prod, #Rack-A  zone:eu,,"), ["prod", "rack-a", "zone:eu"]);
+        assert!(split_tags("  ").is_empty());
     }
 }

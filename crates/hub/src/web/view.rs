@@ -162,6 +162,8 @@ pub struct Card {
     pub spark: String,
     pub updates: i64,
     pub security_updates: i64,
+    /// The server's tags (sorted), for the chips and the tag filter.
+    pub tags: Vec<String>,
 }
 
 impl Card {
@@ -171,7 +173,12 @@ impl Card {
 
     /// Text the client-side search matches against.
     pub fn search_text(&self) -> String {
-        format!("{} {} {}", self.name, self.id, self.hostname).to_lowercase()
+        format!("{} {} {} {}", self.name, self.id, self.hostname, self.tags.join(" ")).to_lowercase()
+    }
+
+    /// Space-delimited tags for the filter (`" prod rack-a "`: a tag matches as `" prod "`).
+    pub fn tag_data(&self) -> String {
+        if self.tags.is_empty() { String::new() } else { format!(" {} ", self.tags.join(" ")) }
     }
 }
 
@@ -248,6 +255,7 @@ pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f
         spark: sparkline_points(spark),
         updates: server.updates_available.unwrap_or(0),
         security_updates: server.security_updates.unwrap_or(0),
+        tags: Vec::new(),
     }
 }
 
