@@ -405,3 +405,402 @@ async fn thresholds_show_the_api_validation_messages() {
     assert!(settings.contains("value=\"70\""));
     hub.stop().await;
 }
+
+/// A logged-in form client: posts with the session cookie, the CSRF token and the htmx header.
+struct Browser<'a> {
+    hub: &'a TestHub,
+    cookie: String,
+    csrf: String,
+}
+
+impl Browser<'_> {
+    async fn login(hub: &TestHub) -> Browser<'_> {
+        let (cookie, csrf) = login(hub).await;
+        Browser { hub, cookie, csrf }
+    }
+
+    async fn post(&self, path: &str, body: &str) -> (StatusCode, String) {
+        let response = self
+            .hub
+            .client
+            .post(self.hub.url(path))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .header("hx-request", "true")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        get_page(self.hub, &self.cookie, path).await
+    }
+}
+
+/// Fires a critical disk alert on `id` and returns the alert's id.
+async fn disk_alert(hub: &TestHub, id: &str) -> i64 {
+    let mut body = heartbeat_body(id, hub.now(), 20.0);
+    body["metrics"]["disk_percent"] = serde_json::json!(97.0);
+    body["filesystems"][0]["percent"] = serde_json::json!(97.0);
+    assert_eq!(hub.heartbeat(body).await.0, StatusCode::OK);
+    let (_, open) = hub.get(&format!("/api/v1/alerts?status=open&server_id={id}")).await;
+    open["alerts"][0]["id"].as_i64().expect("an open alert")
+}
+
+/// Waits (up to 10 s) until the delivery log, read through the API, satisfies `done`.
+async fn wait_deliveries(hub: &TestHub, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = hub.get("/api/v1/notifications/deliveries").await;
+        if done(&list) {
+            return list;
+        }
+        assert!(Instant::now() < deadline, "deliveries never got there: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_pages_need_a_session_and_new_actions_the_csrf_token() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    hub.heartbeat(heartbeat_body("web01", hub.now(), 20.0)).await;
+    let alert = disk_alert(&hub, "nas").await;
+    for path in [
+        "/settings/notifications".to_owned(),
+        format!("/alerts/{alert}"),
+        format!("/ui/alerts/{alert}/detail"),
+        "/ui/deliveries".to_owned(),
+        "/ui/channels".to_owned(),
+        "/ui/channels/hook/edit".to_owned(),
+        "/ui/servers/web01/services".to_owned(),
+        "/ui/servers/web01/alerts".to_owned(),
+    ] {
+        let response = hub.client.get(hub.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    let (cookie, _) = login(&hub).await;
+    for path in [
+        "/ui/channels",
+        "/ui/channels/hook",
+        "/ui/channels/hook/delete",
+        "/ui/channels/hook/test",
+        "/ui/deliveries/1/retry",
+        "/ui/deliveries/1/discard",
+        "/ui/servers/web01/tags",
+        "/ui/servers/web01/services",
+        "/ui/servers/web01/services/plex",
+        "/ui/servers/web01/services/plex/delete",
+    ] {
+        for token in [None, Some("0".repeat(64))] {
+            let mut request = hub
+                .client
+                .post(hub.url(path))
+                .header("cookie", &cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("id=hook&kind=webhook&url=http://127.0.0.1:9/x&tags=prod&service_name=plex&enabled=false");
+            if let Some(token) = &token {
+                request = request.header("x-csrf-token", token);
+            }
+            assert_eq!(request.send().await.unwrap().status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+        }
+    }
+    assert_eq!(hub.get("/api/v1/notifications/channels").await.1["total"], 0, "no channel was created");
+    assert_eq!(hub.get("/api/v1/servers/web01/tags").await.1["tags"], serde_json::json!([]));
+    assert_eq!(hub.get("/api/v1/servers/web01/services").await.1["total"], 0);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_are_added_edited_tested_and_deleted_with_secrets_masked() {
+    use common::receiver::{Answer, FakeReceiver};
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    let receiver = FakeReceiver::start(&[]).await;
+    let b = Browser::login(&hub).await;
+    let url = receiver.url.replace('/', "%2F").replace(':', "%3A");
+
+    // Refused input: 422 (or 409), the form shown back as typed, each field named.
+    let (status, text) = b.post("/ui/channels", "id=Bad+Id&kind=slack&webhook_url=nope&enabled=true").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("id: should match") && text.contains("webhook url: should be an http"), "{text}");
+    assert!(text.contains("value=\"Bad Id\""), "the form keeps what was typed: {text}");
+    let (status, text) = b.post("/ui/channels", "id=mail&kind=email&smtp_port=smtp").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("smtp port: enter a port number"), "{text}");
+    let (status, text) = b.post("/ui/channels", "id=x&kind=pager").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("kind: choose one of"), "{text}");
+    let (status, _) = b.post("/ui/channels", "id=x&kind=slack&min_severity=urgent&webhook_url=http://a/b").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Added through the API's handler; the secret and the URL path never come back.
+    let body = format!(
+        "id=hook&kind=webhook&url={url}&secret=s3cret&min_severity=high&enabled=true&firing=true&resolutions=true"
+    );
+    let (status, text) = b.post("/ui/channels", &body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("Channel hook added") && text.contains("id=\"channel-hook\""), "{text}");
+    let (_, page) = b.get("/settings/notifications").await;
+    assert!(!page.contains("s3cret") && !page.contains("/hook\""), "secrets leak: {page}");
+    let (status, _) = b.post("/ui/channels", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Edit: the masked secret and URL are sent back as shown and kept.
+    let (status, form) = b.get("/ui/channels/hook/edit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("value=\"********\"") && form.contains("Edit channel hook"), "{form}");
+    let masked_url = format!("{}/…", receiver.url.rsplit_once('/').unwrap().0);
+    let body = format!("kind=webhook&url={masked_url}&secret=********&min_severity=critical&enabled=true&firing=true");
+    let (status, text) = b.post("/ui/channels/hook", &body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("Channel hook saved."), "{text}");
+    let stored = hub.store.get_setting("channels").await.unwrap().unwrap();
+    assert_eq!(stored[0]["secret"], "s3cret");
+    assert_eq!(stored[0]["url"], receiver.url.as_str());
+    assert_eq!(stored[0]["min_severity"], "critical");
+    assert_eq!(stored[0]["events"]["reminders"], false);
+    assert_eq!(b.get("/ui/channels/nope/edit").await.0, StatusCode::NOT_FOUND);
+
+    // Send test: a real request reaches the receiver, and its answer is shown on the row.
+    let (status, text) = b.post("/ui/channels/hook/test", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("Test to hook: Test message sent successfully"), "{text}");
+    assert_eq!(receiver.received().len(), 1);
+    receiver.set_down(true);
+    let (_, text) = b.post("/ui/channels/hook/test", "").await;
+    assert!(text.contains("Test to hook failed: HTTP 503"), "{text}");
+    receiver.set_down(false);
+    let _ = Answer(200, None);
+    assert_eq!(b.post("/ui/channels/nope/test", "").await.0, StatusCode::NOT_FOUND);
+
+    // Delete.
+    let (status, text) = b.post("/ui/channels/hook/delete", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("Channel hook deleted.") && text.contains("No channels yet"), "{text}");
+    assert_eq!(b.post("/ui/channels/hook/delete", "").await.0, StatusCode::NOT_FOUND);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_shows_failures_and_retries_and_discards_them() {
+    use common::receiver::{Answer, FakeReceiver};
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    // The first send is refused for good (404): the delivery is dead-lettered at once.
+    let receiver = FakeReceiver::start(&[Answer(404, None)]).await;
+    let (status, _) = hub
+        .post(
+            "/api/v1/notifications/channels",
+            serde_json::json!({"id": "hook", "kind": "webhook", "url": receiver.url}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let alert = disk_alert(&hub, "nas").await;
+    let list = wait_deliveries(&hub, |l| l["deliveries"][0]["status"] == "dead").await;
+    let id = list["deliveries"][0]["id"].as_i64().unwrap();
+    assert_eq!(list["deliveries"][0]["alert_id"], alert);
+
+    let b = Browser::login(&hub).await;
+    let (status, page) = b.get("/settings/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("id=\"delivery-{id}\"")) && page.contains("failed (gave up)"), "{page}");
+    assert!(page.contains("receiver says 404") && page.contains(&format!("href=\"/alerts/{alert}\"")), "{page}");
+    let (_, dead_only) = b.get("/ui/deliveries?status=dead").await;
+    assert!(dead_only.contains(&format!("delivery-{id}")));
+    let (_, delivered_only) = b.get("/ui/deliveries?status=delivered").await;
+    assert!(!delivered_only.contains(&format!("delivery-{id}")));
+
+    // Bad filters are the API's 422, naming the parameter.
+    let (status, text) = b.get("/ui/deliveries?status=bogus").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("status:"), "{text}");
+    let (status, text) = b.get("/ui/deliveries?offset=minus").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("offset:"), "{text}");
+
+    // Retry: pending again, then delivered by the dispatcher (the receiver now accepts).
+    let (status, text) = b.post(&format!("/ui/deliveries/{id}/retry"), "status=").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains(&format!("Delivery #{id} will be sent again now.")), "{text}");
+    wait_deliveries(&hub, |l| l["deliveries"][0]["status"] == "delivered").await;
+    receiver.wait_for(1).await;
+    // A delivered one can be neither retried nor discarded: 409 with the reason, not a 500.
+    let (status, text) = b.post(&format!("/ui/deliveries/{id}/discard"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert!(text.contains(&format!("Delivery #{id}:")), "{text}");
+    assert_eq!(b.post("/ui/deliveries/999999/retry", "").await.0, StatusCode::NOT_FOUND);
+    let (status, text) = b.post("/ui/deliveries/abc/retry", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("delivery id: should be a whole number"), "{text}");
+    assert_eq!(b.post(&format!("/ui/deliveries/{id}/explode"), "").await.0, StatusCode::NOT_FOUND);
+
+    // Discard a pending one: a second alert while the receiver is down.
+    receiver.set_down(true);
+    disk_alert(&hub, "vault").await;
+    // Past the channel's grouping window (it just sent), on the hub's manual clock.
+    hub.clock.advance(chrono::Duration::minutes(2));
+    let list = wait_deliveries(&hub, |l| {
+        l["total"] == 2
+            && l["deliveries"][0]["status"] == "pending"
+            && l["deliveries"][0]["attempts"].as_i64() > Some(0)
+    })
+    .await;
+    let pending = list["deliveries"][0]["id"].as_i64().unwrap();
+    let (_, log) = b.get("/ui/deliveries").await;
+    assert!(log.contains("retrying, next") && log.contains("HTTP 503"), "{log}");
+    let (status, text) = b.post(&format!("/ui/deliveries/{pending}/discard"), "").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (_, list) = hub.get("/api/v1/notifications/deliveries?status=discarded").await;
+    assert_eq!(list["deliveries"][0]["id"], pending);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_detail_shows_its_timeline_with_the_notifications_sent() {
+    use common::receiver::FakeReceiver;
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    let receiver = FakeReceiver::start(&[]).await;
+    hub.post(
+        "/api/v1/notifications/channels",
+        serde_json::json!({"id": "hook", "kind": "webhook", "url": receiver.url}),
+    )
+    .await;
+    let alert = disk_alert(&hub, "nas").await;
+    receiver.wait_for(1).await;
+    wait_deliveries(&hub, |l| l["deliveries"][0]["status"] == "delivered").await;
+
+    let b = Browser::login(&hub).await;
+    let (status, page) = b.get(&format!("/alerts/{alert}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("class=\"tl tl-fired sev-critical\"") && page.contains("Fired: "), "{page}");
+    assert!(page.contains("<span class=\"chip\">hook</span>") && page.contains("delivered 2026-01-19"), "{page}");
+    assert!(page.contains("Acknowledge") && page.contains("href=\"/servers/nas\""), "{page}");
+
+    let (status, text) = b.post(&format!("/ui/alerts/{alert}/acknowledge"), "view=detail").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("✓ Acknowledged.") && text.contains("tl-acknowledged"), "{text}");
+    hub.clock.advance(chrono::Duration::minutes(7));
+    let (_, text) = b.post(&format!("/ui/alerts/{alert}/resolve"), "view=detail").await;
+    assert!(text.contains("tl-resolved") && text.contains("Resolved by hand after 7 min"), "{text}");
+    let (_, timeline) = hub.get(&format!("/api/v1/alerts/{alert}/timeline")).await;
+    let kinds: Vec<&str> =
+        timeline["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["fired", "acknowledged", "resolved"]);
+    assert_eq!(timeline["entries"][0]["deliveries"][0]["status"], "delivered");
+    assert_eq!(timeline["alert"]["status"], "resolved");
+
+    assert_eq!(b.get("/alerts/999999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(b.get("/alerts/abc").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b.get("/ui/alerts/999999/detail").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(hub.get("/api/v1/alerts/abc/timeline").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b.post("/ui/alerts/999999/resolve", "view=detail").await.0, StatusCode::NOT_FOUND);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_shows_open_alerts_pending_breaches_and_filters_by_tag() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    let (status, _) =
+        hub.put("/api/v1/config/thresholds", serde_json::json!({"cpu": {"sustained_seconds": 300}})).await;
+    assert_eq!(status, StatusCode::OK);
+    hub.heartbeat(heartbeat_body("web01", hub.now(), 97.0)).await;
+    let alert = disk_alert(&hub, "nas").await;
+    let b = Browser::login(&hub).await;
+    let (_, fleet) = b.get("/").await;
+    assert!(
+        fleet.contains("id=\"alert-banner\"") && fleet.contains(&format!("id=\"banner-alert-{alert}\"")),
+        "{fleet}"
+    );
+    assert!(fleet.contains("1 open alert<"), "{fleet}");
+    // web01's CPU is over the high level but has not lasted 300 s yet.
+    let pending = &fleet[fleet.find("id=\"pending\"").unwrap()..];
+    assert!(pending.contains("web01") && pending.contains("CPU") && pending.contains("data-left=\"300\""), "{pending}");
+    assert!(pending.contains("5 min 00 s"), "{pending}");
+    hub.clock.advance(chrono::Duration::seconds(100));
+    hub.heartbeat(heartbeat_body("web01", hub.now(), 97.0)).await;
+    let (_, fleet) = b.get("/").await;
+    assert!(fleet.contains("data-left=\"200\""), "the time left counts down");
+
+    // Tags through the API's rules; the card carries them for the filter.
+    let (status, text) = b.post("/ui/servers/web01/tags", "tags=Prod%2C+%23rack-a").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("Tags saved.") && text.contains("value=\"prod rack-a\""), "{text}");
+    assert_eq!(hub.get("/api/v1/servers/web01/tags").await.1["tags"], serde_json::json!(["prod", "rack-a"]));
+    let (status, text) = b.post("/ui/servers/web01/tags", "tags=ok+b%40d").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("tags[1]: “b@d” is not a tag"), "{text}");
+    assert_eq!(b.post("/ui/servers/nope/tags", "tags=x").await.0, StatusCode::NOT_FOUND);
+    let (status, body) = hub.put("/api/v1/servers/web01/tags", serde_json::json!({"tags": ["UPPER"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], serde_json::json!(["body", "tags", 0]));
+    let (_, fleet) = b.get("/").await;
+    assert!(fleet.contains("data-tags=\" prod rack-a \"") && fleet.contains("#prod (1)"), "{fleet}");
+    assert!(fleet.contains("href=\"/?tag=rack-a\""));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_services_are_edited_through_the_api_rules() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    hub.heartbeat(heartbeat_body("web01", hub.now(), 20.0)).await;
+    let b = Browser::login(&hub).await;
+    let (status, text) =
+        b.post("/ui/servers/web01/services", "service_name=plex&display_name=Plex&is_critical=true").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("Now watching plex.") && text.contains("id=\"svc-plex\""), "{text}");
+    assert!(text.contains("svc-state-running") && text.contains("pid 1234"), "the reported state is shown: {text}");
+    let (status, text) = b.post("/ui/servers/web01/services", "service_name=plex").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(text.contains("already exists"), "{text}");
+    let (status, text) = b.post("/ui/servers/web01/services", "service_name=Nginx!").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("service name: should match pattern"), "{text}");
+    let (status, text) = b.post("/ui/servers/web01/services", "service_name=").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("service name: should have at least 1 character"), "{text}");
+
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "enabled=false").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("plex is no longer watched"), "{text}");
+    let (_, text) = b.post("/ui/servers/web01/services/plex", "is_critical=false").await;
+    assert!(text.contains("plex is not critical"), "{text}");
+    let (_, services) = hub.get("/api/v1/servers/web01/services").await;
+    assert_eq!(
+        (&services["services"][0]["enabled"], &services["services"][0]["is_critical"]),
+        (&false.into(), &false.into())
+    );
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "is_critical=maybe").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("is critical: should be true or false"), "{text}");
+    assert_eq!(b.post("/ui/servers/web01/services/plex", "").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b.post("/ui/servers/web01/services/nginx", "enabled=true").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(b.post("/ui/servers/nope/services", "service_name=plex").await.0, StatusCode::NOT_FOUND);
+
+    let (_, page) = b.get("/servers/web01").await;
+    assert!(page.contains("id=\"services\"") && page.contains("id=\"server-alerts\"") && page.contains("svc-plex"));
+    let (status, text) = b.post("/ui/servers/web01/services/plex/delete", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("Stopped watching plex"), "{text}");
+    assert_eq!(b.post("/ui/servers/web01/services/plex/delete", "").await.0, StatusCode::NOT_FOUND);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_changes_reach_banners_and_server_panels_live() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    hub.heartbeat(heartbeat_body("nas", hub.now(), 20.0)).await;
+    let (cookie, _) = login(&hub).await;
+    let mut events = hub.client.get(hub.url("/ui/events")).header("cookie", &cookie).send().await.unwrap();
+    let sent = Instant::now();
+    let alert = disk_alert(&hub, "nas").await;
+    let seen = read_until(&mut events, "event: pending", sent + Duration::from_secs(1)).await.expect("within 1 s");
+    assert!(seen.contains("event: server-nas") && seen.contains("event: banner"), "{seen}");
+    assert!(seen.contains(&format!("banner-alert-{alert}")), "{seen}");
+    // Acknowledging through the JSON API updates dashboards too.
+    let sent = Instant::now();
+    hub.post(&format!("/api/v1/alerts/{alert}/acknowledge"), serde_json::json!({})).await;
+    let seen = read_until(&mut events, "event: pending", sent + Duration::from_secs(1)).await.expect("within 1 s");
+    assert!(seen.contains("No open alerts"), "{seen}");
+    hub.stop().await;
+}

@@ -370,10 +370,11 @@ pub struct NewServiceForm {
     is_critical: Option<String>,
 }
 
-/// The table with an action's refusal, answered 422 so that scripts can tell (htmx still shows it).
-fn refused(partial: ServicesPartial) -> Response {
+/// The table with an action's refusal, answered with the refusal's status (422, or 409 for a
+/// duplicate) so that scripts can tell; htmx still shows it.
+fn refused(partial: ServicesPartial, status: StatusCode) -> Response {
     let mut response = render(&partial);
-    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    *response.status_mut() = status;
     response
 }
 
@@ -389,7 +390,7 @@ async fn services_outcome<T>(
     match result {
         Ok(_) => render(&services_with(state, id, Some(done), None).await),
         Err(error @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
-            refused(services_with(state, id, None, Some(error_message(&error))).await)
+            refused(services_with(state, id, None, Some(error_message(&error))).await, error.status())
         }
         Err(error) => api_error_toast(&error),
     }
@@ -447,17 +448,16 @@ pub async fn update_service(
         (Ok(c), Ok(e)) => (c, e),
         (Err(bad), _) => {
             let message = format!("is critical: should be true or false, not “{bad}”");
-            return refused(services_with(&state, &id, None, Some(message)).await);
+            return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
         }
         (_, Err(bad)) => {
             let message = format!("enabled: should be true or false, not “{bad}”");
-            return refused(services_with(&state, &id, None, Some(message)).await);
+            return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
     if critical.is_none() && enabled.is_none() {
-        return refused(
-            services_with(&state, &id, None, Some("Nothing to change: send is_critical or enabled.".into())).await,
-        );
+        let message = "Nothing to change: send is_critical or enabled.".to_owned();
+        return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let update = api::services::ServiceUpdateBody { is_critical: critical, enabled, ..Default::default() };
     let result =
