@@ -64,6 +64,7 @@
         el.value = preset;
       }
       el.addEventListener("input", applyFilters);
+      el.addEventListener("change", applyFilters);
     });
     applyFilters();
     startCountdowns();

@@ -4,6 +4,9 @@
 //! Without `chromium` and `chromedriver` the test prints a loud skip, unless
 //! `HOMELAB_REQUIRE_BROWSER=1` (CI) makes their absence a failure. Screenshots of every page in
 //! both themes at desktop and phone width go to `target/web-e2e-screenshots/`.
+//!
+//! Notifications go to a real local HTTP receiver (`common::receiver`), so the channel test
+//! button and the alert timeline's deliveries are checked end to end.
 
 mod common;
 
@@ -12,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Span;
+use common::receiver::FakeReceiver;
 use common::{API_KEY, Backend, TestHub, heartbeat_body};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -138,6 +142,21 @@ impl Session<'_> {
         assert!(errors.is_empty(), "browser console errors on {page}: {errors:#?}");
     }
 
+    /// Like [`Self::assert_no_console_errors`], after a step that deliberately sent bad input:
+    /// the only entries allowed are Chromium's network notes for the 422 answers to `paths`
+    /// (it logs every 4xx response), and each of them must be there.
+    async fn assert_only_refusals(&self, page: &str, paths: &[&str]) {
+        let errors = console_errors(self.client, &self.driver_base).await;
+        let refusal = |path: &str, e: &str| {
+            e.contains(&format!("{path} - Failed to load resource: the server responded with a status of 422"))
+        };
+        let unexpected: Vec<_> = errors.iter().filter(|e| !paths.iter().any(|p| refusal(p, e))).collect();
+        assert!(unexpected.is_empty(), "browser console errors on {page}: {unexpected:#?}");
+        for path in paths {
+            assert!(errors.iter().any(|e| refusal(path, e)), "no 422 from {path} on {page}: {errors:#?}");
+        }
+    }
+
     async fn wait_css(&self, css: &str) -> fantoccini::elements::Element {
         match self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
             Ok(element) => element,
@@ -180,6 +199,18 @@ impl Session<'_> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    /// Clicks the element, finding it again if a live update replaced it meanwhile.
+    async fn click_css(&self, css: &str) {
+        for attempt in 0..5 {
+            let element = self.wait_css(css).await;
+            match element.click().await {
+                Ok(()) => return,
+                Err(_) if attempt < 4 => tokio::time::sleep(Duration::from_millis(150)).await,
+                Err(e) => panic!("cannot click {css}: {e}"),
+            }
+        }
+    }
+
     /// Moves the real pointer over a chart and returns the tooltip's text.
     async fn hover_chart(&self, chart: &str) -> String {
         let over = self.wait_css(&format!("{chart} .u-over")).await;
@@ -210,7 +241,23 @@ impl Session<'_> {
     }
 }
 
-async fn seed(hub: &TestHub) {
+/// What the seeded fleet holds that the test checks later.
+struct Seeded {
+    /// The media server's high disk alert (fired before the channel existed: not notified).
+    media_alert: i64,
+    /// The nas's disk alert, notified to the `hook` channel.
+    disk_alert: i64,
+}
+
+async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn seed(hub: &TestHub, receiver: &FakeReceiver) -> Seeded {
     // A workstation that was switched off two hours ago.
     let mut desk = heartbeat_body("desk", hub.now(), 12.0);
     desk["machine_type"] = json!("workstation");
@@ -228,21 +275,50 @@ async fn seed(hub: &TestHub) {
             hub.heartbeat(heartbeat_body(id, now - Span::minutes(minute), cpu)).await;
         }
     }
-    // A critical disk alert on the nas (disk alerts fire at once; they are judged per mount).
+    // The nas's CPU (97 %) must last the default 180 s before it alerts: a pending breach.
+    // The media server's disk is over the high level: a high alert at once.
+    let mut body = heartbeat_body("media", hub.now() + Span::seconds(10), 35.0);
+    body["metrics"]["disk_percent"] = json!(90.0);
+    body["filesystems"][0]["percent"] = json!(90.0);
+    hub.heartbeat(body).await;
+    let (_, open) = hub.get("/api/v1/alerts?status=open&server_id=media").await;
+    let media_alert = open["alerts"][0]["id"].as_i64().expect("the media server's disk alert");
+    // Let the dispatcher route that event while no channel exists, so that the channel's first
+    // send is the disk alert below (a second send would wait for the grouping window, and the
+    // hub's clock is frozen).
+    wait_for("the media alert routed", || async {
+        hub.store.outbox(10).await.unwrap().iter().all(|e| e.status != "pending")
+    })
+    .await;
+    let (status, _) =
+        hub.post("/api/v1/notifications/channels", json!({"id": "hook", "kind": "webhook", "url": receiver.url})).await;
+    assert_eq!(status, 201);
+    // A critical disk alert on the nas.
     let mut body = heartbeat_body("nas", hub.now() + Span::seconds(30), 97.0);
     body["metrics"]["disk_percent"] = json!(97.0);
     body["filesystems"][0]["percent"] = json!(97.0);
     hub.heartbeat(body).await;
     let (_, open) = hub.get("/api/v1/alerts?status=open").await;
-    assert!(open["total"].as_i64().unwrap_or(0) > 0, "seeded alerts: {open}");
+    assert_eq!(open["total"], 2, "seeded alerts: {open}");
+    let disk_alert = open["alerts"][0]["id"].as_i64().unwrap();
+    receiver.wait_for(1).await;
     hub.put("/api/v1/servers/backup/pause", json!({})).await;
+    for (id, tags) in [("nas", json!(["storage", "prod"])), ("pihole", json!(["dns", "prod"]))] {
+        assert_eq!(hub.put(&format!("/api/v1/servers/{id}/tags"), json!({"tags": tags})).await.0, 200);
+    }
+    Seeded { media_alert, disk_alert }
 }
+
+/// Ids of the fleet cards not hidden by the filters.
+const VISIBLE_CARDS: &str =
+    "return [...document.querySelectorAll('#grid .card')].filter(c => !c.hidden).map(c => c.id).sort();";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dashboard_works_in_a_real_browser() {
     let Some((driver, client, _profile)) = start_browser().await else { return };
     let hub = TestHub::start(Backend::Sqlite).await.unwrap();
-    seed(&hub).await;
+    let receiver = FakeReceiver::start(&[]).await;
+    let seeded = seed(&hub, &receiver).await;
     let s =
         Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
 
@@ -273,6 +349,31 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.find(Locator::Id("fleet-search")).await.unwrap().clear().await.unwrap();
     s.eval("var s = document.getElementById('fleet-search'); s.value=''; s.dispatchEvent(new Event('input'));").await;
 
+    // Filter by tag, with the select and through a link's ?tag=.
+    client.find(Locator::Id("fleet-tag")).await.unwrap().select_by_value("prod").await.unwrap();
+    assert_eq!(s.eval(VISIBLE_CARDS).await, json!(["card-nas", "card-pihole"]));
+    client.find(Locator::Id("fleet-tag")).await.unwrap().select_by_value("storage").await.unwrap();
+    assert_eq!(s.eval(VISIBLE_CARDS).await, json!(["card-nas"]));
+    client.find(Locator::Css("#card-pihole .chip-tag[href='/?tag=dns']")).await.unwrap();
+    client.goto(&hub.url("/?tag=dns")).await.unwrap();
+    s.wait_css("#card-web01").await;
+    assert_eq!(s.eval(VISIBLE_CARDS).await, json!(["card-pihole"]));
+    assert_eq!(s.eval("return document.getElementById('fleet-tag').value;").await, "dns");
+    client.goto(&hub.url("/")).await.unwrap();
+    s.wait_css("#card-web01").await;
+    assert_eq!(s.eval(VISIBLE_CARDS).await.as_array().unwrap().len(), 6);
+
+    // The open-alerts banner (most severe first) and the breach about to fire, counting down.
+    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    assert!(banner.contains("2 open alerts") && banner.contains("Critical DISK usage on nas"), "{banner}");
+    let pending = s.wait_css("#pending").await.text().await.unwrap();
+    assert!(pending.contains("nas") && pending.contains("CPU") && pending.contains("Fires in"), "{pending}");
+    let first = s.eval("return document.querySelector('#pending .countdown').textContent;").await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let later = s.eval("return document.querySelector('#pending .countdown').textContent;").await;
+    assert_ne!(first, later, "the countdown ticks");
+    assert!(first.as_str().unwrap().contains("min"), "{first}");
+
     // Live: a heartbeat pushed now shows on the card without a reload.
     s.eval("window.__marker = 'same page';").await;
     tokio::time::sleep(Duration::from_millis(500)).await; // let the SSE connection open
@@ -293,6 +394,21 @@ async fn the_dashboard_works_in_a_real_browser() {
     println!("heartbeat commit → card updated in the browser: {} ms", latency.as_millis());
     assert!(latency < Duration::from_secs(1), "took {latency:?}");
     assert_eq!(s.eval("return window.__marker;").await, "same page", "no reload happened");
+
+    // An alert acknowledged elsewhere (the JSON API) leaves the banner without a reload.
+    assert!(client.find(Locator::Id(&format!("banner-alert-{}", seeded.media_alert))).await.is_ok());
+    let sent = Instant::now();
+    let (status, _) = hub.post(&format!("/api/v1/alerts/{}/acknowledge", seeded.media_alert), json!({})).await;
+    assert_eq!(status, 200);
+    let gone = format!("return !document.getElementById('banner-alert-{}');", seeded.media_alert);
+    while s.eval(&gone).await != true {
+        assert!(sent.elapsed() < Duration::from_secs(2), "the banner did not update");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("alert acknowledged → banner updated in the browser: {} ms", sent.elapsed().as_millis());
+    assert!(sent.elapsed() < Duration::from_secs(1), "took {:?}", sent.elapsed());
+    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    assert!(banner.contains("1 open alert"), "{banner}");
 
     // A new machine appears without a reload.
     hub.heartbeat(heartbeat_body("newbox", hub.now(), 5.0)).await;
@@ -325,6 +441,47 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.assert_no_console_errors("server detail").await;
     client.find(Locator::Css("button[data-range='24h']")).await.unwrap().click().await.unwrap();
     s.wait_css("#history[data-loaded='24h']").await;
+
+    // Tags: typed loosely, saved by the API's rules, and the live card shows them.
+    let tags = client.find(Locator::Css("#edit-panel input[name=tags]")).await.unwrap();
+    tags.send_keys("Web, #Rack-A").await.unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Save tags')]")).await.unwrap().click().await.unwrap();
+    let note = s.wait_css("#edit-panel .ok-note").await.text().await.unwrap();
+    assert!(note.contains("Tags saved."), "{note}");
+    s.wait_css("#card-web01 .chip-tag[href='/?tag=rack-a']").await;
+    assert_eq!(hub.get("/api/v1/servers/web01/tags").await.1["tags"], json!(["rack-a", "web"]));
+    // A tag the API refuses is explained, naming the field.
+    let tags = client.find(Locator::Css("#edit-panel input[name=tags]")).await.unwrap();
+    tags.clear().await.unwrap();
+    tags.send_keys("web b@d").await.unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Save tags')]")).await.unwrap().click().await.unwrap();
+    let error = s.wait_css("#edit-panel .field-error").await.text().await.unwrap();
+    assert!(error.contains("tags[1]") && error.contains("b@d"), "{error}");
+    s.assert_only_refusals("server detail (a refused tag)", &["/ui/servers/web01/tags"]).await;
+
+    // Services: watch plex (reported running by the agent) as critical, then pause watching it.
+    client.find(Locator::Css("#add-service input[name=service_name]")).await.unwrap().send_keys("plex").await.unwrap();
+    client.find(Locator::Css("#add-service input[name=is_critical]")).await.unwrap().click().await.unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Watch service')]")).await.unwrap().click().await.unwrap();
+    let row = s.wait_css("#svc-plex .svc-state-running").await.text().await.unwrap();
+    assert!(row.contains("running"), "{row}");
+    assert_eq!(s.eval("return document.querySelector('#add-service input[name=service_name]').value;").await, "");
+    let critical =
+        s.eval("return document.querySelector('#svc-plex input[aria-label=\"plex is critical\"]').checked;").await;
+    assert_eq!(critical, true);
+    s.click_css("#svc-plex input[aria-label='Watch plex']").await;
+    s.wait_css("#svc-plex.svc-disabled").await;
+    let (_, services) = hub.get("/api/v1/servers/web01/services").await;
+    assert_eq!(
+        (&services["services"][0]["enabled"], &services["services"][0]["is_critical"]),
+        (&json!(false), &json!(true))
+    );
+    s.click_css("#svc-plex input[aria-label='Watch plex']").await;
+    wait_for("plex watched again", || async {
+        s.eval("return !!document.querySelector('#svc-plex:not(.svc-disabled)');").await == true
+    })
+    .await;
+    s.assert_no_console_errors("server detail (tags, services)").await;
     s.shoot("server").await;
 
     // Maintenance through the page.
@@ -363,6 +520,36 @@ async fn the_dashboard_works_in_a_real_browser() {
     }
     s.assert_no_console_errors("alerts").await;
 
+    // The alert's detail: its timeline, with the webhook delivery of its firing.
+    let first_id = s.eval("return document.querySelector('.alerts-table tbody tr[id^=alert-]').id;").await;
+    assert_eq!(first_id, format!("alert-{}", seeded.disk_alert));
+    client
+        .find(Locator::Css(&format!("#alert-{} a[href='/alerts/{}']", seeded.disk_alert, seeded.disk_alert)))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    s.wait_css(".timeline .tl-resolved").await;
+    let kinds =
+        s.eval("return [...document.querySelectorAll('.timeline .tl')].map(l => l.className.split(' ')[1]);").await;
+    assert_eq!(kinds, json!(["tl-fired", "tl-acknowledged", "tl-resolved"]));
+    let fired = client.find(Locator::Css(".tl-fired")).await.unwrap().text().await.unwrap();
+    assert!(fired.contains("hook") && fired.contains("delivered"), "{fired}");
+    let resolved = client.find(Locator::Css(".tl-resolved")).await.unwrap().text().await.unwrap();
+    assert!(resolved.contains("Resolved by hand"), "{resolved}");
+    s.assert_no_console_errors("alert detail").await;
+    s.shoot("alert-detail").await;
+
+    // The other alert, acknowledged through the API earlier, can still be resolved from its page.
+    client.goto(&hub.url(&format!("/alerts/{}", seeded.media_alert))).await.unwrap();
+    s.wait_css(".timeline .tl-acknowledged").await;
+    client.find(Locator::XPath("//button[contains(., 'Resolve')]")).await.unwrap().click().await.unwrap();
+    s.wait_css(".timeline .tl-resolved").await;
+    let note = s.wait_css("#alert-detail .ok-note").await.text().await.unwrap();
+    assert!(note.contains("Resolved."), "{note}");
+    s.assert_no_console_errors("alert detail (resolve)").await;
+
     // Thresholds: a critical level below the high one is explained.
     client.goto(&hub.url("/settings")).await.unwrap();
     let high = s.wait_css("input[name=cpu_high]").await;
@@ -399,6 +586,45 @@ async fn the_dashboard_works_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     s.assert_no_console_errors("settings").await;
+
+    // Notifications: the channel (secret part of the URL masked), its test button against the
+    // real receiver, a new channel through the form, and the delivery log.
+    client.find(Locator::Css("a[href='/settings/notifications']")).await.unwrap().click().await.unwrap();
+    let row = s.wait_css("#channel-hook").await.text().await.unwrap();
+    assert!(row.contains("webhook") && row.contains("/…") && !row.contains("/hook"), "{row}");
+    let before = receiver.received().len();
+    client.find(Locator::Css("#channel-hook button")).await.unwrap().click().await.unwrap();
+    let result = s.wait_css(".test-result").await.text().await.unwrap();
+    assert!(result.contains("Test to hook: Test message sent successfully"), "{result}");
+    let got = receiver.wait_for(before + 1).await;
+    let test_message = got.last().unwrap().json();
+    assert!(test_message["delivery_id"].as_str().is_some_and(|id| id.starts_with("test-")), "{test_message}");
+    // Only the chosen kind's fields show.
+    let ntfy_shown = "return getComputedStyle(document.querySelector('#channel-form .kind-ntfy')).display !== 'none';";
+    assert_eq!(s.eval(ntfy_shown).await, false);
+    client.find(Locator::Css("#channel-form select[name=kind]")).await.unwrap().select_by_value("ntfy").await.unwrap();
+    assert_eq!(s.eval(ntfy_shown).await, true);
+    client.find(Locator::Css("#channel-form input[name=id]")).await.unwrap().send_keys("phone").await.unwrap();
+    client
+        .find(Locator::Css("#channel-form input[name=topic_url]"))
+        .await
+        .unwrap()
+        .send_keys("ntfy.lan/alerts")
+        .await
+        .unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Add channel')]")).await.unwrap().click().await.unwrap();
+    let error = s.wait_css("#channel-form .field-error").await.text().await.unwrap();
+    assert!(error.contains("topic url: should be an http"), "{error}");
+    s.assert_only_refusals("notifications (a refused channel)", &["/ui/channels"]).await;
+    let topic = client.find(Locator::Css("#channel-form input[name=topic_url]")).await.unwrap();
+    topic.clear().await.unwrap();
+    topic.send_keys("https://ntfy.lan/alerts").await.unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Add channel')]")).await.unwrap().click().await.unwrap();
+    s.wait_css("#channel-phone").await;
+    let log = s.wait_css("#deliveries").await.text().await.unwrap();
+    assert!(log.contains("hook") && log.contains("delivered") && log.contains("Critical DISK usage on nas"), "{log}");
+    s.assert_no_console_errors("notifications").await;
+    s.shoot("notifications").await;
 
     // Logout goes back to the login page.
     client.find(Locator::XPath("//button[contains(., 'Log out')]")).await.unwrap().click().await.unwrap();
