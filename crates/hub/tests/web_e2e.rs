@@ -182,11 +182,36 @@ impl Session<'_> {
         assert_eq!(self.eval("return document.documentElement.getAttribute('data-theme');").await, theme);
     }
 
-    /// Both themes at desktop and phone width.
+    /// Runs a DevTools command through chromedriver (for what WebDriver cannot do).
+    async fn cdp(&self, cmd: &str, params: Value) {
+        let session = self.client.session_id().await.unwrap().unwrap();
+        let response = reqwest::Client::new()
+            .post(format!("{}/session/{session}/goog/cdp/execute", self.driver_base))
+            .json(&json!({"cmd": cmd, "params": params}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{cmd}: {}", response.text().await.unwrap_or_default());
+    }
+
+    /// Both themes at desktop and phone width. The phone's viewport is set through DevTools: a
+    /// headless window cannot be made narrower than about 500 px.
     async fn shoot(&self, page: &str) {
         for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
-            self.client.set_window_size(w, h).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(350)).await;
+            if label == "phone" {
+                // `mobile: false`: the layout viewport stays at the phone's width instead of growing
+                // to fit what the page drew at desktop width before (charts redraw on resize).
+                let metrics = json!({"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false});
+                self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+            } else {
+                self.client.set_window_size(w, h).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let width = self.eval("return window.innerWidth;").await;
+            assert_eq!(width, json!(w), "{page}: the {label} viewport");
+            // Nothing may push the page sideways (wide tables scroll inside their own box).
+            let sideways = self.eval(SIDEWAYS).await;
+            assert_eq!(sideways["scrolled"], 0, "{page} at {label} width scrolls sideways: {sideways}");
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
@@ -194,6 +219,7 @@ impl Session<'_> {
                 std::fs::write(self.shots.join(format!("{page}-{label}-{theme}.png")), png).unwrap();
             }
         }
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({})).await;
         self.client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
         self.set_theme("light").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -308,6 +334,23 @@ async fn seed(hub: &TestHub, receiver: &FakeReceiver) -> Seeded {
     }
     Seeded { media_alert, disk_alert }
 }
+
+/// How far the page scrolls sideways (0 when it fits its width) and, if it does, the elements
+/// reaching past the right edge outside scrolling boxes (for the failure message).
+const SIDEWAYS: &str = "
+    const y = window.scrollY;
+    window.scrollTo(10000, y);
+    const scrolled = window.scrollX;
+    window.scrollTo(0, y);
+    if (!scrolled) return {scrolled: 0, wide: []};
+    const limit = document.documentElement.clientWidth + 1;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter(e => !(e.parentElement && e.parentElement.closest('.table-wrap')))
+      .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > limit)
+      .slice(-6)
+      .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
+        + ' right=' + Math.round(e.getBoundingClientRect().right) + ' width=' + Math.round(e.getBoundingClientRect().width));
+    return {scrolled, wide, client: document.documentElement.clientWidth, scrollWidth: document.documentElement.scrollWidth};";
 
 /// Ids of the fleet cards not hidden by the filters.
 const VISIBLE_CARDS: &str =

@@ -279,8 +279,9 @@ async fn export_gives_csv_and_json_of_the_range() {
     hub.stop().await;
 }
 
-/// Figures for the closing note, not a pass/fail check: `cargo test -p homelab-hub --release
-/// --test web_handlers fleet_page_figures -- --ignored --nocapture`.
+/// Figures for BENCHMARKS.md, not a pass/fail check: `cargo test -p homelab-hub --release
+/// --test web_handlers fleet_page_figures -- --ignored --nocapture`. The fleet carries tags, open
+/// alerts (banner) and pending breaches, so the page does all its work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run by hand"]
 async fn fleet_page_figures() {
@@ -288,13 +289,37 @@ async fn fleet_page_figures() {
     let (cookie, _) = login(&hub).await;
     let mut seeded = 0;
     for fleet in [100usize, 1000] {
-        while seeded < fleet {
-            let id = format!("srv{seeded:04}");
-            for minute in [30, 20, 10, 0] {
-                hub.heartbeat(heartbeat_body(&id, hub.now() - chrono::Duration::minutes(minute), 30.0)).await;
-            }
-            seeded += 1;
+        // An hour of one-minute heartbeats per machine (a full sparkline), 32 machines at a time.
+        use futures_util::StreamExt;
+        futures_util::stream::iter(seeded..fleet)
+            .map(|n| {
+                let hub = &hub;
+                async move {
+                    let id = format!("srv{n:04}");
+                    for minute in (0..60).rev() {
+                        // One machine in ten runs hot: its CPU breach is pending (under 180 s old).
+                        let cpu = if n % 10 == 0 && minute < 2 { 97.0 } else { 30.0 + (minute % 5) as f64 };
+                        hub.heartbeat(heartbeat_body(&id, hub.now() - chrono::Duration::minutes(minute), cpu)).await;
+                    }
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
+        // One in twenty has a full disk: an open alert for the banner and the counts.
+        for n in (seeded..fleet).filter(|n| n % 20 == 5) {
+            disk_alert(&hub, &format!("srv{n:04}")).await;
         }
+        seeded = fleet;
+        // Every machine carries two tags (one shared by a tenth of the fleet), as a tidy homelab would.
+        let tags: serde_json::Map<String, serde_json::Value> = (0..fleet)
+            .map(|i| (format!("srv{i:04}"), serde_json::json!([format!("rack-{}", i % 10), "prod"])))
+            .collect();
+        hub.store.put_setting("server_tags", &serde_json::Value::Object(tags), hub.now()).await.unwrap();
+        // The first view reads every sparkline; later ones reuse them until the next heartbeat.
+        let started = Instant::now();
+        assert_eq!(get_page(&hub, &cookie, "/").await.0, StatusCode::OK);
+        let cold = started.elapsed();
         let mut times = Vec::new();
         let mut html_bytes = 0;
         for _ in 0..5 {
@@ -318,9 +343,12 @@ async fn fleet_page_figures() {
             .await
             .unwrap()
             .len();
+        let (_, open) = hub.get("/api/v1/alerts?status=open&limit=1").await;
+        let (_, pending) = hub.get("/api/v1/alerts/pending").await;
         println!(
-            "fleet page, {fleet} servers: median {:?}, best {:?}, HTML {html_bytes} bytes ({gzipped} gzipped)",
-            times[2], times[0]
+            "fleet page, {fleet} servers ({} open alerts, {} pending breaches): first view {cold:?}, then \
+             median {:?}, best {:?}, HTML {html_bytes} bytes ({gzipped} gzipped)",
+            open["total"], pending["total"], times[2], times[0]
         );
     }
     let mut asset_bytes = 0;

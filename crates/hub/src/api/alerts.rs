@@ -362,6 +362,7 @@ fn outbox_kind(kind: &str) -> &'static str {
 fn resolved_text(auto: bool, duration_minutes: Option<i64>) -> String {
     let how = if auto { "Resolved automatically (the condition cleared)" } else { "Resolved by hand" };
     match duration_minutes {
+        Some(0) => format!("{how} within a minute"),
         Some(minutes) => format!("{how} after {minutes} min"),
         None => how.to_owned(),
     }

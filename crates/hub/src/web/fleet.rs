@@ -114,7 +114,7 @@ pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagM
     let now = state.clock.now();
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
         .map(|server| async move {
-            let spark = view::spark_values(state, &server.id, now).await;
+            let spark = state.web.sparks.get(state, &server, now).await;
             let mut card = view::card(&server, &thresholds, now, &spark);
             card.tags = tags.get(&server.id).cloned().unwrap_or_default();
             card
@@ -139,7 +139,11 @@ fn rank(status: Status) -> u8 {
 
 pub async fn all_cards(state: &AppState) -> Result<Vec<Card>, Response> {
     match state.store.list_servers().await {
-        Ok(servers) => Ok(cards_for(state, servers).await),
+        Ok(servers) => {
+            let cards = cards_for(state, servers).await;
+            state.web.sparks.keep_only(&cards.iter().map(|c| c.id.as_str()).collect());
+            Ok(cards)
+        }
         Err(error) => {
             tracing::error!(%error, "cannot list servers for the dashboard");
             Err((StatusCode::SERVICE_UNAVAILABLE, "The database is not answering; try again shortly.").into_response())

@@ -39,6 +39,8 @@ pub struct WebState {
     /// Set when the hub shuts down, so that open SSE streams end and graceful shutdown does not
     /// wait for dashboards to be closed.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Card sparklines kept until their server's next heartbeat.
+    pub sparks: Arc<view::SparkCache>,
 }
 
 impl Default for WebState {
@@ -51,7 +53,12 @@ impl WebState {
     pub fn new() -> Self {
         // Room for a burst of heartbeats; a subscriber that falls behind reloads the whole grid.
         let (events, _) = tokio::sync::broadcast::channel(1024);
-        WebState { sessions: Arc::new(Sessions::default()), events, closing: tokio::sync::watch::Sender::new(false) }
+        WebState {
+            sessions: Arc::new(Sessions::default()),
+            events,
+            closing: tokio::sync::watch::Sender::new(false),
+            sparks: Arc::new(view::SparkCache::default()),
+        }
     }
 
     /// Ends every open live-update stream (called when shutdown begins).

@@ -259,6 +259,52 @@ pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f
     }
 }
 
+/// How long a cached sparkline is reused for a server that sent nothing new: points age out of
+/// the last hour, so a silent machine's line is redrawn now and then.
+const SPARK_TTL_SECONDS: i64 = 300;
+
+struct SparkEntry {
+    last_seen: Option<Timestamp>,
+    computed_at: Timestamp,
+    values: std::sync::Arc<Vec<f64>>,
+}
+
+/// Sparkline values per server, reused until the server's next heartbeat (a sparkline only
+/// changes when one arrives). A 1 000-machine fleet page then reads history only for the machines
+/// that changed since the last view instead of a thousand series every time.
+#[derive(Default)]
+pub struct SparkCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, SparkEntry>>,
+}
+
+impl SparkCache {
+    /// The sparkline of `server`, from the cache while still current, else read and kept.
+    pub async fn get(&self, state: &AppState, server: &Server, now: Timestamp) -> std::sync::Arc<Vec<f64>> {
+        if let Ok(entries) = self.entries.lock()
+            && let Some(entry) = entries.get(&server.id)
+            && entry.last_seen == server.last_seen
+            && (now - entry.computed_at).num_seconds() < SPARK_TTL_SECONDS
+            && entry.computed_at <= now
+        {
+            return std::sync::Arc::clone(&entry.values);
+        }
+        let values = std::sync::Arc::new(spark_values(state, &server.id, now).await);
+        if let Ok(mut entries) = self.entries.lock() {
+            let entry =
+                SparkEntry { last_seen: server.last_seen, computed_at: now, values: std::sync::Arc::clone(&values) };
+            entries.insert(server.id.clone(), entry);
+        }
+        values
+    }
+
+    /// Forgets servers that are gone (called with the full list after a fleet page).
+    pub fn keep_only(&self, ids: &std::collections::HashSet<&str>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|id, _| ids.contains(id.as_str()));
+        }
+    }
+}
+
 /// Recent CPU values of one server for its sparkline (last hour, at most 30 points).
 pub async fn spark_values(state: &AppState, server_id: &str, now: Timestamp) -> Vec<f64> {
     let query = HistoryQuery {
