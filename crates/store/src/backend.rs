@@ -19,6 +19,14 @@ pub enum Value {
     Real(f64),
     Text(String),
     Bool(bool),
+    /// Opaque bytes (`BLOB` / `BYTEA`): the compact history rows.
+    Blob(Vec<u8>),
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
 }
 
 impl From<i64> for Value {
@@ -107,6 +115,14 @@ impl Row {
 
     pub fn str(&self, index: usize) -> StoreResult<String> {
         self.opt_str(index)?.ok_or_else(|| self.mismatch(index, "non-null text"))
+    }
+
+    /// Takes a byte column out of the row (history blobs are only ever read once).
+    pub fn take_blob(&mut self, index: usize) -> StoreResult<Vec<u8>> {
+        match self.0.get_mut(index) {
+            Some(Value::Blob(bytes)) => Ok(std::mem::take(bytes)),
+            _ => Err(self.mismatch(index, "bytes")),
+        }
     }
 
     pub fn bool(&self, index: usize) -> StoreResult<bool> {

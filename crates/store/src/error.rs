@@ -48,3 +48,9 @@ impl From<serde_json::Error> for StoreError {
         StoreError::Database(format!("stored JSON is unreadable: {error}"))
     }
 }
+
+impl From<crate::codec::CodecError> for StoreError {
+    fn from(error: crate::codec::CodecError) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}

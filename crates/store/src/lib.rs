@@ -13,6 +13,7 @@
 //! against both.
 
 mod backend;
+mod codec;
 mod delivery;
 mod error;
 mod model;
@@ -160,10 +161,10 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Arc<dyn Store>> {
     if let Some(path) = sqlite::path_from_url(url) {
         let backend = sqlite::SqliteBackend::open(&path, options).await?;
-        Ok(Arc::new(SqlStore::new(backend)))
+        Ok(Arc::new(SqlStore::open(backend).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let backend = postgres::PostgresBackend::open(url, options).await?;
-        Ok(Arc::new(SqlStore::new(backend)))
+        Ok(Arc::new(SqlStore::open(backend).await?))
     } else {
         Err(StoreError::Config(format!(
             "unsupported database URL '{}': use sqlite://PATH or postgres://USER@HOST/DB",

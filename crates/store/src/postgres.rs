@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
     (2, "alerts", include_str!("../migrations/postgres/0002_alerts.sql")),
     (3, "notifications", include_str!("../migrations/postgres/0003_notifications.sql")),
+    (4, "compact history", include_str!("../migrations/postgres/0004_compact_history.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.
@@ -36,6 +37,7 @@ impl ToSql for Value {
             (Value::Text(v), _) => v.as_str().to_sql(ty, out),
             (Value::Bool(v), &Type::INT8) => i64::from(*v).to_sql(ty, out),
             (Value::Bool(v), _) => v.to_sql(ty, out),
+            (Value::Blob(v), _) => v.as_slice().to_sql(ty, out),
         }
     }
 
@@ -55,6 +57,7 @@ fn column_value(row: &tokio_postgres::Row, index: usize) -> StoreResult<Value> {
         Type::FLOAT8 => row.try_get::<_, Option<f64>>(index)?.map_or(Value::Null, Value::Real),
         Type::FLOAT4 => row.try_get::<_, Option<f32>>(index)?.map_or(Value::Null, |v| Value::Real(v.into())),
         Type::BOOL => row.try_get::<_, Option<bool>>(index)?.map_or(Value::Null, Value::Bool),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(index)?.map_or(Value::Null, Value::Blob),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
             row.try_get::<_, Option<String>>(index)?.map_or(Value::Null, Value::Text)
         }

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "alerts", include_str!("../migrations/sqlite/0002_alerts.sql")),
     (3, "notifications", include_str!("../migrations/sqlite/0003_notifications.sql")),
+    (4, "compact history", include_str!("../migrations/sqlite/0004_compact_history.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).
@@ -49,6 +50,7 @@ impl ToSql for Value {
             Value::Real(v) => ToSqlOutput::Owned((*v).into()),
             Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Value::Bool(v) => ToSqlOutput::Owned(i64::from(*v).into()),
+            Value::Blob(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
         })
     }
 }
@@ -88,7 +90,8 @@ impl Conn for SqliteConn {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => Value::Real(v),
-                    ValueRef::Text(v) | ValueRef::Blob(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+                    ValueRef::Text(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+                    ValueRef::Blob(v) => Value::Blob(v.to_vec()),
                 });
             }
             out.push(Row(values));

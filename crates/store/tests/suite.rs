@@ -661,12 +661,131 @@ async fn one_hub_at_a_time_checks_offline(store: Arc<dyn Store>, raw: Raw) {
 }
 
 /// Direct SQL access to a test database, to prove constraints without going through the store.
+/// Late samples (an agent replaying its spool) into buckets whose source rows were already
+/// pruned are merged into the stored rollups exactly once: through the raw → 5-minute path (the
+/// 5-minute row still exists) and the 5-minute → hourly path (it does not either).
+async fn late_samples_after_pruning_are_counted_once(store: Arc<dyn Store>) {
+    let start = t("2026-01-01T00:00:00Z");
+    for step in 0..10 * 24 * 6 {
+        let ts = start + Duration::minutes(10 * step);
+        let cpu = f64::from(ts.format("%H").to_string().parse::<u32>().unwrap());
+        store.ingest_heartbeat(write(heartbeat("late", ts, cpu), ts)).await.unwrap();
+    }
+    let now = start + Duration::days(10);
+    let policy = RetentionPolicy { raw_days: 1, five_minute_days: 3, hourly_days: 365 };
+    store.run_retention(&policy, now).await.unwrap();
+
+    let month = HistoryRange::Month;
+    let query = HistoryQuery {
+        metrics: vec![MetricKind::CpuPercent],
+        from: now - month.window(),
+        to: now,
+        source: month.source_tier(),
+        bucket_millis: month.bucket_millis(),
+    };
+    let hour_of = |series: &[homelab_store::SeriesData], at: Timestamp| {
+        *series[0].points.iter().find(|p| p.ts == time::to_millis(&at)).unwrap()
+    };
+    // Day 8: raw is pruned, its 5-minute rows are not. Day 1: both are pruned, only hours remain.
+    let (day8, day1) = (start + Duration::days(8), start + Duration::days(1));
+    for late in [day8, day1] {
+        store.ingest_heartbeat(write(heartbeat("late", late + Duration::minutes(5), 100.0), now)).await.unwrap();
+    }
+    for _ in 0..2 {
+        store.run_retention(&policy, now).await.unwrap();
+        let series = store.history("late", &query).await.unwrap();
+        for at in [day8, day1] {
+            let hour = hour_of(&series, at);
+            assert_eq!((hour.count, hour.max), (7, 100.0), "hour {at}");
+            assert_eq!(hour.avg, 100.0 / 7.0, "six samples of 0 and one of 100 at {at}");
+        }
+        assert_eq!(hour_of(&series, day8 + Duration::hours(1)).count, 6, "neighbours untouched");
+    }
+}
+
+/// A service's newest state is kept in place; its history only records changes.
+async fn service_history_records_changes_only(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-03-01T00:00:00Z");
+    let with_plex = |minute: i64, status: &str| {
+        let mut hb = heartbeat("svc", t0 + Duration::minutes(minute), 5.0);
+        hb.services =
+            Some(vec![serde_json::from_value(json!({"name": "plex", "status": status, "pid": minute})).unwrap()]);
+        write(hb, t0 + Duration::minutes(minute))
+    };
+    for (minute, status) in [(0, "running"), (1, "running"), (2, "stopped"), (3, "stopped"), (4, "running")] {
+        store.ingest_heartbeat(with_plex(minute, status)).await.unwrap();
+    }
+    // A replayed older report changes neither the current state nor the log.
+    store.ingest_heartbeat(with_plex(1, "failed")).await.unwrap();
+    assert_eq!(raw.count("SELECT COUNT(*) FROM service_status WHERE service_name = 'plex'").await, 3);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM service_current WHERE service_name = 'plex'").await, 1);
+    store
+        .create_expected_service(
+            "svc",
+            &NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false },
+            t0,
+        )
+        .await
+        .unwrap();
+    let services = store.list_expected_services("svc").await.unwrap();
+    let current = services[0].current_status.as_ref().unwrap();
+    assert_eq!((current.status.as_str(), current.pid), ("running", Some(4)));
+    assert_eq!(current.last_seen, t0 + Duration::minutes(4));
+}
+
+/// A database written by schema version 3 (one row per series and instant) is converted to the
+/// compact layout when the store opens, and its history reads back the same.
+async fn per_series_history_is_converted_on_open(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-02-01T00:00:00Z");
+    for minute in 0..3 {
+        let ts = t0 + Duration::minutes(minute);
+        store.ingest_heartbeat(write(heartbeat("legacy", ts, 10.0 + minute as f64), ts)).await.unwrap();
+    }
+    let cpu = raw.count("SELECT id FROM series WHERE metric = 'cpu_percent'").await;
+    let ms = |minute: i64| time::to_millis(&(t0 + Duration::minutes(minute)));
+    for sql in [
+        "CREATE TABLE samples_raw (series_id BIGINT NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL, \
+         PRIMARY KEY (series_id, ts))"
+            .to_owned(),
+        "CREATE TABLE samples_5m (series_id BIGINT NOT NULL, ts BIGINT NOT NULL, avg DOUBLE PRECISION NOT NULL, \
+         min DOUBLE PRECISION NOT NULL, max DOUBLE PRECISION NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (series_id, ts))"
+            .to_owned(),
+        "CREATE TABLE samples_1h (series_id BIGINT NOT NULL, ts BIGINT NOT NULL, avg DOUBLE PRECISION NOT NULL, \
+         min DOUBLE PRECISION NOT NULL, max DOUBLE PRECISION NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (series_id, ts))"
+            .to_owned(),
+        format!("INSERT INTO samples_raw VALUES ({cpu}, {}, 42.5), ({cpu}, {}, 43.5)", ms(0), ms(1)),
+        format!("INSERT INTO samples_5m VALUES ({cpu}, {}, 43.0, 42.5, 43.5, 2)", ms(0)),
+        format!("INSERT INTO samples_1h VALUES ({cpu}, {}, 43.0, 42.5, 43.5, 2)", ms(0)),
+        "DELETE FROM history_raw".to_owned(),
+        "INSERT INTO pending_upgrades (name) VALUES ('compact-history')".to_owned(),
+    ] {
+        raw.execute(&sql).await.unwrap();
+    }
+    let reopened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
+    assert_eq!(
+        cpu_history(&reopened, "legacy", t0, t0 + Duration::hours(1)).await,
+        [(t0, 42.5), (t0 + Duration::minutes(1), 43.5)]
+    );
+    assert_eq!(raw.count("SELECT COUNT(*) FROM history_5m").await, 1);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM history_1h").await, 1);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM pending_upgrades").await, 0);
+    assert!(raw.execute("SELECT COUNT(*) FROM samples_raw").await.is_err(), "the old tables are dropped");
+    reopened.close().await;
+}
+
 enum Raw {
     Sqlite(std::path::PathBuf),
     Postgres(String),
 }
 
 impl Raw {
+    fn url(&self) -> String {
+        match self {
+            Raw::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Raw::Postgres(url) => url.clone(),
+        }
+    }
+
     async fn execute(&self, sql: &str) -> Result<u64, String> {
         match self {
             Raw::Sqlite(path) => {
@@ -768,6 +887,7 @@ suite!(
     packages_are_replaced_only_when_sent,
     deleting_a_server_removes_its_history,
     tiers_merge_without_holes,
+    late_samples_after_pruning_are_counted_once,
     registration_tokens_and_credentials,
     settings_round_trip,
     concurrent_heartbeats_all_commit,
@@ -784,5 +904,7 @@ suite!(
 raw_suite!(
     deleting_a_server_removes_its_alerts,
     the_database_enforces_alert_invariants,
-    one_hub_at_a_time_checks_offline
+    one_hub_at_a_time_checks_offline,
+    service_history_records_changes_only,
+    per_series_history_is_converted_on_open,
 );

@@ -375,8 +375,8 @@ fn alert_not_found(id: i64) -> StoreError {
 const ALERT_COLUMNS: &str = "a.id, s.id, COALESCE(s.display_name, s.hostname), a.alert_type, a.alert_key, \
     a.severity, a.status, a.title, a.message, a.threshold_value, a.actual_value, a.created_at, a.acknowledged_at, \
     a.resolved_at, a.auto_resolved, a.updated_at, \
-    CASE WHEN a.alert_type = 'service' THEN (SELECT ss.status FROM service_status ss \
-      WHERE ss.server_pk = a.server_pk AND ss.service_name = a.subject ORDER BY ss.ts DESC LIMIT 1) END";
+    CASE WHEN a.alert_type = 'service' THEN (SELECT sc.status FROM service_current sc \
+      WHERE sc.server_pk = a.server_pk AND sc.service_name = a.subject) END";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Database(format!("stored alert has an invalid {what} '{value}'"))

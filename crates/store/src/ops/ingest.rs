@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use homelab_core::heartbeat::HeartbeatRequest;
+use homelab_core::heartbeat::{HeartbeatRequest, ServiceReport};
 use homelab_core::history::{MetricKind, Sample, bucket_start, samples_of};
 use homelab_core::time::{Timestamp, to_millis};
 
@@ -13,6 +13,7 @@ use homelab_core::alerts::{HeartbeatSample, Observation};
 use super::alerts;
 use super::servers::{ServerKey, key_by_guid, key_by_id};
 use crate::backend::{Conn, Value};
+use crate::codec;
 use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
 
 /// Rows per multi-row INSERT: keeps statements (and SQLite's statement cache) small.
@@ -41,7 +42,7 @@ pub(crate) async fn ingest(
     update_server(conn, server.pk, write).await?;
     let ts = to_millis(&hb.timestamp);
     append_samples(conn, cache, server.pk, ts, &samples_of(hb)).await?;
-    append_service_status(conn, server.pk, ts, hb).await?;
+    record_services(conn, server.pk, ts, hb).await?;
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
@@ -279,6 +280,7 @@ async fn series_ids(conn: &mut dyn Conn, cache: &SeriesCache, pk: i64, samples: 
     Ok(ordered)
 }
 
+/// Appends the heartbeat's samples as one compact row (see [`crate::codec`]).
 async fn append_samples(
     conn: &mut dyn Conn,
     cache: &SeriesCache,
@@ -290,42 +292,80 @@ async fn append_samples(
         return Ok(());
     }
     let ids = series_ids(conn, cache, pk, samples).await?;
-    for (chunk, chunk_ids) in samples.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
-        let mut values = Vec::with_capacity(chunk.len());
-        let mut params: Vec<Value> = vec![ts.into()];
-        for (sample, id) in chunk.iter().zip(chunk_ids) {
-            params.push((*id).into());
-            params.push(sample.value.into());
-            values.push(format!("(${}, $1, ${})", params.len() - 1, params.len()));
-        }
-        // Replays (agent spool) of an already stored heartbeat overwrite instead of failing.
-        let sql = format!(
-            "INSERT INTO samples_raw (series_id, ts, value) VALUES {} \
-             ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value",
-            values.join(", ")
-        );
-        conn.execute(&sql, &params).await?;
-    }
-    // Late data (older than what is already rolled up) re-opens those buckets for the rollup.
+    let entries: Vec<(i64, f64)> = ids.into_iter().zip(samples.iter().map(|s| s.value)).collect();
+    // Replays (agent spool) of an already stored heartbeat overwrite instead of failing.
     conn.execute(
-        "UPDATE rollup_watermarks SET watermark = CASE WHEN tier = '5m' THEN CAST($1 AS BIGINT) ELSE CAST($2 AS BIGINT) END \
-         WHERE (tier = '5m' AND watermark > $1) OR (tier = '1h' AND watermark > $2)",
-        &[bucket_start(ts, 300_000).into(), bucket_start(ts, 3_600_000).into()],
+        "INSERT INTO history_raw (server_pk, ts, samples) VALUES ($1, $2, $3) \
+         ON CONFLICT (server_pk, ts) DO UPDATE SET samples = excluded.samples",
+        &[pk.into(), ts.into(), codec::encode_samples(&entries).into()],
+    )
+    .await?;
+    // Late data (older than what is already rolled up) marks its buckets for the next rollup.
+    // In-order heartbeats match no watermark row and write nothing here.
+    conn.execute(
+        "INSERT INTO rollup_dirty (server_pk, tier, ts) \
+         SELECT $1, tier, CASE WHEN tier = '5m' THEN CAST($2 AS BIGINT) ELSE CAST($3 AS BIGINT) END \
+         FROM rollup_watermarks WHERE (tier = '5m' AND watermark > $2) OR (tier = '1h' AND watermark > $3) \
+         ON CONFLICT DO NOTHING",
+        &[pk.into(), bucket_start(ts, 300_000).into(), bucket_start(ts, 3_600_000).into()],
     )
     .await?;
     Ok(())
 }
 
-async fn append_service_status(conn: &mut dyn Conn, pk: i64, ts: i64, hb: &HeartbeatRequest) -> StoreResult<()> {
+/// Keeps each reported service's newest state in `service_current` (updated in place) and logs
+/// a `service_status` row only when a service's status or reason changes, so a fleet of steady
+/// services costs one small page write per heartbeat rather than a row per service.
+async fn record_services(conn: &mut dyn Conn, pk: i64, ts: i64, hb: &HeartbeatRequest) -> StoreResult<()> {
     let Some(services) = &hb.services else { return Ok(()) };
     // Last report wins when an agent lists a service twice.
-    let mut unique: Vec<_> = Vec::with_capacity(services.len());
+    let mut unique: Vec<&ServiceReport> = Vec::with_capacity(services.len());
     for service in services.iter().rev() {
-        if !unique.iter().any(|s: &&homelab_core::heartbeat::ServiceReport| s.name == service.name) {
+        if !unique.iter().any(|s| s.name == service.name) {
             unique.push(service);
         }
     }
-    for chunk in unique.chunks(INSERT_CHUNK) {
+    let mut known = HashMap::new();
+    for row in conn
+        .query("SELECT service_name, status, status_reason, ts FROM service_current WHERE server_pk = $1", &[pk.into()])
+        .await?
+    {
+        known.insert(row.str(0)?, (row.str(1)?, row.opt_str(2)?, row.i64(3)?));
+    }
+    // A replayed (older) report neither rolls the current state back nor counts as a change.
+    let newer: Vec<&ServiceReport> =
+        unique.into_iter().filter(|s| known.get(&s.name).is_none_or(|(_, _, seen)| *seen <= ts)).collect();
+    let changed: Vec<&ServiceReport> = newer
+        .iter()
+        .copied()
+        .filter(|s| {
+            known.get(&s.name).is_none_or(|(status, reason, _)| *status != s.status || *reason != s.status_reason)
+        })
+        .collect();
+    insert_services(conn, "service_status", "ON CONFLICT (server_pk, service_name, ts) DO NOTHING", pk, ts, &changed)
+        .await?;
+    insert_services(
+        conn,
+        "service_current",
+        "ON CONFLICT (server_pk, service_name) DO UPDATE SET ts = excluded.ts, status = excluded.status, \
+         status_reason = excluded.status_reason, pid = excluded.pid, memory_mb = excluded.memory_mb, \
+         cpu_percent = excluded.cpu_percent",
+        pk,
+        ts,
+        &newer,
+    )
+    .await
+}
+
+async fn insert_services(
+    conn: &mut dyn Conn,
+    table: &str,
+    on_conflict: &str,
+    pk: i64,
+    ts: i64,
+    services: &[&ServiceReport],
+) -> StoreResult<()> {
+    for chunk in services.chunks(INSERT_CHUNK) {
         let mut values = Vec::with_capacity(chunk.len());
         let mut params: Vec<Value> = vec![pk.into(), ts.into()];
         for service in chunk {
@@ -349,8 +389,8 @@ async fn append_service_status(conn: &mut dyn Conn, pk: i64, ts: i64, hb: &Heart
             ));
         }
         let sql = format!(
-            "INSERT INTO service_status (server_pk, service_name, ts, status, status_reason, pid, memory_mb, cpu_percent) \
-             VALUES {} ON CONFLICT (server_pk, service_name, ts) DO NOTHING",
+            "INSERT INTO {table} (server_pk, service_name, ts, status, status_reason, pid, memory_mb, cpu_percent) \
+             VALUES {} {on_conflict}",
             values.join(", ")
         );
         conn.execute(&sql, &params).await?;

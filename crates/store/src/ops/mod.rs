@@ -8,6 +8,7 @@ mod servers;
 mod services;
 mod settings;
 mod tokens;
+mod upgrade;
 
 use std::sync::Arc;
 
@@ -31,8 +32,30 @@ pub struct SqlStore<B: Backend> {
 }
 
 impl<B: Backend> SqlStore<B> {
-    pub fn new(backend: B) -> Self {
-        SqlStore { backend, series: Arc::default() }
+    /// Wraps a migrated backend and runs the upgrade steps its migrations queued, so that
+    /// nothing reads data still in an old layout.
+    pub async fn open(backend: B) -> StoreResult<Self> {
+        let store = SqlStore { backend, series: Arc::default() };
+        store.run_pending_upgrades().await?;
+        Ok(store)
+    }
+
+    async fn run_pending_upgrades(&self) -> StoreResult<()> {
+        if !self.backend.read(work(|conn| Box::pin(upgrade::is_pending(conn, upgrade::COMPACT_HISTORY)))).await? {
+            return Ok(());
+        }
+        let servers = self.backend.read(work(|conn| Box::pin(upgrade::servers_to_convert(conn)))).await?;
+        if !servers.is_empty() {
+            tracing::info!(servers = servers.len(), "converting stored history to the compact layout");
+        }
+        let mut rows = 0;
+        for (done, pk) in servers.iter().copied().enumerate() {
+            rows += self.backend.write(work(move |conn| Box::pin(upgrade::convert_server(conn, pk)))).await?;
+            if (done + 1) % 10 == 0 || done + 1 == servers.len() {
+                tracing::info!(servers_done = done + 1, of = servers.len(), rows, "converting history");
+            }
+        }
+        self.backend.write(work(|conn| Box::pin(upgrade::finish_compact_history(conn)))).await
     }
 }
 

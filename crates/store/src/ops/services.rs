@@ -10,14 +10,13 @@ use crate::{
     ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, ServiceStatusReport, StoreError, StoreResult,
 };
 
-/// Expected-service columns followed by the newest `service_status` row of that service (one
-/// indexed lookup per service through the status table's primary key).
+/// Expected-service columns followed by the service's newest reported state (one primary-key
+/// lookup per service).
 const COLUMNS: &str = "e.service_name, e.display_name, e.is_critical, e.enabled, e.created_at, \
     ss.status, ss.status_reason, ss.pid, ss.memory_mb, ss.cpu_percent, ss.ts";
 
-const FROM: &str = "FROM expected_services e LEFT JOIN service_status ss ON ss.server_pk = e.server_pk \
-    AND ss.service_name = e.service_name \
-    AND ss.ts = (SELECT MAX(ts) FROM service_status m WHERE m.server_pk = e.server_pk AND m.service_name = e.service_name)";
+const FROM: &str = "FROM expected_services e LEFT JOIN service_current ss ON ss.server_pk = e.server_pk \
+    AND ss.service_name = e.service_name";
 
 fn from_row(row: &Row) -> StoreResult<ExpectedServiceRecord> {
     let current_status = match row.opt_str(5)? {
