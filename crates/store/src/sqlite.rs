@@ -55,18 +55,17 @@ impl ToSql for Value {
     }
 }
 
-/// Rewrites PostgreSQL placeholders (`$1`) into SQLite's numbered form (`?1`).
+/// Rewrites PostgreSQL placeholders (`$1`) into SQLite's numbered form (`?1`). SQLite would
+/// accept `$1` itself, but as a *named* parameter numbered by first appearance, not by its digits.
 fn sqlite_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
-        }
+    let bytes = sql.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    for (index, &byte) in bytes.iter().enumerate() {
+        let placeholder = byte == b'$' && bytes.get(index + 1).is_some_and(u8::is_ascii_digit);
+        out.push(if placeholder { b'?' } else { byte });
     }
-    out
+    // Only an ASCII byte was replaced by another, so the text is still valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| sql.to_owned())
 }
 
 struct SqliteConn(Connection);
@@ -111,10 +110,12 @@ fn run_now<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
 
 /// Runs `work` inside a savepoint so that its failure undoes only its own changes.
 fn in_savepoint<T>(conn: &mut SqliteConn, work: Work<T>) -> StoreResult<T> {
-    conn.0.execute_batch("SAVEPOINT unit")?;
+    conn.0.prepare_cached("SAVEPOINT unit")?.execute([])?;
     let result = run_now(work(conn));
-    let cleanup = if result.is_ok() { "RELEASE unit" } else { "ROLLBACK TO unit; RELEASE unit" };
-    conn.0.execute_batch(cleanup)?;
+    if result.is_err() {
+        conn.0.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+    }
+    conn.0.prepare_cached("RELEASE unit")?.execute([])?;
     result
 }
 

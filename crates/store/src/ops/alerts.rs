@@ -110,14 +110,17 @@ pub(crate) async fn observe(
     let server = server_context(conn, pk).await?;
     let states = load_states(conn, pk, only_key).await?;
     let evaluation = homelab_core::alerts::evaluate(&states, &server, rules, observation);
-    persist(conn, pk, evaluation, observation.now()).await
+    persist(conn, pk, &states, evaluation, observation.now()).await
 }
 
 /// Writes an [`Evaluation`] as the engine's documentation prescribes: alert rows first (so new
-/// alerts get their ids onto the states), then the states, then the outbox.
+/// alerts get their ids onto the states), then the states, then the outbox. States equal to
+/// their `previous` value are not rewritten, and idle ones that were never stored are not
+/// deleted: a healthy server's heartbeat then writes no alert rows at all.
 pub(crate) async fn persist(
     conn: &mut dyn Conn,
     pk: i64,
+    previous: &[AlertState],
     evaluation: Evaluation,
     now: Timestamp,
 ) -> StoreResult<Vec<AlertEvent>> {
@@ -135,6 +138,10 @@ pub(crate) async fn persist(
     }
     let now = to_millis(&now);
     for state in &states {
+        let stored = previous.iter().find(|p| p.key == state.key);
+        if stored == Some(state) || (stored.is_none() && state.is_idle()) {
+            continue;
+        }
         let key = state.key.key_string();
         if state.is_idle() {
             conn.execute("DELETE FROM alert_states WHERE server_pk = $1 AND alert_key = $2", &[pk.into(), key.into()])

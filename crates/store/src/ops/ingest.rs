@@ -46,7 +46,7 @@ pub(crate) async fn ingest(
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
-    evaluate_alerts(conn, server.pk, write).await?;
+    evaluate_alerts(conn, &server, write).await?;
     if let Some(guid) = &write.authenticated_guid {
         conn.execute(
             "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
@@ -64,14 +64,12 @@ pub(crate) async fn ingest(
 /// A heartbeat older than one already stored (an agent replaying its spool after an outage) is
 /// history, not news: its readings are not evaluated, or a backlog would open and resolve alerts
 /// about the past. It still proves the server is alive, so it resolves an offline alert.
-async fn evaluate_alerts(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
+async fn evaluate_alerts(conn: &mut dyn Conn, server: &ServerKey, write: &HeartbeatWrite) -> StoreResult<()> {
     let rules = alerts::load_rules(conn).await?;
-    let newest =
-        conn.query_one("SELECT latest_metrics_at FROM servers WHERE pk = $1", &[pk.into()]).await?.opt_i64(0)?;
-    let replayed = newest.is_some_and(|newest| newest > to_millis(&write.request.timestamp));
+    let replayed = server.latest_metrics_at.is_some_and(|newest| newest > to_millis(&write.request.timestamp));
     let sample = if replayed { HeartbeatSample::default() } else { HeartbeatSample::from_request(&write.request) };
     let observation = Observation::Heartbeat { sample, now: write.received_at };
-    alerts::observe(conn, pk, &rules, &observation, None).await?;
+    alerts::observe(conn, server.pk, &rules, &observation, None).await?;
     Ok(())
 }
 

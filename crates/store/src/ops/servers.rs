@@ -92,22 +92,28 @@ pub(crate) struct ServerKey {
     pub id: String,
     pub guid: Option<String>,
     pub is_inactive: bool,
+    /// Agent time of the newest stored snapshot: an older heartbeat is a replay.
+    pub latest_metrics_at: Option<i64>,
 }
 
-const KEY_COLUMNS: &str = "pk, id, guid, is_inactive";
-
 fn key_from_row(row: &Row) -> StoreResult<ServerKey> {
-    Ok(ServerKey { pk: row.i64(0)?, id: row.str(1)?, guid: row.opt_str(2)?, is_inactive: row.bool(3)? })
+    Ok(ServerKey {
+        pk: row.i64(0)?,
+        id: row.str(1)?,
+        guid: row.opt_str(2)?,
+        is_inactive: row.bool(3)?,
+        latest_metrics_at: row.opt_i64(4)?,
+    })
 }
 
 pub(crate) async fn key_by_id(conn: &mut dyn Conn, id: &str) -> StoreResult<Option<ServerKey>> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM servers WHERE id = $1");
-    conn.query_opt(&sql, &[id.into()]).await?.as_ref().map(key_from_row).transpose()
+    let sql = "SELECT pk, id, guid, is_inactive, latest_metrics_at FROM servers WHERE id = $1";
+    conn.query_opt(sql, &[id.into()]).await?.as_ref().map(key_from_row).transpose()
 }
 
 pub(crate) async fn key_by_guid(conn: &mut dyn Conn, guid: &str) -> StoreResult<Option<ServerKey>> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM servers WHERE guid = $1");
-    conn.query_opt(&sql, &[guid.into()]).await?.as_ref().map(key_from_row).transpose()
+    let sql = "SELECT pk, id, guid, is_inactive, latest_metrics_at FROM servers WHERE guid = $1";
+    conn.query_opt(sql, &[guid.into()]).await?.as_ref().map(key_from_row).transpose()
 }
 
 /// The server with its open-alert count and summaries (v1 left them empty here).
