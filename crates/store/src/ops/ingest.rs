@@ -215,12 +215,12 @@ async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> 
     Ok(())
 }
 
-/// Series ids by (server, metric, subject). Series are only ever removed together with their
-/// server, whose surrogate key is never reused, so a cached id stays valid for good; only ids
-/// read back from the database (not ones created in a transaction that might still roll back)
-/// are cached, and the owner clears the cache whenever a write fails.
+/// Series ids by server, then (metric, subject). Series are only ever removed together with
+/// their server, whose surrogate key is never reused, so a cached id stays valid for good; only
+/// ids read back from the database (not ones created in a transaction that might still roll
+/// back) are cached, and the owner clears the cache whenever a write fails.
 #[derive(Default)]
-pub(crate) struct SeriesCache(Mutex<HashMap<(i64, MetricKind, String), i64>>);
+pub(crate) struct SeriesCache(Mutex<HashMap<i64, HashMap<MetricKind, HashMap<String, i64>>>>);
 
 impl SeriesCache {
     pub(crate) fn clear(&self) {
@@ -229,9 +229,20 @@ impl SeriesCache {
         }
     }
 
+    /// The ids of all of `samples`, if every one is known (looked up without allocating).
     fn lookup(&self, pk: i64, samples: &[Sample]) -> Option<Vec<i64>> {
         let map = self.0.lock().ok()?;
-        samples.iter().map(|s| map.get(&(pk, s.kind, s.subject.clone())).copied()).collect()
+        let server = map.get(&pk)?;
+        samples.iter().map(|s| server.get(&s.kind)?.get(s.subject.as_str()).copied()).collect()
+    }
+
+    fn remember(&self, pk: i64, ids: &HashMap<(MetricKind, String), i64>) {
+        if let Ok(mut map) = self.0.lock() {
+            let server = map.entry(pk).or_default();
+            for ((kind, subject), id) in ids {
+                server.entry(*kind).or_default().insert(subject.clone(), *id);
+            }
+        }
     }
 }
 
@@ -246,9 +257,7 @@ async fn series_ids(conn: &mut dyn Conn, cache: &SeriesCache, pk: i64, samples: 
             ids.insert((kind, row.str(2)?), row.i64(0)?);
         }
     }
-    if let Ok(mut map) = cache.0.lock() {
-        map.extend(ids.iter().map(|((kind, subject), id)| ((pk, *kind, subject.clone()), *id)));
-    }
+    cache.remember(pk, &ids);
     let mut ordered = Vec::with_capacity(samples.len());
     for sample in samples {
         let key = (sample.kind, sample.subject.clone());
