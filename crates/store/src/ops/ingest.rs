@@ -220,7 +220,10 @@ async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> 
 /// ids read back from the database (not ones created in a transaction that might still roll
 /// back) are cached, and the owner clears the cache whenever a write fails.
 #[derive(Default)]
-pub(crate) struct SeriesCache(Mutex<HashMap<i64, HashMap<MetricKind, HashMap<String, i64>>>>);
+pub(crate) struct SeriesCache(Mutex<HashMap<i64, ServerSeries>>);
+
+/// One server's series ids by metric, then subject (mount point, interface or empty).
+type ServerSeries = HashMap<MetricKind, HashMap<String, i64>>;
 
 impl SeriesCache {
     pub(crate) fn clear(&self) {
