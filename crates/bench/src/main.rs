@@ -7,7 +7,9 @@
 //! schedule, latency measured from the scheduled send time so a slow hub cannot hide its own
 //! queueing; the honest way to quote latency).
 
+mod agent;
 mod fleet;
+mod progress;
 mod report;
 mod scenarios;
 
@@ -21,7 +23,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 
 use crate::fleet::Fleet;
-use crate::report::{Outcome, Report};
+use crate::progress::{Counters, Goal, Progress};
+use crate::report::{Outcome, Report, Summary};
 
 #[derive(Parser, Debug)]
 #[command(name = "homelabcmd-bench", version, about = "Load generator for the Homelab Command hub")]
@@ -30,14 +33,18 @@ struct Args {
     #[arg(long)]
     hub: Option<String>,
     /// Database for the hub this tool starts (default: a temporary SQLite file).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "postgres")]
     database_url: Option<String>,
+    /// Start a throw-away PostgreSQL cluster (initdb and pg_ctl must be installed) for the hub.
+    #[arg(long)]
+    postgres: bool,
     /// Admin API key of the hub.
     #[arg(long, default_value = "bench-key")]
     api_key: String,
-    /// Simulated machines.
-    #[arg(long, default_value_t = 100)]
-    servers: usize,
+    /// Simulated machines; a list such as 100,1000,10000 runs the ingest scenario once per
+    /// fleet size (the sweep), reporting throughput, latency and hub memory at each.
+    #[arg(long, default_value = "100", value_delimiter = ',')]
+    servers: Vec<usize>,
     /// Closed loop with this many concurrent senders (finds maximum throughput).
     #[arg(long, conflicts_with = "rate")]
     max: Option<usize>,
@@ -51,10 +58,10 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// What to measure: `ingest` (throughput and latency), `storage` (bytes per heartbeat and
-    /// per sample after rollups, back-filling --days of history for --servers machines),
-    /// `query` (fleet list and 30-day chart after a back-fill), `notify` (heartbeat commit to
-    /// webhook), or `all`.
-    #[arg(long, default_value = "ingest", value_parser = ["ingest", "storage", "query", "notify", "all"])]
+    /// per sample after rollups, back-filling --days of history for --history-servers
+    /// machines), `query` (fleet list and 30-day chart after a back-fill), `notify` (heartbeat
+    /// commit to webhook), `agent` (the agent's memory over time and CPU per heartbeat), or `all`.
+    #[arg(long, default_value = "ingest", value_parser = ["ingest", "storage", "query", "notify", "agent", "all"])]
     scenario: String,
     /// Days of history to back-fill for `storage` and `query`.
     #[arg(long, default_value_t = 30)]
@@ -62,6 +69,13 @@ struct Args {
     /// Machines whose history is back-filled for `storage` and `query`.
     #[arg(long, default_value_t = 10)]
     history_servers: usize,
+    /// Seconds the `agent` scenario runs the agent.
+    #[arg(long, default_value_t = 60)]
+    agent_seconds: u64,
+    /// Heartbeat interval of the agent in the `agent` scenario (60 000 is the production default;
+    /// shorter makes CPU per heartbeat measurable in a short run).
+    #[arg(long, default_value_t = 1000)]
+    agent_interval_ms: u64,
 }
 
 struct StartedHub {
@@ -111,11 +125,11 @@ fn hub_binary() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn start_hub(args: &Args) -> anyhow::Result<(String, StartedHub)> {
+fn start_hub(database_url: Option<&str>, api_key: &str) -> anyhow::Result<(String, StartedHub)> {
     let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let database_url =
-        args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        database_url.map_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()), ToOwned::to_owned);
     // Retention every 2 s so back-filled history is rolled up during the run; no grouping so
     // that each alert's notification latency is its own.
     let config = dir.path().join("hub.toml");
@@ -123,7 +137,7 @@ fn start_hub(args: &Args) -> anyhow::Result<(String, StartedHub)> {
     let child = Command::new(hub_binary()?)
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent", "--config"])
         .arg(&config)
-        .env("HOMELAB_CMD_API_KEY", &args.api_key)
+        .env("HOMELAB_CMD_API_KEY", api_key)
         .env("HOMELAB_CMD_DATABASE_URL", &database_url)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -149,38 +163,68 @@ async fn main() -> anyhow::Result<()> {
     // reqwest is built without a default TLS provider; the workspace uses ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().pool_max_idle_per_host(1024).timeout(Duration::from_secs(30)).build()?;
+    // Kept alive for the whole run; removed (cluster and data) when the program ends.
+    let cluster = if args.postgres {
+        Some(homelab_store::testing::postgres_cluster().context(
+            "--postgres needs PostgreSQL's initdb and pg_ctl (Debian: apt-get install postgresql), or pass --database-url",
+        )?)
+    } else {
+        None
+    };
+    let database_url = match &cluster {
+        Some(cluster) => Some(cluster.create_database().await.map_err(anyhow::Error::msg)?),
+        None => args.database_url.clone(),
+    };
     let (hub, started) = match &args.hub {
         Some(url) => (url.trim_end_matches('/').to_owned(), None),
         None => {
-            let (url, started) = start_hub(&args)?;
+            let (url, started) = start_hub(database_url.as_deref(), &args.api_key)?;
             (url, Some(started))
         }
     };
     wait_ready(&client, &hub).await?;
-    let fleet = Arc::new(Fleet::new(args.servers));
+    let database = match (&args.hub, &database_url) {
+        (Some(_), _) => "running hub",
+        (None, Some(_)) => "PostgreSQL",
+        (None, None) => "SQLite",
+    };
     let mode = match (args.max, args.rate) {
         (_, Some(rate)) if rate > 0.0 => Mode::Rate(rate),
         (Some(concurrency), _) => Mode::Max(concurrency.max(1)),
         _ => Mode::Max(64),
     };
     let pid = started.as_ref().map(StartedHub::pid);
+    let mut summary = Summary::new(database);
     let mut json_report = serde_json::Map::new();
+    json_report.insert("database".into(), database.into());
     let wants = |name: &str| args.scenario == name || args.scenario == "all";
     if wants("ingest") {
-        eprintln!("hub {hub}: {} simulated servers, {mode:?}, 2 s warm-up then {} s", args.servers, args.duration);
-        run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2)).await;
-        let outcomes = run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration)).await;
-        let report = Report::new(&format!("{mode:?}"), args.servers, Duration::from_secs(args.duration), outcomes);
-        report.print();
-        print_rss(pid, &format!("after ingest at {} servers", args.servers));
-        json_report.insert("ingest".into(), serde_json::to_value(&report)?);
+        let mut sweep = Vec::new();
+        for &servers in &args.servers {
+            let fleet = Arc::new(Fleet::new(servers));
+            eprintln!("hub {hub}: {servers} simulated servers, {mode:?}, 2 s warm-up then {} s", args.duration);
+            run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2), "warm-up").await;
+            let outcomes =
+                run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration), "ingest").await;
+            let report = Report::new(&format!("{mode:?}"), servers, Duration::from_secs(args.duration), outcomes);
+            report.print();
+            let rss = pid.and_then(scenarios::rss_kib);
+            print_rss(rss, &format!("after ingest at {servers} servers"));
+            summary.ingest(&report, mode.is_open_loop(), rss);
+            let mut value = serde_json::to_value(&report)?;
+            value["hub_rss_kib"] = rss.into();
+            sweep.push(value);
+        }
+        json_report.insert("ingest".into(), sweep.into());
     }
     if wants("notify") {
+        let fleet = Fleet::new(args.servers.first().copied().unwrap_or(100));
         let report = scenarios::notification_latency(&client, &hub, &args.api_key, &fleet, 20).await?;
         println!(
             "notify         {}: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
             report.what, report.p50_ms, report.p99_ms, report.max_ms
         );
+        summary.row("alert → notification (webhook)", report.milliseconds(), "< 1 s");
         json_report.insert("notify".into(), serde_json::to_value(&report)?);
     }
     let mut history_samples = 0;
@@ -193,14 +237,17 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("back-filling {} days for {} servers: {} heartbeats", args.days, args.history_servers, bodies.len());
         let started_at = Instant::now();
         scenarios::send_all(&client, &hub, &args.api_key, bodies, 32, "back-fill").await?;
+        let rate = history_heartbeats as f64 / started_at.elapsed().as_secs_f64();
         println!(
-            "back-fill      {history_heartbeats} heartbeats in {:.1} s ({:.0}/s)",
+            "back-fill      {history_heartbeats} heartbeats in {:.1} s ({rate:.0}/s)",
             started_at.elapsed().as_secs_f64(),
-            history_heartbeats as f64 / started_at.elapsed().as_secs_f64()
         );
+        json_report.insert("back_fill_per_second".into(), rate.into());
         // Two retention passes (every 2 s) roll the old days up and prune them.
         tokio::time::sleep(Duration::from_secs(6)).await;
-        print_rss(pid, "after back-fill");
+        let rss = pid.and_then(scenarios::rss_kib);
+        print_rss(rss, "after back-fill");
+        json_report.insert("hub_rss_kib_after_back_fill".into(), rss.into());
     }
     if wants("query") {
         let extra = 1000usize.saturating_sub(args.history_servers);
@@ -209,57 +256,86 @@ async fn main() -> anyhow::Result<()> {
             .map(|i| fleet_1000.heartbeat_at(i as u64, i, chrono::Utc::now()))
             .collect();
         scenarios::send_all(&client, &hub, &args.api_key, bodies, 32, "fleet").await?;
-        for (path, count) in [
-            ("/api/v1/servers", 30),
-            ("/api/v1/servers/bench-00000/metrics?range=30d", 50),
-            ("/api/v1/servers/bench-00000/metrics/series?range=30d&metrics=cpu_percent,memory_percent,fs_percent", 50),
+        for (path, count, what, target) in [
+            ("/api/v1/servers", 30, "fleet list, 1 000 servers", "(v1: ~280 ms)"),
+            ("/api/v1/servers/bench-00000/metrics?range=30d", 50, "30-day chart", "< 20 ms"),
+            (
+                "/api/v1/servers/bench-00000/metrics/series?range=30d&metrics=cpu_percent,memory_percent,fs_percent",
+                50,
+                "30-day columnar series",
+                "",
+            ),
         ] {
             let report = scenarios::time_get(&client, &hub, &args.api_key, path, count).await?;
             println!("query          {:<85} p50 {:.2} ms  p99 {:.2} ms", report.what, report.p50_ms, report.p99_ms);
+            summary.row(what, report.milliseconds(), target);
             json_report.insert(format!("query {path}"), serde_json::to_value(&report)?);
         }
-        print_rss(pid, "with 1 000 servers");
+        print_rss(pid.and_then(scenarios::rss_kib), "with 1 000 servers");
+    }
+    if wants("agent") {
+        let interval = Duration::from_millis(args.agent_interval_ms.max(100));
+        let report = agent::footprint(&hub, &args.api_key, args.agent_seconds, interval).await?;
+        println!(
+            "agent          RSS {:.1} MB at start, {:.1} MB max, {:.1} MB after {} s; {:.2} ms CPU per heartbeat \
+             ({} cycles at {} ms); binary {:.1} MB",
+            report.rss_first_kib as f64 / 1024.0,
+            report.rss_max_kib as f64 / 1024.0,
+            report.rss_last_kib as f64 / 1024.0,
+            report.seconds,
+            report.cpu_ms_per_cycle,
+            report.cycles,
+            report.interval_ms,
+            report.binary_bytes as f64 / 1e6
+        );
+        summary.row(
+            "agent RSS (start → max → end)",
+            format!(
+                "{:.1} → {:.1} → {:.1} MB",
+                report.rss_first_kib as f64 / 1024.0,
+                report.rss_max_kib as f64 / 1024.0,
+                report.rss_last_kib as f64 / 1024.0
+            ),
+            "",
+        );
+        summary.row("agent CPU per heartbeat", format!("{:.2} ms", report.cpu_ms_per_cycle), "");
+        json_report.insert("agent".into(), serde_json::to_value(&report)?);
     }
     if let Some(kib) = pid.and_then(scenarios::rss_kib) {
         json_report.insert("hub_rss_kib".into(), kib.into());
     }
     if wants("storage") {
-        match started {
-            Some(hub) if args.database_url.is_none() => {
-                let bytes = hub.stop_and_measure()?;
-                let report = scenarios::StorageReport {
-                    servers: args.history_servers,
-                    days: args.days,
-                    heartbeats: history_heartbeats,
-                    samples: history_samples,
-                    database_bytes: bytes,
-                    bytes_per_heartbeat: bytes as f64 / history_heartbeats.max(1) as f64,
-                    bytes_per_sample: bytes as f64 / history_samples.max(1) as f64,
-                    projected_bytes_50_servers_30_days: bytes as f64 * 50.0 / args.history_servers.max(1) as f64 * 30.0
-                        / args.days.max(1) as f64,
-                };
-                println!(
-                    "storage        {} bytes for {} heartbeats ({} samples): {:.0} B/heartbeat, {:.1} B/sample; 50 servers × 30 days ≈ {:.0} MB",
-                    report.database_bytes,
-                    report.heartbeats,
-                    report.samples,
-                    report.bytes_per_heartbeat,
-                    report.bytes_per_sample,
-                    report.projected_bytes_50_servers_30_days / 1e6
+        let bytes = match (started, &database_url) {
+            (Some(_), Some(url)) => Some(scenarios::postgres_bytes(url).await?),
+            (Some(hub), None) => Some(hub.stop_and_measure()?),
+            (None, _) => None,
+        };
+        match bytes {
+            Some(bytes) => {
+                let report = scenarios::StorageReport::new(
+                    args.history_servers,
+                    args.days,
+                    history_heartbeats,
+                    history_samples,
+                    bytes,
                 );
+                report.print();
+                summary.row("storage after rollups", format!("{:.1} B/sample", report.bytes_per_sample), "≤ 20 B");
                 json_report.insert("storage".into(), serde_json::to_value(&report)?);
             }
-            _ => eprintln!("storage: only measured on the SQLite hub this tool starts itself"),
+            None => eprintln!("storage: only measured on a hub this tool starts itself"),
         }
     }
+    summary.print();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json_report)?);
     }
+    drop(cluster);
     Ok(())
 }
 
-fn print_rss(pid: Option<u32>, when: &str) {
-    if let Some(kib) = pid.and_then(scenarios::rss_kib) {
+fn print_rss(kib: Option<u64>, when: &str) {
+    if let Some(kib) = kib {
         println!("hub RSS        {:.1} MB {when}", kib as f64 / 1024.0);
     }
 }
@@ -270,6 +346,12 @@ enum Mode {
     Rate(f64),
 }
 
+impl Mode {
+    fn is_open_loop(self) -> bool {
+        matches!(self, Mode::Rate(_))
+    }
+}
+
 async fn run(
     client: &reqwest::Client,
     hub: &str,
@@ -277,7 +359,9 @@ async fn run(
     fleet: &Arc<Fleet>,
     mode: Mode,
     duration: Duration,
+    label: &str,
 ) -> Vec<Outcome> {
+    let progress = Progress::start(label, Goal::Time(duration));
     let url = Arc::new(format!("{hub}/api/v1/agents/heartbeat"));
     let key = Arc::new(key.to_owned());
     let sequence = Arc::new(AtomicU64::new(0));
@@ -286,14 +370,20 @@ async fn run(
     match mode {
         Mode::Max(concurrency) => {
             for _ in 0..concurrency {
-                let (client, url, key, fleet, sequence) =
-                    (client.clone(), Arc::clone(&url), Arc::clone(&key), Arc::clone(fleet), Arc::clone(&sequence));
+                let (client, url, key, fleet, sequence, counters) = (
+                    client.clone(),
+                    Arc::clone(&url),
+                    Arc::clone(&key),
+                    Arc::clone(fleet),
+                    Arc::clone(&sequence),
+                    progress.counters(),
+                );
                 tasks.push(tokio::spawn(async move {
                     let mut outcomes = Vec::new();
                     while Instant::now() < end {
                         let n = sequence.fetch_add(1, Ordering::Relaxed);
                         let started = Instant::now();
-                        outcomes.push(send(&client, &url, &key, fleet.heartbeat(n), started).await);
+                        outcomes.push(send(&client, &url, &key, fleet.heartbeat(n), started, &counters).await);
                     }
                     outcomes
                 }));
@@ -306,9 +396,10 @@ async fn run(
             while start + interval.mul_f64(n as f64) < end {
                 let scheduled = start + interval.mul_f64(n as f64);
                 tokio::time::sleep_until(scheduled.into()).await;
-                let (client, url, key, fleet) = (client.clone(), Arc::clone(&url), Arc::clone(&key), Arc::clone(fleet));
+                let (client, url, key, fleet, counters) =
+                    (client.clone(), Arc::clone(&url), Arc::clone(&key), Arc::clone(fleet), progress.counters());
                 tasks.push(tokio::spawn(async move {
-                    vec![send(&client, &url, &key, fleet.heartbeat(n), scheduled).await]
+                    vec![send(&client, &url, &key, fleet.heartbeat(n), scheduled, &counters).await]
                 }));
                 n += 1;
             }
@@ -320,13 +411,22 @@ async fn run(
             outcomes.extend(batch);
         }
     }
+    progress.finish().await;
     outcomes
 }
 
-async fn send(client: &reqwest::Client, url: &str, key: &str, body: Vec<u8>, since: Instant) -> Outcome {
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: Vec<u8>,
+    since: Instant,
+    counters: &Counters,
+) -> Outcome {
     let result =
         client.post(url).header("X-API-Key", key).header("content-type", "application/json").body(body).send().await;
     let latency = since.elapsed();
+    counters.record(result.as_ref().is_ok_and(|r| r.status().is_success()));
     match result {
         Ok(response) if response.status().is_success() => {
             let _ = response.bytes().await;

@@ -85,6 +85,59 @@ impl Report {
     }
 }
 
+/// The closing table: each figure beside its target, so a run reads at a glance.
+pub struct Summary {
+    database: String,
+    rows: Vec<(String, String, String)>,
+}
+
+impl Summary {
+    pub fn new(database: &str) -> Self {
+        Summary { database: database.to_owned(), rows: Vec::new() }
+    }
+
+    pub fn row(&mut self, what: &str, result: String, target: &str) {
+        self.rows.push((what.to_owned(), result, target.to_owned()));
+    }
+
+    /// The rows of one ingest run: throughput (closed loop) or latency (open loop), and memory.
+    pub fn ingest(&mut self, report: &Report, open_loop: bool, rss_kib: Option<u64>) {
+        let servers = report.servers;
+        let l = &report.latency_ms;
+        let errors: usize = report.errors.values().sum();
+        let errors = if errors == 0 { String::new() } else { format!(", {errors} errors") };
+        if open_loop {
+            let target = if servers == 1000 { "p99 < 5 ms at 60 s intervals" } else { "" };
+            self.row(
+                &format!("latency at {:.0}/s, {servers} servers", report.throughput_per_second),
+                format!("p50 {:.2} ms, p99 {:.2} ms{errors}", l.p50, l.p99),
+                target,
+            );
+        } else {
+            self.row(
+                &format!("ingest, {servers} servers, {}", report.mode),
+                format!("{:.0}/s (p50 {:.1} ms, p99 {:.1} ms){errors}", report.throughput_per_second, l.p50, l.p99),
+                "≥ 10 000/s",
+            );
+        }
+        if let Some(kib) = rss_kib {
+            let target = if servers == 1000 { "< 50 MB" } else { "" };
+            self.row(&format!("hub RSS, {servers} servers"), format!("{:.1} MB", kib as f64 / 1024.0), target);
+        }
+    }
+
+    pub fn print(&self) {
+        let width = self.rows.iter().map(|(what, ..)| what.chars().count()).max().unwrap_or(0).max(7);
+        let result_width = self.rows.iter().map(|(_, result, _)| result.chars().count()).max().unwrap_or(0).max(6);
+        println!();
+        println!("summary ({})", self.database);
+        println!("{:<width$}  {:<result_width$}  target", "measure", "result");
+        for (what, result, target) in &self.rows {
+            println!("{what:<width$}  {result:<result_width$}  {target}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +149,19 @@ mod tests {
         let report = Report::new("max", 1, Duration::from_secs(10), outcomes);
         assert_eq!((report.latency_ms.p50, report.latency_ms.p99, report.latency_ms.max), (50.0, 99.0, 100.0));
         assert_eq!(report.throughput_per_second, 10.0);
+    }
+
+    #[test]
+    fn the_summary_names_the_target_of_each_ingest_figure() {
+        let outcomes = vec![
+            Outcome { latency: Duration::from_millis(2), error: None },
+            Outcome { latency: Duration::from_millis(4), error: Some("HTTP 500".into()) },
+        ];
+        let mut summary = Summary::new("SQLite");
+        summary.ingest(&Report::new("Rate(17.0)", 1000, Duration::from_secs(1), outcomes), true, Some(40 * 1024));
+        assert_eq!(summary.rows[0].0, "latency at 1/s, 1000 servers");
+        assert_eq!(summary.rows[0].1, "p50 2.00 ms, p99 2.00 ms, 1 errors");
+        assert_eq!(summary.rows[0].2, "p99 < 5 ms at 60 s intervals");
+        assert_eq!(summary.rows[1], ("hub RSS, 1000 servers".into(), "40.0 MB".into(), "< 50 MB".into()));
     }
 }

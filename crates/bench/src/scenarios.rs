@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::fleet::Fleet;
+use crate::progress::{Goal, Progress};
 
 /// Resident memory of a process, from `/proc/PID/status` (Linux).
 pub fn rss_kib(pid: u32) -> Option<u64> {
@@ -28,14 +29,13 @@ pub async fn send_all(
     concurrency: usize,
     label: &str,
 ) -> anyhow::Result<()> {
-    let total = bodies.len();
+    let progress = Progress::start(label, Goal::Count(bodies.len() as u64));
     let queue = Arc::new(tokio::sync::Mutex::new(bodies.into_iter().enumerate()));
     let url = Arc::new(format!("{hub}/api/v1/agents/heartbeat"));
-    let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, queue, url, key) = (client.clone(), Arc::clone(&queue), Arc::clone(&url), key.to_owned());
-        let label = label.to_owned();
+        let counters = progress.counters();
         tasks.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().await.next();
@@ -54,16 +54,18 @@ pub async fn send_all(
                         response.text().await.unwrap_or_default()
                     );
                 }
-                if index > 0 && index % 20_000 == 0 {
-                    eprintln!("  {label}: {index}/{total} ({:.0}/s)", index as f64 / started.elapsed().as_secs_f64());
-                }
+                counters.record(true);
             }
         }));
     }
+    let mut result = Ok(());
     for task in tasks {
-        task.await??;
+        if let Err(error) = task.await? {
+            result = Err(error);
+        }
     }
-    Ok(())
+    progress.finish().await;
+    result
 }
 
 #[derive(Serialize)]
@@ -76,6 +78,51 @@ pub struct StorageReport {
     pub bytes_per_heartbeat: f64,
     pub bytes_per_sample: f64,
     pub projected_bytes_50_servers_30_days: f64,
+}
+
+impl StorageReport {
+    pub fn new(servers: usize, days: i64, heartbeats: usize, samples: usize, bytes: u64) -> Self {
+        StorageReport {
+            servers,
+            days,
+            heartbeats,
+            samples,
+            database_bytes: bytes,
+            bytes_per_heartbeat: bytes as f64 / heartbeats.max(1) as f64,
+            bytes_per_sample: bytes as f64 / samples.max(1) as f64,
+            projected_bytes_50_servers_30_days: bytes as f64 * 50.0 / servers.max(1) as f64 * 30.0 / days.max(1) as f64,
+        }
+    }
+
+    pub fn print(&self) {
+        println!(
+            "storage        {} bytes for {} heartbeats ({} samples): {:.0} B/heartbeat, {:.1} B/sample; \
+             50 servers × 30 days ≈ {:.0} MB",
+            self.database_bytes,
+            self.heartbeats,
+            self.samples,
+            self.bytes_per_heartbeat,
+            self.bytes_per_sample,
+            self.projected_bytes_50_servers_30_days / 1e6
+        );
+    }
+}
+
+/// Bytes the hub's tables take in PostgreSQL (heap, indexes and TOAST), as the server reports.
+pub async fn postgres_bytes(url: &str) -> anyhow::Result<u64> {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to PostgreSQL")?;
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'",
+            &[],
+        )
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or_default())
 }
 
 /// Back-fills `days` of minute-by-minute history for `servers` machines (agent timestamps in
@@ -107,6 +154,13 @@ pub struct LatencyReport {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+impl LatencyReport {
+    /// `p50 … ms, p99 … ms, max … ms`, for the summary table.
+    pub fn milliseconds(&self) -> String {
+        format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", self.p50_ms, self.p99_ms, self.max_ms)
+    }
 }
 
 fn latency_report(what: &str, mut samples: Vec<Duration>) -> LatencyReport {
