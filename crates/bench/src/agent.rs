@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::scenarios::rss_kib;
+use crate::scenarios::{cpu_millis, rss_kib};
 
 #[derive(Serialize)]
 pub struct AgentReport {
@@ -34,15 +34,6 @@ fn agent_binary() -> anyhow::Result<PathBuf> {
         bail!("{} not found: build it with `cargo build --release -p homelab-agent`", path.display());
     }
     Ok(path)
-}
-
-/// User plus system CPU time of a process, from `/proc/PID/stat` (Linux; 100 ticks a second).
-fn cpu_millis(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 * 10.0)
 }
 
 /// Runs the agent against `hub` for `seconds`, one heartbeat every `interval`.

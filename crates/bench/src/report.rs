@@ -20,6 +20,8 @@ pub struct Report {
     pub errors: BTreeMap<String, usize>,
     pub throughput_per_second: f64,
     pub latency_ms: Percentiles,
+    /// CPU (user + system) the hub spent per acknowledged heartbeat, when this tool started it.
+    pub hub_cpu_ms_per_heartbeat: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -65,6 +67,7 @@ impl Report {
                 p999: percentile(&latencies, 0.999),
                 max: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             },
+            hub_cpu_ms_per_heartbeat: None,
         }
     }
 
@@ -79,6 +82,9 @@ impl Report {
             "latency (ms)   p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
             l.p50, l.p90, l.p99, l.p999, l.max
         );
+        if let Some(ms) = self.hub_cpu_ms_per_heartbeat {
+            println!("hub CPU        {:.3} ms per heartbeat", ms);
+        }
         for (error, count) in &self.errors {
             println!("errors         {error}: {count}");
         }
@@ -119,6 +125,9 @@ impl Summary {
                 format!("{:.0}/s (p50 {:.1} ms, p99 {:.1} ms){errors}", report.throughput_per_second, l.p50, l.p99),
                 "≥ 10 000/s",
             );
+        }
+        if let Some(ms) = report.hub_cpu_ms_per_heartbeat {
+            self.row(&format!("hub CPU per heartbeat, {servers} servers"), format!("{ms:.3} ms"), "(v1: ~17 ms)");
         }
         if let Some(kib) = rss_kib {
             let target = if servers == 1000 { "< 50 MB" } else { "" };

@@ -20,6 +20,15 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     status.lines().find_map(|line| line.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
+/// User plus system CPU time of a process, from `/proc/PID/stat` (Linux; 100 ticks a second).
+pub fn cpu_millis(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 * 10.0)
+}
+
 /// Sends `heartbeats` (pre-built bodies) with `concurrency` senders; fails on any non-2xx.
 pub async fn send_all(
     client: &reqwest::Client,
