@@ -765,6 +765,20 @@ async fn the_fleet_shows_open_alerts_pending_breaches_and_filters_by_tag() {
     let (_, fleet) = b.get("/").await;
     assert!(fleet.contains("data-tags=\" prod rack-a \"") && fleet.contains("#prod (1)"), "{fleet}");
     assert!(fleet.contains("href=\"/?tag=rack-a\""));
+
+    // Newer, less severe alerts do not push the older critical one out of the banner.
+    for n in 0..6 {
+        let mut body = heartbeat_body(&format!("box{n}"), hub.now(), 20.0);
+        body["metrics"]["disk_percent"] = serde_json::json!(90.0);
+        body["filesystems"][0]["percent"] = serde_json::json!(90.0);
+        assert_eq!(hub.heartbeat(body).await.0, StatusCode::OK);
+    }
+    let (_, fleet) = b.get("/").await;
+    let banner = &fleet[fleet.find("id=\"alert-banner\"").unwrap()..fleet.find("id=\"pending\"").unwrap()];
+    assert!(banner.contains("7 open alerts") && banner.contains("and 2 more"), "{banner}");
+    let first_row = banner.find("<li class=\"sev-").map(|at| &banner[at..at + 60]).unwrap_or_default();
+    assert!(first_row.contains("sev-critical") && first_row.contains(&format!("banner-alert-{alert}")), "{banner}");
+    assert_eq!(banner.matches("<li class=\"sev-high\"").count(), 4);
     hub.stop().await;
 }
 

@@ -191,29 +191,31 @@ impl BannerPartial {
     }
 }
 
-fn severity_rank(severity: homelab_core::alerts::Severity) -> u8 {
-    use homelab_core::alerts::Severity;
-    match severity {
-        Severity::Critical => 0,
-        Severity::High => 1,
-        Severity::Medium => 2,
-        Severity::Low => 3,
-    }
-}
-
-/// Reads the banner through the alert API's list handler.
+/// Reads the banner through the alert API's list handler: the newest open alerts of the highest
+/// severity first, one severity at a time, so that an old critical alert is never pushed out by
+/// many newer medium ones.
 pub async fn banner(state: &AppState) -> BannerPartial {
-    let query = crate::api::alerts::AlertQuery { status: Some("open".into()), limit: Some(100), ..Default::default() };
-    match crate::api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await {
-        Ok(axum::Json(mut page)) => {
-            // Newest first from the API; the sort is stable, so severity then newest.
-            page.alerts.sort_by_key(|a| severity_rank(a.severity));
-            let now = state.clock.now();
-            let rows = page.alerts.into_iter().take(BANNER_ROWS).map(|a| AlertRow::of(a, now)).collect();
-            BannerPartial { rows, total: page.total, error: None }
+    use homelab_core::alerts::Severity;
+    let now = state.clock.now();
+    let mut rows = Vec::new();
+    let mut total = 0;
+    for severity in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low] {
+        let query = crate::api::alerts::AlertQuery {
+            status: Some("open".into()),
+            severity: Some(severity.as_str().into()),
+            limit: Some(BANNER_ROWS as i64),
+            ..Default::default()
+        };
+        match crate::api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await {
+            Ok(axum::Json(page)) => {
+                total += page.total;
+                let room = BANNER_ROWS - rows.len();
+                rows.extend(page.alerts.into_iter().take(room).map(|a| AlertRow::of(a, now)));
+            }
+            Err(e) => return BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) },
         }
-        Err(e) => BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) },
     }
+    BannerPartial { rows, total, error: None }
 }
 
 /// One breach that will fire unless it clears.
