@@ -590,6 +590,12 @@ async fn channels_are_added_edited_tested_and_deleted_with_secrets_masked() {
     assert_eq!(stored[0]["min_severity"], "critical");
     assert_eq!(stored[0]["events"]["reminders"], false);
     assert_eq!(b.get("/ui/channels/nope/edit").await.0, StatusCode::NOT_FOUND);
+    // Changing the kind with the old, masked URL left in is refused rather than saved masked.
+    let (status, text) =
+        b.post("/ui/channels/hook", &format!("kind=slack&webhook_url={masked_url}&enabled=true")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("webhook url: enter it in full"), "{text}");
+    assert_eq!(hub.store.get_setting("channels").await.unwrap().unwrap()[0]["kind"], "webhook");
 
     // Send test: a real request reaches the receiver, and its answer is shown on the row.
     let (status, text) = b.post("/ui/channels/hook/test", "").await;

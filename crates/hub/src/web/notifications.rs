@@ -655,6 +655,31 @@ pub async fn update(
         Err(e) => return refused(&state, ChannelForm::default(), Some(id), vec![e], StatusCode::BAD_REQUEST).await,
     };
     form.id = id.clone();
+    // The API keeps a stored secret when it gets the mask back, but only for the same kind of
+    // channel: after a change of kind, a masked value would be saved as it is.
+    let stored_kind = stored_channels(&state)
+        .await
+        .ok()
+        .and_then(|list| list.iter().find(|c| c.id == id).map(|c| ChannelRow::of(c).kind));
+    if stored_kind.is_some_and(|kind| kind != form.kind) {
+        let masked = |v: &str| v == crate::notify::config::MASK || v.ends_with("/…");
+        let fields = [
+            ("webhook url", &form.webhook_url),
+            ("topic url", &form.topic_url),
+            ("access token", &form.access_token),
+            ("url", &form.url),
+            ("secret", &form.secret),
+            ("password", &form.password),
+        ];
+        let errors: Vec<String> = fields
+            .iter()
+            .filter(|(_, value)| masked(value.trim()))
+            .map(|(name, _)| format!("{name}: enter it in full (the saved one belongs to the channel's old kind)"))
+            .collect();
+        if !errors.is_empty() {
+            return refused(&state, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    }
     let config = match form.to_config() {
         Ok(config) => config,
         Err(errors) => return refused(&state, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await,
