@@ -785,6 +785,17 @@ async fn the_fleet_shows_open_alerts_pending_breaches_and_filters_by_tag() {
     let first_row = banner.find("<li class=\"sev-").map(|at| &banner[at..at + 60]).unwrap_or_default();
     assert!(first_row.contains("sev-critical") && first_row.contains(&format!("banner-alert-{alert}")), "{banner}");
     assert_eq!(banner.matches("<li class=\"sev-high\"").count(), 4);
+    // Past one read's worth of open alerts (100), the banner reads per severity: still critical first.
+    for n in 6..106 {
+        let mut body = heartbeat_body(&format!("box{n}"), hub.now(), 20.0);
+        body["metrics"]["disk_percent"] = serde_json::json!(90.0);
+        body["filesystems"][0]["percent"] = serde_json::json!(90.0);
+        hub.heartbeat(body).await;
+    }
+    let (_, fleet) = b.get("/").await;
+    let banner = &fleet[fleet.find("id=\"alert-banner\"").unwrap()..fleet.find("id=\"pending\"").unwrap()];
+    assert!(banner.contains("107 open alerts") && banner.contains("and 102 more"), "{banner}");
+    assert!(banner.contains(&format!("<li class=\"sev-critical\" id=\"banner-alert-{alert}\">")), "{banner}");
     hub.stop().await;
 }
 

@@ -191,31 +191,66 @@ impl BannerPartial {
     }
 }
 
-/// Reads the banner through the alert API's list handler: the newest open alerts of the highest
-/// severity first, one severity at a time, so that an old critical alert is never pushed out by
-/// many newer medium ones.
+/// How many open alerts one read covers; beyond that the banner reads per severity.
+const BANNER_SCAN: i64 = 100;
+
+fn severity_rank(severity: homelab_core::alerts::Severity) -> u8 {
+    use homelab_core::alerts::Severity;
+    match severity {
+        Severity::Critical => 0,
+        Severity::High => 1,
+        Severity::Medium => 2,
+        Severity::Low => 3,
+    }
+}
+
+async fn open_alerts(
+    state: &AppState,
+    severity: Option<&str>,
+    limit: i64,
+) -> Result<crate::api::alerts::AlertList, crate::error::ApiError> {
+    let query = crate::api::alerts::AlertQuery {
+        status: Some("open".into()),
+        severity: severity.map(str::to_owned),
+        limit: Some(limit),
+        ..Default::default()
+    };
+    crate::api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await.map(|json| json.0)
+}
+
+/// Reads the banner through the alert API's list handler: the most severe open alerts, newest
+/// first within a severity. Usually one read holds every open alert; with more than
+/// [`BANNER_SCAN`] open, it reads one severity at a time, so that many newer medium alerts cannot
+/// push an old critical one out.
 pub async fn banner(state: &AppState) -> BannerPartial {
     use homelab_core::alerts::Severity;
     let now = state.clock.now();
+    let failed =
+        |e: crate::error::ApiError| BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) };
+    let mut page = match open_alerts(state, None, BANNER_SCAN).await {
+        Ok(page) => page,
+        Err(e) => return failed(e),
+    };
+    if page.total <= BANNER_SCAN {
+        // The API lists newest first; the stable sort keeps that within a severity.
+        page.alerts.sort_by_key(|a| severity_rank(a.severity));
+        let rows = page.alerts.into_iter().take(BANNER_ROWS).map(|a| AlertRow::of(a, now)).collect();
+        return BannerPartial { rows, total: page.total, error: None };
+    }
     let mut rows = Vec::new();
-    let mut total = 0;
     for severity in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low] {
-        let query = crate::api::alerts::AlertQuery {
-            status: Some("open".into()),
-            severity: Some(severity.as_str().into()),
-            limit: Some(BANNER_ROWS as i64),
-            ..Default::default()
-        };
-        match crate::api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await {
-            Ok(axum::Json(page)) => {
-                total += page.total;
+        if rows.len() == BANNER_ROWS {
+            break;
+        }
+        match open_alerts(state, Some(severity.as_str()), BANNER_ROWS as i64).await {
+            Ok(list) => {
                 let room = BANNER_ROWS - rows.len();
-                rows.extend(page.alerts.into_iter().take(room).map(|a| AlertRow::of(a, now)));
+                rows.extend(list.alerts.into_iter().take(room).map(|a| AlertRow::of(a, now)));
             }
-            Err(e) => return BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) },
+            Err(e) => return failed(e),
         }
     }
-    BannerPartial { rows, total, error: None }
+    BannerPartial { rows, total: page.total, error: None }
 }
 
 /// One breach that will fire unless it clears.
