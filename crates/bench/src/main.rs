@@ -204,9 +204,12 @@ async fn main() -> anyhow::Result<()> {
             let fleet = Arc::new(Fleet::new(servers));
             eprintln!("hub {hub}: {servers} simulated servers, {mode:?}, 2 s warm-up then {} s", args.duration);
             run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2), "warm-up").await;
+            let cpu_before = pid.and_then(scenarios::cpu_millis);
             let outcomes =
                 run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration), "ingest").await;
-            let report = Report::new(&format!("{mode:?}"), servers, Duration::from_secs(args.duration), outcomes);
+            let hub_cpu = pid.and_then(scenarios::cpu_millis).zip(cpu_before).map(|(after, before)| after - before);
+            let mut report = Report::new(&format!("{mode:?}"), servers, Duration::from_secs(args.duration), outcomes);
+            report.hub_cpu_ms_per_heartbeat = hub_cpu.map(|ms| ms / report.ok.max(1) as f64);
             report.print();
             let rss = pid.and_then(scenarios::rss_kib);
             print_rss(rss, &format!("after ingest at {servers} servers"));
