@@ -647,20 +647,40 @@ async fn one_hub_at_a_time_checks_offline(store: Arc<dyn Store>, raw: Raw) {
     let t0 = t("2026-01-19T12:00:00Z");
     beat(&store, "quiet", t0, 5.0).await;
     let later = t0 + Duration::minutes(5);
-    if let Raw::Postgres(url) = &raw {
+    while_another_hub_holds(&raw, 0x006f_6666_6c69_6e65, async || {
+        assert!(store.check_offline(later).await.unwrap().marked_offline.is_empty(), "another hub holds the job");
+    })
+    .await;
+    assert_eq!(store.check_offline(later).await.unwrap().marked_offline, ["quiet"]);
+}
+
+async fn one_hub_at_a_time_rolls_up(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    beat(&store, "rolled", t0, 5.0).await;
+    let later = t0 + Duration::hours(2);
+    let policy = RetentionPolicy::default();
+    while_another_hub_holds(&raw, 0x0000_726f_6c6c_7570, async || {
+        let report = store.run_retention(&policy, later).await.unwrap();
+        assert_eq!(report.five_minute_buckets_written, 0, "another hub holds the job");
+    })
+    .await;
+    assert_eq!(store.run_retention(&policy, later).await.unwrap().five_minute_buckets_written, 1);
+}
+
+/// Runs `check` while another connection holds the store's advisory lock `key` (PostgreSQL;
+/// SQLite has one writer and no such lock, so there `check` is skipped).
+async fn while_another_hub_holds(raw: &Raw, key: i64, check: impl AsyncFnOnce()) {
+    if let Raw::Postgres(url) = raw {
         let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
         let driver = tokio::spawn(connection);
-        let key: i64 = 0x006f_6666_6c69_6e65; // the store's offline-check lock
         client.execute("SELECT pg_advisory_lock($1)", &[&key]).await.unwrap();
-        assert!(store.check_offline(later).await.unwrap().marked_offline.is_empty(), "another hub holds the job");
+        check().await;
         client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await.unwrap();
         drop(client);
         let _ = driver.await;
     }
-    assert_eq!(store.check_offline(later).await.unwrap().marked_offline, ["quiet"]);
 }
 
-/// Direct SQL access to a test database, to prove constraints without going through the store.
 /// Late samples (an agent replaying its spool) into buckets whose source rows were already
 /// pruned are merged into the stored rollups exactly once: through the raw → 5-minute path (the
 /// 5-minute row still exists) and the 5-minute → hourly path (it does not either).
@@ -773,6 +793,7 @@ async fn per_series_history_is_converted_on_open(store: Arc<dyn Store>, raw: Raw
     reopened.close().await;
 }
 
+/// Direct SQL access to a test database, to prove constraints without going through the store.
 enum Raw {
     Sqlite(std::path::PathBuf),
     Postgres(String),
@@ -905,6 +926,7 @@ raw_suite!(
     deleting_a_server_removes_its_alerts,
     the_database_enforces_alert_invariants,
     one_hub_at_a_time_checks_offline,
+    one_hub_at_a_time_rolls_up,
     service_history_records_changes_only,
     per_series_history_is_converted_on_open,
 );

@@ -252,11 +252,19 @@ async fn roll_up(conn: &mut dyn Conn, target: Tier, mark: i64, to: i64, pruned_b
     Ok((to.max(mark), written))
 }
 
+/// Advisory-lock key of the retention job ("rollup" in ASCII): two hubs merging the same late
+/// rows at once could each add them to the stored aggregate.
+const RETENTION_JOB_LOCK: i64 = 0x0000_726f_6c6c_7570;
+
 pub(crate) async fn run_retention(
     conn: &mut dyn Conn,
     policy: &RetentionPolicy,
     now: Timestamp,
 ) -> StoreResult<RetentionReport> {
+    if !conn.try_job_lock(RETENTION_JOB_LOCK).await? {
+        // Another hub on the same database is rolling up right now; the next run catches up.
+        return Ok(RetentionReport::default());
+    }
     let marks = Marks::load(conn).await?;
     let mut report = RetentionReport::default();
     let cutoff = |tier| to_millis(&policy.cutoff(tier, now));
