@@ -32,9 +32,7 @@ pub struct CodecError(&'static str);
 /// Encodes `(series id, value)` samples; a series listed twice keeps its last value.
 pub fn encode_samples(samples: &[(i64, f64)]) -> Vec<u8> {
     let samples = sorted_unique(samples);
-    let mut out = Vec::with_capacity(2 + samples.len() * 4);
-    out.push(VERSION);
-    write_varint(&mut out, samples.len() as u64);
+    let mut out = header(samples.len(), 4);
     let mut previous = 0;
     for (series, value) in samples {
         write_varint(&mut out, series.wrapping_sub(previous) as u64);
@@ -60,9 +58,7 @@ pub fn decode_samples(bytes: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
 /// Encodes one bucket's aggregates per series (the bucket start is the row's key, not stored).
 pub fn encode_aggregates(aggregates: &[(i64, Aggregate)]) -> Vec<u8> {
     let aggregates = sorted_unique(aggregates);
-    let mut out = Vec::with_capacity(2 + aggregates.len() * 12);
-    out.push(VERSION);
-    write_varint(&mut out, aggregates.len() as u64);
+    let mut out = header(aggregates.len(), 12);
     let mut previous = 0;
     for (series, aggregate) in aggregates {
         write_varint(&mut out, series.wrapping_sub(previous) as u64);
@@ -88,6 +84,14 @@ pub fn decode_aggregates(bytes: &[u8], ts: i64) -> Result<Vec<(i64, Aggregate)>,
         out.push((series, Aggregate { ts, avg, min, max, count }));
     }
     reader.finish(out)
+}
+
+/// The version byte and entry count, in a buffer sized for `entries` of about `entry_bytes`.
+fn header(entries: usize, entry_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + entries * entry_bytes);
+    out.push(VERSION);
+    write_varint(&mut out, entries as u64);
+    out
 }
 
 /// Sorts by series id; of duplicates the last one wins (a later report supersedes an earlier).

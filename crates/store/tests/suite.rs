@@ -181,30 +181,39 @@ async fn deleting_a_server_removes_its_history(store: Arc<dyn Store>) {
     assert_eq!(history, [(ts + Duration::minutes(1), 7.0)], "the old server's samples went with it");
 }
 
+/// Heartbeats every 10 minutes for ten days from `start`, with cpu = the hour of the day.
+async fn ten_days_of_hourly_cpu(store: &Arc<dyn Store>, id: &str, start: Timestamp) {
+    for step in 0..10 * 24 * 6 {
+        let ts = start + Duration::minutes(10 * step);
+        let cpu = f64::from(ts.format("%H").to_string().parse::<u32>().unwrap());
+        store.ingest_heartbeat(write(heartbeat(id, ts, cpu), ts)).await.unwrap();
+    }
+}
+
+/// The 30-day chart's query for cpu, ending at `now`.
+fn month_of_cpu(now: Timestamp) -> HistoryQuery {
+    let month = HistoryRange::Month;
+    HistoryQuery {
+        metrics: vec![MetricKind::CpuPercent],
+        from: now - month.window(),
+        to: now,
+        source: month.source_tier(),
+        bucket_millis: month.bucket_millis(),
+    }
+}
+
 /// Ten days of heartbeats every 10 minutes (cpu = hour of day), then retention with raw kept
 /// for 7 days: the 30-day chart must still cover all ten days, hour by hour, exactly.
 async fn tiers_merge_without_holes(store: Arc<dyn Store>) {
     let start = t("2026-01-01T00:00:00Z");
-    let steps = 10 * 24 * 6;
-    for step in 0..steps {
-        let ts = start + Duration::minutes(10 * step);
-        let cpu = f64::from(ts.format("%H").to_string().parse::<u32>().unwrap());
-        store.ingest_heartbeat(write(heartbeat("hist", ts, cpu), ts)).await.unwrap();
-    }
+    ten_days_of_hourly_cpu(&store, "hist", start).await;
     let now = start + Duration::days(10);
     let policy = RetentionPolicy::default();
     let report = store.run_retention(&policy, now).await.unwrap();
     assert!(report.raw_deleted > 0, "{report:?}");
     assert!(report.five_minute_buckets_written > 0 && report.hourly_buckets_written > 0, "{report:?}");
 
-    let month = HistoryRange::Month;
-    let query = HistoryQuery {
-        metrics: vec![MetricKind::CpuPercent],
-        from: now - month.window(),
-        to: now,
-        source: month.source_tier(),
-        bucket_millis: month.bucket_millis(),
-    };
+    let query = month_of_cpu(now);
     let check = |series: Vec<homelab_store::SeriesData>| {
         let points = &series[0].points;
         assert_eq!(points.len(), 240, "one bucket per hour for ten days");
@@ -686,23 +695,12 @@ async fn while_another_hub_holds(raw: &Raw, key: i64, check: impl AsyncFnOnce())
 /// 5-minute row still exists) and the 5-minute → hourly path (it does not either).
 async fn late_samples_after_pruning_are_counted_once(store: Arc<dyn Store>) {
     let start = t("2026-01-01T00:00:00Z");
-    for step in 0..10 * 24 * 6 {
-        let ts = start + Duration::minutes(10 * step);
-        let cpu = f64::from(ts.format("%H").to_string().parse::<u32>().unwrap());
-        store.ingest_heartbeat(write(heartbeat("late", ts, cpu), ts)).await.unwrap();
-    }
+    ten_days_of_hourly_cpu(&store, "late", start).await;
     let now = start + Duration::days(10);
     let policy = RetentionPolicy { raw_days: 1, five_minute_days: 3, hourly_days: 365 };
     store.run_retention(&policy, now).await.unwrap();
 
-    let month = HistoryRange::Month;
-    let query = HistoryQuery {
-        metrics: vec![MetricKind::CpuPercent],
-        from: now - month.window(),
-        to: now,
-        source: month.source_tier(),
-        bucket_millis: month.bucket_millis(),
-    };
+    let query = month_of_cpu(now);
     let hour_of = |series: &[homelab_store::SeriesData], at: Timestamp| {
         *series[0].points.iter().find(|p| p.ts == time::to_millis(&at)).unwrap()
     };
