@@ -117,6 +117,24 @@ impl StorageReport {
     }
 }
 
+/// Bytes of the SQLite database in use (pages minus free pages), read beside the running hub:
+/// unlike the file size it neither counts pages freed by pruning nor waits for a checkpoint.
+pub fn sqlite_used_bytes(path: &std::path::Path) -> anyhow::Result<u64> {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("opening {} to measure it", path.display()))?;
+    let pragma =
+        |name: &str| -> anyhow::Result<i64> { Ok(conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?) };
+    let used = (pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?;
+    Ok(u64::try_from(used).unwrap_or_default())
+}
+
+/// How many servers the hub lists.
+pub async fn server_count(client: &reqwest::Client, hub: &str, key: &str) -> anyhow::Result<u64> {
+    let body: serde_json::Value =
+        client.get(format!("{hub}/api/v1/servers")).header("X-API-Key", key).send().await?.json().await?;
+    body["total"].as_u64().context("the server list has no total")
+}
+
 /// Bytes the hub's tables take in PostgreSQL (heap, indexes and TOAST), as the server reports.
 pub async fn postgres_bytes(url: &str) -> anyhow::Result<u64> {
     let (client, connection) =
