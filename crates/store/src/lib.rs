@@ -84,6 +84,11 @@ pub trait Store: Send + Sync + 'static {
     /// A JSON settings document (`thresholds`, `notifications`, …), if one was saved.
     async fn get_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
     async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()>;
+    /// Changes a settings document in one transaction: `change` gets the stored document (`None`
+    /// if there is none) and returns the new one, which is saved and returned. Concurrent changes
+    /// (two people, or two hubs) apply one after the other, never overwriting each other. May
+    /// call `change` more than once.
+    async fn update_setting(&self, key: &str, change: SettingChange, now: Timestamp) -> StoreResult<serde_json::Value>;
 
     /// Outbox events not yet handed to channels, oldest first.
     async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<UnroutedEvent>>;
@@ -155,6 +160,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stops watching a service and closes its open alert, as disabling does.
     async fn delete_expected_service(&self, server_id: &str, service_name: &str, now: Timestamp) -> StoreResult<()>;
 }
+
+/// A change to a settings document, for [`Store::update_setting`].
+pub type SettingChange = Box<dyn Fn(Option<serde_json::Value>) -> StoreResult<serde_json::Value> + Send + Sync>;
 
 /// Opens the store a database URL names: `sqlite://path`, `sqlite::memory:` is not supported
 /// (history must survive restarts), or `postgres://…`. Migrations are applied before returning.

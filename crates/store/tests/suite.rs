@@ -245,6 +245,24 @@ async fn tiers_merge_without_holes(store: Arc<dyn Store>) {
     assert_eq!(bucket.max, 100.0);
 }
 
+/// Sixteen concurrent read-modify-writes of one document: none is lost.
+async fn concurrent_setting_updates_are_not_lost(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let increment: homelab_store::SettingChange =
+                Box::new(|doc| Ok(json!({"count": doc.and_then(|d| d["count"].as_i64()).unwrap_or(0) + 1})));
+            store.update_setting("counter", increment, now).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.get_setting("counter").await.unwrap(), Some(json!({"count": 16})));
+}
+
 async fn registration_tokens_and_credentials(store: Arc<dyn Store>) {
     let now = t("2026-01-19T12:00:00Z");
     let token = |hash: &str, expires: Timestamp| NewRegistrationToken {
@@ -909,6 +927,7 @@ suite!(
     late_samples_after_pruning_are_counted_once,
     registration_tokens_and_credentials,
     settings_round_trip,
+    concurrent_setting_updates_are_not_lost,
     concurrent_heartbeats_all_commit,
     sustained_cpu_breach_opens_one_alert,
     acknowledged_alerts_still_auto_resolve,

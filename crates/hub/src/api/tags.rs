@@ -13,6 +13,8 @@ use homelab_core::validate::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use homelab_store::{SettingChange, StoreError};
+
 use crate::auth::AdminAuth;
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -115,16 +117,25 @@ pub async fn put(
 ) -> ApiResult<Json<ServerTags>> {
     let tags = body.validate()?;
     let server = state.store.get_server(&id).await?;
-    let mut all = load_all(&state).await?;
     let known: std::collections::HashSet<String> =
         state.store.list_servers().await?.into_iter().map(|s| s.id).collect();
-    all.retain(|server_id, _| known.contains(server_id));
-    if tags.is_empty() {
-        all.remove(&server.id);
-    } else {
-        all.insert(server.id.clone(), tags.clone());
-    }
-    super::config::save(&state, TAGS_KEY, &all).await?;
+    let (server_id, new_tags) = (server.id.clone(), tags.clone());
+    // One transaction from read to write, so two people tagging two machines at once both win.
+    let change: SettingChange = Box::new(move |stored| {
+        let mut all: TagMap = match stored {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| StoreError::Database(format!("the stored tags are unreadable: {e}")))?,
+            None => TagMap::new(),
+        };
+        all.retain(|id, _| known.contains(id));
+        if new_tags.is_empty() {
+            all.remove(&server_id);
+        } else {
+            all.insert(server_id.clone(), new_tags.clone());
+        }
+        serde_json::to_value(&all).map_err(|e| StoreError::Database(e.to_string()))
+    });
+    state.store.update_setting(TAGS_KEY, change, state.clock.now()).await?;
     state.web.server_changed(&server.id, false);
     Ok(Json(ServerTags { server_id: server.id, tags }))
 }

@@ -22,7 +22,7 @@ use crate::{
     AgentCredential, AlertFilter, AlertPage, AlertRecord, ClaimedAgent, ExpectedServiceRecord, ExpectedServiceUpdate,
     FleetSummary, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
     NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken, RetentionReport, SeriesData,
-    Store, StoreResult, TokenClaim,
+    SettingChange, Store, StoreResult, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -185,6 +185,13 @@ impl<B: Backend> Store for SqlStore<B> {
         let (key, value) = (key.to_owned(), value.clone());
         self.backend
             .write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await })))
+            .await
+    }
+
+    async fn update_setting(&self, key: &str, change: SettingChange, now: Timestamp) -> StoreResult<serde_json::Value> {
+        let key = key.to_owned();
+        self.backend
+            .write(work(move |conn| Box::pin(async move { settings::update(conn, &key, &change, now).await })))
             .await
     }
 
