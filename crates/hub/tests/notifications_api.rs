@@ -51,6 +51,22 @@ async fn channels_crud_never_echoes_secrets(hub: &TestHub) {
     assert_eq!(hub.delete("/api/v1/notifications/channels/ops").await.0, StatusCode::NOT_FOUND);
 }
 
+/// Channels added at the same moment (two browser tabs, two scripts) are all kept: each change
+/// to the channel list is one transaction from read to write.
+async fn concurrent_channel_changes_are_all_kept(hub: &TestHub) {
+    let posts = (0..12).map(|i| {
+        hub.post(
+            "/api/v1/notifications/channels",
+            json!({"id": format!("hook-{i}"), "kind": "webhook", "url": format!("https://hooks.example.org/{i}")}),
+        )
+    });
+    for (status, body) in futures_util::future::join_all(posts).await {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, list) = hub.get("/api/v1/notifications/channels").await;
+    assert_eq!(list["total"], 12, "{list}");
+}
+
 async fn test_webhook_follows_v1(hub: &TestHub) {
     let slack = FakeReceiver::start(&[Answer(404, None), Answer(500, None)]).await;
     let (status, body) = hub.post("/api/v1/config/test-webhook", json!({"webhook_url": slack.url})).await;
@@ -92,7 +108,12 @@ async fn channel_test_reports_the_remote_error(hub: &TestHub) {
     assert_eq!(hub.post("/api/v1/notifications/channels/nope/test", json!({})).await.0, StatusCode::NOT_FOUND);
 }
 
-on_both_backends!(channels_crud_never_echoes_secrets, test_webhook_follows_v1, channel_test_reports_the_remote_error);
+on_both_backends!(
+    channels_crud_never_echoes_secrets,
+    concurrent_channel_changes_are_all_kept,
+    test_webhook_follows_v1,
+    channel_test_reports_the_remote_error
+);
 
 /// Channels of the configuration file are stored on start and listed (masked) with the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

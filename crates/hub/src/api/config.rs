@@ -4,9 +4,12 @@
 //! stored; every accepted field is stored and read by the engine (`server_offline_seconds` too,
 //! which v1 ignored).
 
+use std::sync::{Arc, Mutex};
+
 use axum::Json;
 use axum::extract::State;
 use homelab_core::alerts::{NotificationSettings, NotificationSettingsUpdate, Thresholds, ThresholdsUpdate};
+use homelab_store::{SettingChange, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
@@ -29,10 +32,43 @@ pub(crate) async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &
     }
 }
 
-pub(crate) async fn save<T: Serialize>(state: &AppState, key: &str, value: &T) -> ApiResult<()> {
-    let value = serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.put_setting(key, &value, state.clock.now()).await?;
-    Ok(())
+/// Changes a settings document in one store transaction, so that concurrent edits (two people,
+/// or two hubs) apply one after the other instead of overwriting each other. `change` edits the
+/// document (its defaults when none was saved) and may refuse with any [`ApiError`], which is
+/// returned as is and saves nothing. It may run more than once.
+pub(crate) async fn update<T, R, F>(state: &AppState, key: &str, change: F) -> ApiResult<R>
+where
+    T: DeserializeOwned + Serialize + Default,
+    R: Send + 'static,
+    F: Fn(&mut T) -> ApiResult<R> + Send + Sync + 'static,
+{
+    let outcome: Arc<Mutex<Option<ApiResult<R>>>> = Arc::default();
+    let slot = Arc::clone(&outcome);
+    let name = key.to_owned();
+    let store_change: SettingChange = Box::new(move |stored| {
+        let mut document: T = match stored {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| StoreError::Database(format!("the stored '{name}' settings are unreadable: {e}")))?,
+            None => T::default(),
+        };
+        let result = change(&mut document);
+        let refused = result.is_err();
+        if let Ok(mut slot) = slot.lock() {
+            *slot = Some(result);
+        }
+        if refused {
+            return Err(StoreError::Rejected("the change was refused".into()));
+        }
+        serde_json::to_value(&document).map_err(|e| StoreError::Database(e.to_string()))
+    });
+    let saved = state.store.update_setting(key, store_change, state.clock.now()).await;
+    let result = outcome.lock().ok().and_then(|mut slot| slot.take());
+    match (saved, result) {
+        (_, Some(Err(refusal))) => Err(refusal),
+        (Ok(_), Some(Ok(value))) => Ok(value),
+        (Err(error), _) => Err(error.into()),
+        (Ok(_), None) => Err(ApiError::Internal(format!("the '{key}' settings change did not run"))),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,10 +111,13 @@ pub async fn put_thresholds(
     State(state): State<AppState>,
     ApiJson(update): ApiJson<ThresholdsUpdate>,
 ) -> ApiResult<Json<ThresholdsUpdated>> {
-    let current: Thresholds = load(&state, THRESHOLDS_KEY).await?;
-    let merged = current.merge(&update)?;
-    save(&state, THRESHOLDS_KEY, &merged.config).await?;
-    Ok(Json(ThresholdsUpdated { updated: merged.updated, thresholds: merged.config }))
+    let (updated, thresholds) = super::config::update(&state, THRESHOLDS_KEY, move |current: &mut Thresholds| {
+        let merged = current.merge(&update)?;
+        *current = merged.config;
+        Ok((merged.updated, merged.config))
+    })
+    .await?;
+    Ok(Json(ThresholdsUpdated { updated, thresholds }))
 }
 
 #[utoipa::path(get, path = "/api/v1/config/notifications", tag = "config", security(("api_key" = [])),
@@ -103,8 +142,12 @@ pub async fn put_notifications(
     State(state): State<AppState>,
     ApiJson(update): ApiJson<NotificationSettingsUpdate>,
 ) -> ApiResult<Json<NotificationsUpdated>> {
-    let current: NotificationSettings = load(&state, NOTIFICATIONS_KEY).await?;
-    let merged = current.merge(&update)?;
-    save(&state, NOTIFICATIONS_KEY, &merged.config).await?;
-    Ok(Json(NotificationsUpdated { updated: merged.updated, notifications: merged.config }))
+    let (updated, notifications) =
+        super::config::update(&state, NOTIFICATIONS_KEY, move |current: &mut NotificationSettings| {
+            let merged = current.merge(&update)?;
+            *current = merged.config.clone();
+            Ok((merged.updated, merged.config))
+        })
+        .await?;
+    Ok(Json(NotificationsUpdated { updated, notifications }))
 }

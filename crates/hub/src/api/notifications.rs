@@ -26,18 +26,17 @@ pub async fn apply_configured_channels(state: &AppState) -> ApiResult<()> {
     if state.config.channels.is_empty() {
         return Ok(());
     }
-    let mut channels = load_channels(state).await?;
-    for configured in &state.config.channels {
-        match channels.iter_mut().find(|c| c.id == configured.id) {
-            Some(stored) => *stored = configured.clone(),
-            None => channels.push(configured.clone()),
+    let configured = state.config.channels.clone();
+    super::config::update(state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
+        for channel in &configured {
+            match channels.iter_mut().find(|c| c.id == channel.id) {
+                Some(stored) => *stored = channel.clone(),
+                None => channels.push(channel.clone()),
+            }
         }
-    }
-    save_channels(state, &channels).await
-}
-
-async fn save_channels(state: &AppState, channels: &[ChannelConfig]) -> ApiResult<()> {
-    super::config::save(state, CHANNELS_KEY, &channels).await
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,13 +63,15 @@ pub async fn create_channel(
     ApiJson(channel): ApiJson<ChannelConfig>,
 ) -> ApiResult<(StatusCode, Json<ChannelConfig>)> {
     channel.validate()?;
-    let mut channels = load_channels(&state).await?;
-    if channels.iter().any(|c| c.id == channel.id) {
-        return Err(ApiError::Conflict(format!("Channel '{}' already exists", channel.id)));
-    }
     let shown = channel.redacted();
-    channels.push(channel);
-    save_channels(&state, &channels).await?;
+    super::config::update(&state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
+        if channels.iter().any(|c| c.id == channel.id) {
+            return Err(ApiError::Conflict(format!("Channel '{}' already exists", channel.id)));
+        }
+        channels.push(channel.clone());
+        Ok(())
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
@@ -121,14 +122,17 @@ pub async fn update_channel(
     Path(id): Path<String>,
     ApiJson(mut channel): ApiJson<ChannelConfig>,
 ) -> ApiResult<Json<ChannelConfig>> {
-    let mut channels = load_channels(&state).await?;
-    let slot = channels.iter_mut().find(|c| c.id == id).ok_or_else(|| channel_not_found(&id))?;
     channel.id = id;
-    keep_masked_secrets(&mut channel, slot);
-    channel.validate()?;
-    *slot = channel.clone();
-    save_channels(&state, &channels).await?;
-    Ok(Json(channel.redacted()))
+    let saved = super::config::update(&state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
+        let slot = channels.iter_mut().find(|c| c.id == channel.id).ok_or_else(|| channel_not_found(&channel.id))?;
+        let mut updated = channel.clone();
+        keep_masked_secrets(&mut updated, slot);
+        updated.validate()?;
+        *slot = updated.clone();
+        Ok(updated)
+    })
+    .await?;
+    Ok(Json(saved.redacted()))
 }
 
 fn channel_not_found(id: &str) -> ApiError {
@@ -143,13 +147,12 @@ pub async fn delete_channel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let mut channels = load_channels(&state).await?;
-    let before = channels.len();
-    channels.retain(|c| c.id != id);
-    if channels.len() == before {
-        return Err(channel_not_found(&id));
-    }
-    save_channels(&state, &channels).await?;
+    super::config::update(&state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
+        let before = channels.len();
+        channels.retain(|c| c.id != id);
+        if channels.len() == before { Err(channel_not_found(&id)) } else { Ok(()) }
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,8 +13,6 @@ use homelab_core::validate::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use homelab_store::{SettingChange, StoreError};
-
 use crate::auth::AdminAuth;
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -120,22 +118,16 @@ pub async fn put(
     let known: std::collections::HashSet<String> =
         state.store.list_servers().await?.into_iter().map(|s| s.id).collect();
     let (server_id, new_tags) = (server.id.clone(), tags.clone());
-    // One transaction from read to write, so two people tagging two machines at once both win.
-    let change: SettingChange = Box::new(move |stored| {
-        let mut all: TagMap = match stored {
-            Some(value) => serde_json::from_value(value)
-                .map_err(|e| StoreError::Database(format!("the stored tags are unreadable: {e}")))?,
-            None => TagMap::new(),
-        };
+    super::config::update(&state, TAGS_KEY, move |all: &mut TagMap| {
         all.retain(|id, _| known.contains(id));
         if new_tags.is_empty() {
             all.remove(&server_id);
         } else {
             all.insert(server_id.clone(), new_tags.clone());
         }
-        serde_json::to_value(&all).map_err(|e| StoreError::Database(e.to_string()))
-    });
-    state.store.update_setting(TAGS_KEY, change, state.clock.now()).await?;
+        Ok(())
+    })
+    .await?;
     state.web.server_changed(&server.id, false);
     Ok(Json(ServerTags { server_id: server.id, tags }))
 }
