@@ -23,13 +23,19 @@ use crate::state::AppState;
 pub const THRESHOLDS_KEY: &str = "thresholds";
 pub const NOTIFICATIONS_KEY: &str = "notifications";
 
-/// A settings document, or its defaults when none was saved.
-pub(crate) async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &str) -> ApiResult<T> {
-    match state.store.get_setting(key).await? {
-        Some(value) => serde_json::from_value(value)
-            .map_err(|e| ApiError::Internal(format!("the stored '{key}' settings are unreadable: {e}"))),
+/// The stored document `key`, or its defaults when none was saved.
+fn document<T: DeserializeOwned + Default>(key: &str, stored: Option<serde_json::Value>) -> Result<T, String> {
+    match stored {
+        Some(value) => {
+            serde_json::from_value(value).map_err(|e| format!("the stored '{key}' settings are unreadable: {e}"))
+        }
         None => Ok(T::default()),
     }
+}
+
+/// A settings document, or its defaults when none was saved.
+pub(crate) async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &str) -> ApiResult<T> {
+    document(key, state.store.get_setting(key).await?).map_err(ApiError::Internal)
 }
 
 /// Changes a settings document in one store transaction, so that concurrent edits (two people,
@@ -46,12 +52,8 @@ where
     let slot = Arc::clone(&outcome);
     let name = key.to_owned();
     let store_change: SettingChange = Box::new(move |stored| {
-        let mut document: T = match stored {
-            Some(value) => serde_json::from_value(value)
-                .map_err(|e| StoreError::Database(format!("the stored '{name}' settings are unreadable: {e}")))?,
-            None => T::default(),
-        };
-        let result = change(&mut document);
+        let mut current: T = document(&name, stored).map_err(StoreError::Database)?;
+        let result = change(&mut current);
         let refused = result.is_err();
         if let Ok(mut slot) = slot.lock() {
             *slot = Some(result);
@@ -59,7 +61,7 @@ where
         if refused {
             return Err(StoreError::Rejected("the change was refused".into()));
         }
-        serde_json::to_value(&document).map_err(|e| StoreError::Database(e.to_string()))
+        serde_json::to_value(&current).map_err(|e| StoreError::Database(e.to_string()))
     });
     let saved = state.store.update_setting(key, store_change, state.clock.now()).await;
     let result = outcome.lock().ok().and_then(|mut slot| slot.take());
