@@ -1,7 +1,7 @@
 //! The real `homelabcmd-agent` binary against a scripted stand-in hub: `register` writes a
 //! private config file, `run` sends heartbeats with the agent's headers, and heartbeats spooled
 //! while the hub answered 503 survive the agent being SIGKILLed and are delivered, in order,
-//! by the next process. (The real hub is exercised in `crates/hub/tests/agent_e2e.rs`.)
+//! by the next process. (The real hub is exercised in `crates/hub/tests/integration/agent_e2e.rs`.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

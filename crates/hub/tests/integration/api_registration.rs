@@ -1,6 +1,6 @@
 //! Agent registration over HTTP (contract §2.8): registration tokens, the claim, and per-agent
 //! credentials (get, rotate, revoke), on both backends.
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestHub, app_error, start_time};

@@ -1,5 +1,5 @@
 //! Expected services and service-down alerts over HTTP, on SQLite and PostgreSQL.
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestHub, heartbeat_body};

@@ -1,6 +1,6 @@
 //! Metric history over HTTP (contract §2.4): range views, tier merging after rollups, the
 //! sparkline and the per-mount/per-interface series, on both backends.
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{TestHub, app_error, heartbeat_body, minimal_heartbeat, start_time};

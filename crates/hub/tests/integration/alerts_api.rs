@@ -1,5 +1,5 @@
 //! Alerts over HTTP against a real listener, on SQLite and PostgreSQL, driven by a manual clock.
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{API_KEY, TestHub, heartbeat_body};

@@ -1,6 +1,6 @@
 //! End to end: heartbeat → alert → outbox → dispatcher → a real local receiver. Timelines are
 //! driven by the hub's manual clock; waits poll the receiver with a deadline.
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //! (`homelab_agent::runner`) in a thread of this test, with the real HTTP client wrapped to record
 //! what it sent and what the hub acknowledged.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

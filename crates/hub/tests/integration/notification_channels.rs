@@ -1,6 +1,6 @@
 //! Each channel kind against a real local listener, with its payload asserted: Discord, ntfy and
 //! e-mail (SMTP), through the dispatcher and through the per-channel test.
-mod common;
+use crate::common;
 
 use common::TestHub;
 use common::receiver::FakeReceiver;

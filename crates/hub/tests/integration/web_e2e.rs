@@ -8,7 +8,7 @@
 //! Notifications go to a real local HTTP receiver (`common::receiver`), so the channel test
 //! button and the alert timeline's deliveries are checked end to end.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,5 @@
 //! Notification channels over HTTP, against real local receivers, on both backends.
-mod common;
+use crate::common;
 
 use common::TestHub;
 use common::receiver::{Answer, FakeReceiver};

@@ -1,7 +1,7 @@
 //! Dashboard handlers over real HTTP: login and sessions, CSRF, pages, partials, the SSE stream
 //! and the v1 metrics export.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -280,7 +280,7 @@ async fn export_gives_csv_and_json_of_the_range() {
 }
 
 /// Figures for BENCHMARKS.md, not a pass/fail check: `cargo test -p homelab-hub --release
-/// --test web_handlers fleet_page_figures -- --ignored --nocapture`. The fleet carries tags, open
+/// --test integration web_handlers::fleet_page_figures -- --ignored --nocapture`. The fleet carries tags, open
 /// alerts (banner) and pending breaches, so the page does all its work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run by hand"]

@@ -1,6 +1,6 @@
 //! Threshold and notification settings over HTTP: v1 shapes, partial updates, validation that
 //! names the field, and proof that the engine honours what was stored.
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestHub, heartbeat_body};

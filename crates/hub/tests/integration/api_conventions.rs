@@ -1,7 +1,7 @@
 //! Cross-cutting API conventions (contract §1): authentication on every endpoint but health,
 //! JSON 404/405, trailing-slash redirects, the OpenAPI document and docs page, and the one
 //! timestamp format, on both backends.
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! right after answering, restarted on the same database, and every heartbeat it acknowledged
 //! is still there.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use common::process::{free_port, spawn_hub, wait_until_ready};

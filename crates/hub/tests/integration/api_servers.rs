@@ -1,6 +1,6 @@
 //! Servers over HTTP (contract §2.2): create, list, read, partial update, delete, maintenance
 //! mode and pending packages, with exact bodies, on both backends.
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestHub, app_error, heartbeat_body, minimal_heartbeat, start_time};

@@ -1,5 +1,5 @@
 //! The harness itself works on both backends.
-mod common;
+use crate::common;
 
 use common::TestHub;
 use reqwest::StatusCode;

@@ -1,7 +1,7 @@
 //! `POST /api/v1/agents/heartbeat` over HTTP (contract §2.3, §1.2, §10): the v1 example, the
 //! full payload, timestamp normalisation, validation, limits, GUID conflicts and per-agent
 //! token auth, on both backends.
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestHub, app_error, heartbeat_body, minimal_heartbeat, start_time, unauthorized};

@@ -1,0 +1,23 @@
+//! The hub's integration tests, linked as one test binary: one link instead of sixteen, one
+//! throw-away PostgreSQL cluster for the whole run, and a fraction of the disk space. Each module
+//! is one area of the API or the dashboard, against a real listener on a loopback port.
+
+#[macro_use]
+mod common;
+
+mod agent_e2e;
+mod alerts_api;
+mod api_conventions;
+mod api_heartbeat;
+mod api_metrics;
+mod api_registration;
+mod api_servers;
+mod config_api;
+mod durability;
+mod notification_channels;
+mod notifications_api;
+mod notifications_delivery;
+mod services_api;
+mod smoke;
+mod web_e2e;
+mod web_handlers;
