@@ -114,8 +114,12 @@ impl Fleet {
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let status = if (n / self.machines.len() as u64 + i as u64).is_multiple_of(97) { "stopped" } else { "running" };
-                json!({"name": name, "status": status, "pid": 1000 + i, "memory_mb": 64.0 + i as f64, "cpu_percent": 1.5})
+                let status =
+                    if (n / self.machines.len() as u64 + i as u64).is_multiple_of(97) { "stopped" } else { "running" };
+                // Memory and CPU move with every report, as a real service's do.
+                let memory_mb = 64.0 + 8.0 * i as f64 + 0.25 * (n % 13) as f64;
+                json!({"name": name, "status": status, "pid": 1000 + i, "memory_mb": memory_mb,
+                       "cpu_percent": round(cpu / 20.0 + 0.1 * i as f64)})
             })
             .collect();
         let mut body = json!({

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "alerts", include_str!("../migrations/postgres/0002_alerts.sql")),
     (3, "notifications", include_str!("../migrations/postgres/0003_notifications.sql")),
     (4, "compact history", include_str!("../migrations/postgres/0004_compact_history.sql")),
+    (5, "service snapshots", include_str!("../migrations/postgres/0005_service_snapshots.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.

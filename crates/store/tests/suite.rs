@@ -10,7 +10,7 @@ use homelab_core::server::{NewServer, ServerUpdate};
 use homelab_core::time::{self, Timestamp};
 use homelab_store::{
     AlertFilter, ExpectedServiceUpdate, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
-    NewRegistrationToken, Store, StoreError, TokenClaim,
+    NewRegistrationToken, ServiceStatusReport, Store, StoreError, TokenClaim,
 };
 use serde_json::json;
 
@@ -754,7 +754,7 @@ async fn service_history_records_changes_only(store: Arc<dyn Store>, raw: Raw) {
     // A replayed older report changes neither the current state nor the log.
     store.ingest_heartbeat(with_plex(1, "failed")).await.unwrap();
     assert_eq!(raw.count("SELECT COUNT(*) FROM service_status WHERE service_name = 'plex'").await, 3);
-    assert_eq!(raw.count("SELECT COUNT(*) FROM service_current WHERE service_name = 'plex'").await, 1);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM service_snapshots").await, 1, "one row holds the server's services");
     store
         .create_expected_service(
             "svc",
@@ -806,6 +806,58 @@ async fn per_series_history_is_converted_on_open(store: Arc<dyn Store>, raw: Raw
     assert_eq!(raw.count("SELECT COUNT(*) FROM history_1h").await, 1);
     assert_eq!(raw.count("SELECT COUNT(*) FROM pending_upgrades").await, 0);
     assert!(raw.execute("SELECT COUNT(*) FROM samples_raw").await.is_err(), "the old tables are dropped");
+    reopened.close().await;
+}
+
+/// A version-4 database kept a row per service in `service_current`; migration 5 folds them into
+/// one snapshot per server without losing a field.
+async fn per_service_states_are_carried_into_snapshots(store: Arc<dyn Store>, raw: Raw) {
+    let t0 = t("2026-02-01T00:00:00Z");
+    store.ingest_heartbeat(write(heartbeat("older", t0, 10.0), t0)).await.unwrap();
+    let pk = raw.count("SELECT pk FROM servers WHERE id = 'older'").await;
+    let (first, second) = (time::to_millis(&t0), time::to_millis(&(t0 + Duration::minutes(1))));
+    for sql in [
+        "DROP TABLE service_snapshots".to_owned(),
+        "DELETE FROM schema_migrations WHERE version = 5".to_owned(),
+        "CREATE TABLE service_current (server_pk BIGINT NOT NULL, service_name TEXT NOT NULL, ts BIGINT NOT NULL, \
+         status TEXT NOT NULL, status_reason TEXT, pid BIGINT, memory_mb DOUBLE PRECISION, \
+         cpu_percent DOUBLE PRECISION, PRIMARY KEY (server_pk, service_name))"
+            .to_owned(),
+        format!(
+            "INSERT INTO service_current VALUES ({pk}, 'plex', {second}, 'failed', 'exit-code', NULL, NULL, NULL), \
+             ({pk}, 'nginx', {first}, 'running', NULL, 812, 12.25, 0.5)"
+        ),
+    ] {
+        raw.execute(&sql).await.unwrap();
+    }
+    let reopened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
+    for name in ["nginx", "plex"] {
+        let new = NewExpectedService { service_name: name.into(), display_name: None, is_critical: false };
+        reopened.create_expected_service("older", &new, t0).await.unwrap();
+    }
+    let current: Vec<_> = reopened
+        .list_expected_services("older")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|service| (service.service_name, service.current_status.unwrap()))
+        .collect();
+    let expect = |status: &str, reason: Option<&str>, pid, memory_mb, cpu_percent, last_seen| ServiceStatusReport {
+        status: status.into(),
+        status_reason: reason.map(Into::into),
+        pid,
+        memory_mb,
+        cpu_percent,
+        last_seen,
+    };
+    assert_eq!(
+        current,
+        [
+            ("nginx".to_owned(), expect("running", None, Some(812), Some(12.25), Some(0.5), t0)),
+            ("plex".to_owned(), expect("failed", Some("exit-code"), None, None, None, t0 + Duration::minutes(1))),
+        ]
+    );
+    assert!(raw.execute("SELECT COUNT(*) FROM service_current").await.is_err(), "the old table is dropped");
     reopened.close().await;
 }
 
@@ -946,4 +998,5 @@ raw_suite!(
     one_hub_at_a_time_rolls_up,
     service_history_records_changes_only,
     per_series_history_is_converted_on_open,
+    per_service_states_are_carried_into_snapshots,
 );

@@ -12,6 +12,7 @@ use homelab_core::alerts::{
 };
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
+use super::service_states;
 use crate::backend::{Conn, Row, Value};
 use crate::{
     AlertFilter, AlertPage, AlertRecord, FleetSummary, OfflineReport, OutboxEvent, PendingAlert, StoreError,
@@ -377,16 +378,38 @@ fn alert_not_found(id: i64) -> StoreError {
     StoreError::NotFound(format!("Alert {id} not found"))
 }
 
-/// Columns read by [`alert_from_row`]; the last one is the newest status of a service alert's
-/// service (one indexed lookup per row).
+/// Columns read by [`alert_from_row`]; the last two find a service alert's service in the
+/// server's service states ([`with_service_status`]).
 const ALERT_COLUMNS: &str = "a.id, s.id, COALESCE(s.display_name, s.hostname), a.alert_type, a.alert_key, \
     a.severity, a.status, a.title, a.message, a.threshold_value, a.actual_value, a.created_at, a.acknowledged_at, \
-    a.resolved_at, a.auto_resolved, a.updated_at, \
-    CASE WHEN a.alert_type = 'service' THEN (SELECT sc.status FROM service_current sc \
-      WHERE sc.server_pk = a.server_pk AND sc.service_name = a.subject) END";
+    a.resolved_at, a.auto_resolved, a.updated_at, a.server_pk, a.subject";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Database(format!("stored alert has an invalid {what} '{value}'"))
+}
+
+/// Reads alert rows, looking up each service alert's service in its server's newest states.
+async fn with_service_status(conn: &mut dyn Conn, rows: &[Row]) -> StoreResult<Vec<AlertRecord>> {
+    let mut service_servers = Vec::new();
+    for row in rows {
+        if row.str(3)? == AlertKind::Service.as_str() {
+            service_servers.push(row.i64(16)?);
+        }
+    }
+    let states = service_states::snapshots(conn, &service_servers).await?;
+    rows.iter()
+        .map(|row| {
+            let mut alert = alert_from_row(row)?;
+            if alert.alert_type == AlertKind::Service {
+                let service = row.opt_str(17)?;
+                alert.latest_service_status = states
+                    .get(&row.i64(16)?)
+                    .and_then(|all| all.iter().find(|s| Some(&s.name) == service.as_ref()))
+                    .map(|s| s.status.clone());
+            }
+            Ok(alert)
+        })
+        .collect()
 }
 
 fn alert_from_row(row: &Row) -> StoreResult<AlertRecord> {
@@ -408,14 +431,14 @@ fn alert_from_row(row: &Row) -> StoreResult<AlertRecord> {
         resolved_at: row.opt_i64(13)?.map(from_millis),
         auto_resolved: row.bool(14)?,
         updated_at: from_millis(row.i64(15)?),
-        latest_service_status: row.opt_str(16)?,
+        latest_service_status: None,
     })
 }
 
 pub(crate) async fn get(conn: &mut dyn Conn, id: i64) -> StoreResult<AlertRecord> {
     let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts a JOIN servers s ON s.pk = a.server_pk WHERE a.id = $1");
     let row = conn.query_opt(&sql, &[id.into()]).await?.ok_or_else(|| alert_not_found(id))?;
-    alert_from_row(&row)
+    with_service_status(conn, &[row]).await?.pop().ok_or_else(|| alert_not_found(id))
 }
 
 pub(crate) async fn list(conn: &mut dyn Conn, filter: &AlertFilter) -> StoreResult<AlertPage> {
@@ -456,7 +479,7 @@ pub(crate) async fn list(conn: &mut dyn Conn, filter: &AlertFilter) -> StoreResu
         page_params.len()
     );
     let rows = conn.query(&sql, &page_params).await?;
-    Ok(AlertPage { alerts: rows.iter().map(alert_from_row).collect::<StoreResult<_>>()?, total })
+    Ok(AlertPage { alerts: with_service_status(conn, &rows).await?, total })
 }
 
 /// Breaches still inside their sustained window, per server and key.

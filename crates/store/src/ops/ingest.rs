@@ -4,20 +4,20 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use homelab_core::heartbeat::{HeartbeatRequest, ServiceReport};
+use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::history::{MetricKind, Sample, bucket_start, samples_of};
 use homelab_core::time::{Timestamp, to_millis};
 
 use homelab_core::alerts::{HeartbeatSample, Observation};
 
-use super::alerts;
 use super::servers::{ServerKey, key_by_guid, key_by_id};
+use super::{alerts, service_states};
 use crate::backend::{Conn, Value};
 use crate::codec;
 use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
 
 /// Rows per multi-row INSERT: keeps statements (and SQLite's statement cache) small.
-const INSERT_CHUNK: usize = 64;
+pub(super) const INSERT_CHUNK: usize = 64;
 
 pub(crate) async fn ingest(
     conn: &mut dyn Conn,
@@ -42,7 +42,11 @@ pub(crate) async fn ingest(
     update_server(conn, server.pk, write).await?;
     let ts = to_millis(&hb.timestamp);
     append_samples(conn, cache, server.pk, ts, &samples_of(hb)).await?;
-    record_services(conn, server.pk, ts, hb).await?;
+    if let Some(services) = &hb.services {
+        // Safe against a concurrent heartbeat of the same server: `update_server` above has
+        // locked its row until commit.
+        service_states::record(conn, server.pk, ts, services).await?;
+    }
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
@@ -320,91 +324,6 @@ async fn append_samples(
         &[pk.into(), bucket_start(ts, 300_000).into(), bucket_start(ts, 3_600_000).into()],
     )
     .await?;
-    Ok(())
-}
-
-/// Keeps each reported service's newest state in `service_current` (updated in place) and logs
-/// a `service_status` row only when a service's status or reason changes, so a fleet of steady
-/// services costs one small page write per heartbeat rather than a row per service.
-async fn record_services(conn: &mut dyn Conn, pk: i64, ts: i64, hb: &HeartbeatRequest) -> StoreResult<()> {
-    let Some(services) = &hb.services else { return Ok(()) };
-    // Last report wins when an agent lists a service twice.
-    let mut unique: Vec<&ServiceReport> = Vec::with_capacity(services.len());
-    for service in services.iter().rev() {
-        if !unique.iter().any(|s| s.name == service.name) {
-            unique.push(service);
-        }
-    }
-    let mut known = HashMap::new();
-    for row in conn
-        .query("SELECT service_name, status, status_reason, ts FROM service_current WHERE server_pk = $1", &[pk.into()])
-        .await?
-    {
-        known.insert(row.str(0)?, (row.str(1)?, row.opt_str(2)?, row.i64(3)?));
-    }
-    // A replayed (older) report neither rolls the current state back nor counts as a change.
-    let newer: Vec<&ServiceReport> =
-        unique.into_iter().filter(|s| known.get(&s.name).is_none_or(|(_, _, seen)| *seen <= ts)).collect();
-    let changed: Vec<&ServiceReport> = newer
-        .iter()
-        .copied()
-        .filter(|s| {
-            known.get(&s.name).is_none_or(|(status, reason, _)| *status != s.status || *reason != s.status_reason)
-        })
-        .collect();
-    insert_services(conn, "service_status", "ON CONFLICT (server_pk, service_name, ts) DO NOTHING", pk, ts, &changed)
-        .await?;
-    insert_services(
-        conn,
-        "service_current",
-        "ON CONFLICT (server_pk, service_name) DO UPDATE SET ts = excluded.ts, status = excluded.status, \
-         status_reason = excluded.status_reason, pid = excluded.pid, memory_mb = excluded.memory_mb, \
-         cpu_percent = excluded.cpu_percent",
-        pk,
-        ts,
-        &newer,
-    )
-    .await
-}
-
-async fn insert_services(
-    conn: &mut dyn Conn,
-    table: &str,
-    on_conflict: &str,
-    pk: i64,
-    ts: i64,
-    services: &[&ServiceReport],
-) -> StoreResult<()> {
-    for chunk in services.chunks(INSERT_CHUNK) {
-        let mut values = Vec::with_capacity(chunk.len());
-        let mut params: Vec<Value> = vec![pk.into(), ts.into()];
-        for service in chunk {
-            let base = params.len();
-            params.extend([
-                (&service.name).into(),
-                (&service.status).into(),
-                service.status_reason.as_deref().into(),
-                service.pid.into(),
-                service.memory_mb.into(),
-                service.cpu_percent.into(),
-            ]);
-            values.push(format!(
-                "($1, ${}, $2, ${}, ${}, ${}, ${}, ${})",
-                base + 1,
-                base + 2,
-                base + 3,
-                base + 4,
-                base + 5,
-                base + 6
-            ));
-        }
-        let sql = format!(
-            "INSERT INTO {table} (server_pk, service_name, ts, status, status_reason, pid, memory_mb, cpu_percent) \
-             VALUES {} {on_conflict}",
-            values.join(", ")
-        );
-        conn.execute(&sql, &params).await?;
-    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod deliveries;
 mod history;
 mod ingest;
 mod servers;
+mod service_states;
 mod services;
 mod settings;
 mod tokens;

@@ -5,33 +5,17 @@ use homelab_core::time::{Timestamp, from_millis, to_millis};
 
 use super::alerts::{load_rules, lock_server, observe};
 use super::servers::{find_by_id, not_found};
+use super::service_states::{ServiceState, snapshot};
 use crate::backend::{Conn, Row, Value};
-use crate::{
-    ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, ServiceStatusReport, StoreError, StoreResult,
-};
+use crate::{ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, StoreError, StoreResult};
 
-/// Expected-service columns followed by the service's newest reported state (one primary-key
-/// lookup per service).
-const COLUMNS: &str = "e.service_name, e.display_name, e.is_critical, e.enabled, e.created_at, \
-    ss.status, ss.status_reason, ss.pid, ss.memory_mb, ss.cpu_percent, ss.ts";
+const COLUMNS: &str = "service_name, display_name, is_critical, enabled, created_at";
 
-const FROM: &str = "FROM expected_services e LEFT JOIN service_current ss ON ss.server_pk = e.server_pk \
-    AND ss.service_name = e.service_name";
-
-fn from_row(row: &Row) -> StoreResult<ExpectedServiceRecord> {
-    let current_status = match row.opt_str(5)? {
-        Some(status) => Some(ServiceStatusReport {
-            status,
-            status_reason: row.opt_str(6)?,
-            pid: row.opt_i64(7)?,
-            memory_mb: row.opt_f64(8)?,
-            cpu_percent: row.opt_f64(9)?,
-            last_seen: from_millis(row.i64(10)?),
-        }),
-        None => None,
-    };
+fn from_row(row: &Row, states: &[ServiceState]) -> StoreResult<ExpectedServiceRecord> {
+    let service_name = row.str(0)?;
+    let current_status = states.iter().find(|s| s.name == service_name).map(ServiceState::report);
     Ok(ExpectedServiceRecord {
-        service_name: row.str(0)?,
+        service_name,
         display_name: row.opt_str(1)?,
         is_critical: row.bool(2)?,
         enabled: row.bool(3)?,
@@ -49,16 +33,18 @@ async fn server_pk(conn: &mut dyn Conn, server_id: &str) -> StoreResult<i64> {
 }
 
 async fn one(conn: &mut dyn Conn, pk: i64, server_id: &str, name: &str) -> StoreResult<ExpectedServiceRecord> {
-    let sql = format!("SELECT {COLUMNS} {FROM} WHERE e.server_pk = $1 AND e.service_name = $2");
+    let sql = format!("SELECT {COLUMNS} FROM expected_services WHERE server_pk = $1 AND service_name = $2");
     let row =
         conn.query_opt(&sql, &[pk.into(), name.into()]).await?.ok_or_else(|| service_not_found(server_id, name))?;
-    from_row(&row)
+    from_row(&row, &snapshot(conn, pk).await?)
 }
 
 pub(crate) async fn list(conn: &mut dyn Conn, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>> {
     let pk = server_pk(conn, server_id).await?;
-    let sql = format!("SELECT {COLUMNS} {FROM} WHERE e.server_pk = $1 ORDER BY e.service_name");
-    conn.query(&sql, &[pk.into()]).await?.iter().map(from_row).collect()
+    let sql = format!("SELECT {COLUMNS} FROM expected_services WHERE server_pk = $1 ORDER BY service_name");
+    let rows = conn.query(&sql, &[pk.into()]).await?;
+    let states = snapshot(conn, pk).await?;
+    rows.iter().map(|row| from_row(row, &states)).collect()
 }
 
 pub(crate) async fn create(
