@@ -242,6 +242,13 @@ pub struct ServiceStatusReport {
     pub last_seen: Timestamp,
 }
 
+/// A service as its agent last reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedService {
+    pub service_name: String,
+    pub status: ServiceStatusReport,
+}
+
 /// A service a server is expected to run (v1 `expected_services`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpectedServiceRecord {

@@ -12,7 +12,7 @@ use homelab_store::{
     AlertFilter, ExpectedServiceUpdate, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
     NewRegistrationToken, ServiceStatusReport, Store, StoreError, TokenClaim,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 const GUID: &str = "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b";
 const OTHER_GUID: &str = "11111111-2222-4333-8444-555555555555";
@@ -809,6 +809,40 @@ async fn per_series_history_is_converted_on_open(store: Arc<dyn Store>, raw: Raw
     reopened.close().await;
 }
 
+/// Every reported service is listed with its newest state; one missing from a heartbeat keeps
+/// the state it was last reported in.
+async fn reported_services_keep_their_newest_state(store: Arc<dyn Store>, _raw: Raw) {
+    let t0 = t("2026-03-01T00:00:00Z");
+    let report = |minute: i64, services: Value| {
+        let mut hb = heartbeat("svc", t0 + Duration::minutes(minute), 5.0);
+        hb.services = Some(serde_json::from_value(services).unwrap());
+        write(hb, t0 + Duration::minutes(minute))
+    };
+    store
+        .ingest_heartbeat(report(
+            0,
+            json!([{"name": "plex", "status": "running"}, {"name": "nginx", "status": "running"}]),
+        ))
+        .await
+        .unwrap();
+    store.ingest_heartbeat(report(1, json!([{"name": "nginx", "status": "failed", "memory_mb": 3.5}]))).await.unwrap();
+    let reported: Vec<_> = store
+        .list_reported_services("svc")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.service_name, s.status.status, s.status.memory_mb, s.status.last_seen))
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            ("nginx".to_owned(), "failed".to_owned(), Some(3.5), t0 + Duration::minutes(1)),
+            ("plex".to_owned(), "running".to_owned(), None, t0),
+        ]
+    );
+    assert!(matches!(store.list_reported_services("nobody").await, Err(StoreError::NotFound(_))));
+}
+
 /// A version-4 database kept a row per service in `service_current`; migration 5 folds them into
 /// one snapshot per server without losing a field.
 async fn per_service_states_are_carried_into_snapshots(store: Arc<dyn Store>, raw: Raw) {
@@ -999,4 +1033,5 @@ raw_suite!(
     service_history_records_changes_only,
     per_series_history_is_converted_on_open,
     per_service_states_are_carried_into_snapshots,
+    reported_services_keep_their_newest_state,
 );

@@ -97,6 +97,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(alerts::timeline))
         .routes(routes!(services::list, services::create))
         .routes(routes!(services::update, services::delete))
+        .routes(routes!(services::reported))
         .routes(routes!(config::get_all))
         .routes(routes!(config::get_thresholds, config::put_thresholds))
         .routes(routes!(config::get_notifications, config::put_notifications))

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use homelab_core::server::{Patch, patch};
 use homelab_core::time::{self, Timestamp};
 use homelab_core::validate::{ValidationErrors, Validator};
-use homelab_store::{ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService};
+use homelab_store::{ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, ServiceStatusReport};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -38,6 +38,19 @@ pub struct ExpectedServiceResponse {
     pub current_status: Option<CurrentStatus>,
 }
 
+impl From<ServiceStatusReport> for CurrentStatus {
+    fn from(s: ServiceStatusReport) -> Self {
+        CurrentStatus {
+            status: s.status,
+            status_reason: s.status_reason,
+            pid: s.pid,
+            memory_mb: s.memory_mb,
+            cpu_percent: s.cpu_percent,
+            last_seen: s.last_seen,
+        }
+    }
+}
+
 impl From<ExpectedServiceRecord> for ExpectedServiceResponse {
     fn from(record: ExpectedServiceRecord) -> Self {
         ExpectedServiceResponse {
@@ -45,16 +58,24 @@ impl From<ExpectedServiceRecord> for ExpectedServiceResponse {
             display_name: record.display_name,
             is_critical: record.is_critical,
             enabled: record.enabled,
-            current_status: record.current_status.map(|s| CurrentStatus {
-                status: s.status,
-                status_reason: s.status_reason,
-                pid: s.pid,
-                memory_mb: s.memory_mb,
-                cpu_percent: s.cpu_percent,
-                last_seen: s.last_seen,
-            }),
+            current_status: record.current_status.map(Into::into),
         }
     }
+}
+
+/// A service the agent reports, watched or not (not in v1, which only listed expected ones).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportedServiceResponse {
+    pub service_name: String,
+    /// Whether the server expects it (it is in `GET /servers/{id}/services`).
+    pub expected: bool,
+    pub current_status: CurrentStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportedServiceList {
+    pub services: Vec<ReportedServiceResponse>,
+    pub total: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,6 +137,30 @@ pub async fn list(_: AdminAuth, State(state): State<AppState>, Path(id): Path<St
     let services: Vec<ExpectedServiceResponse> =
         state.store.list_expected_services(&id).await?.into_iter().map(Into::into).collect();
     Ok(Json(ServiceList { total: services.len(), services }))
+}
+
+/// Every service the agent has reported, with its newest state, by name: what to pick the
+/// services to watch from.
+#[utoipa::path(get, path = "/api/v1/servers/{id}/reported-services", tag = "services", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Server id")),
+    responses((status = 200, body = ReportedServiceList), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn reported(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ReportedServiceList>> {
+    let (reported, expected) =
+        tokio::try_join!(state.store.list_reported_services(&id), state.store.list_expected_services(&id))?;
+    let services: Vec<ReportedServiceResponse> = reported
+        .into_iter()
+        .map(|service| ReportedServiceResponse {
+            expected: expected.iter().any(|e| e.service_name == service.service_name),
+            service_name: service.service_name,
+            current_status: service.status.into(),
+        })
+        .collect();
+    Ok(Json(ReportedServiceList { total: services.len(), services }))
 }
 
 /// Starts watching a service (enabled).

@@ -18,6 +18,7 @@ use super::session::{CsrfUser, WebUser};
 use super::view::{self, Card};
 use super::{Layout, error_message, error_toast, render};
 use crate::api;
+use crate::api::services::CurrentStatus;
 use crate::auth::AdminAuth;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -280,12 +281,22 @@ pub struct ServiceRow {
     pub seen: String,
 }
 
-/// The services table and the outcome of the last action.
+/// A service the agent reports that nobody watches yet, offered with a "Watch" button.
+pub struct UnwatchedRow {
+    pub name: String,
+    pub state: &'static str,
+    pub symbol: &'static str,
+    pub detail: String,
+    pub seen: String,
+}
+
+/// The services table, the reported services nobody watches, and the outcome of the last action.
 #[derive(Template)]
 #[template(path = "partials/services.html")]
 pub struct ServicesPartial {
     pub server_id: String,
     pub rows: Vec<ServiceRow>,
+    pub unwatched: Vec<UnwatchedRow>,
     pub message: Option<String>,
     pub error: Option<String>,
 }
@@ -310,49 +321,74 @@ async fn services_partial(state: &AppState, id: &str) -> ServicesPartial {
     services_with(state, id, None, None).await
 }
 
+/// Reason, pid, memory and CPU as reported, in one line.
+fn service_detail(current: &CurrentStatus) -> String {
+    let mut detail = Vec::new();
+    if let Some(reason) = &current.status_reason {
+        detail.push(reason.clone());
+    }
+    if let Some(pid) = current.pid {
+        detail.push(format!("pid {pid}"));
+    }
+    if let Some(mb) = current.memory_mb {
+        detail.push(format!("{mb:.0} MB"));
+    }
+    if let Some(cpu) = current.cpu_percent {
+        detail.push(format!("{cpu:.1} % CPU"));
+    }
+    detail.join(" · ")
+}
+
 async fn services_with(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> ServicesPartial {
     let now = state.clock.now();
-    let (rows, list_error) = match api::services::list(AdminAuth, State(state.clone()), Path(id.to_owned())).await {
+    let (expected, reported) = tokio::join!(
+        api::services::list(AdminAuth, State(state.clone()), Path(id.to_owned())),
+        api::services::reported(AdminAuth, State(state.clone()), Path(id.to_owned()))
+    );
+    let (rows, list_error) = match expected {
         Ok(Json(list)) => {
-            let mut rows: Vec<ServiceRow> = list
+            let rows = list
                 .services
                 .into_iter()
                 .map(|s| {
                     let current = s.current_status.as_ref();
                     let (state, symbol) = service_state(current.map(|c| c.status.as_str()));
-                    let mut detail = Vec::new();
-                    if let Some(c) = current {
-                        if let Some(reason) = &c.status_reason {
-                            detail.push(reason.clone());
-                        }
-                        if let Some(pid) = c.pid {
-                            detail.push(format!("pid {pid}"));
-                        }
-                        if let Some(mb) = c.memory_mb {
-                            detail.push(format!("{mb:.0} MB"));
-                        }
-                        if let Some(cpu) = c.cpu_percent {
-                            detail.push(format!("{cpu:.1} % CPU"));
-                        }
-                    }
                     ServiceRow {
                         seen: current.map_or_else(|| "never reported".into(), |c| view::ago(c.last_seen, now)),
+                        detail: current.map(service_detail).unwrap_or_default(),
                         name: s.service_name,
                         display_name: s.display_name,
                         is_critical: s.is_critical,
                         enabled: s.enabled,
                         state,
                         symbol,
-                        detail: detail.join(" · "),
                     }
                 })
                 .collect();
-            rows.sort_by(|a, b| a.name.cmp(&b.name));
             (rows, None)
         }
         Err(e) => (Vec::new(), Some(error_message(&e))),
     };
-    ServicesPartial { server_id: id.to_owned(), rows, message, error: error.or(list_error) }
+    // Without the expected list, every reported service would look unwatched: show none.
+    let unwatched = match reported {
+        Ok(Json(list)) if list_error.is_none() => list
+            .services
+            .into_iter()
+            .filter(|s| !s.expected)
+            .map(|s| {
+                let (state, symbol) = service_state(Some(&s.current_status.status));
+                UnwatchedRow {
+                    seen: view::ago(s.current_status.last_seen, now),
+                    detail: service_detail(&s.current_status),
+                    name: s.service_name,
+                    state,
+                    symbol,
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    ServicesPartial { server_id: id.to_owned(), rows, unwatched, message, error: error.or(list_error) }
 }
 
 /// `GET /ui/servers/{id}/services`: the table again (after a heartbeat or an edit elsewhere).

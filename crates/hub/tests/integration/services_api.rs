@@ -87,9 +87,44 @@ async fn a_stopped_critical_service_raises_one_high_alert(hub: &TestHub) {
     assert_eq!(hub.put("/api/v1/servers/media/services/nope", json!({})).await.0, StatusCode::NOT_FOUND);
 }
 
+async fn reported_services_list_watched_and_unwatched_ones(hub: &TestHub) {
+    beat_with_services(
+        hub,
+        json!([{"name": "plex", "status": "running", "pid": 42, "memory_mb": 812.5}, {"name": "cron", "status": "failed",
+                "status_reason": "exit-code"}]),
+    )
+    .await;
+    hub.post("/api/v1/servers/media/services", json!({"service_name": "plex"})).await;
+    let (status, list) = hub.get("/api/v1/servers/media/reported-services").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 2);
+    let summary: Vec<Value> = list["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            json!([
+                s["service_name"],
+                s["expected"],
+                s["current_status"]["status"],
+                s["current_status"]["status_reason"],
+                s["current_status"]["memory_mb"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [json!(["cron", false, "failed", "exit-code", null]), json!(["plex", true, "running", null, 812.5])]
+    );
+    assert_eq!(list["services"][1]["current_status"]["last_seen"], json!(homelab_core::time::format(&hub.now())));
+    let (status, error) = hub.get("/api/v1/servers/ghost/reported-services").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+}
+
 async fn every_service_endpoint_needs_the_key(hub: &TestHub) {
     let url = hub.url("/api/v1/servers/media/services/plex");
     assert_eq!(hub.get_without_key("/api/v1/servers/media/services").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(hub.get_without_key("/api/v1/servers/media/reported-services").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         hub.post_raw("/api/v1/servers/media/services", &[], r#"{"service_name":"plex"}"#).await.0,
         StatusCode::UNAUTHORIZED
@@ -98,4 +133,8 @@ async fn every_service_endpoint_needs_the_key(hub: &TestHub) {
     assert_eq!(hub.client.delete(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
-on_both_backends!(a_stopped_critical_service_raises_one_high_alert, every_service_endpoint_needs_the_key);
+on_both_backends!(
+    a_stopped_critical_service_raises_one_high_alert,
+    reported_services_list_watched_and_unwatched_ones,
+    every_service_endpoint_needs_the_key
+);

@@ -804,10 +804,16 @@ async fn expected_services_are_edited_through_the_api_rules() {
     let hub = TestHub::start(Backend::Sqlite).await.unwrap();
     hub.heartbeat(heartbeat_body("web01", hub.now(), 20.0)).await;
     let b = Browser::login(&hub).await;
+    // Reported but not watched: offered with a Watch button that sends its name.
+    let (_, text) = b.get("/ui/servers/web01/services").await;
+    let offered = &text[text.find("id=\"svc-reported-plex\"").expect("plex is offered")..];
+    assert!(offered.contains("<input type=\"hidden\" name=\"service_name\" value=\"plex\">"), "{offered}");
+    assert!(offered.contains("pid 1234 · 512 MB · 180.0 % CPU"), "{offered}");
     let (status, text) =
         b.post("/ui/servers/web01/services", "service_name=plex&display_name=Plex&is_critical=true").await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains("Now watching plex.") && text.contains("id=\"svc-plex\""), "{text}");
+    assert!(!text.contains("svc-reported-plex"), "a watched service is no longer offered: {text}");
     assert!(text.contains("svc-state-running") && text.contains("pid 1234"), "the reported state is shown: {text}");
     let (status, text) = b.post("/ui/servers/web01/services", "service_name=plex").await;
     assert_eq!(status, StatusCode::CONFLICT);

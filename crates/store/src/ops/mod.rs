@@ -22,8 +22,8 @@ use crate::backend::{Backend, work};
 use crate::{
     AgentCredential, AlertFilter, AlertPage, AlertRecord, ClaimedAgent, ExpectedServiceRecord, ExpectedServiceUpdate,
     FleetSummary, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
-    NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken, RetentionReport, SeriesData,
-    SettingChange, Store, StoreResult, TokenClaim,
+    NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken, ReportedService,
+    RetentionReport, SeriesData, SettingChange, Store, StoreResult, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -310,6 +310,11 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn list_expected_services(&self, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>> {
         let id = server_id.to_owned();
         self.backend.read(work(move |conn| Box::pin(async move { services::list(conn, &id).await }))).await
+    }
+
+    async fn list_reported_services(&self, server_id: &str) -> StoreResult<Vec<ReportedService>> {
+        let id = server_id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { services::reported(conn, &id).await }))).await
     }
 
     async fn create_expected_service(

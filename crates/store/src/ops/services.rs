@@ -7,7 +7,9 @@ use super::alerts::{load_rules, lock_server, observe};
 use super::servers::{find_by_id, not_found};
 use super::service_states::{ServiceState, snapshot};
 use crate::backend::{Conn, Row, Value};
-use crate::{ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, StoreError, StoreResult};
+use crate::{
+    ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, ReportedService, StoreError, StoreResult,
+};
 
 const COLUMNS: &str = "service_name, display_name, is_critical, enabled, created_at";
 
@@ -45,6 +47,15 @@ pub(crate) async fn list(conn: &mut dyn Conn, server_id: &str) -> StoreResult<Ve
     let rows = conn.query(&sql, &[pk.into()]).await?;
     let states = snapshot(conn, pk).await?;
     rows.iter().map(|row| from_row(row, &states)).collect()
+}
+
+pub(crate) async fn reported(conn: &mut dyn Conn, server_id: &str) -> StoreResult<Vec<ReportedService>> {
+    let pk = server_pk(conn, server_id).await?;
+    Ok(snapshot(conn, pk)
+        .await?
+        .iter()
+        .map(|state| ReportedService { service_name: state.name.clone(), status: state.report() })
+        .collect())
 }
 
 pub(crate) async fn create(
