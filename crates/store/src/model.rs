@@ -58,6 +58,18 @@ pub struct RetentionReport {
     pub service_status_deleted: u64,
 }
 
+impl RetentionReport {
+    /// Adds the counts of one more unit of the same run.
+    pub fn add(&mut self, part: &RetentionReport) {
+        self.five_minute_buckets_written += part.five_minute_buckets_written;
+        self.hourly_buckets_written += part.hourly_buckets_written;
+        self.raw_deleted += part.raw_deleted;
+        self.five_minute_deleted += part.five_minute_deleted;
+        self.hourly_deleted += part.hourly_deleted;
+        self.service_status_deleted += part.service_status_deleted;
+    }
+}
+
 /// A registration token to store; only the hash of the secret is kept.
 #[derive(Debug, Clone)]
 pub struct NewRegistrationToken {

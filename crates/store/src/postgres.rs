@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "notifications", include_str!("../migrations/postgres/0003_notifications.sql")),
     (4, "compact history", include_str!("../migrations/postgres/0004_compact_history.sql")),
     (5, "service snapshots", include_str!("../migrations/postgres/0005_service_snapshots.sql")),
+    (6, "retention in units", include_str!("../migrations/postgres/0006_retention_in_units.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.

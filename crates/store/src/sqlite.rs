@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "notifications", include_str!("../migrations/sqlite/0003_notifications.sql")),
     (4, "compact history", include_str!("../migrations/sqlite/0004_compact_history.sql")),
     (5, "service snapshots", include_str!("../migrations/sqlite/0005_service_snapshots.sql")),
+    (6, "retention in units", include_str!("../migrations/sqlite/0006_retention_in_units.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).

@@ -4,6 +4,12 @@
 //! all of that server's series (see [`crate::codec`]). Rollups therefore run in Rust, per
 //! server: read a server's rows of a range, aggregate per series and bucket, write one row per
 //! bucket. Buckets are always recomputed whole, which keeps the job idempotent.
+//!
+//! The job runs as a series of small write units ([`retention_step`]), so that it never holds
+//! the writer (and every heartbeat queued behind it) for long, however large the fleet. A tier's
+//! next range is first *claimed*, then rolled up a batch of servers per unit, then marked *done*.
+//! Ingest compares late samples with the claimed mark, so a sample that arrives for a server
+//! already rolled up in this range is queued in `rollup_dirty` like any other late one.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,10 +28,16 @@ const HOUR: i64 = 3_600_000;
 /// tiers have been pruned.
 #[derive(Debug, Clone, Copy, Default)]
 struct Marks {
-    /// Everything before this is rolled up into the 5-minute tier.
+    /// Everything before this is rolled up into the 5-minute tier (what reads rely on).
     five: i64,
     /// Everything before this is rolled up into the hourly tier.
     hourly: i64,
+    /// The end of the 5-minute range being rolled up; equal to `five` when none is.
+    five_claimed: i64,
+    hourly_claimed: i64,
+    /// The last server whose part of the claimed range is rolled up.
+    five_cursor: i64,
+    hourly_cursor: i64,
     /// Raw rows before this have been pruned (so late rows there are merged, not recomputed).
     raw_pruned: i64,
     /// 5-minute rows before this have been pruned.
@@ -42,6 +54,10 @@ impl Marks {
                 "1h" => marks.hourly = value,
                 "raw-pruned" => marks.raw_pruned = value,
                 "5m-pruned" => marks.five_pruned = value,
+                "5m-claimed" => marks.five_claimed = value,
+                "1h-claimed" => marks.hourly_claimed = value,
+                "5m-cursor" => marks.five_cursor = value,
+                "1h-cursor" => marks.hourly_cursor = value,
                 _ => {}
             }
         }
@@ -174,29 +190,98 @@ fn source_of(target: Tier) -> (Tier, i64) {
     }
 }
 
-/// Recomputes every `target` bucket in `[from, to)`, server by server (which bounds memory
-/// however long the range is). Returns the number of bucket rows written.
-async fn roll_up_range(conn: &mut dyn Conn, target: Tier, from: i64, to: i64) -> StoreResult<u64> {
+/// How much one retention unit may do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitSize {
+    /// Servers rolled up per unit when a tier moves forward.
+    pub servers: i64,
+    /// Late buckets caught up per unit.
+    pub buckets: i64,
+}
+
+impl Default for UnitSize {
+    /// About 10–50 ms of writer time per unit on a small machine.
+    fn default() -> Self {
+        UnitSize { servers: 100, buckets: 200 }
+    }
+}
+
+/// The names of a rollup tier's rows in `rollup_watermarks`: done, claimed, cursor.
+fn mark_names(target: Tier) -> (&'static str, &'static str, &'static str) {
+    match target {
+        Tier::Hourly => ("1h", "1h-claimed", "1h-cursor"),
+        Tier::FiveMinutes | Tier::Raw => ("5m", "5m-claimed", "5m-cursor"),
+    }
+}
+
+/// Claims `target`'s range from its done mark to `to` (a bucket boundary). A done mark of 0
+/// means "never rolled up": the range then starts at the oldest source row. False when there
+/// is nothing to claim.
+async fn claim(conn: &mut dyn Conn, target: Tier, done: i64, to: i64) -> StoreResult<bool> {
     let (source, width) = source_of(target);
+    let from = if done == 0 { oldest(conn, source).await?.map_or(0, |ts| bucket_start(ts, width)) } else { done };
+    if to <= from {
+        return Ok(false);
+    }
+    let (done_name, claimed_name, cursor_name) = mark_names(target);
+    set_mark(conn, done_name, from).await?;
+    set_mark(conn, claimed_name, to).await?;
+    set_mark(conn, cursor_name, 0).await?;
+    Ok(true)
+}
+
+/// Rolls up the claimed range `[done, claimed)` of the next batch of servers after `cursor`;
+/// after the last one, marks the range done. Returns the bucket rows written.
+async fn roll_up_servers(
+    conn: &mut dyn Conn,
+    target: Tier,
+    (done, claimed, cursor): (i64, i64, i64),
+    servers: i64,
+) -> StoreResult<u64> {
+    let (source, width) = source_of(target);
+    let batch = conn
+        .query("SELECT pk FROM servers WHERE pk > $1 ORDER BY pk LIMIT $2", &[cursor.into(), servers.into()])
+        .await?;
     let mut written = 0;
-    for server in conn.query("SELECT pk FROM servers ORDER BY pk", &[]).await? {
-        let pk = server.i64(0)?;
+    let mut last = cursor;
+    for server in &batch {
+        last = server.i64(0)?;
         let mut buckets = Buckets::new();
-        aggregate(source, width, rows(conn, source, pk, from, to).await?, &mut buckets)?;
-        written += write_buckets(conn, target, pk, &buckets).await?;
+        aggregate(source, width, rows(conn, source, last, done, claimed).await?, &mut buckets)?;
+        written += write_buckets(conn, target, last, &buckets).await?;
+    }
+    let (done_name, _, cursor_name) = mark_names(target);
+    if (batch.len() as i64) < servers {
+        set_mark(conn, done_name, claimed).await?;
+        set_mark(conn, cursor_name, 0).await?;
+    } else {
+        set_mark(conn, cursor_name, last).await?;
     }
     Ok(written)
 }
 
-/// Brings the `target` buckets that received late rows up to date. A bucket whose source rows
-/// are all still there is recomputed; one whose source rows were pruned before (`pruned_before`)
-/// has its stored aggregate merged with the late rows, which are then deleted so that they are
-/// never counted twice.
-async fn roll_up_dirty(conn: &mut dyn Conn, target: Tier, pruned_before: i64) -> StoreResult<u64> {
+/// Brings up to `limit` of the `target` buckets that received late rows up to date. A bucket
+/// whose source rows are all still there is recomputed; one whose source rows were pruned
+/// before (`pruned_before`) has its stored aggregate merged with the late rows, which are then
+/// deleted so that they are never counted twice. A recomputed 5-minute bucket that the hourly
+/// tier already covers (`hourly_claimed`) queues its hour in turn. Returns the bucket rows
+/// written and the number of queued buckets handled.
+async fn roll_up_dirty(
+    conn: &mut dyn Conn,
+    target: Tier,
+    pruned_before: i64,
+    hourly_claimed: i64,
+    limit: i64,
+) -> StoreResult<(u64, usize)> {
     let (source, width) = source_of(target);
-    let dirty = conn.query("SELECT server_pk, ts FROM rollup_dirty WHERE tier = $1", &[target.as_str().into()]).await?;
+    let dirty = conn
+        .query(
+            "SELECT server_pk, ts FROM rollup_dirty WHERE tier = $1 ORDER BY ts, server_pk LIMIT $2",
+            &[target.as_str().into(), limit.into()],
+        )
+        .await?;
     let mut written = 0;
-    for row in dirty {
+    for row in &dirty {
         let (pk, start) = (row.i64(0)?, row.i64(1)?);
         let mut buckets = Buckets::new();
         let merge = start < pruned_before;
@@ -223,8 +308,26 @@ async fn roll_up_dirty(conn: &mut dyn Conn, target: Tier, pruned_before: i64) ->
             &[pk.into(), target.as_str().into(), start.into()],
         )
         .await?;
+        if target == Tier::FiveMinutes && bucket_start(start, HOUR) < hourly_claimed {
+            conn.execute(
+                "INSERT INTO rollup_dirty (server_pk, tier, ts) VALUES ($1, '1h', $2) ON CONFLICT DO NOTHING",
+                &[pk.into(), bucket_start(start, HOUR).into()],
+            )
+            .await?;
+        }
     }
-    Ok(written)
+    Ok((written, dirty.len()))
+}
+
+/// The oldest queued late bucket of `tier` at or after `from`: its source rows must stay until
+/// it is rolled up (older ones are merged into their stored aggregate instead).
+async fn oldest_dirty(conn: &mut dyn Conn, tier: Tier, from: i64) -> StoreResult<Option<i64>> {
+    conn.query_one(
+        "SELECT MIN(ts) FROM rollup_dirty WHERE tier = $1 AND ts >= $2",
+        &[tier.as_str().into(), from.into()],
+    )
+    .await?
+    .opt_i64(0)
 }
 
 async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> StoreResult<u64> {
@@ -237,54 +340,84 @@ async fn oldest(conn: &mut dyn Conn, tier: Tier) -> StoreResult<Option<i64>> {
     conn.query_one(&sql, &[]).await?.opt_i64(0)
 }
 
-/// Rolls a tier forward from its watermark to `to` (a bucket boundary), then catches up its late
-/// buckets. Returns the new watermark and the number of bucket rows written.
-async fn roll_up(conn: &mut dyn Conn, target: Tier, mark: i64, to: i64, pruned_before: i64) -> StoreResult<(i64, u64)> {
-    let (source, width) = source_of(target);
-    // A watermark of 0 means "never rolled up": start from the oldest source row instead.
-    let from = if mark == 0 { oldest(conn, source).await?.map_or(0, |ts| bucket_start(ts, width)) } else { mark };
-    let mut written = 0;
-    if to > from {
-        written += roll_up_range(conn, target, from, to).await?;
-        set_mark(conn, target.as_str(), to).await?;
-    }
-    written += roll_up_dirty(conn, target, pruned_before).await?;
-    Ok((to.max(mark), written))
-}
-
 /// Advisory-lock key of the retention job ("rollup" in ASCII): two hubs merging the same late
 /// rows at once could each add them to the stored aggregate.
 const RETENTION_JOB_LOCK: i64 = 0x0000_726f_6c6c_7570;
 
-pub(crate) async fn run_retention(
+/// Does the next piece of the retention job as one write unit and says whether more remains.
+/// In order: move the 5-minute tier forward (claim, then a batch of servers per unit), catch up
+/// its late buckets, the same for the hourly tier, then prune every tier in one last unit.
+pub(crate) async fn retention_step(
     conn: &mut dyn Conn,
     policy: &RetentionPolicy,
     now: Timestamp,
-) -> StoreResult<RetentionReport> {
+    size: UnitSize,
+) -> StoreResult<(RetentionReport, bool)> {
+    let mut report = RetentionReport::default();
     if !conn.try_job_lock(RETENTION_JOB_LOCK).await? {
         // Another hub on the same database is rolling up right now; the next run catches up.
-        return Ok(RetentionReport::default());
+        return Ok((report, false));
     }
     let marks = Marks::load(conn).await?;
-    let mut report = RetentionReport::default();
+    let (five, hourly) = (Tier::FiveMinutes, Tier::Hourly);
+    // 5-minute tier: a range in progress, else a new one, else its late buckets.
+    if marks.five_claimed > marks.five {
+        report.five_minute_buckets_written =
+            roll_up_servers(conn, five, (marks.five, marks.five_claimed, marks.five_cursor), size.servers).await?;
+        return Ok((report, true));
+    }
+    if claim(conn, five, marks.five, bucket_start(to_millis(&now), FIVE_MINUTES)).await? {
+        return Ok((report, true));
+    }
+    let (written, handled) = roll_up_dirty(conn, five, marks.raw_pruned, marks.hourly_claimed, size.buckets).await?;
+    if handled > 0 {
+        report.five_minute_buckets_written = written;
+        return Ok((report, true));
+    }
+    // Hourly tier, from what the 5-minute tier holds.
+    if marks.hourly_claimed > marks.hourly {
+        report.hourly_buckets_written =
+            roll_up_servers(conn, hourly, (marks.hourly, marks.hourly_claimed, marks.hourly_cursor), size.servers)
+                .await?;
+        return Ok((report, true));
+    }
+    if claim(conn, hourly, marks.hourly, bucket_start(marks.five, HOUR)).await? {
+        return Ok((report, true));
+    }
+    let (written, handled) = roll_up_dirty(conn, hourly, marks.five_pruned, marks.hourly_claimed, size.buckets).await?;
+    if handled > 0 {
+        report.hourly_buckets_written = written;
+        return Ok((report, true));
+    }
+    prune_tiers(conn, policy, now, &marks, &mut report).await?;
+    Ok((report, false))
+}
+
+/// Prunes only what the next tier already holds, and only whole buckets of it, so a bucket is
+/// either entirely present in its source tier or entirely gone; and never the source rows of a
+/// late bucket still queued.
+async fn prune_tiers(
+    conn: &mut dyn Conn,
+    policy: &RetentionPolicy,
+    now: Timestamp,
+    marks: &Marks,
+    report: &mut RetentionReport,
+) -> StoreResult<()> {
     let cutoff = |tier| to_millis(&policy.cutoff(tier, now));
-
-    let (five_done, written) =
-        roll_up(conn, Tier::FiveMinutes, marks.five, bucket_start(to_millis(&now), FIVE_MINUTES), marks.raw_pruned)
-            .await?;
-    report.five_minute_buckets_written = written;
-    let (hourly_done, written) =
-        roll_up(conn, Tier::Hourly, marks.hourly, bucket_start(five_done, HOUR), marks.five_pruned).await?;
-    report.hourly_buckets_written = written;
-
-    // Prune only what the next tier already holds, and only whole buckets of it, so a bucket is
-    // either entirely present in its source tier or entirely gone.
-    let raw_cutoff = bucket_start(cutoff(Tier::Raw).min(five_done), FIVE_MINUTES);
+    let mut raw_cutoff = cutoff(Tier::Raw).min(marks.five);
+    if let Some(pending) = oldest_dirty(conn, Tier::FiveMinutes, marks.raw_pruned).await? {
+        raw_cutoff = raw_cutoff.min(pending);
+    }
+    let raw_cutoff = bucket_start(raw_cutoff, FIVE_MINUTES);
     report.raw_deleted = prune(conn, Tier::Raw, raw_cutoff).await?;
     if raw_cutoff > marks.raw_pruned {
         set_mark(conn, "raw-pruned", raw_cutoff).await?;
     }
-    let five_cutoff = bucket_start(cutoff(Tier::FiveMinutes).min(hourly_done), HOUR);
+    let mut five_cutoff = cutoff(Tier::FiveMinutes).min(marks.hourly);
+    if let Some(pending) = oldest_dirty(conn, Tier::Hourly, marks.five_pruned).await? {
+        five_cutoff = five_cutoff.min(pending);
+    }
+    let five_cutoff = bucket_start(five_cutoff, HOUR);
     report.five_minute_deleted = prune(conn, Tier::FiveMinutes, five_cutoff).await?;
     if five_cutoff > marks.five_pruned {
         set_mark(conn, "5m-pruned", five_cutoff).await?;
@@ -292,5 +425,73 @@ pub(crate) async fn run_retention(
     report.hourly_deleted = prune(conn, Tier::Hourly, cutoff(Tier::Hourly)).await?;
     report.service_status_deleted =
         conn.execute("DELETE FROM service_status WHERE ts < $1", &[cutoff(Tier::Raw).into()]).await?;
-    Ok(report)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use homelab_core::heartbeat::HeartbeatRequest;
+    use homelab_core::time;
+    use serde_json::json;
+
+    use super::*;
+    use crate::backend::{Backend, work};
+    use crate::sqlite::SqliteBackend;
+    use crate::{HeartbeatWrite, OpenOptions, SqlStore, Store};
+
+    fn beat(server_id: &str, ts: Timestamp, cpu: f64) -> HeartbeatWrite {
+        let request: HeartbeatRequest = serde_json::from_value(json!({
+            "server_id": server_id,
+            "hostname": format!("{server_id}.lan"),
+            "timestamp": time::format(&ts),
+            "metrics": {"cpu_percent": cpu}
+        }))
+        .unwrap();
+        HeartbeatWrite { request, peer_ip: None, authenticated_guid: None, received_at: ts }
+    }
+
+    async fn step(store: &SqlStore<SqliteBackend>, now: Timestamp) -> bool {
+        let size = UnitSize { servers: 1, buckets: 1 };
+        let policy = RetentionPolicy::default();
+        let work = work(move |conn| Box::pin(async move { retention_step(conn, &policy, now, size).await }));
+        store.backend.write(work).await.unwrap().1
+    }
+
+    /// A late sample for a server whose part of the claimed range is already rolled up, arriving
+    /// before the rest of the fleet is done, is queued and counted in its bucket.
+    #[tokio::test]
+    async fn a_sample_arriving_between_units_is_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("h.db"), &OpenOptions::default()).await.unwrap();
+        let store = SqlStore::open(backend).await.unwrap();
+        let t0 = time::parse("2026-05-01T10:00:00Z").unwrap();
+        for minute in 0..4 {
+            for server in ["a", "b", "c"] {
+                store.ingest_heartbeat(beat(server, t0 + Duration::minutes(minute), 10.0)).await.unwrap();
+            }
+        }
+        let now = t0 + Duration::minutes(10);
+        assert!(step(&store, now).await, "claims [10:00, 10:10)");
+        assert!(step(&store, now).await, "rolls up server a");
+        store.ingest_heartbeat(beat("a", t0 + Duration::seconds(270), 100.0)).await.unwrap();
+        let mut units = 2;
+        while step(&store, now).await {
+            units += 1;
+        }
+        assert!(units >= 5, "b, c, the end of the range and the late bucket each took a unit: {units}");
+
+        let query = HistoryQuery {
+            metrics: vec![MetricKind::CpuPercent],
+            from: t0,
+            to: t0 + Duration::minutes(5),
+            source: Tier::FiveMinutes,
+            bucket_millis: None,
+        };
+        for (server, count, max) in [("a", 5, 100.0), ("b", 4, 10.0), ("c", 4, 10.0)] {
+            let points = &store.history(server, &query).await.unwrap()[0].points;
+            assert_eq!(points.len(), 1, "{server}: one 5-minute bucket, not raw rows: {points:?}");
+            assert_eq!((points[0].count, points[0].max), (count, max), "{server}");
+        }
+    }
 }

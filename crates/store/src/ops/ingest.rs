@@ -314,12 +314,14 @@ async fn append_samples(
         &[pk.into(), ts.into(), codec::encode_samples(&entries).into()],
     )
     .await?;
-    // Late data (older than what is already rolled up) marks its buckets for the next rollup.
-    // In-order heartbeats match no watermark row and write nothing here.
+    // Late data (older than what is rolled up, or claimed by a rollup under way) marks its
+    // buckets for the next rollup. In-order heartbeats match no watermark row and write nothing.
     conn.execute(
         "INSERT INTO rollup_dirty (server_pk, tier, ts) \
-         SELECT $1, tier, CASE WHEN tier = '5m' THEN CAST($2 AS BIGINT) ELSE CAST($3 AS BIGINT) END \
-         FROM rollup_watermarks WHERE (tier = '5m' AND watermark > $2) OR (tier = '1h' AND watermark > $3) \
+         SELECT $1, CASE WHEN tier = '5m-claimed' THEN '5m' ELSE '1h' END, \
+           CASE WHEN tier = '5m-claimed' THEN CAST($2 AS BIGINT) ELSE CAST($3 AS BIGINT) END \
+         FROM rollup_watermarks \
+         WHERE (tier = '5m-claimed' AND watermark > $2) OR (tier = '1h-claimed' AND watermark > $3) \
          ON CONFLICT DO NOTHING",
         &[pk.into(), bucket_start(ts, 300_000).into(), bucket_start(ts, 3_600_000).into()],
     )

@@ -132,9 +132,20 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport> {
         let policy = *policy;
-        self.backend
-            .write(work(move |conn| Box::pin(async move { history::run_retention(conn, &policy, now).await })))
-            .await
+        let size = history::UnitSize::default();
+        let mut total = RetentionReport::default();
+        loop {
+            let (part, more) = self
+                .backend
+                .write(work(move |conn| {
+                    Box::pin(async move { history::retention_step(conn, &policy, now, size).await })
+                }))
+                .await?;
+            total.add(&part);
+            if !more {
+                return Ok(total);
+            }
+        }
     }
 
     async fn create_registration_token(&self, token: &NewRegistrationToken) -> StoreResult<RegistrationToken> {
