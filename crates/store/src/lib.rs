@@ -23,10 +23,11 @@ pub mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use homelab_core::history::RetentionPolicy;
+use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::Timestamp;
 
@@ -63,6 +64,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads history of one server, merging tiers so that no part of the range has holes.
     async fn history(&self, server_id: &str, query: &HistoryQuery) -> StoreResult<Vec<SeriesData>>;
+    /// Every server's raw samples of one whole-machine metric (CPU, memory, …) in `[from, to)`,
+    /// by server id, in one read: the fleet page's sparklines, which would otherwise cost a
+    /// history read per machine.
+    async fn fleet_samples(
+        &self,
+        metric: MetricKind,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<HashMap<String, Vec<Aggregate>>>;
     /// Rolls raw samples up into 5-minute and hourly tiers, then prunes each tier by `policy`.
     /// Idempotent: running it twice changes nothing the second time.
     async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport>;

@@ -843,6 +843,27 @@ async fn reported_services_keep_their_newest_state(store: Arc<dyn Store>, _raw: 
     assert!(matches!(store.list_reported_services("nobody").await, Err(StoreError::NotFound(_))));
 }
 
+/// The fleet's sparkline read returns each server's samples of one metric in the range, and
+/// nothing of other metrics or times.
+async fn fleet_samples_read_every_server_at_once(store: Arc<dyn Store>, _raw: Raw) {
+    let t0 = t("2026-04-01T10:00:00Z");
+    for minute in 0..3 {
+        let ts = t0 + Duration::minutes(minute);
+        store.ingest_heartbeat(write(heartbeat("nas", ts, 10.0 + minute as f64), ts)).await.unwrap();
+        store.ingest_heartbeat(write(heartbeat("pi", ts, 50.0), ts)).await.unwrap();
+    }
+    store.create_server(&new_server("quiet"), t0).await.unwrap();
+    let (from, to) = (t0 + Duration::minutes(1), t0 + Duration::minutes(3));
+    let fleet = store.fleet_samples(MetricKind::CpuPercent, from, to).await.unwrap();
+    let ms = |minute: i64| time::to_millis(&(t0 + Duration::minutes(minute)));
+    let values = |id: &str| fleet[id].iter().map(|p| (p.ts, p.avg)).collect::<Vec<_>>();
+    assert_eq!(values("nas"), [(ms(1), 11.0), (ms(2), 12.0)]);
+    assert_eq!(values("pi"), [(ms(1), 50.0), (ms(2), 50.0)]);
+    assert!(!fleet.contains_key("quiet"), "a server that never reported has no series: {fleet:?}");
+    let memory = store.fleet_samples(MetricKind::MemoryPercent, t0, to).await.unwrap();
+    assert_eq!(memory["nas"].iter().map(|p| p.avg).collect::<Vec<_>>(), [50.0, 50.0, 50.0]);
+}
+
 /// A version-4 database kept a row per service in `service_current`; migration 5 folds them into
 /// one snapshot per server without losing a field.
 async fn per_service_states_are_carried_into_snapshots(store: Arc<dyn Store>, raw: Raw) {
@@ -1034,4 +1055,5 @@ raw_suite!(
     per_series_history_is_converted_on_open,
     per_service_states_are_carried_into_snapshots,
     reported_services_keep_their_newest_state,
+    fleet_samples_read_every_server_at_once,
 );

@@ -112,6 +112,7 @@ pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Vec<Card> {
 pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagMap) -> Vec<Card> {
     let thresholds = view::thresholds(state).await;
     let now = state.clock.now();
+    state.web.sparks.refresh(state, &servers, now).await;
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
         .map(|server| async move {
             let spark = state.web.sparks.get(state, &server, now).await;

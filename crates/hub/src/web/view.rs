@@ -1,6 +1,8 @@
 //! What the templates show, computed in Rust so that templates stay simple and the rules are
 //! unit-tested: status (colour, shape and words), relative times, sizes, sparklines.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use homelab_core::alerts::thresholds::Thresholds;
 use homelab_core::history::{MetricKind, Tier};
@@ -266,7 +268,7 @@ const SPARK_TTL_SECONDS: i64 = 300;
 struct SparkEntry {
     last_seen: Option<Timestamp>,
     computed_at: Timestamp,
-    values: std::sync::Arc<Vec<f64>>,
+    values: Arc<Vec<f64>>,
 }
 
 /// Sparkline values per server, reused until the server's next heartbeat (a sparkline only
@@ -278,23 +280,45 @@ pub struct SparkCache {
 }
 
 impl SparkCache {
-    /// The sparkline of `server`, from the cache while still current, else read and kept.
-    pub async fn get(&self, state: &AppState, server: &Server, now: Timestamp) -> std::sync::Arc<Vec<f64>> {
-        if let Ok(entries) = self.entries.lock()
-            && let Some(entry) = entries.get(&server.id)
-            && entry.last_seen == server.last_seen
+    fn current(&self, server: &Server, now: Timestamp) -> Option<Arc<Vec<f64>>> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(&server.id)?;
+        (entry.last_seen == server.last_seen
             && (now - entry.computed_at).num_seconds() < SPARK_TTL_SECONDS
-            && entry.computed_at <= now
-        {
-            return std::sync::Arc::clone(&entry.values);
-        }
-        let values = std::sync::Arc::new(spark_values(state, &server.id, now).await);
+            && entry.computed_at <= now)
+            .then(|| Arc::clone(&entry.values))
+    }
+
+    fn keep(&self, server: &Server, now: Timestamp, values: Arc<Vec<f64>>) {
         if let Ok(mut entries) = self.entries.lock() {
-            let entry =
-                SparkEntry { last_seen: server.last_seen, computed_at: now, values: std::sync::Arc::clone(&values) };
-            entries.insert(server.id.clone(), entry);
+            entries.insert(server.id.clone(), SparkEntry { last_seen: server.last_seen, computed_at: now, values });
         }
+    }
+
+    /// The sparkline of `server`, from the cache while still current, else read and kept.
+    pub async fn get(&self, state: &AppState, server: &Server, now: Timestamp) -> Arc<Vec<f64>> {
+        if let Some(values) = self.current(server, now) {
+            return values;
+        }
+        let values = Arc::new(spark_values(state, &server.id, now).await);
+        self.keep(server, now, Arc::clone(&values));
         values
+    }
+
+    /// Reads the out-of-date sparklines of `servers` with one store read for the whole fleet,
+    /// when enough of them are out of date for that to beat reading them one by one (the first
+    /// view of a large fleet). What it cannot read is left to [`SparkCache::get`].
+    pub async fn refresh(&self, state: &AppState, servers: &[Server], now: Timestamp) {
+        let stale: Vec<&Server> = servers.iter().filter(|s| self.current(s, now).is_none()).collect();
+        if stale.len() < 2 || stale.len() * 10 < servers.len() {
+            return;
+        }
+        let (from, to) = spark_range(now);
+        let Ok(fleet) = state.store.fleet_samples(MetricKind::CpuPercent, from, to).await else { return };
+        for server in stale {
+            let points = fleet.get(&server.id).map(|points| points.iter().map(|p| p.avg).collect()).unwrap_or_default();
+            self.keep(server, now, Arc::new(downsample(points)));
+        }
     }
 
     /// Forgets servers that are gone (called with the full list after a fleet page).
@@ -305,21 +329,26 @@ impl SparkCache {
     }
 }
 
-/// Recent CPU values of one server for its sparkline (last hour, at most 30 points).
-pub async fn spark_values(state: &AppState, server_id: &str, now: Timestamp) -> Vec<f64> {
-    let query = HistoryQuery {
-        metrics: vec![MetricKind::CpuPercent],
-        from: now - Duration::minutes(60),
-        to: now + Duration::minutes(5),
-        source: Tier::Raw,
-        bucket_millis: None,
-    };
-    let points: Vec<f64> = match state.store.history(server_id, &query).await {
-        Ok(series) => series.into_iter().flat_map(|s| s.points).map(|p| p.avg).collect(),
-        Err(_) => Vec::new(),
-    };
+/// A sparkline covers the last hour (and a few minutes ahead, for agents whose clock runs fast).
+fn spark_range(now: Timestamp) -> (Timestamp, Timestamp) {
+    (now - Duration::minutes(60), now + Duration::minutes(5))
+}
+
+/// At most 30 evenly spaced points.
+fn downsample(points: Vec<f64>) -> Vec<f64> {
     const TARGET: usize = 30;
     if points.len() > TARGET { (0..TARGET).map(|i| points[i * points.len() / TARGET]).collect() } else { points }
+}
+
+/// Recent CPU values of one server for its sparkline (last hour, at most 30 points).
+async fn spark_values(state: &AppState, server_id: &str, now: Timestamp) -> Vec<f64> {
+    let (from, to) = spark_range(now);
+    let query =
+        HistoryQuery { metrics: vec![MetricKind::CpuPercent], from, to, source: Tier::Raw, bucket_millis: None };
+    match state.store.history(server_id, &query).await {
+        Ok(series) => downsample(series.into_iter().flat_map(|s| s.points).map(|p| p.avg).collect()),
+        Err(_) => Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -799,6 +799,32 @@ async fn the_fleet_shows_open_alerts_pending_breaches_and_filters_by_tag() {
     hub.stop().await;
 }
 
+/// The first view of the fleet reads every sparkline at once; each card still gets its own
+/// machine's line, and a machine with no samples in the last hour gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_card_gets_its_own_sparkline() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    for (minute, cpus) in [(0, [0.0, 50.0]), (1, [50.0, 50.0]), (2, [100.0, 50.0])] {
+        for (server, cpu) in ["alpha", "beta"].into_iter().zip(cpus) {
+            hub.heartbeat(heartbeat_body(server, hub.now(), cpu)).await;
+        }
+        if minute < 2 {
+            hub.clock.advance(chrono::Duration::minutes(1));
+        }
+    }
+    hub.post("/api/v1/servers", serde_json::json!({"id": "gamma", "hostname": "gamma.lan"})).await;
+    let b = Browser::login(&hub).await;
+    let (_, page) = b.get("/").await;
+    let card = |id: &str| {
+        let start = page.find(&format!("id=\"card-{id}\"")).unwrap_or_else(|| panic!("no card {id}"));
+        page[start..start + page[start..].find("</article>").unwrap()].to_owned()
+    };
+    assert!(card("alpha").contains("<polyline points=\"0.0,24.0 50.0,12.0 100.0,0.0\"/>"), "{}", card("alpha"));
+    assert!(card("beta").contains("<polyline points=\"0.0,12.0 50.0,12.0 100.0,12.0\"/>"), "{}", card("beta"));
+    assert!(!card("gamma").contains("polyline"), "{}", card("gamma"));
+    hub.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expected_services_are_edited_through_the_api_rules() {
     let hub = TestHub::start(Backend::Sqlite).await.unwrap();

@@ -152,6 +152,35 @@ pub(crate) async fn history(
     Ok(series)
 }
 
+/// Every server's raw samples of one whole-machine metric in `[from, to)`: one query for the
+/// series, then one indexed range read per server, all in the same read transaction.
+pub(crate) async fn fleet_samples(
+    conn: &mut dyn Conn,
+    metric: MetricKind,
+    from: i64,
+    to: i64,
+) -> StoreResult<HashMap<String, Vec<Aggregate>>> {
+    let series = conn
+        .query(
+            "SELECT s.id, se.server_pk, se.id FROM series se JOIN servers s ON s.pk = se.server_pk \
+             WHERE se.metric = $1 AND se.subject = ''",
+            &[metric.as_str().into()],
+        )
+        .await?;
+    let mut fleet = HashMap::with_capacity(series.len());
+    for server in &series {
+        let (pk, wanted) = (server.i64(1)?, server.i64(2)?);
+        let mut points = Vec::new();
+        for mut row in rows(conn, Tier::Raw, pk, from, to).await? {
+            points.extend(
+                decode_row(Tier::Raw, &mut row, |ts| ts)?.into_iter().filter(|(id, _)| *id == wanted).map(|(_, p)| p),
+            );
+        }
+        fleet.insert(server.str(0)?, points);
+    }
+    Ok(fleet)
+}
+
 /// Bucket start → series id → aggregate.
 type Buckets = BTreeMap<i64, BTreeMap<i64, Aggregate>>;
 

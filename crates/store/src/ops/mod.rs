@@ -11,12 +11,13 @@ mod settings;
 mod tokens;
 mod upgrade;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use homelab_core::history::RetentionPolicy;
+use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
-use homelab_core::time::Timestamp;
+use homelab_core::time::{Timestamp, to_millis};
 
 use crate::backend::{Backend, work};
 use crate::{
@@ -128,6 +129,18 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn history(&self, server_id: &str, query: &HistoryQuery) -> StoreResult<Vec<SeriesData>> {
         let (id, query) = (server_id.to_owned(), query.clone());
         self.backend.read(work(move |conn| Box::pin(async move { history::history(conn, &id, &query).await }))).await
+    }
+
+    async fn fleet_samples(
+        &self,
+        metric: MetricKind,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<HashMap<String, Vec<Aggregate>>> {
+        let (from, to) = (to_millis(&from), to_millis(&to));
+        self.backend
+            .read(work(move |conn| Box::pin(async move { history::fleet_samples(conn, metric, from, to).await })))
+            .await
     }
 
     async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport> {
