@@ -55,6 +55,22 @@ pub fn decode_samples(bytes: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
     reader.finish(out)
 }
 
+/// The value of one series in [`encode_samples`] output, without decoding the rest: series are
+/// stored in ascending order, so the walk stops at the first id at or past `wanted`.
+pub fn find_sample(bytes: &[u8], wanted: i64) -> Result<Option<f64>, CodecError> {
+    let mut reader = Reader::new(bytes)?;
+    let count = reader.count()?;
+    let mut series = 0i64;
+    for _ in 0..count {
+        series = reader.next_series(series)?;
+        let value = reader.value()?;
+        if series >= wanted {
+            return Ok((series == wanted).then_some(value));
+        }
+    }
+    Ok(None)
+}
+
 /// Encodes one bucket's aggregates per series (the bucket start is the row's key, not stored).
 pub fn encode_aggregates(aggregates: &[(i64, Aggregate)]) -> Vec<u8> {
     let aggregates = sorted_unique(aggregates);
@@ -283,9 +299,20 @@ mod tests {
         }
 
         #[test]
+        fn one_sample_is_found_as_a_full_decode_would(
+            samples in proptest::collection::btree_map(1i64..1_000, -1e9f64..1e9, 0..40),
+            wanted in 0i64..1_001,
+        ) {
+            let expected = samples.get(&wanted).copied();
+            let samples: Vec<(i64, f64)> = samples.into_iter().collect();
+            prop_assert_eq!(find_sample(&encode_samples(&samples), wanted).unwrap(), expected);
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_samples(&bytes);
             let _ = decode_aggregates(&bytes, 0);
+            let _ = find_sample(&bytes, 3);
         }
     }
 }

@@ -172,9 +172,9 @@ pub(crate) async fn fleet_samples(
         let (pk, wanted) = (server.i64(1)?, server.i64(2)?);
         let mut points = Vec::new();
         for mut row in rows(conn, Tier::Raw, pk, from, to).await? {
-            points.extend(
-                decode_row(Tier::Raw, &mut row, |ts| ts)?.into_iter().filter(|(id, _)| *id == wanted).map(|(_, p)| p),
-            );
+            if let Some(value) = codec::find_sample(&row.take_blob(1)?, wanted)? {
+                points.push(Aggregate::of_sample(row.i64(0)?, value));
+            }
         }
         fleet.insert(server.str(0)?, points);
     }
