@@ -291,10 +291,12 @@ async fn seed(hub: &TestHub, receiver: &FakeReceiver) -> Seeded {
     hub.put("/api/v1/servers/desk", json!({"machine_type": "workstation"})).await;
     hub.clock.advance(Span::hours(2));
     let now = hub.now();
-    // web01 has an hour of history, one point a minute.
+    // web01 has an hour of history, one point a minute; its agent also reports nginx.
     for minute in (0..60).rev() {
         let cpu = 20.0 + (minute % 7) as f64 * 3.0;
-        assert_eq!(hub.heartbeat(heartbeat_body("web01", now - Span::minutes(minute), cpu)).await.0, 200);
+        let mut body = heartbeat_body("web01", now - Span::minutes(minute), cpu);
+        body["services"].as_array_mut().unwrap().push(json!({"name": "nginx", "status": "running", "pid": 88}));
+        assert_eq!(hub.heartbeat(body).await.0, 200);
     }
     for (id, cpu) in [("nas", 97.0), ("pihole", 8.0), ("media", 35.0), ("backup", 15.0)] {
         for minute in [20, 10, 0] {
@@ -502,12 +504,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(error.contains("tags[1]") && error.contains("b@d"), "{error}");
     s.assert_only_refusals("server detail (a refused tag)", &["/ui/servers/web01/tags"]).await;
 
-    // Services: watch plex (reported running by the agent) as critical, then pause watching it.
+    // Services: both reported services are offered; watch plex as critical through the form,
+    // then pause watching it.
+    s.wait_css("#svc-reported-nginx").await;
+    s.wait_css("#svc-reported-plex").await;
     client.find(Locator::Css("#add-service input[name=service_name]")).await.unwrap().send_keys("plex").await.unwrap();
     client.find(Locator::Css("#add-service input[name=is_critical]")).await.unwrap().click().await.unwrap();
     client.find(Locator::XPath("//button[contains(., 'Watch service')]")).await.unwrap().click().await.unwrap();
     let row = s.wait_css("#svc-plex .svc-state-running").await.text().await.unwrap();
     assert!(row.contains("running"), "{row}");
+    assert_eq!(s.eval("return !!document.querySelector('#svc-reported-plex');").await, false, "plex is watched now");
     assert_eq!(s.eval("return document.querySelector('#add-service input[name=service_name]').value;").await, "");
     let critical =
         s.eval("return document.querySelector('#svc-plex input[aria-label=\"plex is critical\"]').checked;").await;
@@ -526,6 +532,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     .await;
     s.assert_no_console_errors("server detail (tags, services)").await;
     s.shoot("server").await;
+    // One click watches a service the agent reports.
+    s.click_css("#svc-reported-nginx button").await;
+    s.wait_css("#svc-nginx .svc-state-running").await;
+    s.assert_no_console_errors("server detail (watching a reported service)").await;
 
     // Maintenance through the page.
     client.find(Locator::XPath("//button[contains(., 'Start maintenance')]")).await.unwrap().click().await.unwrap();
