@@ -44,31 +44,50 @@ pub fn encode_samples(samples: &[(i64, f64)]) -> Vec<u8> {
 
 /// Decodes [`encode_samples`] output, in ascending series order.
 pub fn decode_samples(bytes: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
-    let mut reader = Reader::new(bytes)?;
-    let count = reader.count()?;
-    let mut out = Vec::with_capacity(count);
-    let mut series = 0i64;
-    for _ in 0..count {
-        series = reader.next_series(series)?;
-        out.push((series, reader.value()?));
-    }
-    reader.finish(out)
+    let mut walk = SampleWalk::new(bytes)?;
+    let samples = (&mut walk).collect::<Result<Vec<_>, _>>()?;
+    walk.reader.finish(samples)
 }
 
 /// The value of one series in [`encode_samples`] output, without decoding the rest: series are
 /// stored in ascending order, so the walk stops at the first id at or past `wanted`.
 pub fn find_sample(bytes: &[u8], wanted: i64) -> Result<Option<f64>, CodecError> {
-    let mut reader = Reader::new(bytes)?;
-    let count = reader.count()?;
-    let mut series = 0i64;
-    for _ in 0..count {
-        series = reader.next_series(series)?;
-        let value = reader.value()?;
+    for entry in SampleWalk::new(bytes)? {
+        let (series, value) = entry?;
         if series >= wanted {
             return Ok((series == wanted).then_some(value));
         }
     }
     Ok(None)
+}
+
+/// [`encode_samples`] output, one `(series, value)` at a time.
+struct SampleWalk<'a> {
+    reader: Reader<'a>,
+    left: usize,
+    series: i64,
+}
+
+impl<'a> SampleWalk<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self, CodecError> {
+        let mut reader = Reader::new(bytes)?;
+        let left = reader.count()?;
+        Ok(SampleWalk { reader, left, series: 0 })
+    }
+
+    fn entry(&mut self) -> Result<(i64, f64), CodecError> {
+        self.series = self.reader.next_series(self.series)?;
+        Ok((self.series, self.reader.value()?))
+    }
+}
+
+impl Iterator for SampleWalk<'_> {
+    type Item = Result<(i64, f64), CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.left = self.left.checked_sub(1)?;
+        Some(self.entry())
+    }
 }
 
 /// Encodes one bucket's aggregates per series (the bucket start is the row's key, not stored).
