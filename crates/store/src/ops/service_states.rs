@@ -60,9 +60,14 @@ impl ServiceState {
 
 /// The server's snapshot, sorted by service name; empty when it never reported a service.
 pub(crate) async fn snapshot(conn: &mut dyn Conn, pk: i64) -> StoreResult<Vec<ServiceState>> {
+    Ok(stored(conn, pk).await?.unwrap_or_default())
+}
+
+/// The server's stored snapshot, or `None` when it has no row yet.
+async fn stored(conn: &mut dyn Conn, pk: i64) -> StoreResult<Option<Vec<ServiceState>>> {
     match conn.query_opt("SELECT services FROM service_snapshots WHERE server_pk = $1", &[pk.into()]).await? {
-        Some(row) => decode(pk, &row.str(0)?),
-        None => Ok(Vec::new()),
+        Some(row) => decode(pk, &row.str(0)?).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -89,11 +94,9 @@ fn decode(pk: i64, json: &str) -> StoreResult<Vec<ServiceState>> {
 /// reason. A replayed (older) report neither rolls a state back nor counts as a change; a
 /// service missing from this heartbeat keeps its last state.
 pub(crate) async fn record(conn: &mut dyn Conn, pk: i64, ts: i64, reports: &[ServiceReport]) -> StoreResult<()> {
-    let existing = conn.query_opt("SELECT services FROM service_snapshots WHERE server_pk = $1", &[pk.into()]).await?;
-    let mut states = match &existing {
-        Some(row) => decode(pk, &row.str(0)?)?,
-        None => Vec::new(),
-    };
+    let existing = stored(conn, pk).await?;
+    let has_row = existing.is_some();
+    let mut states = existing.unwrap_or_default();
     let mut changed: Vec<&ServiceReport> = Vec::new();
     let mut touched = false;
     // Last report wins when an agent lists a service twice.
@@ -125,7 +128,7 @@ pub(crate) async fn record(conn: &mut dyn Conn, pk: i64, ts: i64, reports: &[Ser
     }
     let json = serde_json::to_string(&states)
         .map_err(|e| StoreError::Database(format!("service states of server #{pk} cannot be encoded: {e}")))?;
-    let sql = if existing.is_some() {
+    let sql = if has_row {
         "UPDATE service_snapshots SET services = $2 WHERE server_pk = $1"
     } else {
         "INSERT INTO service_snapshots (server_pk, services) VALUES ($1, $2)"
