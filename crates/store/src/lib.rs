@@ -151,8 +151,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Expected services of a server, with the newest reported status of each.
     async fn list_expected_services(&self, server_id: &str) -> StoreResult<Vec<ExpectedServiceRecord>>;
-    /// Every service the server's agent has reported, with its newest state, by name: what a
-    /// user picks the services to watch from.
+    /// Every service the server's agent has reported, with its newest state and whether it is
+    /// expected, by name: what a user picks the services to watch from.
     async fn list_reported_services(&self, server_id: &str) -> StoreResult<Vec<ReportedService>>;
     /// [`StoreError::Conflict`] when the server already expects that service.
     async fn create_expected_service(

@@ -258,6 +258,8 @@ pub struct ServiceStatusReport {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportedService {
     pub service_name: String,
+    /// Whether the server expects (watches) it.
+    pub expected: bool,
     pub status: ServiceStatusReport,
 }
 

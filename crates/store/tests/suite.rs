@@ -841,6 +841,12 @@ async fn reported_services_keep_their_newest_state(store: Arc<dyn Store>, _raw: 
         ]
     );
     assert!(matches!(store.list_reported_services("nobody").await, Err(StoreError::NotFound(_))));
+
+    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false };
+    store.create_expected_service("svc", &plex, t0).await.unwrap();
+    let expected: Vec<_> =
+        store.list_reported_services("svc").await.unwrap().into_iter().map(|s| (s.service_name, s.expected)).collect();
+    assert_eq!(expected, [("nginx".to_owned(), false), ("plex".to_owned(), true)]);
 }
 
 /// The fleet's sparkline read returns each server's samples of one metric in the range, and

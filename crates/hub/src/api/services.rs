@@ -150,12 +150,13 @@ pub async fn reported(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ReportedServiceList>> {
-    let (reported, expected) =
-        tokio::try_join!(state.store.list_reported_services(&id), state.store.list_expected_services(&id))?;
-    let services: Vec<ReportedServiceResponse> = reported
+    let services: Vec<ReportedServiceResponse> = state
+        .store
+        .list_reported_services(&id)
+        .await?
         .into_iter()
         .map(|service| ReportedServiceResponse {
-            expected: expected.iter().any(|e| e.service_name == service.service_name),
+            expected: service.expected,
             service_name: service.service_name,
             current_status: service.status.into(),
         })

@@ -51,10 +51,16 @@ pub(crate) async fn list(conn: &mut dyn Conn, server_id: &str) -> StoreResult<Ve
 
 pub(crate) async fn reported(conn: &mut dyn Conn, server_id: &str) -> StoreResult<Vec<ReportedService>> {
     let pk = server_pk(conn, server_id).await?;
+    let expected = conn.query("SELECT service_name FROM expected_services WHERE server_pk = $1", &[pk.into()]).await?;
+    let expected = expected.iter().map(|row| row.str(0)).collect::<StoreResult<Vec<_>>>()?;
     Ok(snapshot(conn, pk)
         .await?
         .iter()
-        .map(|state| ReportedService { service_name: state.name.clone(), status: state.report() })
+        .map(|state| ReportedService {
+            service_name: state.name.clone(),
+            expected: expected.contains(&state.name),
+            status: state.report(),
+        })
         .collect())
 }
 
