@@ -29,15 +29,16 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// Proof that the request carried the admin API key.
-pub struct AdminAuth;
+/// Proof that the request carried the admin API key. Only this extractor makes one (the field
+/// is private), so a handler that takes it cannot be reached without the key.
+pub struct AdminAuth(());
 
 impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match header(parts, API_KEY_HEADER) {
-            Some(key) if secrets_equal(key.as_bytes(), state.config.api_key.as_bytes()) => Ok(AdminAuth),
+            Some(key) if secrets_equal(key.as_bytes(), state.config.api_key.as_bytes()) => Ok(AdminAuth(())),
             _ => Err(ApiError::Unauthorized("Invalid or missing API key")),
         }
     }

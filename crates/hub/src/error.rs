@@ -9,6 +9,8 @@ use homelab_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::service::ServiceError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -91,15 +93,23 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
+/// The auth extractors read the store directly; its errors mean what they mean to the services.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        ServiceError::from(error).into()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
         match error {
-            StoreError::NotFound(message) => ApiError::NotFound(message),
-            StoreError::Conflict(message) => ApiError::Conflict(message),
-            StoreError::Forbidden(message) => ApiError::Forbidden(message),
-            StoreError::Rejected(message) => ApiError::bad_request("INVALID_REQUEST", message),
-            StoreError::Closed => ApiError::ServiceUnavailable("The hub is shutting down; retry shortly".into()),
-            StoreError::Config(message) | StoreError::Database(message) => ApiError::Internal(message),
+            ServiceError::NotFound(message) => ApiError::NotFound(message),
+            ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Forbidden(message) => ApiError::Forbidden(message),
+            ServiceError::Invalid(errors) => ApiError::Validation(errors),
+            ServiceError::Refused { code, message } => ApiError::BadRequest { code, message },
+            ServiceError::Unavailable(message) => ApiError::ServiceUnavailable(message),
+            ServiceError::Internal(message) => ApiError::Internal(message),
         }
     }
 }

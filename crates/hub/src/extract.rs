@@ -119,6 +119,8 @@ fn only_parameter(parts: &Parts) -> Option<String> {
     names.next().is_none().then(|| name.trim_start_matches('*').to_owned())
 }
 
+// The one place that uses axum's `Path`, to turn its rejection into JSON.
+#[allow(clippy::disallowed_types)]
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod notify;
+pub mod service;
 pub mod state;
 pub mod tokens;
 pub mod web;
@@ -76,7 +77,7 @@ pub async fn serve(
         started: Instant::now(),
         web: web::WebState::new(),
     };
-    if let Err(error) = api::notifications::apply_configured_channels(&state).await {
+    if let Err(error) = service::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");
     }
     let (stop_jobs, jobs_stopped) = watch::channel(false);

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use homelab_core::heartbeat::{HeartbeatRequest, HeartbeatResponse};
-use homelab_store::HeartbeatWrite;
 
 use crate::auth::AgentAuth;
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::ApiJson;
+use crate::service::heartbeat::{Sender, ingest};
 use crate::state::AppState;
 
 /// Stores a heartbeat. The answer comes only after the heartbeat is committed, so a 200 means
@@ -30,22 +30,10 @@ pub async fn heartbeat(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(request): ApiJson<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
-    let now = state.clock.now();
-    request.validate(now)?;
     let authenticated_guid = match auth {
         AgentAuth::Agent { server_guid } => Some(server_guid),
         AgentAuth::AdminKey => None,
     };
-    let outcome = state
-        .store
-        .ingest_heartbeat(HeartbeatWrite {
-            request,
-            peer_ip: Some(peer.ip().to_canonical().to_string()),
-            authenticated_guid,
-            received_at: now,
-        })
-        .await?;
-    // After the commit: dashboards show what is durable.
-    state.web.server_changed(&outcome.server_id, outcome.server_registered);
-    Ok(Json(HeartbeatResponse::ok(outcome.server_registered)))
+    let sender = Sender { authenticated_guid, peer_ip: Some(peer.ip().to_canonical().to_string()) };
+    Ok(Json(ingest(&state, request, sender).await?))
 }

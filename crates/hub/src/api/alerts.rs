@@ -1,133 +1,16 @@
-//! Alerts (v1 §2.5): history with filters and paging, acknowledge, resolve, pending breaches.
+//! Alerts (v1 §2.5): history with filters and paging, acknowledge, resolve, pending breaches and
+//! timelines; the rules are in [`crate::service::alerts`].
 
 use axum::Json;
-use axum::extract::{Path, State};
-use homelab_core::alerts::{AlertKind, AlertStatus, Severity};
-use homelab_core::time::{self, Timestamp};
-use homelab_core::validate::{ValidationErrors, Validator};
-use homelab_store::{AlertFilter, AlertRecord, StoreError};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use axum::extract::State;
 
 use crate::auth::AdminAuth;
-use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
-use crate::extract::ApiQuery;
+use crate::error::{ApiResult, ErrorBody, ValidationBody};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::service::alerts::{
+    self, AcknowledgeResponse, AlertList, AlertQuery, AlertResponse, AlertTimeline, PendingList, ResolveResponse,
+};
 use crate::state::AppState;
-
-/// v1 `AlertResponse`, field for field.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlertResponse {
-    pub id: i64,
-    pub server_id: String,
-    /// Display name, else hostname.
-    pub server_name: String,
-    pub alert_type: AlertKind,
-    pub severity: Severity,
-    pub status: AlertStatus,
-    pub title: String,
-    pub message: Option<String>,
-    pub threshold_value: Option<f64>,
-    pub actual_value: Option<f64>,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub created_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub acknowledged_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub resolved_at: Option<Timestamp>,
-    pub auto_resolved: bool,
-    /// Open, and not a service alert whose service is still down.
-    pub can_acknowledge: bool,
-    /// For service alerts, the stored subject (v1 parsed it out of the title).
-    pub service_name: Option<String>,
-    /// Not resolved, and not a service alert whose service is still down.
-    pub can_resolve: bool,
-}
-
-impl From<AlertRecord> for AlertResponse {
-    fn from(alert: AlertRecord) -> Self {
-        let still_down = alert.service_still_down();
-        AlertResponse {
-            can_acknowledge: alert.status == AlertStatus::Open && !still_down,
-            can_resolve: alert.status != AlertStatus::Resolved && !still_down,
-            service_name: alert.key.service_name().map(str::to_owned),
-            id: alert.id,
-            server_id: alert.server_id,
-            server_name: alert.server_name,
-            alert_type: alert.alert_type,
-            severity: alert.severity,
-            status: alert.status,
-            title: alert.title,
-            message: alert.message,
-            threshold_value: alert.threshold_value,
-            actual_value: alert.actual_value,
-            created_at: alert.created_at,
-            acknowledged_at: alert.acknowledged_at,
-            resolved_at: alert.resolved_at,
-            auto_resolved: alert.auto_resolved,
-        }
-    }
-}
-
-/// Query of `GET /alerts`. Strings match exactly and are not validated, as in v1; `alert_type`,
-/// `from` and `to` are additions (v1 ignored `alert_type`).
-#[derive(Debug, Default, Deserialize, IntoParams)]
-pub struct AlertQuery {
-    pub status: Option<String>,
-    pub severity: Option<String>,
-    pub server_id: Option<String>,
-    /// `cpu`, `memory`, `disk`, `offline` or `service`.
-    pub alert_type: Option<String>,
-    /// Alerts created at or after this instant (RFC 3339).
-    pub from: Option<String>,
-    /// Alerts created at or before this instant (RFC 3339).
-    pub to: Option<String>,
-    /// 1–100, default 50.
-    pub limit: Option<i64>,
-    /// ≥ 0, default 0.
-    pub offset: Option<i64>,
-}
-
-fn parse_instant(v: &mut Validator, field: &str, text: Option<&str>) -> Option<Timestamp> {
-    let text = text?;
-    let parsed = time::parse(text);
-    if parsed.is_none() {
-        v.custom(field, "datetime_parsing", "should be an RFC 3339 date-time", text.into());
-    }
-    parsed
-}
-
-impl AlertQuery {
-    fn filter(&self) -> Result<AlertFilter, ValidationErrors> {
-        let mut v = Validator::new("query");
-        v.range_i64("limit", self.limit, 1, Some(100));
-        v.range_i64("offset", self.offset, 0, None);
-        let from = parse_instant(&mut v, "from", self.from.as_deref());
-        let to = parse_instant(&mut v, "to", self.to.as_deref());
-        v.finish()?;
-        Ok(AlertFilter {
-            status: self.status.clone(),
-            severity: self.severity.clone(),
-            server_id: self.server_id.clone(),
-            alert_type: self.alert_type.clone(),
-            from,
-            to,
-            limit: self.limit.unwrap_or(50),
-            offset: self.offset.unwrap_or(0),
-        })
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlertList {
-    pub alerts: Vec<AlertResponse>,
-    /// Number of alerts matching the filters (all pages).
-    pub total: i64,
-    pub limit: i64,
-    pub offset: i64,
-}
 
 /// Alert history, newest first.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("api_key" = [])), params(AlertQuery),
@@ -137,26 +20,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AlertQuery>,
 ) -> ApiResult<Json<AlertList>> {
-    let filter = query.filter()?;
-    let page = state.store.list_alerts(&filter).await?;
-    Ok(Json(AlertList {
-        alerts: page.alerts.into_iter().map(AlertResponse::from).collect(),
-        total: page.total,
-        limit: filter.limit,
-        offset: filter.offset,
-    }))
-}
-
-/// The integer id of a path, as a v1 422 when it is not one.
-fn alert_id(text: &str) -> ApiResult<i64> {
-    text.parse().map_err(|_| {
-        ApiError::Validation(ValidationErrors::single(
-            "int_parsing",
-            vec!["path".into(), "alert_id".into()],
-            "should be a valid integer",
-            text.into(),
-        ))
-    })
+    Ok(Json(alerts::list(&state, &query).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts/{alert_id}", tag = "alerts", security(("api_key" = [])),
@@ -165,18 +29,9 @@ fn alert_id(text: &str) -> ApiResult<i64> {
 pub async fn get(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AlertResponse>> {
-    Ok(Json(state.store.get_alert(alert_id(&id)?).await?.into()))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AcknowledgeResponse {
-    pub id: i64,
-    pub status: AlertStatus,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub acknowledged_at: Option<Timestamp>,
+    Ok(Json(alerts::get(&state, id).await?))
 }
 
 /// Acknowledges an open alert: reminders stop, but it still escalates and auto-resolves (v1 froze
@@ -188,43 +43,9 @@ pub struct AcknowledgeResponse {
 pub async fn acknowledge(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AcknowledgeResponse>> {
-    let id = alert_id(&id)?;
-    let alert = state.store.get_alert(id).await?;
-    match alert.status {
-        AlertStatus::Resolved => {
-            return Err(ApiError::bad_request("INVALID_STATE", "Cannot acknowledge a resolved alert"));
-        }
-        AlertStatus::Open if alert.service_still_down() => {
-            return Err(ApiError::bad_request(
-                "SERVICE_STILL_DOWN",
-                format!(
-                    "Cannot acknowledge: service {} is still {}",
-                    alert.key.subject,
-                    alert.latest_service_status.as_deref().unwrap_or("down")
-                ),
-            ));
-        }
-        _ => {}
-    }
-    let alert = state.store.acknowledge_alert(id, state.clock.now()).await.map_err(|error| match error {
-        // Resolved between the two reads.
-        StoreError::Rejected(message) => ApiError::bad_request("INVALID_STATE", message),
-        other => other.into(),
-    })?;
-    state.web.server_changed(&alert.server_id, false);
-    Ok(Json(AcknowledgeResponse { id: alert.id, status: alert.status, acknowledged_at: alert.acknowledged_at }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ResolveResponse {
-    pub id: i64,
-    pub status: AlertStatus,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub resolved_at: Option<Timestamp>,
-    pub auto_resolved: bool,
+    Ok(Json(alerts::acknowledge(&state, id).await?))
 }
 
 /// Resolves an open or acknowledged alert by hand. The key starts afresh, so a problem that
@@ -235,212 +56,16 @@ pub struct ResolveResponse {
 pub async fn resolve(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ResolveResponse>> {
-    let alert = state.store.resolve_alert(alert_id(&id)?, state.clock.now()).await?;
-    state.web.server_changed(&alert.server_id, false);
-    Ok(Json(ResolveResponse {
-        id: alert.id,
-        status: alert.status,
-        resolved_at: alert.resolved_at,
-        auto_resolved: alert.auto_resolved,
-    }))
-}
-
-/// A metric breach that has not lasted its sustained window yet (v1 shape plus `mount_point`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PendingItem {
-    pub server_id: String,
-    pub server_name: String,
-    /// `cpu`, `memory` or `disk`.
-    pub metric_type: AlertKind,
-    /// The mount point of a disk breach (not in v1, which only watched one disk).
-    pub mount_point: Option<String>,
-    pub current_value: f64,
-    pub threshold_value: f64,
-    /// `critical` when the value is at or above the critical level, else `high`.
-    pub severity: Severity,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub first_breach_at: Timestamp,
-    pub sustained_seconds: i64,
-    pub elapsed_seconds: i64,
-    pub time_until_alert: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PendingList {
-    pub pending: Vec<PendingItem>,
-    pub total: usize,
+    Ok(Json(alerts::resolve(&state, id).await?))
 }
 
 /// Breaches inside their sustained window: what will alert if nothing changes.
 #[utoipa::path(get, path = "/api/v1/alerts/pending", tag = "alerts", security(("api_key" = [])),
     responses((status = 200, body = PendingList), (status = 401, body = ErrorBody)))]
 pub async fn pending(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<PendingList>> {
-    let pending: Vec<PendingItem> = state
-        .store
-        .pending_breaches(state.clock.now())
-        .await?
-        .into_iter()
-        .map(|item| {
-            let breach = item.breach;
-            PendingItem {
-                server_id: item.server_id,
-                server_name: item.server_name,
-                metric_type: breach.key.kind,
-                mount_point: (breach.key.kind == AlertKind::Disk).then_some(breach.key.subject),
-                current_value: breach.current_value,
-                threshold_value: breach.threshold_value,
-                severity: breach.severity,
-                first_breach_at: breach.first_breach_at,
-                sustained_seconds: breach.sustained_seconds,
-                elapsed_seconds: breach.elapsed_seconds,
-                time_until_alert: breach.time_until_alert,
-            }
-        })
-        .collect();
-    Ok(Json(PendingList { total: pending.len(), pending }))
-}
-
-/// One notification attempt series of a timeline entry: one channel's delivery of one event.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineDelivery {
-    pub delivery_id: i64,
-    pub channel_id: String,
-    /// `pending`, `delivered`, `dead` or `discarded`.
-    pub status: String,
-    pub attempts: i64,
-    /// The receiver's last error, verbatim.
-    pub last_error: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub delivered_at: Option<Timestamp>,
-    /// When a pending delivery is tried next.
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub next_attempt_at: Timestamp,
-}
-
-/// One thing that happened to an alert.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineEntry {
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub at: Timestamp,
-    /// `fired`, `escalated`, `de_escalated`, `reminder`, `acknowledged` or `resolved`.
-    pub kind: &'static str,
-    /// The alert's severity after this step.
-    pub severity: Severity,
-    /// What happened, in words.
-    pub text: String,
-    /// Whether the step went to the notification outbox (false in maintenance, for a person's
-    /// acknowledgement or resolution, and for alerts older than the outbox).
-    pub notified: bool,
-    /// Deliveries of that outbox event, one per channel that wanted it.
-    pub deliveries: Vec<TimelineDelivery>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlertTimeline {
-    pub alert: AlertResponse,
-    /// Oldest first.
-    pub entries: Vec<TimelineEntry>,
-}
-
-fn outbox_kind(kind: &str) -> &'static str {
-    match kind {
-        "opened" => "fired",
-        "escalated" => "escalated",
-        "de_escalated" => "de_escalated",
-        "reminder" => "reminder",
-        "acknowledged" => "acknowledged",
-        _ => "resolved",
-    }
-}
-
-fn resolved_text(auto: bool, duration_minutes: Option<i64>) -> String {
-    let how = if auto { "Resolved automatically (the condition cleared)" } else { "Resolved by hand" };
-    match duration_minutes {
-        Some(0) => format!("{how} within a minute"),
-        Some(minutes) => format!("{how} after {minutes} min"),
-        None => how.to_owned(),
-    }
-}
-
-/// The alert and everything that happened to it, oldest first: the alert row gives the opening,
-/// acknowledgement and resolution times; the outbox gives escalations, reminders and which
-/// channels were notified, with each delivery's outcome. Shared by the API and the dashboard.
-pub async fn build_timeline(state: &AppState, id: i64) -> ApiResult<AlertTimeline> {
-    let record = state.store.get_alert(id).await?;
-    let (events, deliveries) = state.store.alert_notifications(id).await?;
-    let mut entries: Vec<TimelineEntry> = events
-        .iter()
-        .map(|outbox| {
-            let event = &outbox.event;
-            let kind = outbox_kind(&outbox.kind);
-            let previous = event.previous_severity.map_or("", Severity::as_str);
-            let text = match kind {
-                "fired" => format!("Fired: {}", event.title),
-                "escalated" => format!("Escalated from {previous} to {}: {}", event.severity.as_str(), event.title),
-                "de_escalated" => {
-                    format!("Eased from {previous} to {}: {}", event.severity.as_str(), event.title)
-                }
-                "reminder" => format!("Reminder: {}", event.title),
-                "acknowledged" => "Acknowledged".to_owned(),
-                _ => resolved_text(
-                    matches!(event.kind, homelab_core::alerts::EventKind::Resolved { auto: true }),
-                    event.duration_minutes(),
-                ),
-            };
-            TimelineEntry {
-                at: event.at,
-                kind,
-                severity: event.severity,
-                text,
-                notified: true,
-                deliveries: deliveries
-                    .iter()
-                    .filter(|d| d.event_id == outbox.id)
-                    .map(|d| TimelineDelivery {
-                        delivery_id: d.id,
-                        channel_id: d.channel_id.clone(),
-                        status: d.status.clone(),
-                        attempts: d.attempts,
-                        last_error: d.last_error.clone(),
-                        delivered_at: d.delivered_at,
-                        next_attempt_at: d.next_attempt_at,
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let has = |entries: &[TimelineEntry], kind: &str| entries.iter().any(|e| e.kind == kind);
-    let quiet = |at, kind, text: String| TimelineEntry {
-        at,
-        kind,
-        severity: record.severity,
-        text,
-        notified: false,
-        deliveries: Vec::new(),
-    };
-    if !has(&entries, "fired") {
-        entries.push(quiet(record.created_at, "fired", format!("Fired: {}", record.title)));
-    }
-    if let Some(at) = record.acknowledged_at
-        && !has(&entries, "acknowledged")
-    {
-        entries.push(quiet(at, "acknowledged", "Acknowledged".to_owned()));
-    }
-    if let Some(at) = record.resolved_at
-        && !has(&entries, "resolved")
-    {
-        let minutes = (at - record.created_at).num_minutes();
-        entries.push(quiet(at, "resolved", resolved_text(record.auto_resolved, Some(minutes))));
-    }
-    // Stable: steps at the same instant keep the order they were recorded in.
-    entries.sort_by_key(|e| e.at);
-    Ok(AlertTimeline { alert: record.into(), entries })
+    Ok(Json(alerts::pending(&state).await?))
 }
 
 /// What happened to an alert, with the notifications each step sent and their outcome.
@@ -450,7 +75,7 @@ pub async fn build_timeline(state: &AppState, id: i64) -> ApiResult<AlertTimelin
 pub async fn timeline(
     _: AdminAuth,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AlertTimeline>> {
-    Ok(Json(build_timeline(&state, alert_id(&id)?).await?))
+    Ok(Json(alerts::timeline(&state, id).await?))
 }

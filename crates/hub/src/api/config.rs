@@ -1,105 +1,27 @@
-//! Alert configuration (v1 §2.7): thresholds and notification settings as JSON documents in the
-//! settings table, with the v1 defaults when absent. Updates are partial and validated after
-//! merging, so a cross-field rule (critical above high) is checked on the document that would be
-//! stored; every accepted field is stored and read by the engine (`server_offline_seconds` too,
-//! which v1 ignored).
-
-use std::sync::{Arc, Mutex};
+//! Alert configuration (v1 §2.7): thresholds and notification settings; the rules are in
+//! [`crate::service::config`].
 
 use axum::Json;
 use axum::extract::State;
 use homelab_core::alerts::{NotificationSettings, NotificationSettingsUpdate, Thresholds, ThresholdsUpdate};
-use homelab_store::{SettingChange, StoreError};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use utoipa::ToSchema;
 
 use crate::auth::AdminAuth;
-use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
+use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::ApiJson;
+use crate::service::config::{self, ConfigResponse, NotificationsUpdated, ThresholdsUpdated};
 use crate::state::AppState;
-
-/// Settings keys, shared with the store's engine wiring.
-pub const THRESHOLDS_KEY: &str = "thresholds";
-pub const NOTIFICATIONS_KEY: &str = "notifications";
-
-/// The stored document `key`, or its defaults when none was saved.
-fn document<T: DeserializeOwned + Default>(key: &str, stored: Option<serde_json::Value>) -> Result<T, String> {
-    match stored {
-        Some(value) => {
-            serde_json::from_value(value).map_err(|e| format!("the stored '{key}' settings are unreadable: {e}"))
-        }
-        None => Ok(T::default()),
-    }
-}
-
-/// A settings document, or its defaults when none was saved.
-pub(crate) async fn load<T: DeserializeOwned + Default>(state: &AppState, key: &str) -> ApiResult<T> {
-    document(key, state.store.get_setting(key).await?).map_err(ApiError::Internal)
-}
-
-/// Changes a settings document in one store transaction, so that concurrent edits (two people,
-/// or two hubs) apply one after the other instead of overwriting each other. `change` edits the
-/// document (its defaults when none was saved) and may refuse with any [`ApiError`], which is
-/// returned as is and saves nothing. It may run more than once.
-pub(crate) async fn update<T, R, F>(state: &AppState, key: &str, change: F) -> ApiResult<R>
-where
-    T: DeserializeOwned + Serialize + Default,
-    R: Send + 'static,
-    F: Fn(&mut T) -> ApiResult<R> + Send + Sync + 'static,
-{
-    let outcome: Arc<Mutex<Option<ApiResult<R>>>> = Arc::default();
-    let slot = Arc::clone(&outcome);
-    let name = key.to_owned();
-    let store_change: SettingChange = Box::new(move |stored| {
-        let mut current: T = document(&name, stored).map_err(StoreError::Database)?;
-        let result = change(&mut current);
-        let refused = result.is_err();
-        if let Ok(mut slot) = slot.lock() {
-            *slot = Some(result);
-        }
-        if refused {
-            return Err(StoreError::Rejected("the change was refused".into()));
-        }
-        serde_json::to_value(&current).map_err(|e| StoreError::Database(e.to_string()))
-    });
-    let saved = state.store.update_setting(key, store_change, state.clock.now()).await;
-    let result = outcome.lock().ok().and_then(|mut slot| slot.take());
-    match (saved, result) {
-        (_, Some(Err(refusal))) => Err(refusal),
-        (Ok(_), Some(Ok(value))) => Ok(value),
-        (Err(error), _) => Err(error.into()),
-        (Ok(_), None) => Err(ApiError::Internal(format!("the '{key}' settings change did not run"))),
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConfigResponse {
-    pub thresholds: Thresholds,
-    pub notifications: NotificationSettings,
-}
 
 /// Both documents, defaults filled in.
 #[utoipa::path(get, path = "/api/v1/config", tag = "config", security(("api_key" = [])),
     responses((status = 200, body = ConfigResponse), (status = 401, body = ErrorBody)))]
 pub async fn get_all(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<ConfigResponse>> {
-    Ok(Json(ConfigResponse {
-        thresholds: load(&state, THRESHOLDS_KEY).await?,
-        notifications: load(&state, NOTIFICATIONS_KEY).await?,
-    }))
+    Ok(Json(config::all(&state).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/config/thresholds", tag = "config", security(("api_key" = [])),
     responses((status = 200, body = Thresholds), (status = 401, body = ErrorBody)))]
 pub async fn get_thresholds(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<Thresholds>> {
-    Ok(Json(load(&state, THRESHOLDS_KEY).await?))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ThresholdsUpdated {
-    /// Dotted names of the fields whose value changed (`cpu.high_percent`, …).
-    pub updated: Vec<String>,
-    pub thresholds: Thresholds,
+    Ok(Json(config::thresholds(&state).await?))
 }
 
 /// Partial update; `null` and absent fields keep their values. A 422 names the field, for range
@@ -113,25 +35,13 @@ pub async fn put_thresholds(
     State(state): State<AppState>,
     ApiJson(update): ApiJson<ThresholdsUpdate>,
 ) -> ApiResult<Json<ThresholdsUpdated>> {
-    let (updated, thresholds) = super::config::update(&state, THRESHOLDS_KEY, move |current: &mut Thresholds| {
-        let merged = current.merge(&update)?;
-        *current = merged.config;
-        Ok((merged.updated, merged.config))
-    })
-    .await?;
-    Ok(Json(ThresholdsUpdated { updated, thresholds }))
+    Ok(Json(config::update_thresholds(&state, update).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/config/notifications", tag = "config", security(("api_key" = [])),
     responses((status = 200, body = NotificationSettings), (status = 401, body = ErrorBody)))]
 pub async fn get_notifications(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<NotificationSettings>> {
-    Ok(Json(load(&state, NOTIFICATIONS_KEY).await?))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationsUpdated {
-    pub updated: Vec<String>,
-    pub notifications: NotificationSettings,
+    Ok(Json(config::notifications(&state).await?))
 }
 
 /// Partial update of all eight v1 settings (v1 silently dropped three of them).
@@ -144,12 +54,5 @@ pub async fn put_notifications(
     State(state): State<AppState>,
     ApiJson(update): ApiJson<NotificationSettingsUpdate>,
 ) -> ApiResult<Json<NotificationsUpdated>> {
-    let (updated, notifications) =
-        super::config::update(&state, NOTIFICATIONS_KEY, move |current: &mut NotificationSettings| {
-            let merged = current.merge(&update)?;
-            *current = merged.config.clone();
-            Ok((merged.updated, merged.config))
-        })
-        .await?;
-    Ok(Json(NotificationsUpdated { updated, notifications }))
+    Ok(Json(config::update_notifications(&state, update).await?))
 }

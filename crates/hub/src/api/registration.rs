@@ -1,70 +1,18 @@
-//! Agent registration (v1 §2.8): one-time registration tokens, the claim that exchanges one for
-//! a per-agent credential, and credential rotation and revocation.
-//!
-//! Tokens are shown once; only their SHA-256 hashes are stored.
+//! Agent registration (v1 §2.8): tokens, the claim, credential rotation and revocation; the
+//! rules are in [`crate::service::registration`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Duration;
-use homelab_core::time::{self, Timestamp};
-use homelab_core::validate::Validator;
-use homelab_store::{AgentCredential, RegistrationToken, StoreError, TokenClaim};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::auth::{AdminAuth, sha256_hex};
-use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
+use crate::auth::AdminAuth;
+use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::service::registration::{
+    self, ClaimRequest, ClaimResponse, CreateTokenRequest, CreatedToken, CredentialInfo, RevokeResponse,
+    RotateResponse, TokenList,
+};
 use crate::state::AppState;
-use crate::tokens;
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateTokenRequest {
-    /// `readonly` (default) or `readwrite`.
-    #[serde(default = "default_mode")]
-    pub mode: String,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    #[serde(default)]
-    pub monitored_services: Option<Vec<String>>,
-    /// 5–60, default 15.
-    #[serde(default = "default_expiry")]
-    pub expiry_minutes: i64,
-}
-
-fn default_mode() -> String {
-    "readonly".into()
-}
-
-fn default_expiry() -> i64 {
-    15
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedToken {
-    /// Shown only now; the hub keeps a hash.
-    pub token: String,
-    pub token_prefix: String,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub expires_at: Timestamp,
-    /// The command to run on the new machine.
-    pub install_command: String,
-}
-
-/// The URL agents should use: the configured external URL, else what the request was sent to.
-fn hub_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.external_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let proto = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .unwrap_or_else(|| state.config.listen_address().to_string());
-    format!("{proto}://{host}")
-}
 
 /// Creates a one-time registration token for a new agent.
 #[utoipa::path(post, path = "/api/v1/agents/register/tokens", tag = "registration", security(("api_key" = [])),
@@ -76,76 +24,14 @@ pub async fn create_token(
     headers: HeaderMap,
     ApiJson(request): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<Json<CreatedToken>> {
-    let mut v = Validator::new("body");
-    v.one_of("mode", &request.mode, &["readonly", "readwrite"]);
-    v.opt_str_len("display_name", request.display_name.as_deref(), 0, 255);
-    v.range_i64("expiry_minutes", Some(request.expiry_minutes), 5, Some(60));
-    if let Some(services) = &request.monitored_services {
-        v.at("monitored_services", |v| {
-            for (index, name) in services.iter().enumerate() {
-                v.at(index, |v| v.str_len("name", name, 1, 255));
-            }
-        });
-    }
-    v.finish()?;
-    let now = state.clock.now();
-    let (token, new) = tokens::new_registration_token(
-        request.mode,
-        request.display_name,
-        request.monitored_services,
-        now,
-        Duration::minutes(request.expiry_minutes),
-    );
-    let stored = state.store.create_registration_token(&new).await?;
-    let install_command = tokens::install_command(&hub_url(&state, &headers), &token);
-    Ok(Json(CreatedToken { token, token_prefix: stored.token_prefix, expires_at: stored.expires_at, install_command }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub token_prefix: String,
-    pub mode: String,
-    pub display_name: Option<String>,
-    pub monitored_services: Option<Vec<String>>,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub expires_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub created_at: Timestamp,
-    pub is_expired: bool,
-    pub is_claimed: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenList {
-    pub tokens: Vec<TokenInfo>,
-    pub total: usize,
-}
-
-fn token_info(token: RegistrationToken, now: Timestamp) -> TokenInfo {
-    TokenInfo {
-        id: token.id,
-        is_expired: token.expires_at <= now,
-        is_claimed: token.claimed_at.is_some(),
-        token_prefix: token.token_prefix,
-        mode: token.mode,
-        display_name: token.display_name,
-        monitored_services: token.monitored_services,
-        expires_at: token.expires_at,
-        created_at: token.created_at,
-    }
+    Ok(Json(registration::create_token(&state, request, &headers).await?))
 }
 
 /// Pending (unclaimed, unexpired) tokens, newest first.
 #[utoipa::path(get, path = "/api/v1/agents/register/tokens", tag = "registration", security(("api_key" = [])),
     responses((status = 200, body = TokenList)))]
 pub async fn list_tokens(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<TokenList>> {
-    let now = state.clock.now();
-    let tokens: Vec<TokenInfo> =
-        state.store.list_registration_tokens(now).await?.into_iter().map(|t| token_info(t, now)).collect();
-    Ok(Json(TokenList { total: tokens.len(), tokens }))
+    Ok(Json(registration::list_tokens(&state).await?))
 }
 
 /// Revokes a token that has not been used yet.
@@ -157,30 +43,8 @@ pub async fn delete_token(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    match state.store.delete_registration_token(id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::Conflict(message)) => Err(ApiError::bad_request("TOKEN_CLAIMED", message)),
-        Err(other) => Err(other.into()),
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ClaimRequest {
-    pub token: String,
-    pub server_id: String,
-    pub hostname: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClaimResponse {
-    pub success: bool,
-    pub server_id: String,
-    pub server_guid: String,
-    /// The agent's own token, shown once.
-    pub api_token: String,
-    /// Agent configuration in the v1 (YAML) layout.
-    pub config_yaml: String,
-    pub error: Option<String>,
+    registration::delete_token(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Exchanges a registration token for a server GUID and a per-agent token. Needs no API key:
@@ -192,81 +56,7 @@ pub async fn claim(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ClaimRequest>,
 ) -> ApiResult<Json<ClaimResponse>> {
-    let mut v = Validator::new("body");
-    v.str_len("token", &request.token, 40, 200);
-    v.slug("server_id", &request.server_id);
-    v.str_len("hostname", &request.hostname, 1, 255);
-    v.finish()?;
-    let existing_guid = match state.store.get_server(&request.server_id).await {
-        Ok(server) => server.guid,
-        Err(StoreError::NotFound(_)) => None,
-        Err(other) => return Err(other.into()),
-    };
-    let server_guid = existing_guid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let (api_token, credential) = tokens::new_agent_token(&server_guid);
-    let claimed = state
-        .store
-        .claim_registration_token(&TokenClaim {
-            token_hash: sha256_hex(&request.token),
-            server_id: request.server_id,
-            hostname: request.hostname,
-            server_guid,
-            credential,
-            now: state.clock.now(),
-        })
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(message) => ApiError::bad_request("INVALID_TOKEN", message),
-            other => other.into(),
-        })?;
-    let mut config_yaml = format!(
-        "hub_url: {}\nserver_id: {}\nserver_guid: {}\napi_token: {api_token}\nmode: {}\nheartbeat_interval: 60\n",
-        hub_url(&state, &headers),
-        claimed.server_id,
-        claimed.server_guid,
-        claimed.mode
-    );
-    if let Some(services) = claimed.monitored_services.as_ref().filter(|s| !s.is_empty()) {
-        config_yaml.push_str("monitored_services:\n");
-        for service in services {
-            config_yaml.push_str(&format!("  - {service}\n"));
-        }
-    }
-    Ok(Json(ClaimResponse {
-        success: true,
-        server_id: claimed.server_id,
-        server_guid: claimed.server_guid,
-        api_token,
-        config_yaml,
-        error: None,
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CredentialInfo {
-    pub server_guid: String,
-    pub api_token_prefix: String,
-    pub is_legacy: bool,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub last_used_at: Option<Timestamp>,
-    pub is_revoked: bool,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "time::rfc3339")]
-    pub created_at: Timestamp,
-}
-
-impl From<AgentCredential> for CredentialInfo {
-    fn from(c: AgentCredential) -> Self {
-        CredentialInfo {
-            is_revoked: c.revoked_at.is_some(),
-            server_guid: c.server_guid,
-            api_token_prefix: c.token_prefix,
-            is_legacy: c.is_legacy,
-            last_used_at: c.last_used_at,
-            created_at: c.created_at,
-        }
-    }
+    Ok(Json(registration::claim(&state, request, &headers).await?))
 }
 
 /// The agent's current (or last) credential, without the secret.
@@ -278,16 +68,7 @@ pub async fn credential(
     State(state): State<AppState>,
     ApiPath(guid): ApiPath<String>,
 ) -> ApiResult<Json<CredentialInfo>> {
-    Ok(Json(state.store.credential_info(&guid).await?.into()))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RotateResponse {
-    pub success: bool,
-    pub server_guid: String,
-    pub api_token: String,
-    pub api_token_prefix: String,
-    pub error: Option<String>,
+    Ok(Json(registration::credential(&state, &guid).await?))
 }
 
 /// Issues a new agent token and revokes the old one at once.
@@ -299,22 +80,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     ApiPath(guid): ApiPath<String>,
 ) -> ApiResult<Json<RotateResponse>> {
-    let (api_token, credential) = tokens::new_agent_token(&guid);
-    state.store.rotate_credential(&guid, &credential, state.clock.now()).await?;
-    Ok(Json(RotateResponse {
-        success: true,
-        server_guid: guid,
-        api_token,
-        api_token_prefix: credential.token_prefix,
-        error: None,
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RevokeResponse {
-    pub success: bool,
-    pub server_guid: String,
-    pub error: Option<String>,
+    Ok(Json(registration::rotate(&state, &guid).await?))
 }
 
 /// Revokes the agent's token; its heartbeats are refused until it registers again.
@@ -326,6 +92,5 @@ pub async fn revoke(
     State(state): State<AppState>,
     ApiPath(guid): ApiPath<String>,
 ) -> ApiResult<Json<RevokeResponse>> {
-    state.store.revoke_credential(&guid, state.clock.now()).await?;
-    Ok(Json(RevokeResponse { success: true, server_guid: guid, error: None }))
+    Ok(Json(registration::revoke(&state, &guid).await?))
 }

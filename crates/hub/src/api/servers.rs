@@ -3,28 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
-use homelab_core::time::{self, Timestamp};
-use serde::Serialize;
-use utoipa::ToSchema;
+use homelab_core::server::{NewServer, Server, ServerUpdate};
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::service::servers::{self, PackageList, ServerList};
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServerList {
-    pub servers: Vec<Server>,
-    pub total: usize,
-}
 
 /// Every server, with its latest metrics and open-alert summary.
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers", security(("api_key" = [])),
     responses((status = 200, body = ServerList), (status = 401, body = ErrorBody)))]
 pub async fn list(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<ServerList>> {
-    let servers = state.store.list_servers().await?;
-    Ok(Json(ServerList { total: servers.len(), servers }))
+    Ok(Json(servers::list(&state).await?))
 }
 
 /// Registers a server by hand (agents also register themselves on their first heartbeat).
@@ -35,16 +26,14 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewServer>,
 ) -> ApiResult<(StatusCode, Json<Server>)> {
-    new.validate()?;
-    let server = state.store.create_server(&new, state.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(server)))
+    Ok((StatusCode::CREATED, Json(servers::create(&state, &new).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", security(("api_key" = [])),
     params(("id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
 pub async fn get(_: AdminAuth, State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Server>> {
-    Ok(Json(state.store.get_server(&id).await?))
+    Ok(Json(servers::get(&state, &id).await?))
 }
 
 /// Partial update: only the keys sent are changed; `null` clears an optional field.
@@ -57,10 +46,7 @@ pub async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(update): ApiJson<ServerUpdate>,
 ) -> ApiResult<Json<Server>> {
-    update.validate()?;
-    let server = state.store.update_server(&id, &update, state.clock.now()).await?;
-    state.web.server_changed(&server.id, false);
-    Ok(Json(server))
+    Ok(Json(servers::update(&state, &id, &update).await?))
 }
 
 /// Deletes the server and all its history, alerts and credentials.
@@ -72,7 +58,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_server(&id).await?;
+    servers::delete(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,9 +71,7 @@ pub async fn pause(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Server>> {
-    let server = state.store.set_paused(&id, true, state.clock.now()).await?;
-    state.web.server_changed(&server.id, false);
-    Ok(Json(server))
+    Ok(Json(servers::set_maintenance(&state, &id, true).await?))
 }
 
 /// Maintenance mode off.
@@ -99,21 +83,7 @@ pub async fn unpause(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Server>> {
-    let server = state.store.set_paused(&id, false, state.clock.now()).await?;
-    state.web.server_changed(&server.id, false);
-    Ok(Json(server))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PackageList {
-    pub server_id: String,
-    /// When the agent last reported (the server's `last_seen`).
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(with = "time::rfc3339_option")]
-    pub last_checked: Option<Timestamp>,
-    pub total_count: usize,
-    pub security_count: usize,
-    pub packages: Vec<Package>,
+    Ok(Json(servers::set_maintenance(&state, &id, false).await?))
 }
 
 /// Pending package updates, sorted by name.
@@ -125,13 +95,5 @@ pub async fn packages(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PackageList>> {
-    let server = state.store.get_server(&id).await?;
-    let packages = state.store.list_packages(&id).await?;
-    Ok(Json(PackageList {
-        server_id: server.id,
-        last_checked: server.last_seen,
-        total_count: packages.len(),
-        security_count: packages.iter().filter(|p| p.is_security).count(),
-        packages,
-    }))
+    Ok(Json(servers::packages(&state, &id).await?))
 }

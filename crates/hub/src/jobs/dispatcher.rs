@@ -13,8 +13,8 @@ use homelab_core::notify::{group_send_at, retry_delay};
 use homelab_core::time::Timestamp;
 use homelab_store::{ClaimedDelivery, DeliveryOutcome};
 
-use crate::api::notifications::load_channels;
 use crate::notify::{self, ChannelConfig, ChannelTarget, DeliveryError, EventFilter};
+use crate::service::notifications::load_channels;
 use crate::state::AppState;
 
 /// Events routed per store transaction.
@@ -90,9 +90,8 @@ impl Dispatcher {
             .into_iter()
             .map(|config| Route { config, v1_gates: None })
             .collect();
-        let v1: NotificationSettings = crate::api::config::load(&self.state, crate::api::config::NOTIFICATIONS_KEY)
-            .await
-            .map_err(|e| e.to_string())?;
+        let v1: NotificationSettings =
+            crate::service::config::notifications(&self.state).await.map_err(|e| e.to_string())?;
         if !v1.slack_webhook_url.trim().is_empty() && !routes.iter().any(|r| r.config.id == V1_SLACK_CHANNEL) {
             routes.push(Route {
                 config: ChannelConfig {

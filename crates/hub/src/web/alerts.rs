@@ -1,11 +1,9 @@
 //! Alerts at `/alerts`: open and history, filtered by status, severity, server and type;
-//! acknowledge and resolve, one at a time or in bulk, through the alert API's handlers. Each
-//! alert has a detail page (`/alerts/{id}`) with its timeline: fired, reminded, escalated,
-//! acknowledged, resolved, and every notification sent with its outcome (the API's
-//! `GET /alerts/{id}/timeline`).
+//! acknowledge and resolve, one at a time or in bulk, through the alert service. Each alert has a
+//! detail page (`/alerts/{id}`) with its timeline: fired, reminded, escalated, acknowledged,
+//! resolved, and every notification sent with its outcome (as `GET /api/v1/alerts/{id}/timeline`).
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,10 +11,9 @@ use homelab_core::time::Timestamp;
 use serde::Deserialize;
 
 use super::session::{CsrfUser, WebUser};
-use super::{Layout, error_message, error_toast, render, view};
-use crate::api::alerts::{self, AlertQuery, AlertResponse, AlertTimeline};
-use crate::auth::AdminAuth;
-use crate::extract::ApiQuery;
+use super::{Layout, error_message, error_status, error_toast, render, view};
+use crate::service::alerts::{self, AlertQuery, AlertResponse, AlertTimeline};
+use crate::service::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// The filters, as the form sends them (empty = any).
@@ -117,8 +114,8 @@ pub struct AlertsPartial {
 
 async fn list(state: &AppState, filters: &Filters, message: Option<String>, error: Option<String>) -> AlertsPartial {
     let now = state.clock.now();
-    match alerts::list(AdminAuth, State(state.clone()), ApiQuery(filters.query())).await {
-        Ok(Json(page)) => AlertsPartial {
+    match alerts::list(state, &filters.query()).await {
+        Ok(page) => AlertsPartial {
             total: page.total,
             rows: page.alerts.into_iter().map(|a| AlertRow::of(a, now)).collect(),
             message,
@@ -138,12 +135,11 @@ pub async fn partial(State(state): State<AppState>, _: WebUser, Query(filters): 
     render(&list(&state, &filters, None, None).await)
 }
 
-/// Acknowledges or resolves one alert with the API's handler; the error message if refused.
+/// Acknowledges or resolves one alert; the error message if refused.
 async fn act(state: &AppState, action: &str, id: i64) -> Result<(), String> {
-    let path = Path(id.to_string());
     let result = match action {
-        "acknowledge" => alerts::acknowledge(AdminAuth, State(state.clone()), path).await.map(|_| ()),
-        "resolve" => alerts::resolve(AdminAuth, State(state.clone()), path).await.map(|_| ()),
+        "acknowledge" => alerts::acknowledge(state, id).await.map(|_| ()),
+        "resolve" => alerts::resolve(state, id).await.map(|_| ()),
         _ => return Err(format!("unknown action '{action}'")),
     };
     result.map_err(|e| format!("#{id}: {}", error_message(&e)))
@@ -158,12 +154,16 @@ fn pairs(body: &[u8]) -> Vec<(String, String)> {
 pub async fn one(
     State(state): State<AppState>,
     _: CsrfUser,
-    Path((id, action)): Path<(i64, String)>,
+    Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
     if action != "acknowledge" && action != "resolve" {
         return error_toast(StatusCode::NOT_FOUND, "Unknown action.");
     }
+    let id = match alert_id(&id) {
+        Ok(id) => id,
+        Err(e) => return error_toast(error_status(&e), &error_message(&e)),
+    };
     let pairs = pairs(&body);
     if pairs.iter().any(|(k, v)| k == "view" && v == "detail") {
         let (message, error) = match act(&state, &action, id).await {
@@ -327,24 +327,41 @@ impl AlertDetailPartial {
     }
 }
 
+/// The alert id of a page's path; anything but an integer is refused naming the field, as the
+/// API does.
+fn alert_id(text: &str) -> ServiceResult<i64> {
+    text.parse().map_err(|_| {
+        ServiceError::invalid(
+            "int_parsing",
+            vec!["path".into(), "alert_id".into()],
+            "should be a valid integer",
+            text.into(),
+        )
+    })
+}
+
+async fn timeline(state: &AppState, id: &str) -> ServiceResult<AlertTimeline> {
+    alerts::timeline(state, alert_id(id)?).await
+}
+
 async fn detail_response(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> Response {
-    match alerts::timeline(AdminAuth, State(state.clone()), Path(id.to_owned())).await {
-        Ok(Json(timeline)) => render(&AlertDetailPartial::of(timeline, state.clock.now(), message, error)),
-        Err(e) => error_toast(e.status(), &error_message(&e)),
+    match timeline(state, id).await {
+        Ok(timeline) => render(&AlertDetailPartial::of(timeline, state.clock.now(), message, error)),
+        Err(e) => error_toast(error_status(&e), &error_message(&e)),
     }
 }
 
 /// `GET /alerts/{id}`: the alert and its timeline.
 pub async fn detail_page(State(state): State<AppState>, user: WebUser, Path(id): Path<String>) -> Response {
-    match alerts::timeline(AdminAuth, State(state.clone()), Path(id)).await {
-        Ok(Json(timeline)) => {
+    match timeline(&state, &id).await {
+        Ok(timeline) => {
             let title = format!("Alert #{}", timeline.alert.id);
             let detail = AlertDetailPartial::of(timeline, state.clock.now(), None, None);
             render(&AlertPage { layout: Layout::new(title, "alerts", &user.csrf), detail })
         }
         Err(e) => {
             use axum::response::IntoResponse;
-            (e.status(), format!("{} (back to /alerts)", error_message(&e))).into_response()
+            (error_status(&e), format!("{} (back to /alerts)", error_message(&e))).into_response()
         }
     }
 }

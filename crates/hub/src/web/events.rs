@@ -107,7 +107,7 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Event> {
     if batch.reload {
         events.push(Event::default().event("fleet").data("reload"));
     } else {
-        let tags = crate::api::tags::load_all(state).await.unwrap_or_default();
+        let tags = crate::service::tags::load_all(state).await.unwrap_or_default();
         for id in batch.changed.keys() {
             if let Some(card) = super::fleet::one_card_tagged(state, id, &tags).await {
                 let html = render_string(&CardPartial { card: &card });

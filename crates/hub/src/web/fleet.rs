@@ -13,9 +13,9 @@ use super::alerts::AlertRow;
 use super::session::WebUser;
 use super::view::{self, Card, Status};
 use super::{Layout, error_message, render};
-use crate::api::tags::TagMap;
-use crate::auth::AdminAuth;
-use crate::extract::ApiQuery;
+use crate::service::alerts::{AlertList, AlertQuery};
+use crate::service::tags::TagMap;
+use crate::service::{self, ServiceError};
 use crate::state::AppState;
 
 /// Counts for the summary bar.
@@ -104,7 +104,7 @@ const SPARK_CONCURRENCY: usize = 8;
 
 /// Cards for `servers` (sorted: problems first, then by name).
 pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Vec<Card> {
-    let tags = crate::api::tags::load_all(state).await.unwrap_or_default();
+    let tags = service::tags::load_all(state).await.unwrap_or_default();
     cards_with_tags(state, servers, &tags).await
 }
 
@@ -154,7 +154,7 @@ pub async fn all_cards(state: &AppState) -> Result<Vec<Card>, Response> {
 
 /// One card, or `None` when the server is gone.
 pub async fn one_card(state: &AppState, id: &str) -> Option<Card> {
-    let tags = crate::api::tags::load_all(state).await.unwrap_or_default();
+    let tags = service::tags::load_all(state).await.unwrap_or_default();
     one_card_tagged(state, id, &tags).await
 }
 
@@ -205,29 +205,24 @@ fn severity_rank(severity: homelab_core::alerts::Severity) -> u8 {
     }
 }
 
-async fn open_alerts(
-    state: &AppState,
-    severity: Option<&str>,
-    limit: i64,
-) -> Result<crate::api::alerts::AlertList, crate::error::ApiError> {
-    let query = crate::api::alerts::AlertQuery {
+async fn open_alerts(state: &AppState, severity: Option<&str>, limit: i64) -> Result<AlertList, ServiceError> {
+    let query = AlertQuery {
         status: Some("open".into()),
         severity: severity.map(str::to_owned),
         limit: Some(limit),
         ..Default::default()
     };
-    crate::api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await.map(|json| json.0)
+    service::alerts::list(state, &query).await
 }
 
-/// Reads the banner through the alert API's list handler: the most severe open alerts, newest
+/// Reads the banner through the alert list: the most severe open alerts, newest
 /// first within a severity. Usually one read holds every open alert; with more than
 /// [`BANNER_SCAN`] open, it reads one severity at a time, so that many newer medium alerts cannot
 /// push an old critical one out.
 pub async fn banner(state: &AppState) -> BannerPartial {
     use homelab_core::alerts::Severity;
     let now = state.clock.now();
-    let failed =
-        |e: crate::error::ApiError| BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) };
+    let failed = |e: ServiceError| BannerPartial { rows: Vec::new(), total: 0, error: Some(error_message(&e)) };
     let mut page = match open_alerts(state, None, BANNER_SCAN).await {
         Ok(page) => page,
         Err(e) => return failed(e),
@@ -287,11 +282,11 @@ pub struct PendingPartial {
     pub error: Option<String>,
 }
 
-/// Reads pending breaches through the alert API's `pending` handler.
+/// Pending breaches, soonest to fire first.
 pub async fn pending(state: &AppState) -> PendingPartial {
     use homelab_core::alerts::{AlertKind, Severity};
-    match crate::api::alerts::pending(AdminAuth, State(state.clone())).await {
-        Ok(axum::Json(list)) => {
+    match service::alerts::pending(state).await {
+        Ok(list) => {
             let mut rows: Vec<PendingRow> = list
                 .pending
                 .into_iter()

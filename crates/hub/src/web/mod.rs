@@ -4,8 +4,11 @@
 //! the internet.
 //!
 //! The dashboard has no rules of its own: every action authenticates with the session (and its
-//! CSRF token) and then calls the very handler function the JSON API uses, so validation and
-//! store operations exist once.
+//! CSRF token) and then calls the service layer (`crate::service`), as the JSON API does, so
+//! validation and store operations exist once.
+
+// Pages answer a malformed path with their own page or toast, not the API's JSON (`ApiPath`).
+#![allow(clippy::disallowed_types)]
 
 pub mod alerts;
 pub mod assets;
@@ -25,7 +28,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::error::ApiError;
+use crate::service::ServiceError;
 use crate::state::AppState;
 
 pub use events::WebEvent;
@@ -161,11 +164,11 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some_and(|v| v == HeaderValue::from_static("true"))
 }
 
-/// An API error as a short, human message for the page. Validation errors list each field by
+/// A refusal as a short, human message for the page. Validation errors list each field by
 /// name, written as words ("webhook url: should be an http:// or https:// URL").
-pub fn error_message(error: &ApiError) -> String {
+pub fn error_message(error: &ServiceError) -> String {
     match error {
-        ApiError::Validation(errors) => errors
+        ServiceError::Invalid(errors) => errors
             .0
             .iter()
             .map(|e| {
@@ -177,8 +180,30 @@ pub fn error_message(error: &ApiError) -> String {
             })
             .collect::<Vec<_>>()
             .join("; "),
+        ServiceError::Internal(_) => "The hub could not complete the request; see its log.".to_owned(),
         other => other.to_string(),
     }
+}
+
+/// The HTTP status a refusal is answered with on a page: the same as the API's.
+pub fn error_status(error: &ServiceError) -> StatusCode {
+    match error {
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::Refused { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Internal(message) => {
+            tracing::error!(%message, "dashboard action failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// A refused action that has no form to show it in (unknown server, database down).
+pub fn service_error_toast(error: &ServiceError) -> Response {
+    error_toast(error_status(error), &error_message(error))
 }
 
 /// A failed action shown in the page's message area (htmx retargets the swap there).

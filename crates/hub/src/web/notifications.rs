@@ -1,11 +1,10 @@
 //! Settings › Notifications at `/settings/notifications`: the channels (secrets masked as the API
 //! shows them), adding, editing, deleting and testing one, and the delivery log (the outbox:
 //! pending, retrying, delivered, dead, discarded, with the receivers' errors) with retry and
-//! discard. Every action calls the notifications API's own handler, so the rules (validation,
-//! kept secrets, which deliveries may be retried) live once.
+//! discard. Every action calls the notifications service, so the rules (validation, kept
+//! secrets, which deliveries may be retried) live once.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,12 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::{CsrfUser, WebUser};
-use super::{Layout, error_message, error_toast, render, view};
-use crate::api::notifications::{self, DeliveryInfo};
-use crate::auth::AdminAuth;
-use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use super::{Layout, error_message, error_status, error_toast, render, view};
 use crate::notify::{ChannelConfig, ChannelTarget};
+use crate::service::ServiceError;
+use crate::service::notifications::{self, DeliveryInfo};
 use crate::state::AppState;
 
 pub const KINDS: [&str; 5] = ["slack", "discord", "ntfy", "webhook", "email"];
@@ -308,8 +305,8 @@ impl ChannelsPartial {
 }
 
 async fn stored_channels(state: &AppState) -> Result<Vec<ChannelConfig>, String> {
-    match notifications::list_channels(AdminAuth, State(state.clone())).await {
-        Ok(Json(list)) => Ok(list.channels),
+    match notifications::list_channels(state).await {
+        Ok(list) => Ok(list.channels),
         Err(e) => Err(error_message(&e)),
     }
 }
@@ -481,8 +478,8 @@ async fn deliveries_partial(
         offset,
     };
     let now = state.clock.now();
-    match notifications::list_deliveries(AdminAuth, State(state.clone()), ApiQuery(params)).await {
-        Ok(Json(list)) => (
+    match notifications::list_deliveries(state, &params).await {
+        Ok(list) => (
             StatusCode::OK,
             DeliveriesPartial {
                 status: status.to_owned(),
@@ -494,7 +491,7 @@ async fn deliveries_partial(
             },
         ),
         Err(e) => (
-            e.status(),
+            error_status(&e),
             DeliveriesPartial {
                 status: status.to_owned(),
                 rows: Vec::new(),
@@ -532,7 +529,7 @@ fn pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// `POST /ui/deliveries/{id}/{action}` (`retry` or `discard`), through the API's handlers. A
+/// `POST /ui/deliveries/{id}/{action}` (`retry` or `discard`), through the service. A
 /// refusal (already delivered, unknown) is shown in the log with its status code.
 pub async fn act_on_delivery(
     State(state): State<AppState>,
@@ -547,17 +544,12 @@ pub async fn act_on_delivery(
         return with_status(StatusCode::UNPROCESSABLE_ENTITY, render(&partial));
     };
     let result = match action.as_str() {
-        "retry" => notifications::retry_delivery(AdminAuth, State(state.clone()), Path(id))
-            .await
-            .map(|_| "will be sent again now"),
-        "discard" => {
-            notifications::discard_delivery(AdminAuth, State(state.clone()), Path(id)).await.map(|_| "discarded")
-        }
+        "retry" => notifications::retry_delivery(&state, id).await.map(|_| "will be sent again now"),
+        "discard" => notifications::discard_delivery(&state, id).await.map(|_| "discarded"),
         _ => return error_toast(StatusCode::NOT_FOUND, "Unknown action: use retry or discard."),
     };
     match result {
         Ok(done) => {
-            state.web.deliveries_changed();
             let (status, partial) =
                 deliveries_partial(&state, &query, Some(format!("Delivery #{id} {done}.")), None).await;
             with_status(status, render(&partial))
@@ -565,7 +557,7 @@ pub async fn act_on_delivery(
         Err(e) => {
             let (_, partial) =
                 deliveries_partial(&state, &query, None, Some(format!("Delivery #{id}: {}", error_message(&e)))).await;
-            with_status(e.status(), render(&partial))
+            with_status(error_status(&e), render(&partial))
         }
     }
 }
@@ -616,16 +608,12 @@ async fn saved(state: &AppState, message: String) -> Response {
     render(&partial)
 }
 
-fn api_errors(error: &ApiError) -> Vec<String> {
-    match error {
-        ApiError::Validation(list) => {
-            error_message(&ApiError::Validation(list.clone())).split("; ").map(str::to_owned).collect()
-        }
-        other => vec![error_message(other)],
-    }
+/// A refusal as one line per field.
+fn refusal_lines(error: &ServiceError) -> Vec<String> {
+    error_message(error).split("; ").map(str::to_owned).collect()
 }
 
-/// `POST /ui/channels`: `POST /api/v1/notifications/channels` with the form.
+/// `POST /ui/channels`: adds the channel the form describes.
 pub async fn create(State(state): State<AppState>, _: CsrfUser, body: axum::body::Bytes) -> Response {
     let form = match read_form(&body) {
         Ok(form) => form,
@@ -636,14 +624,14 @@ pub async fn create(State(state): State<AppState>, _: CsrfUser, body: axum::body
         Err(errors) => return refused(&state, form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let id = config.id.clone();
-    match notifications::create_channel(AdminAuth, State(state.clone()), ApiJson(config)).await {
+    match notifications::create_channel(&state, config).await {
         Ok(_) => saved(&state, format!("Channel {id} added. Use “Send test” to check it.")).await,
-        Err(e) => refused(&state, form, None, api_errors(&e), e.status()).await,
+        Err(e) => refused(&state, form, None, refusal_lines(&e), error_status(&e)).await,
     }
 }
 
-/// `POST /ui/channels/{id}`: `PUT /api/v1/notifications/channels/{id}`; masked secrets left as
-/// they are keep their stored values.
+/// `POST /ui/channels/{id}`: replaces the channel; masked secrets left as they are keep their
+/// stored values (while the channel keeps its kind).
 pub async fn update(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -655,54 +643,29 @@ pub async fn update(
         Err(e) => return refused(&state, ChannelForm::default(), Some(id), vec![e], StatusCode::BAD_REQUEST).await,
     };
     form.id = id.clone();
-    // The API keeps a stored secret when it gets the mask back, but only for the same kind of
-    // channel: after a change of kind, a masked value would be saved as it is.
-    let stored_kind = stored_channels(&state)
-        .await
-        .ok()
-        .and_then(|list| list.iter().find(|c| c.id == id).map(|c| ChannelRow::of(c).kind));
-    if stored_kind.is_some_and(|kind| kind != form.kind) {
-        let masked = |v: &str| v == crate::notify::config::MASK || v.ends_with("/…");
-        let fields = [
-            ("webhook url", &form.webhook_url),
-            ("topic url", &form.topic_url),
-            ("access token", &form.access_token),
-            ("url", &form.url),
-            ("secret", &form.secret),
-            ("password", &form.password),
-        ];
-        let errors: Vec<String> = fields
-            .iter()
-            .filter(|(_, value)| masked(value.trim()))
-            .map(|(name, _)| format!("{name}: enter it in full (the saved one belongs to the channel's old kind)"))
-            .collect();
-        if !errors.is_empty() {
-            return refused(&state, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
-    }
     let config = match form.to_config() {
         Ok(config) => config,
         Err(errors) => return refused(&state, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
-    match notifications::update_channel(AdminAuth, State(state.clone()), Path(id.clone()), ApiJson(config)).await {
+    match notifications::update_channel(&state, &id, config).await {
         Ok(_) => saved(&state, format!("Channel {id} saved.")).await,
-        Err(e) => refused(&state, form, Some(id), api_errors(&e), e.status()).await,
+        Err(e) => refused(&state, form, Some(id), refusal_lines(&e), error_status(&e)).await,
     }
 }
 
-/// `POST /ui/channels/{id}/delete`: `DELETE /api/v1/notifications/channels/{id}`.
+/// `POST /ui/channels/{id}/delete`: deletes the channel.
 pub async fn delete(State(state): State<AppState>, _: CsrfUser, Path(id): Path<String>) -> Response {
-    match notifications::delete_channel(AdminAuth, State(state.clone()), Path(id.clone())).await {
-        Ok(_) => saved(&state, format!("Channel {id} deleted.")).await,
-        Err(e) => refused(&state, ChannelForm::default(), None, api_errors(&e), e.status()).await,
+    match notifications::delete_channel(&state, &id).await {
+        Ok(()) => saved(&state, format!("Channel {id} deleted.")).await,
+        Err(e) => refused(&state, ChannelForm::default(), None, refusal_lines(&e), error_status(&e)).await,
     }
 }
 
-/// `POST /ui/channels/{id}/test`: `POST /api/v1/notifications/channels/{id}/test`; the
-/// receiver's answer is shown on the channel's row.
+/// `POST /ui/channels/{id}/test`: sends a test message; the receiver's answer is shown on the
+/// channel's row.
 pub async fn test(State(state): State<AppState>, _: CsrfUser, Path(id): Path<String>) -> Response {
-    match notifications::test_channel(AdminAuth, State(state.clone()), Path(id.clone())).await {
-        Ok(Json(result)) => {
+    match notifications::test_channel(&state, &id).await {
+        Ok(result) => {
             let mut partial = channels_partial(&state).await;
             let text = if result.success {
                 result.message.unwrap_or_else(|| "Test message sent.".into())
@@ -712,7 +675,7 @@ pub async fn test(State(state): State<AppState>, _: CsrfUser, Path(id): Path<Str
             partial.test = Some((id, result.success, text));
             render(&partial)
         }
-        Err(e) => refused(&state, ChannelForm::default(), None, api_errors(&e), e.status()).await,
+        Err(e) => refused(&state, ChannelForm::default(), None, refusal_lines(&e), error_status(&e)).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Server detail at `/servers/{id}`: the live card, history charts (uPlot, fed by the same
 //! handler as `GET /api/v1/servers/{id}/metrics/series`), export, filesystems, interfaces,
 //! expected services with their state, pending packages (security first), the server's alerts,
-//! and the edit, tags, services and maintenance actions (the API's own handlers). The services
+//! and the edit, tags, services and maintenance actions (through the service layer). The services
 //! and alerts panels fetch themselves again on the SSE `server-{id}` signal.
 
 use askama::Template;
@@ -16,11 +16,13 @@ use serde_json::json;
 
 use super::session::{CsrfUser, WebUser};
 use super::view::{self, Card};
-use super::{Layout, error_message, error_toast, render};
-use crate::api;
-use crate::api::services::CurrentStatus;
-use crate::auth::AdminAuth;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use super::{Layout, error_message, error_status, error_toast, render, service_error_toast};
+use crate::error::ApiError;
+use crate::service::alerts::AlertQuery;
+use crate::service::metrics::SeriesParams;
+use crate::service::services::{CurrentStatus, NewServiceBody, ServiceUpdateBody};
+use crate::service::tags::TagsBody;
+use crate::service::{self, ServiceError};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -117,17 +119,17 @@ pub struct SeriesQuery {
     metrics: Option<String>,
 }
 
-/// `GET /ui/servers/{id}/series`: the API's series handler behind the session.
+/// `GET /ui/servers/{id}/series`: the API's series (same JSON) behind the session.
 pub async fn series(
     State(state): State<AppState>,
     _: WebUser,
     Path(id): Path<String>,
     Query(query): Query<SeriesQuery>,
 ) -> Response {
-    let params = api::metrics::SeriesParams { range: query.range, metrics: query.metrics };
-    match api::metrics::series(AdminAuth, State(state), ApiPath(id), ApiQuery(params)).await {
-        Ok(Json(body)) => Json(body).into_response(),
-        Err(error) => error.into_response(),
+    let params = SeriesParams { range: query.range, metrics: query.metrics };
+    match service::metrics::series(&state, &id, &params).await {
+        Ok(body) => Json(body).into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 
@@ -144,9 +146,9 @@ pub async fn export(
     Path(id): Path<String>,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    match api::export::build(&state, &id, query.range.as_deref(), query.format.as_deref()).await {
+    match service::export::build(&state, &id, query.range.as_deref(), query.format.as_deref()).await {
         Ok(file) => file.into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 
@@ -161,14 +163,14 @@ pub struct EditForm {
 async fn panel_after(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> Response {
     match state.store.get_server(id).await {
         Ok(server) => {
-            let tags = crate::api::tags::load_all(state).await.unwrap_or_default().remove(id).unwrap_or_default();
+            let tags = service::tags::load_all(state).await.unwrap_or_default().remove(id).unwrap_or_default();
             render(&EditPanel { message, error, ..EditPanel::of(&server, &tags) })
         }
         Err(error) => error_toast(StatusCode::NOT_FOUND, &error.to_string()),
     }
 }
 
-/// `POST /ui/servers/{id}/edit`: display name and machine type through `PUT /api/v1/servers/{id}`.
+/// `POST /ui/servers/{id}/edit`: display name and machine type (as `PUT /api/v1/servers/{id}`).
 pub async fn edit(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -188,7 +190,7 @@ pub async fn edit(
         Ok(update) => update,
         Err(error) => return error_toast(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
     };
-    match api::servers::update(AdminAuth, State(state.clone()), ApiPath(id.clone()), ApiJson(update)).await {
+    match service::servers::update(&state, &id, &update).await {
         Ok(_) => panel_after(&state, &id, Some("Saved.".into()), None).await,
         Err(error) => panel_after(&state, &id, None, Some(error_message(&error))).await,
     }
@@ -199,7 +201,7 @@ pub struct MaintenanceForm {
     on: String,
 }
 
-/// `POST /ui/servers/{id}/maintenance`: the API's pause/unpause.
+/// `POST /ui/servers/{id}/maintenance`: maintenance mode on or off.
 pub async fn maintenance(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -207,12 +209,7 @@ pub async fn maintenance(
     body: axum::body::Bytes,
 ) -> Response {
     let on = serde_urlencoded::from_bytes::<MaintenanceForm>(&body).is_ok_and(|f| f.on == "true");
-    let result = if on {
-        api::servers::pause(AdminAuth, State(state.clone()), ApiPath(id.clone())).await
-    } else {
-        api::servers::unpause(AdminAuth, State(state.clone()), ApiPath(id.clone())).await
-    };
-    match result {
+    match service::servers::set_maintenance(&state, &id, on).await {
         Ok(_) => {
             let message = if on { "Maintenance on: no new alerts." } else { "Maintenance off." };
             panel_after(&state, &id, Some(message.into()), None).await
@@ -228,7 +225,7 @@ pub struct TagsForm {
 }
 
 /// Splits what was typed into tags: commas or spaces separate, `#` prefixes are dropped, and
-/// letters are lowered (so "Prod, #Rack-A" is `prod`, `rack-a`); every other rule is the API's.
+/// letters are lowered (so "Prod, #Rack-A" is `prod`, `rack-a`); every other rule is the service's.
 pub fn split_tags(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .map(|t| t.trim().trim_start_matches('#').to_lowercase())
@@ -236,7 +233,7 @@ pub fn split_tags(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `POST /ui/servers/{id}/tags`: `PUT /api/v1/servers/{id}/tags` with the typed list.
+/// `POST /ui/servers/{id}/tags`: replaces the server's tags with the typed list.
 pub async fn tags(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -244,27 +241,21 @@ pub async fn tags(
     body: axum::body::Bytes,
 ) -> Response {
     let typed = serde_urlencoded::from_bytes::<TagsForm>(&body).map(|f| f.tags).unwrap_or_default();
-    let request = api::tags::TagsBody { tags: split_tags(&typed) };
-    match api::tags::put(AdminAuth, State(state.clone()), ApiPath(id.clone()), ApiJson(request)).await {
-        Ok(Json(saved)) => {
+    let request = TagsBody { tags: split_tags(&typed) };
+    match service::tags::replace(&state, &id, &request).await {
+        Ok(saved) => {
             let message = if saved.tags.is_empty() { "Tags removed.".to_owned() } else { "Tags saved.".to_owned() };
             panel_after(&state, &id, Some(message), None).await
         }
-        Err(error @ crate::error::ApiError::Validation(_)) => {
+        Err(error @ ServiceError::Invalid(_)) => {
             let mut response = panel_after(&state, &id, None, Some(error_message(&error))).await;
             if response.status() == StatusCode::OK {
                 *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             }
             response
         }
-        Err(error) => api_error_toast(&error),
+        Err(error) => service_error_toast(&error),
     }
-}
-
-/// A refused action that has no form to show it in (unknown server, database down).
-fn api_error_toast(error: &crate::error::ApiError) -> Response {
-    let status = error.status();
-    error_toast(status, &error_message(error))
 }
 
 /// One expected service with its last reported state.
@@ -341,12 +332,9 @@ fn service_detail(current: &CurrentStatus) -> String {
 
 async fn services_with(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> ServicesPartial {
     let now = state.clock.now();
-    let (expected, reported) = tokio::join!(
-        api::services::list(AdminAuth, State(state.clone()), Path(id.to_owned())),
-        api::services::reported(AdminAuth, State(state.clone()), Path(id.to_owned()))
-    );
+    let (expected, reported) = tokio::join!(service::services::list(state, id), service::services::reported(state, id));
     let (rows, list_error) = match expected {
-        Ok(Json(list)) => {
+        Ok(list) => {
             let rows = list
                 .services
                 .into_iter()
@@ -371,7 +359,7 @@ async fn services_with(state: &AppState, id: &str, message: Option<String>, erro
     };
     // Without the expected list, every reported service would look unwatched: show none.
     let unwatched = match reported {
-        Ok(Json(list)) if list_error.is_none() => list
+        Ok(list) if list_error.is_none() => list
             .services
             .into_iter()
             .filter(|s| !s.expected)
@@ -416,23 +404,17 @@ fn refused(partial: ServicesPartial, status: StatusCode) -> Response {
 
 /// Renders the outcome of a services action: the table, a refusal (409/422 as the table with the
 /// message) or, for an unknown server, a toast.
-async fn services_outcome<T>(
-    state: &AppState,
-    id: &str,
-    result: Result<T, crate::error::ApiError>,
-    done: String,
-) -> Response {
-    use crate::error::ApiError;
+async fn services_outcome<T>(state: &AppState, id: &str, result: Result<T, ServiceError>, done: String) -> Response {
     match result {
         Ok(_) => render(&services_with(state, id, Some(done), None).await),
-        Err(error @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
-            refused(services_with(state, id, None, Some(error_message(&error))).await, error.status())
+        Err(error @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
+            refused(services_with(state, id, None, Some(error_message(&error))).await, error_status(&error))
         }
-        Err(error) => api_error_toast(&error),
+        Err(error) => service_error_toast(&error),
     }
 }
 
-/// `POST /ui/servers/{id}/services`: `POST /api/v1/servers/{id}/services`.
+/// `POST /ui/servers/{id}/services`: starts watching a service.
 pub async fn add_service(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -443,13 +425,13 @@ pub async fn add_service(
         return error_toast(StatusCode::BAD_REQUEST, "The form could not be read.");
     };
     let display = form.display_name.trim();
-    let request = api::services::NewServiceBody {
+    let request = NewServiceBody {
         service_name: form.service_name.trim().to_owned(),
         display_name: (!display.is_empty()).then(|| display.to_owned()),
         is_critical: form.is_critical.is_some_and(|v| v == "true" || v == "on"),
     };
     let name = request.service_name.clone();
-    let result = api::services::create(AdminAuth, State(state.clone()), Path(id.clone()), ApiJson(request)).await;
+    let result = service::services::create(&state, &id, request).await;
     services_outcome(&state, &id, result, format!("Now watching {name}.")).await
 }
 
@@ -470,8 +452,8 @@ fn flag(value: Option<&str>) -> Result<Option<bool>, String> {
     }
 }
 
-/// `POST /ui/servers/{id}/services/{name}`: `PUT /api/v1/servers/{id}/services/{name}` with the
-/// flags sent (`is_critical`, `enabled`: `true` or `false`).
+/// `POST /ui/servers/{id}/services/{name}`: changes the flags sent (`is_critical`, `enabled`:
+/// `true` or `false`).
 pub async fn update_service(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -495,9 +477,8 @@ pub async fn update_service(
         let message = "Nothing to change: send is_critical or enabled.".to_owned();
         return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let update = api::services::ServiceUpdateBody { is_critical: critical, enabled, ..Default::default() };
-    let result =
-        api::services::update(AdminAuth, State(state.clone()), Path((id.clone(), name.clone())), ApiJson(update)).await;
+    let update = ServiceUpdateBody { is_critical: critical, enabled, ..Default::default() };
+    let result = service::services::update(&state, &id, &name, update).await;
     let done = match (critical, enabled) {
         (_, Some(false)) => format!("{name} is no longer watched (its open alert is closed)."),
         (_, Some(true)) => format!("{name} is watched again."),
@@ -507,13 +488,13 @@ pub async fn update_service(
     services_outcome(&state, &id, result, done).await
 }
 
-/// `POST /ui/servers/{id}/services/{name}/delete`: `DELETE /api/v1/servers/{id}/services/{name}`.
+/// `POST /ui/servers/{id}/services/{name}/delete`: stops watching a service.
 pub async fn delete_service(
     State(state): State<AppState>,
     _: CsrfUser,
     Path((id, name)): Path<(String, String)>,
 ) -> Response {
-    let result = api::services::delete(AdminAuth, State(state.clone()), Path((id.clone(), name.clone()))).await;
+    let result = service::services::delete(&state, &id, &name).await;
     services_outcome(&state, &id, result, format!("Stopped watching {name}; its history is kept.")).await
 }
 
@@ -531,11 +512,10 @@ pub struct ServerAlertsPartial {
 const SERVER_ALERTS: i64 = 20;
 
 async fn server_alerts(state: &AppState, id: &str) -> ServerAlertsPartial {
-    let query =
-        api::alerts::AlertQuery { server_id: Some(id.to_owned()), limit: Some(SERVER_ALERTS), ..Default::default() };
+    let query = AlertQuery { server_id: Some(id.to_owned()), limit: Some(SERVER_ALERTS), ..Default::default() };
     let now = state.clock.now();
-    match api::alerts::list(AdminAuth, State(state.clone()), ApiQuery(query)).await {
-        Ok(Json(mut page)) => {
+    match service::alerts::list(state, &query).await {
+        Ok(mut page) => {
             // Newest first from the API; the stable sort puts unresolved ones on top.
             page.alerts.sort_by_key(|a| a.status == homelab_core::alerts::AlertStatus::Resolved);
             ServerAlertsPartial {

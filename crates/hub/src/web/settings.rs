@@ -1,8 +1,7 @@
 //! Settings at `/settings`: alert thresholds and agent registration tokens (create, copy the
-//! install command, revoke), through the config and registration APIs' own handlers.
+//! install command, revoke), through the config and registration services.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -11,11 +10,9 @@ use serde::Deserialize;
 
 use super::session::{CsrfUser, WebUser};
 use super::{Layout, error_message, render};
-use crate::api::config;
-use crate::api::registration::{self, CreateTokenRequest, CreatedToken, TokenInfo};
-use crate::auth::AdminAuth;
-use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath};
+use crate::service::ServiceError;
+use crate::service::config;
+use crate::service::registration::{self, CreateTokenRequest, CreatedToken, TokenInfo};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -36,8 +33,8 @@ pub struct TokensPartial {
 }
 
 async fn tokens(state: &AppState, created: Option<CreatedToken>, error: Option<String>) -> TokensPartial {
-    let (tokens, list_error) = match registration::list_tokens(AdminAuth, State(state.clone())).await {
-        Ok(Json(list)) => (list.tokens, None),
+    let (tokens, list_error) = match registration::list_tokens(state).await {
+        Ok(list) => (list.tokens, None),
         Err(e) => (Vec::new(), Some(error_message(&e))),
     };
     TokensPartial { tokens, created, error: error.or(list_error) }
@@ -60,7 +57,7 @@ pub struct TokenForm {
     expiry_minutes: String,
 }
 
-/// `POST /ui/tokens`: `POST /api/v1/agents/register/tokens` with the form's values.
+/// `POST /ui/tokens`: a registration token from the form's values.
 pub async fn create_token(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -80,18 +77,21 @@ pub async fn create_token(
         // A non-number is sent as 0 so that the API's range check explains the limits.
         expiry_minutes: form.expiry_minutes.trim().parse().unwrap_or(0),
     };
-    let partial = match registration::create_token(AdminAuth, State(state.clone()), headers, ApiJson(request)).await {
-        Ok(Json(created)) => tokens(&state, Some(created), None).await,
+    let partial = match registration::create_token(&state, request, &headers).await {
+        Ok(created) => tokens(&state, Some(created), None).await,
         Err(error) => tokens(&state, None, Some(error_message(&error))).await,
     };
     render(&partial)
 }
 
-/// `POST /ui/tokens/{id}/revoke`: `DELETE /api/v1/agents/register/tokens/{id}`.
-pub async fn revoke_token(State(state): State<AppState>, _: CsrfUser, Path(id): Path<i64>) -> Response {
-    let error = match registration::delete_token(AdminAuth, State(state.clone()), ApiPath(id)).await {
-        Ok(_) => None,
-        Err(ApiError::NotFound(_)) => Some("That token no longer exists.".to_owned()),
+/// `POST /ui/tokens/{id}/revoke`: revokes a token nobody has used yet.
+pub async fn revoke_token(State(state): State<AppState>, _: CsrfUser, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return render(&tokens(&state, None, Some("That token no longer exists.".to_owned())).await);
+    };
+    let error = match registration::delete_token(&state, id).await {
+        Ok(()) => None,
+        Err(ServiceError::NotFound(_)) => Some("That token no longer exists.".to_owned()),
         Err(error) => Some(error_message(&error)),
     };
     render(&tokens(&state, None, error).await)
@@ -135,15 +135,15 @@ impl ThresholdsPartial {
 }
 
 async fn thresholds_form(state: &AppState, message: Option<String>, errors: Vec<String>) -> ThresholdsPartial {
-    match config::get_thresholds(AdminAuth, State(state.clone())).await {
-        Ok(Json(t)) => ThresholdsPartial::of(&t, message, errors),
+    match config::thresholds(state).await {
+        Ok(t) => ThresholdsPartial::of(&t, message, errors),
         Err(e) => ThresholdsPartial::of(&Thresholds::default(), message, vec![error_message(&e)]),
     }
 }
 
-/// `POST /ui/thresholds`: `PUT /api/v1/config/thresholds` with the form's numbers. Entries that
-/// are not whole numbers are reported here; every other rule (ranges, critical above high) is
-/// the API's, and its messages are shown as they are.
+/// `POST /ui/thresholds`: the thresholds update with the form's numbers. Entries that are not
+/// whole numbers are reported here; every other rule (ranges, critical above high) is the
+/// service's, and its messages are shown as they are.
 pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: axum::body::Bytes) -> Response {
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.trim().to_owned())).collect();
@@ -178,8 +178,8 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         form.message = None;
         return render(&form);
     }
-    match config::put_thresholds(AdminAuth, State(state.clone()), ApiJson(update)).await {
-        Ok(Json(saved)) => {
+    match config::update_thresholds(&state, update).await {
+        Ok(saved) => {
             let message = if saved.updated.is_empty() {
                 "Nothing changed.".to_owned()
             } else {
@@ -187,7 +187,7 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
             };
             render(&ThresholdsPartial::of(&saved.thresholds, Some(message), Vec::new()))
         }
-        Err(ApiError::Validation(list)) => {
+        Err(ServiceError::Invalid(list)) => {
             let errors = list.0.iter().map(|e| e.msg.clone()).collect();
             render(&thresholds_form(&state, None, errors).await)
         }

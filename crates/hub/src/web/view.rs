@@ -124,10 +124,10 @@ pub fn sparkline_points(values: &[f64]) -> String {
 /// The thresholds in force (saved settings, else the defaults). A broken document falls back to
 /// the defaults rather than breaking the page.
 pub async fn thresholds(state: &AppState) -> Thresholds {
-    match state.store.get_setting("thresholds").await {
-        Ok(Some(value)) => serde_json::from_value(value).unwrap_or_default(),
-        _ => Thresholds::default(),
-    }
+    crate::service::config::thresholds(state).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "cards are drawn with the default thresholds");
+        Thresholds::default()
+    })
 }
 
 /// One metric bar on a card.

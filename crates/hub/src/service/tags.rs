@@ -1,0 +1,139 @@
+//! Server tags (`rack-a`, `prod`, `family`): free labels for grouping and filtering the fleet.
+//! Not in v1, so they are not part of the v1 `ServerResponse`; they have their own endpoints.
+//!
+//! All tags live in one settings document (`server_tags`: server id → sorted tags), read once
+//! per fleet page, which keeps the fleet overview at one extra query however many machines
+//! there are, and needs no schema change.
+
+use std::collections::BTreeMap;
+
+use homelab_core::validate::{FieldError, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ServiceResult;
+use crate::state::AppState;
+
+/// Settings key of the tag document.
+pub const TAGS_KEY: &str = "server_tags";
+/// At most this many tags per server: tags are for grouping, not for notes.
+pub const MAX_TAGS: usize = 16;
+/// At most this many characters per tag.
+pub const MAX_TAG_LEN: usize = 32;
+
+/// Server id → tags, for every server that has any.
+pub type TagMap = BTreeMap<String, Vec<String>>;
+
+/// Every server's tags (servers without tags are absent). Unreadable or missing: empty.
+pub async fn load_all(state: &AppState) -> ServiceResult<TagMap> {
+    super::config::load(state, TAGS_KEY).await
+}
+
+/// Whether `tag` is a lower-case label: letters, digits, `-`, `_`, `.` and `:`, starting with a
+/// letter or digit (so it reads well in a URL and in a filter box).
+pub fn is_tag(tag: &str) -> bool {
+    let mut bytes = tag.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServerTags {
+    pub server_id: String,
+    /// Sorted, without duplicates.
+    pub tags: Vec<String>,
+}
+
+/// `PUT /servers/{id}/tags` body: the complete new list (an empty list removes all tags).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TagsBody {
+    pub tags: Vec<String>,
+}
+
+impl TagsBody {
+    /// Checks every tag and returns them sorted without duplicates.
+    pub fn validate(&self) -> Result<Vec<String>, ValidationErrors> {
+        let mut errors = Vec::new();
+        let mut tags: Vec<String> = self.tags.clone();
+        tags.sort();
+        tags.dedup();
+        if tags.len() > MAX_TAGS {
+            errors.push(FieldError::new(
+                "too_long",
+                vec!["body".into(), "tags".into()],
+                &format!("should have at most {MAX_TAGS} tags, not {}", tags.len()),
+                serde_json::Value::Null,
+            ));
+        }
+        for (index, tag) in self.tags.iter().enumerate() {
+            if tag.chars().count() > MAX_TAG_LEN || !is_tag(tag) {
+                errors.push(FieldError::new(
+                    "string_pattern_mismatch",
+                    vec!["body".into(), "tags".into(), index.into()],
+                    &format!(
+                        "“{tag}” is not a tag: use 1–{MAX_TAG_LEN} lower-case letters, digits, '-', '_', '.' or ':', \
+                         starting with a letter or digit"
+                    ),
+                    tag.as_str().into(),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ValidationErrors(errors));
+        }
+        Ok(tags)
+    }
+}
+
+/// Tags of one server.
+pub async fn of_server(state: &AppState, id: &str) -> ServiceResult<ServerTags> {
+    let server = state.store.get_server(id).await?;
+    let tags = load_all(state).await?.remove(&server.id).unwrap_or_default();
+    Ok(ServerTags { server_id: server.id, tags })
+}
+
+/// Replaces the tags of one server. Tags of servers that no longer exist are dropped on the way.
+pub async fn replace(state: &AppState, id: &str, body: &TagsBody) -> ServiceResult<ServerTags> {
+    let tags = body.validate()?;
+    let server = state.store.get_server(id).await?;
+    let known: std::collections::HashSet<String> =
+        state.store.list_servers().await?.into_iter().map(|s| s.id).collect();
+    let (server_id, new_tags) = (server.id.clone(), tags.clone());
+    super::config::update(state, TAGS_KEY, move |all: &mut TagMap| {
+        all.retain(|id, _| known.contains(id));
+        if new_tags.is_empty() {
+            all.remove(&server_id);
+        } else {
+            all.insert(server_id.clone(), new_tags.clone());
+        }
+        Ok(())
+    })
+    .await?;
+    state.web.server_changed(&server.id, false);
+    Ok(ServerTags { server_id: server.id, tags })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_lower_case_labels() {
+        for good in ["prod", "rack-a", "k8s.node", "zone:eu", "2nd_floor"] {
+            assert!(is_tag(good), "{good}");
+        }
+        for bad in ["", "Prod", "-x", "has space", "ünï"] {
+            assert!(!is_tag(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validation_sorts_dedups_and_names_the_bad_tag() {
+        let body = TagsBody { tags: vec!["b".into(), "a".into(), "b".into()] };
+        assert_eq!(body.validate().unwrap(), ["a", "b"]);
+        let body = TagsBody { tags: vec!["ok".into(), "Not OK".into()] };
+        let errors = body.validate().unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert!(errors.0[0].msg.starts_with("tags[1]: “Not OK” is not a tag"), "{}", errors.0[0].msg);
+    }
+}
