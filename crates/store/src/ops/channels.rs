@@ -132,11 +132,9 @@ pub(crate) async fn update(
 /// Deletes a channel: see the module comment for what happens to its deliveries.
 pub(crate) async fn delete(conn: &mut dyn Conn, id: &str, now: Timestamp) -> StoreResult<()> {
     let now = to_millis(&now);
-    let live = conn.query_opt(&format!("SELECT 1 FROM channels WHERE id = $1 AND {LIVE}"), &[id.into()]).await?;
-    if live.is_none() {
+    if !tombstone(conn, id, LIVE, now).await? {
         return Err(not_found(id));
     }
-    tombstone(conn, id, now).await?;
     if id == V1_SLACK_CHANNEL {
         // v1's Slack URL, if set, stands for this id again.
         let url = settings::notifications(conn).await?.slack_webhook_url;
@@ -145,8 +143,23 @@ pub(crate) async fn delete(conn: &mut dyn Conn, id: &str, now: Timestamp) -> Sto
     Ok(())
 }
 
-/// Dead-letters the channel's pending deliveries and empties its row, keeping the id.
-async fn tombstone(conn: &mut dyn Conn, id: &str, now: i64) -> StoreResult<()> {
+/// Empties the channel's row, keeping the id, if it matches `condition` (SQL on `channels`),
+/// and then dead-letters its pending deliveries. Checking the condition in the `UPDATE` itself
+/// keeps a concurrent change of the row (a person creating the channel the v1 row stood for)
+/// from being overwritten. Returns whether the row matched.
+async fn tombstone(conn: &mut dyn Conn, id: &str, condition: &str, now: i64) -> StoreResult<bool> {
+    let emptied = conn
+        .execute(
+            &format!(
+                "UPDATE channels SET enabled = FALSE, settings = '{{}}', v1_slack = FALSE, updated_at = $2, \
+                 deleted_at = $2 WHERE id = $1 AND {condition}"
+            ),
+            &[id.into(), now.into()],
+        )
+        .await?;
+    if emptied == 0 {
+        return Ok(false);
+    }
     let dead = conn
         .query(
             "UPDATE deliveries SET status = 'dead', last_error = $2 WHERE channel_id = $1 AND status = 'pending' \
@@ -157,35 +170,16 @@ async fn tombstone(conn: &mut dyn Conn, id: &str, now: i64) -> StoreResult<()> {
     for row in dead {
         deliveries::refresh_event_status(conn, row.i64(0)?, now).await?;
     }
-    conn.execute(
-        "UPDATE channels SET enabled = FALSE, settings = '{}', v1_slack = FALSE, updated_at = $2, deleted_at = $2 \
-         WHERE id = $1",
-        &[id.into(), now.into()],
-    )
-    .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Keeps the hidden v1 Slack row in step with `slack_webhook_url`: present while the URL is set
 /// and no real channel has the id, a tombstone once the URL is emptied. The row holds no URL; the
-/// dispatcher reads it from the notification settings.
+/// dispatcher reads it from the notification settings. A real channel with the id is never
+/// touched, even one created concurrently: both statements check for it themselves.
 pub(crate) async fn sync_v1_slack(conn: &mut dyn Conn, url: &str, now: i64) -> StoreResult<()> {
-    let row =
-        conn.query_opt("SELECT v1_slack, deleted_at FROM channels WHERE id = $1", &[V1_SLACK_CHANNEL.into()]).await?;
-    let (is_v1, deleted) = match &row {
-        Some(row) => (row.bool(0)?, row.opt_i64(1)?.is_some()),
-        None => (false, true),
-    };
-    if row.is_some() && !is_v1 && !deleted {
-        return Ok(()); // A real channel has the id.
-    }
     if url.trim().is_empty() {
-        if is_v1 && !deleted {
-            tombstone(conn, V1_SLACK_CHANNEL, now).await?;
-        }
-        return Ok(());
-    }
-    if is_v1 && !deleted {
+        tombstone(conn, V1_SLACK_CHANNEL, "v1_slack = TRUE AND deleted_at IS NULL", now).await?;
         return Ok(());
     }
     conn.execute(
@@ -194,7 +188,7 @@ pub(crate) async fn sync_v1_slack(conn: &mut dyn Conn, url: &str, now: i64) -> S
          VALUES ($1, 'slack', TRUE, 'low', TRUE, TRUE, TRUE, '{}', TRUE, $2, $2, NULL) \
          ON CONFLICT (id) DO UPDATE SET kind = 'slack', enabled = TRUE, min_severity = 'low', on_firing = TRUE, \
          on_reminders = TRUE, on_resolutions = TRUE, settings = '{}', v1_slack = TRUE, updated_at = excluded.updated_at, \
-         deleted_at = NULL",
+         deleted_at = NULL WHERE channels.deleted_at IS NOT NULL",
         &[V1_SLACK_CHANNEL.into(), now.into()],
     )
     .await?;
