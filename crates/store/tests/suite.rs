@@ -1008,6 +1008,24 @@ async fn channels_crud(store: Arc<dyn Store>) {
     let anything: Change<Channel> = Box::new(Ok);
     assert!(matches!(store.update_channel("nope", anything, now).await, Err(StoreError::NotFound(_))));
 
+    // Concurrent changes of one channel apply one after the other.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let count: Change<Channel> = Box::new(|mut c| {
+                let edits = c.settings.get("edits").and_then(Value::as_i64).unwrap_or(0);
+                c.settings.insert("edits".into(), json!(edits + 1));
+                Ok(c)
+            });
+            store.update_channel("hook", count, now).await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.get_channel("hook").await.unwrap().settings["edits"], 8);
+
     store.delete_channel("hook", now).await.unwrap();
     assert!(matches!(store.delete_channel("hook", now).await, Err(StoreError::NotFound(_))));
     assert!(matches!(store.get_channel("hook").await, Err(StoreError::NotFound(_))));
