@@ -18,6 +18,15 @@ pub enum StoreError {
     /// The database URL or options are unusable.
     #[error("{0}")]
     Config(String),
+    /// Stored settings (thresholds, notification settings, a channel) cannot be read back: the row
+    /// was damaged outside the hub or written by a newer version. This is the one answer to
+    /// unreadable settings everywhere, the engine's heartbeat ingest included: never defaults in
+    /// their place, because defaults would silently alert at levels nobody chose (and send to
+    /// nobody), while an error is seen at once, and a refused heartbeat waits in the agent's
+    /// spool until the row is fixed. `what` names the data (`thresholds`, `channel 'team'`) so
+    /// that the hub can say which row to repair (500, logged).
+    #[error("the stored {what} cannot be read: {reason}")]
+    Unreadable { what: String, reason: String },
     /// The database failed; details are for logs, not for API clients.
     #[error("database error: {0}")]
     Database(String),
@@ -27,6 +36,17 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Turns a failure to decode `what` into [`StoreError::Unreadable`]; other errors (the
+    /// database is down, the store is closing) pass through unchanged.
+    pub(crate) fn unreadable(what: &str) -> impl Fn(StoreError) -> StoreError + '_ {
+        move |error| match error {
+            StoreError::Database(reason) => StoreError::Unreadable { what: what.to_owned(), reason },
+            other => other,
+        }
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {

@@ -1,7 +1,7 @@
 //! Storage for Homelab Command.
 //!
 //! The hub talks to one [`Store`] trait shaped by the domain (servers, heartbeats, history,
-//! tokens, settings). Its implementation, [`SqlStore`], is written once against a small
+//! tokens, typed settings, channels, tags). Its implementation, [`SqlStore`], is written once against a small
 //! SQL [`Backend`](backend::Backend) abstraction, with two backends:
 //!
 //! - [`sqlite`]: the embedded default. One writer thread commits many heartbeats per
@@ -19,6 +19,7 @@ mod error;
 mod model;
 mod ops;
 pub mod postgres;
+mod settings;
 pub mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -27,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::Timestamp;
@@ -35,6 +37,7 @@ pub use delivery::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
 pub use ops::SqlStore;
+pub use settings::*;
 
 /// Everything the hub persists. Implementations must be safe to share between tasks.
 #[async_trait]
@@ -91,14 +94,46 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_credential(&self, server_guid: &str, new: &NewCredential, now: Timestamp) -> StoreResult<()>;
     async fn revoke_credential(&self, server_guid: &str, now: Timestamp) -> StoreResult<()>;
 
-    /// A JSON settings document (`thresholds`, `notifications`, …), if one was saved.
-    async fn get_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
-    async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()>;
-    /// Changes a settings document in one transaction: `change` gets the stored document (`None`
-    /// if there is none) and returns the new one, which is saved and returned. Concurrent changes
-    /// (two people, or two hubs) apply one after the other, never overwriting each other. May
-    /// call `change` more than once.
-    async fn update_setting(&self, key: &str, change: SettingChange, now: Timestamp) -> StoreResult<serde_json::Value>;
+    /// The alert thresholds; the v1 defaults while none were saved. Stored settings that cannot
+    /// be read are [`StoreError::Unreadable`] here and everywhere.
+    async fn thresholds(&self) -> StoreResult<Thresholds>;
+    /// Changes the thresholds in one transaction: `change` gets the stored value (the defaults
+    /// when none was saved) and returns the new one, which is saved and returned. Concurrent
+    /// changes (two people, or two hubs) apply one after the other; a refusal (any error from
+    /// `change`, returned as is) saves nothing.
+    async fn update_thresholds(&self, change: Change<Thresholds>, now: Timestamp) -> StoreResult<Thresholds>;
+    /// The notification settings; the v1 defaults while none were saved.
+    async fn notification_settings(&self) -> StoreResult<NotificationSettings>;
+    /// Changes the notification settings in one transaction, as [`Store::update_thresholds`].
+    async fn update_notification_settings(
+        &self,
+        change: Change<NotificationSettings>,
+        now: Timestamp,
+    ) -> StoreResult<NotificationSettings>;
+
+    /// Configured channels, by id (not the one v1's Slack URL stands for: see
+    /// [`V1_SLACK_CHANNEL`]).
+    async fn list_channels(&self) -> StoreResult<Vec<Channel>>;
+    /// [`StoreError::NotFound`] when there is no such channel.
+    async fn get_channel(&self, id: &str) -> StoreResult<Channel>;
+    /// [`StoreError::Conflict`] when the id is taken.
+    async fn create_channel(&self, channel: &Channel, now: Timestamp) -> StoreResult<Channel>;
+    /// Changes one channel in one transaction: `change` gets the stored channel and returns the
+    /// new one (same id), or refuses and nothing is saved. [`StoreError::NotFound`] when there is
+    /// no such channel.
+    async fn update_channel(&self, id: &str, change: Change<Channel>, now: Timestamp) -> StoreResult<Channel>;
+    /// Removes a channel and its secrets. Its pending deliveries are dead-lettered at once; its
+    /// past deliveries stay in the log under its id. [`StoreError::NotFound`] when there is no
+    /// such channel.
+    async fn delete_channel(&self, id: &str, now: Timestamp) -> StoreResult<()>;
+
+    /// Every server's tags, in one query (servers without tags are absent).
+    async fn all_server_tags(&self) -> StoreResult<TagMap>;
+    /// One server's tags, sorted; [`StoreError::NotFound`] when there is no such server.
+    async fn server_tags(&self, server_id: &str) -> StoreResult<Vec<String>>;
+    /// Replaces one server's tags (an empty list removes them all); returns them sorted without
+    /// duplicates. Tags go with their server when it is deleted.
+    async fn set_server_tags(&self, server_id: &str, tags: &[String]) -> StoreResult<Vec<String>>;
 
     /// Outbox events not yet handed to channels, oldest first.
     async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<UnroutedEvent>>;
@@ -173,9 +208,6 @@ pub trait Store: Send + Sync + 'static {
     /// Stops watching a service and closes its open alert, as disabling does.
     async fn delete_expected_service(&self, server_id: &str, service_name: &str, now: Timestamp) -> StoreResult<()>;
 }
-
-/// A change to a settings document, for [`Store::update_setting`].
-pub type SettingChange = Box<dyn Fn(Option<serde_json::Value>) -> StoreResult<serde_json::Value> + Send + Sync>;
 
 /// Opens the store a database URL names: `sqlite://path`, `sqlite::memory:` is not supported
 /// (history must survive restarts), or `postgres://…`. Migrations are applied before returning.

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "compact history", include_str!("../migrations/postgres/0004_compact_history.sql")),
     (5, "service snapshots", include_str!("../migrations/postgres/0005_service_snapshots.sql")),
     (6, "retention in units", include_str!("../migrations/postgres/0006_retention_in_units.sql")),
+    (7, "typed settings", include_str!("../migrations/postgres/0007_typed_settings.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.
@@ -121,7 +122,7 @@ impl PostgresBackend {
             .build()
             .map_err(|e| StoreError::Config(format!("cannot build the PostgreSQL pool: {e}")))?;
         let backend = PostgresBackend { pool };
-        backend.migrate().await.map_err(|e| match e {
+        backend.migrate(i64::MAX).await.map_err(|e| match e {
             StoreError::Database(message) => {
                 StoreError::Config(format!("cannot prepare PostgreSQL at '{}': {message}", redact_url(url)))
             }
@@ -130,7 +131,25 @@ impl PostgresBackend {
         Ok(backend)
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
+    /// Creates (or continues) the schema of the database at `url` up to version `up_to` only, as
+    /// an older hub would have left it: upgrade tests start from there.
+    #[cfg(feature = "test-support")]
+    pub async fn migrate_to(url: &str, up_to: i64) -> StoreResult<()> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL '{}': {e}", redact_url(url))))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(1)
+            .build()
+            .map_err(|e| StoreError::Config(format!("cannot build the PostgreSQL pool: {e}")))?;
+        let backend = PostgresBackend { pool };
+        let result = backend.migrate(up_to).await;
+        backend.pool.close();
+        result
+    }
+
+    /// Applies the migrations up to and including `up_to` that are not applied yet.
+    async fn migrate(&self, up_to: i64) -> StoreResult<()> {
         let mut client = self.pool.get().await.map_err(pool_error)?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
@@ -139,7 +158,7 @@ impl PostgresBackend {
              applied_at BIGINT NOT NULL)",
         )
         .await?;
-        for (version, name, sql) in MIGRATIONS {
+        for (version, name, sql) in MIGRATIONS.iter().filter(|(version, _, _)| *version <= up_to) {
             let applied = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version]).await?;
             if applied.is_some() {
                 continue;

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "compact history", include_str!("../migrations/sqlite/0004_compact_history.sql")),
     (5, "service snapshots", include_str!("../migrations/sqlite/0005_service_snapshots.sql")),
     (6, "retention in units", include_str!("../migrations/sqlite/0006_retention_in_units.sql")),
+    (7, "typed settings", include_str!("../migrations/sqlite/0007_typed_settings.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).
@@ -139,12 +140,13 @@ fn open_connection(path: &Path, flags: OpenFlags) -> StoreResult<SqliteConn> {
     Ok(SqliteConn(conn))
 }
 
-fn migrate(conn: &mut SqliteConn) -> StoreResult<()> {
+/// Applies the migrations up to and including `up_to` that are not applied yet.
+fn migrate(conn: &mut SqliteConn, up_to: i64) -> StoreResult<()> {
     conn.0.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
          applied_at INTEGER NOT NULL)",
     )?;
-    for (version, name, sql) in MIGRATIONS {
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(version, _, _)| *version <= up_to) {
         let applied: bool =
             conn.0
                 .query_row("SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
@@ -243,7 +245,7 @@ impl SqliteBackend {
                     })?;
                 }
                 let mut conn = open_connection(&path, OpenFlags::default())?;
-                migrate(&mut conn)?;
+                migrate(&mut conn, i64::MAX)?;
                 // Every connection's page cache is resident memory: 4 MB each for readers (set in
                 // open_connection), more for the writer, whose hot pages are the index leaves of
                 // recent samples.
@@ -277,6 +279,14 @@ impl SqliteBackend {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Creates (or continues) the database at `path` up to schema version `up_to` only, as an older
+/// hub would have left it: upgrade tests start from there.
+#[cfg(feature = "test-support")]
+pub fn migrate_to(path: &Path, up_to: i64) -> StoreResult<()> {
+    let mut conn = open_connection(path, OpenFlags::default())?;
+    migrate(&mut conn, up_to)
 }
 
 #[async_trait]

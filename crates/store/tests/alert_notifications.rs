@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use homelab_core::alerts::Severity;
 use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::time::{self, Timestamp};
-use homelab_store::{AlertFilter, DeliveryOutcome, HeartbeatWrite, Store};
+use homelab_store::{AlertFilter, Channel, ChannelEvents, DeliveryOutcome, HeartbeatWrite, Store};
 use serde_json::json;
 
 fn t(text: &str) -> Timestamp {
@@ -42,6 +43,17 @@ async fn an_alerts_events_and_deliveries_come_together(store: Arc<dyn Store>) {
         beat(&store, "other", t0 + Duration::minutes(minute), 92.0).await;
     }
     let now = t0 + Duration::minutes(4);
+    for (id, kind) in [("slack", "slack"), ("hook", "webhook")] {
+        let channel = Channel {
+            id: id.into(),
+            kind: kind.into(),
+            enabled: true,
+            min_severity: Severity::Low,
+            events: ChannelEvents::default(),
+            settings: serde_json::Map::new(),
+        };
+        store.create_channel(&channel, now).await.unwrap();
+    }
     route_all(&store, &["slack", "hook"], now).await;
     for (channel, outcome) in [
         ("slack", DeliveryOutcome::Delivered),

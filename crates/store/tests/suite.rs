@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use homelab_core::alerts::{AlertKind, AlertStatus, Severity};
+use homelab_core::alerts::{AlertKind, AlertStatus, NotificationSettings, Severity, Thresholds};
 use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::history::{HistoryRange, MetricKind, RetentionPolicy, Tier};
 use homelab_core::server::{NewServer, ServerUpdate};
 use homelab_core::time::{self, Timestamp};
 use homelab_store::{
-    AlertFilter, ExpectedServiceUpdate, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
-    NewRegistrationToken, ServiceStatusReport, Store, StoreError, TokenClaim,
+    AlertFilter, Change, Channel, ChannelEvents, DeliveryOutcome, ExpectedServiceUpdate, HeartbeatWrite, HistoryQuery,
+    NewCredential, NewExpectedService, NewRegistrationToken, ServiceStatusReport, Store, StoreError, TokenClaim,
 };
 use serde_json::{Value, json};
 
@@ -245,24 +245,6 @@ async fn tiers_merge_without_holes(store: Arc<dyn Store>) {
     assert_eq!(bucket.max, 100.0);
 }
 
-/// Sixteen concurrent read-modify-writes of one document: none is lost.
-async fn concurrent_setting_updates_are_not_lost(store: Arc<dyn Store>) {
-    let now = t("2026-01-19T12:00:00Z");
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let store = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            let increment: homelab_store::SettingChange =
-                Box::new(|doc| Ok(json!({"count": doc.and_then(|d| d["count"].as_i64()).unwrap_or(0) + 1})));
-            store.update_setting("counter", increment, now).await.unwrap()
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(store.get_setting("counter").await.unwrap(), Some(json!({"count": 16})));
-}
-
 async fn registration_tokens_and_credentials(store: Arc<dyn Store>) {
     let now = t("2026-01-19T12:00:00Z");
     let token = |hash: &str, expires: Timestamp| NewRegistrationToken {
@@ -318,14 +300,6 @@ async fn registration_tokens_and_credentials(store: Arc<dyn Store>) {
     store.ingest_heartbeat(used).await.unwrap();
     store.delete_server("kitchen-pi").await.unwrap();
     assert!(matches!(store.credential_info(GUID).await, Err(StoreError::NotFound(_))), "credentials cascade");
-}
-
-async fn settings_round_trip(store: Arc<dyn Store>) {
-    let now = t("2026-01-19T12:00:00Z");
-    assert_eq!(store.get_setting("thresholds").await.unwrap(), None);
-    store.put_setting("thresholds", &json!({"cpu": {"high_percent": 80}}), now).await.unwrap();
-    store.put_setting("thresholds", &json!({"cpu": {"high_percent": 70}}), now).await.unwrap();
-    assert_eq!(store.get_setting("thresholds").await.unwrap(), Some(json!({"cpu": {"high_percent": 70}})));
 }
 
 async fn concurrent_heartbeats_all_commit(store: Arc<dyn Store>) {
@@ -486,7 +460,9 @@ async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
     assert_eq!(store.outbox(1).await.unwrap()[0].kind, "reminder");
 
     // The configured timeout applies.
-    store.put_setting("thresholds", &json!({"server_offline_seconds": 600}), t0).await.unwrap();
+    let longer: Change<Thresholds> =
+        Box::new(|thresholds| Ok(Thresholds { server_offline_seconds: 600, ..thresholds }));
+    store.update_thresholds(longer, t0).await.unwrap();
     beat(&store, "srv", t0 + Duration::hours(1), 5.0).await;
     let alert = store.get_alert(alert.id).await.unwrap();
     assert_eq!((alert.status, alert.auto_resolved), (AlertStatus::Resolved, true));
@@ -922,6 +898,423 @@ async fn per_service_states_are_carried_into_snapshots(store: Arc<dyn Store>, ra
     reopened.close().await;
 }
 
+// ---- typed settings, channels, tags --------------------------------------------------------
+
+fn channel(id: &str, kind: &str, settings: Value) -> Channel {
+    let Value::Object(settings) = settings else { panic!("settings must be an object") };
+    Channel {
+        id: id.into(),
+        kind: kind.into(),
+        enabled: true,
+        min_severity: Severity::Low,
+        events: ChannelEvents::default(),
+        settings,
+    }
+}
+
+async fn typed_settings_round_trip(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    assert_eq!(store.thresholds().await.unwrap(), Thresholds::default(), "the v1 defaults while nothing is saved");
+    assert_eq!(store.notification_settings().await.unwrap(), NotificationSettings::default());
+
+    let refuse: Change<Thresholds> = Box::new(|_| Err(StoreError::Rejected("no".into())));
+    assert!(matches!(store.update_thresholds(refuse, now).await, Err(StoreError::Rejected(m)) if m == "no"));
+    assert_eq!(store.thresholds().await.unwrap(), Thresholds::default(), "a refusal saves nothing");
+
+    let mut wanted = Thresholds::default();
+    wanted.cpu.high_percent = 70;
+    wanted.disk.sustained_heartbeats = Some(3);
+    wanted.server_offline_seconds = 240;
+    let set = wanted;
+    let saved = store.update_thresholds(Box::new(move |_| Ok(set)), now).await.unwrap();
+    assert_eq!((saved, store.thresholds().await.unwrap()), (wanted, wanted));
+    let refuse: Change<Thresholds> = Box::new(|_| Err(StoreError::Rejected("no".into())));
+    assert!(store.update_thresholds(refuse, now).await.is_err());
+    assert_eq!(store.thresholds().await.unwrap(), wanted, "a refusal keeps what was saved");
+
+    let quiet: Change<NotificationSettings> = Box::new(|mut settings| {
+        settings.notify_on_high = false;
+        settings.notify_on_action_success = true;
+        settings.cooldowns.critical_minutes = 10;
+        Ok(settings)
+    });
+    let saved = store.update_notification_settings(quiet, now).await.unwrap();
+    let expected = NotificationSettings {
+        notify_on_high: false,
+        notify_on_action_success: true,
+        cooldowns: homelab_core::alerts::Cooldowns { critical_minutes: 10, high_minutes: 240 },
+        ..NotificationSettings::default()
+    };
+    assert_eq!((&saved, &store.notification_settings().await.unwrap()), (&expected, &expected));
+}
+
+/// Sixteen concurrent read-modify-writes of each settings row, starting with no row at all:
+/// none is lost.
+async fn concurrent_settings_updates_are_not_lost(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let longer: Change<Thresholds> = Box::new(|mut thresholds| {
+                thresholds.server_offline_seconds += 1;
+                Ok(thresholds)
+            });
+            store.update_thresholds(longer, now).await.unwrap();
+            let slower: Change<NotificationSettings> = Box::new(|mut settings| {
+                settings.cooldowns.high_minutes += 1;
+                Ok(settings)
+            });
+            store.update_notification_settings(slower, now).await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.thresholds().await.unwrap().server_offline_seconds, 180 + 16);
+    assert_eq!(store.notification_settings().await.unwrap().cooldowns.high_minutes, 240 + 16);
+}
+
+async fn channels_crud(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    assert!(store.list_channels().await.unwrap().is_empty());
+    let mut hook = channel("hook", "webhook", json!({"url": "https://example.org/in", "secret": "s3cret"}));
+    hook.min_severity = Severity::High;
+    hook.events.reminders = false;
+    assert_eq!(store.create_channel(&hook, now).await.unwrap(), hook);
+    let team = channel("team", "slack", json!({"webhook_url": "https://hooks.slack.com/services/T/B/X"}));
+    store.create_channel(&team, now).await.unwrap();
+    assert!(matches!(store.create_channel(&team, now).await, Err(StoreError::Conflict(m)) if m.contains("'team'")));
+    assert_eq!(store.list_channels().await.unwrap(), [hook.clone(), team.clone()]);
+    assert_eq!(store.get_channel("hook").await.unwrap(), hook, "secrets are stored as given");
+    assert!(matches!(store.get_channel("nope").await, Err(StoreError::NotFound(_))));
+
+    let disable: Change<Channel> = Box::new(|mut c| {
+        c.enabled = false;
+        c.settings.insert("url".into(), json!("https://example.org/other"));
+        Ok(c)
+    });
+    let updated = store.update_channel("hook", disable, now).await.unwrap();
+    assert!(!updated.enabled);
+    assert_eq!(store.get_channel("hook").await.unwrap(), updated);
+    let refuse: Change<Channel> = Box::new(|_| Err(StoreError::Conflict("refused".into())));
+    assert!(matches!(store.update_channel("hook", refuse, now).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_channel("hook").await.unwrap(), updated, "a refusal saves nothing");
+    let rename: Change<Channel> = Box::new(|mut c| {
+        c.id = "other".into();
+        Ok(c)
+    });
+    assert!(matches!(store.update_channel("hook", rename, now).await, Err(StoreError::Rejected(_))));
+    let anything: Change<Channel> = Box::new(Ok);
+    assert!(matches!(store.update_channel("nope", anything, now).await, Err(StoreError::NotFound(_))));
+
+    // Concurrent changes of one channel apply one after the other.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let count: Change<Channel> = Box::new(|mut c| {
+                let edits = c.settings.get("edits").and_then(Value::as_i64).unwrap_or(0);
+                c.settings.insert("edits".into(), json!(edits + 1));
+                Ok(c)
+            });
+            store.update_channel("hook", count, now).await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.get_channel("hook").await.unwrap().settings["edits"], 8);
+
+    store.delete_channel("hook", now).await.unwrap();
+    assert!(matches!(store.delete_channel("hook", now).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.get_channel("hook").await, Err(StoreError::NotFound(_))));
+    let anything: Change<Channel> = Box::new(Ok);
+    assert!(matches!(store.update_channel("hook", anything, now).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.list_channels().await.unwrap(), [team]);
+    let again = channel("hook", "ntfy", json!({"topic_url": "https://ntfy.lan/x"}));
+    store.create_channel(&again, now).await.unwrap();
+    assert_eq!(store.get_channel("hook").await.unwrap(), again, "a deleted channel's id can be used again");
+}
+
+/// Opens a CPU alert on `id` and routes its `opened` event to `channels`.
+async fn alert_routed_to(store: &Arc<dyn Store>, id: &str, channels: &[&str], t0: Timestamp) -> i64 {
+    for minute in 0..4 {
+        beat(store, id, t0 + Duration::minutes(minute), 90.0).await;
+    }
+    let events = store.unrouted_events(100).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let routes = vec![(events[0].id, channels.iter().map(|c| (*c).to_owned()).collect())];
+    store.route_events(&routes, t0 + Duration::minutes(4)).await.unwrap();
+    events[0].id
+}
+
+fn delivery_log(records: &[homelab_store::DeliveryRecord]) -> Vec<(String, String, Option<String>)> {
+    let mut log: Vec<_> =
+        records.iter().map(|d| (d.channel_id.clone(), d.status.clone(), d.last_error.clone())).collect();
+    log.sort();
+    log
+}
+
+/// Deleting a channel dead-letters its pending deliveries at once (as the dispatcher did when it
+/// found the channel gone) and keeps its past ones; a delivery to a channel that never existed
+/// is refused by the foreign key.
+async fn deleting_a_channel_keeps_its_delivery_history(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let now = t0 + Duration::minutes(4);
+    for id in ["done", "waiting", "kept"] {
+        store.create_channel(&channel(id, "webhook", json!({"url": "https://example.org/in"})), t0).await.unwrap();
+    }
+    let event = alert_routed_to(&store, "busy", &["done", "waiting", "kept"], t0).await;
+    let claimed = store.claim_deliveries("done", now, now + Duration::minutes(1), 10).await.unwrap();
+    store.finish_deliveries(&[claimed[0].id], &DeliveryOutcome::Delivered, now).await.unwrap();
+
+    store.delete_channel("done", now).await.unwrap();
+    store.delete_channel("waiting", now).await.unwrap();
+    let (records, total) = store.list_deliveries(None, 10, 0).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        delivery_log(&records),
+        [
+            ("done".to_owned(), "delivered".to_owned(), None),
+            ("kept".to_owned(), "pending".to_owned(), None),
+            ("waiting".to_owned(), "dead".to_owned(), Some("channel 'waiting' no longer exists".to_owned())),
+        ]
+    );
+    assert_eq!(store.due_channels(now).await.unwrap(), ["kept"]);
+    assert_eq!(store.outbox(1).await.unwrap()[0].id, event);
+
+    let unknown = alert_routed_to(&store, "other", &[], t0 + Duration::hours(1)).await;
+    assert!(
+        store.route_events(&[(unknown, vec!["never-configured".into()])], now).await.is_err(),
+        "the foreign key refuses deliveries to unknown channels"
+    );
+}
+
+/// v1's `slack_webhook_url` stands for the channel `slack`: its deliveries have a row to
+/// reference although no channel is listed; a real `slack` channel takes its place.
+async fn the_v1_slack_url_stands_for_a_hidden_channel(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let now = t0 + Duration::minutes(4);
+    let slack_url = |url: &'static str| -> Change<NotificationSettings> {
+        Box::new(move |settings| Ok(NotificationSettings { slack_webhook_url: url.into(), ..settings }))
+    };
+    store.update_notification_settings(slack_url("https://hooks.slack.com/services/T/B/v1"), t0).await.unwrap();
+    assert!(store.list_channels().await.unwrap().is_empty(), "the v1 channel is not a configured channel");
+    assert!(matches!(store.get_channel(homelab_store::V1_SLACK_CHANNEL).await, Err(StoreError::NotFound(_))));
+    alert_routed_to(&store, "busy", &[homelab_store::V1_SLACK_CHANNEL], t0).await;
+    assert_eq!(store.due_channels(now).await.unwrap(), ["slack"]);
+
+    // A real channel takes the id over, pending deliveries included (the dispatcher preferred it).
+    let real = channel("slack", "slack", json!({"webhook_url": "https://hooks.slack.com/services/T/B/real"}));
+    store.create_channel(&real, now).await.unwrap();
+    assert_eq!(store.list_channels().await.unwrap(), std::slice::from_ref(&real));
+    assert_eq!(store.due_channels(now).await.unwrap(), ["slack"]);
+    store.update_notification_settings(slack_url("https://hooks.slack.com/services/T/B/v2"), now).await.unwrap();
+    assert_eq!(store.get_channel("slack").await.unwrap(), real, "saving the v1 URL leaves a real channel alone");
+
+    // Deleting the real one hands the id back to the v1 URL.
+    store.delete_channel("slack", now).await.unwrap();
+    assert!(store.list_channels().await.unwrap().is_empty());
+    alert_routed_to(&store, "other", &[homelab_store::V1_SLACK_CHANNEL], t0 + Duration::hours(1)).await;
+    let later = t0 + Duration::hours(2);
+    assert_eq!(store.due_channels(later).await.unwrap(), ["slack"]);
+
+    // Emptying the URL retires the channel like a deletion.
+    store.update_notification_settings(slack_url(""), later).await.unwrap();
+    assert!(store.due_channels(later).await.unwrap().is_empty());
+    let (records, _) = store.list_deliveries(Some("dead"), 10, 0).await.unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records.iter().all(|d| d.channel_id == "slack"));
+}
+
+async fn server_tags(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    for id in ["nas", "pi", "bare"] {
+        store.create_server(&new_server(id), now).await.unwrap();
+    }
+    let tags = |list: &[&str]| list.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+    assert_eq!(store.set_server_tags("nas", &tags(&["rack-a", "prod", "prod"])).await.unwrap(), ["prod", "rack-a"]);
+    store.set_server_tags("pi", &tags(&["family"])).await.unwrap();
+    assert_eq!(store.server_tags("nas").await.unwrap(), ["prod", "rack-a"]);
+    assert!(store.server_tags("bare").await.unwrap().is_empty());
+    assert!(matches!(store.server_tags("nope").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.set_server_tags("nope", &tags(&["x"])).await, Err(StoreError::NotFound(_))));
+    let all = store.all_server_tags().await.unwrap();
+    assert_eq!(
+        all.into_iter().collect::<Vec<_>>(),
+        [("nas".to_owned(), tags(&["prod", "rack-a"])), ("pi".to_owned(), tags(&["family"]))]
+    );
+
+    // Concurrent replacements of one server's tags apply one after the other.
+    let mut tasks = Vec::new();
+    for round in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.set_server_tags("nas", &[format!("round-{round}"), "shared".into()]).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let after = store.server_tags("nas").await.unwrap();
+    assert_eq!((after.len(), after[1].as_str()), (2, "shared"), "{after:?}");
+
+    assert!(store.set_server_tags("pi", &[]).await.unwrap().is_empty());
+    store.delete_server("nas").await.unwrap();
+    assert!(store.all_server_tags().await.unwrap().is_empty(), "tags go with their server");
+}
+
+/// Settings that cannot be read are one error naming them, for the API's reads and for the
+/// engine inside heartbeat ingest alike; never defaults in their place.
+async fn unreadable_settings_are_an_error_naming_them(store: Arc<dyn Store>, raw: Raw) {
+    let now = t("2026-01-19T12:00:00Z");
+    store.create_channel(&channel("team", "slack", json!({"webhook_url": "https://x/y"})), now).await.unwrap();
+    raw.execute("UPDATE channels SET settings = 'not json' WHERE id = 'team'").await.unwrap();
+    for result in [store.get_channel("team").await.map(|_| ()), store.list_channels().await.map(|_| ())] {
+        assert!(matches!(&result, Err(StoreError::Unreadable { what, .. }) if what == "channel 'team'"), "{result:?}");
+    }
+    if let Raw::Sqlite(_) = raw {
+        // Only SQLite lets a wrong type into a column; PostgreSQL refuses it outright.
+        store.update_thresholds(Box::new(Ok), now).await.unwrap();
+        raw.execute("UPDATE alert_thresholds SET cpu_high_percent = 'high'").await.unwrap();
+        let is_thresholds = |result: &Result<_, StoreError>| matches!(result, Err(StoreError::Unreadable { what, .. }) if what == "thresholds");
+        assert!(is_thresholds(&store.thresholds().await.map(|_| ())));
+        let ingest = store.ingest_heartbeat(write(heartbeat("nas", now, 5.0), now)).await;
+        assert!(is_thresholds(&ingest.map(|_| ())), "the engine does not fall back to defaults");
+        assert!(
+            matches!(store.get_server("nas").await, Err(StoreError::NotFound(_))),
+            "the heartbeat was refused whole"
+        );
+    }
+}
+
+// ---- upgrades from schema version 6 --------------------------------------------------------
+
+/// Runs `sql` against a database still at an older schema version.
+async fn old(raw: &Raw, sql: &str) {
+    if let Err(error) = raw.execute(sql).await {
+        panic!("{sql}: {error}");
+    }
+}
+
+/// A version-6 database (settings as JSON documents, deliveries without a channel foreign key)
+/// is opened: every document shows up through the typed methods, deliveries keep naming their
+/// channels (configured, deleted long ago, or v1's Slack URL), and `settings` is gone.
+async fn settings_documents_are_carried_into_tables(raw: Raw) {
+    let at = 1_768_824_000_000_i64; // 2026-01-19T12:00:00Z
+    for id in ["nas", "pi"] {
+        old(
+            &raw,
+            &format!("INSERT INTO servers (id, hostname, created_at, updated_at) VALUES ('{id}', '{id}', {at}, {at})"),
+        )
+        .await;
+    }
+    let documents = [
+        (
+            "thresholds",
+            json!({"cpu": {"high_percent": 70, "critical_percent": 90, "sustained_heartbeats": 2},
+            "server_offline_seconds": 300}),
+        ),
+        (
+            "notifications",
+            json!({"slack_webhook_url": "https://hooks.slack.com/services/T/B/v1",
+            "cooldowns": {"critical_minutes": 10}, "notify_on_high": false}),
+        ),
+        (
+            "channels",
+            json!([
+                {"id": "team", "kind": "webhook", "url": "https://example.org/in", "secret": "s3cret",
+                 "min_severity": "high", "events": {"reminders": false}},
+                {"id": "family", "kind": "ntfy", "topic_url": "https://ntfy.lan/x", "access_token": null, "enabled": false}
+            ]),
+        ),
+        ("server_tags", json!({"nas": ["prod", "rack-a"], "gone": ["old"]})),
+        ("counter", json!({"count": 3})),
+    ];
+    for (key, value) in documents {
+        let text = value.to_string().replace('\'', "''");
+        old(&raw, &format!("INSERT INTO settings (key, value, updated_at) VALUES ('{key}', '{text}', {at})")).await;
+    }
+    old(
+        &raw,
+        &format!(
+            "INSERT INTO alert_events (server_pk, kind, severity, payload, next_attempt_at, created_at, routed_at) \
+             SELECT pk, 'opened', 'high', '{{}}', {at}, {at}, {at} FROM servers WHERE id = 'nas'"
+        ),
+    )
+    .await;
+    for (channel, status) in [("team", "delivered"), ("removed-long-ago", "dead"), ("slack", "pending")] {
+        old(
+            &raw,
+            &format!(
+                "INSERT INTO deliveries (event_id, channel_id, status, next_attempt_at, created_at) \
+                 SELECT id, '{channel}', '{status}', {at}, {at} FROM alert_events"
+            ),
+        )
+        .await;
+    }
+
+    let store = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
+    let thresholds = store.thresholds().await.unwrap();
+    assert_eq!(
+        (thresholds.cpu.high_percent, thresholds.cpu.critical_percent, thresholds.cpu.sustained_seconds),
+        (70, 90, 120),
+        "parsed as before, v1's heartbeat count included"
+    );
+    assert_eq!((thresholds.memory, thresholds.server_offline_seconds), (Thresholds::default().memory, 300));
+    let notifications = store.notification_settings().await.unwrap();
+    assert_eq!(notifications.slack_webhook_url, "https://hooks.slack.com/services/T/B/v1");
+    assert_eq!((notifications.cooldowns.critical_minutes, notifications.cooldowns.high_minutes), (10, 240));
+    assert!(!notifications.notify_on_high && notifications.notify_on_critical);
+
+    let mut family = channel("family", "ntfy", json!({"topic_url": "https://ntfy.lan/x", "access_token": null}));
+    family.enabled = false;
+    let mut team = channel("team", "webhook", json!({"url": "https://example.org/in", "secret": "s3cret"}));
+    team.min_severity = Severity::High;
+    team.events.reminders = false;
+    assert_eq!(store.list_channels().await.unwrap(), [family, team]);
+
+    let tags = store.all_server_tags().await.unwrap();
+    assert_eq!(
+        tags.into_iter().collect::<Vec<_>>(),
+        [("nas".to_owned(), vec!["prod".to_owned(), "rack-a".to_owned()])]
+    );
+
+    assert_eq!(raw.count("SELECT COUNT(*) FROM deliveries").await, 3, "every delivery is kept");
+    assert_eq!(store.due_channels(time::from_millis(at)).await.unwrap(), ["slack"], "v1's Slack still delivers");
+    assert!(matches!(store.get_channel("removed-long-ago").await, Err(StoreError::NotFound(_))));
+    let reused = channel("removed-long-ago", "slack", json!({}));
+    store.create_channel(&reused, time::from_millis(at)).await.unwrap();
+    assert!(
+        raw.execute("INSERT INTO deliveries (event_id, channel_id, next_attempt_at, created_at) SELECT id, 'nope', 0, 0 FROM alert_events")
+            .await
+            .is_err(),
+        "deliveries now reference channels"
+    );
+    assert!(raw.execute("SELECT COUNT(*) FROM settings").await.is_err(), "the settings table is dropped");
+    assert_eq!(raw.count("SELECT COUNT(*) FROM pending_upgrades").await, 0);
+    store.close().await;
+
+    let reopened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
+    assert_eq!(reopened.thresholds().await.unwrap(), thresholds, "the upgrade runs once");
+    reopened.close().await;
+}
+
+/// A document that cannot be read stops the upgrade with an error naming it (and changes
+/// nothing), rather than being replaced by defaults.
+async fn an_unreadable_document_stops_the_upgrade(raw: Raw) {
+    old(&raw, "INSERT INTO settings (key, value, updated_at) VALUES ('thresholds', '{\"cpu\": 12', 0)").await;
+    let opened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await;
+    assert!(matches!(&opened, Err(StoreError::Unreadable { what, .. }) if what == "thresholds"), "{:?}", opened.err());
+    assert_eq!(raw.count("SELECT COUNT(*) FROM settings").await, 1, "nothing was changed");
+    assert_eq!(raw.count("SELECT COUNT(*) FROM pending_upgrades WHERE name = 'typed-settings'").await, 1);
+    old(&raw, "DELETE FROM settings WHERE key = 'thresholds'").await;
+    let opened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
+    assert_eq!(opened.thresholds().await.unwrap(), Thresholds::default());
+    opened.close().await;
+}
+
 /// Direct SQL access to a test database, to prove constraints without going through the store.
 enum Raw {
     Sqlite(std::path::PathBuf),
@@ -1030,6 +1423,35 @@ macro_rules! raw_suite {
     };
 }
 
+/// Like `suite!`, for upgrade scenarios: each gets an empty database migrated only up to
+/// schema version 6, as the hub before typed settings left it.
+macro_rules! upgrade_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_upgrade {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let path = dir.path().join("homelab.db");
+                    homelab_store::sqlite::migrate_to(&path, 6).unwrap();
+                    super::$name(super::Raw::Sqlite(path)).await;
+                }
+            )*
+        }
+        mod postgres_upgrade {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(cluster) = homelab_store::testing::postgres_cluster() else { return };
+                    let url = cluster.create_database().await.unwrap();
+                    homelab_store::postgres::PostgresBackend::migrate_to(&url, 6).await.unwrap();
+                    super::$name(super::Raw::Postgres(url)).await;
+                }
+            )*
+        }
+    };
+}
+
 suite!(
     servers_crud,
     heartbeat_registers_then_updates,
@@ -1039,8 +1461,12 @@ suite!(
     tiers_merge_without_holes,
     late_samples_after_pruning_are_counted_once,
     registration_tokens_and_credentials,
-    settings_round_trip,
-    concurrent_setting_updates_are_not_lost,
+    typed_settings_round_trip,
+    concurrent_settings_updates_are_not_lost,
+    channels_crud,
+    deleting_a_channel_keeps_its_delivery_history,
+    the_v1_slack_url_stands_for_a_hidden_channel,
+    server_tags,
     concurrent_heartbeats_all_commit,
     sustained_cpu_breach_opens_one_alert,
     acknowledged_alerts_still_auto_resolve,
@@ -1060,6 +1486,9 @@ raw_suite!(
     service_history_records_changes_only,
     per_series_history_is_converted_on_open,
     per_service_states_are_carried_into_snapshots,
+    unreadable_settings_are_an_error_naming_them,
     reported_services_keep_their_newest_state,
     fleet_samples_read_every_server_at_once,
 );
+
+upgrade_suite!(settings_documents_are_carried_into_tables, an_unreadable_document_stops_the_upgrade);

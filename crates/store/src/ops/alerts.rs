@@ -7,45 +7,25 @@
 use std::collections::HashMap;
 
 use homelab_core::alerts::{
-    AlertEvent, AlertKey, AlertKind, AlertState, AlertStatus, Evaluation, EventKind, ExpectedService,
-    NotificationSettings, Observation, Rules, ServerContext, Severity, Thresholds,
+    AlertEvent, AlertKey, AlertKind, AlertState, AlertStatus, Evaluation, EventKind, ExpectedService, Observation,
+    Rules, ServerContext, Severity,
 };
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
-use super::service_states;
+use super::{service_states, settings};
 use crate::backend::{Conn, Row, Value};
 use crate::{
     AlertFilter, AlertPage, AlertRecord, FleetSummary, OfflineReport, OutboxEvent, PendingAlert, StoreError,
     StoreResult,
 };
 
-/// Settings keys of the two documents the engine reads.
-pub(crate) const THRESHOLDS_KEY: &str = "thresholds";
-pub(crate) const NOTIFICATIONS_KEY: &str = "notifications";
-
-/// The engine's rules from the `thresholds` and `notifications` settings (v1 defaults when a
-/// document is absent). A stored document that no longer parses falls back to the defaults with
-/// a warning rather than failing every heartbeat: the API only ever stores validated documents.
+/// The engine's rules from the stored thresholds and notification settings (the v1 defaults
+/// while none were saved). Settings that cannot be read fail the caller with
+/// [`StoreError::Unreadable`], as everywhere else (see there why not defaults): a heartbeat is
+/// then refused and waits in the agent's spool.
 pub(crate) async fn load_rules(conn: &mut dyn Conn) -> StoreResult<Rules> {
-    let rows = conn
-        .query(
-            "SELECT key, value FROM settings WHERE key IN ($1, $2)",
-            &[THRESHOLDS_KEY.into(), NOTIFICATIONS_KEY.into()],
-        )
-        .await?;
-    let mut thresholds = Thresholds::default();
-    let mut notifications = NotificationSettings::default();
-    for row in rows {
-        let (key, text) = (row.str(0)?, row.str(1)?);
-        let parsed = if key == THRESHOLDS_KEY {
-            serde_json::from_str(&text).map(|value| thresholds = value)
-        } else {
-            serde_json::from_str(&text).map(|value| notifications = value)
-        };
-        if let Err(error) = parsed {
-            tracing::warn!(%key, %error, "stored alert settings are unreadable; using the defaults");
-        }
-    }
+    let thresholds = settings::thresholds(conn).await?;
+    let notifications = settings::notifications(conn).await?;
     Ok(Rules::new(&thresholds, &notifications))
 }
 

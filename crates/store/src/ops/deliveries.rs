@@ -119,7 +119,7 @@ pub(crate) async fn finish(
 
 /// Keeps the event's own status a summary of its deliveries: pending while any is, dead if any
 /// channel gave up, delivered otherwise.
-async fn refresh_event_status(conn: &mut dyn Conn, delivery_id: i64, now: i64) -> StoreResult<()> {
+pub(crate) async fn refresh_event_status(conn: &mut dyn Conn, delivery_id: i64, now: i64) -> StoreResult<()> {
     conn.execute(
         "UPDATE alert_events SET status = CASE \
            WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = alert_events.id AND d.status = 'pending') THEN 'pending' \

@@ -1,6 +1,7 @@
 //! The store operations, written once over [`Backend`] and shared by SQLite and PostgreSQL.
 
 mod alerts;
+mod channels;
 mod deliveries;
 mod history;
 mod ingest;
@@ -8,6 +9,7 @@ mod servers;
 mod service_states;
 mod services;
 mod settings;
+mod tags;
 mod tokens;
 mod upgrade;
 
@@ -15,16 +17,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{Timestamp, to_millis};
 
 use crate::backend::{Backend, work};
 use crate::{
-    AgentCredential, AlertFilter, AlertPage, AlertRecord, ClaimedAgent, ExpectedServiceRecord, ExpectedServiceUpdate,
-    FleetSummary, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential, NewExpectedService,
-    NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken, ReportedService,
-    RetentionReport, SeriesData, SettingChange, Store, StoreResult, TokenClaim,
+    AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ExpectedServiceRecord,
+    ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential,
+    NewExpectedService, NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken,
+    ReportedService, RetentionReport, SeriesData, Store, StoreResult, TagMap, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -43,6 +46,14 @@ impl<B: Backend> SqlStore<B> {
     }
 
     async fn run_pending_upgrades(&self) -> StoreResult<()> {
+        self.compact_history().await?;
+        if self.backend.read(work(|conn| Box::pin(upgrade::is_pending(conn, upgrade::TYPED_SETTINGS)))).await? {
+            self.backend.write(work(|conn| Box::pin(upgrade::typed_settings(conn)))).await?;
+        }
+        Ok(())
+    }
+
+    async fn compact_history(&self) -> StoreResult<()> {
         if !self.backend.read(work(|conn| Box::pin(upgrade::is_pending(conn, upgrade::COMPACT_HISTORY)))).await? {
             return Ok(());
         }
@@ -201,23 +212,64 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.write(work(move |conn| Box::pin(async move { tokens::revoke(conn, &guid, now).await }))).await
     }
 
-    async fn get_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
-        let key = key.to_owned();
-        self.backend.read(work(move |conn| Box::pin(async move { settings::get(conn, &key).await }))).await
+    async fn thresholds(&self) -> StoreResult<Thresholds> {
+        self.backend.read(work(|conn| Box::pin(settings::thresholds(conn)))).await
     }
 
-    async fn put_setting(&self, key: &str, value: &serde_json::Value, now: Timestamp) -> StoreResult<()> {
-        let (key, value) = (key.to_owned(), value.clone());
+    async fn update_thresholds(&self, change: Change<Thresholds>, now: Timestamp) -> StoreResult<Thresholds> {
+        self.backend.write(work(move |conn| Box::pin(settings::update_thresholds(conn, change, now)))).await
+    }
+
+    async fn notification_settings(&self) -> StoreResult<NotificationSettings> {
+        self.backend.read(work(|conn| Box::pin(settings::notifications(conn)))).await
+    }
+
+    async fn update_notification_settings(
+        &self,
+        change: Change<NotificationSettings>,
+        now: Timestamp,
+    ) -> StoreResult<NotificationSettings> {
+        self.backend.write(work(move |conn| Box::pin(settings::update_notifications(conn, change, now)))).await
+    }
+
+    async fn list_channels(&self) -> StoreResult<Vec<Channel>> {
+        self.backend.read(work(|conn| Box::pin(channels::list(conn)))).await
+    }
+
+    async fn get_channel(&self, id: &str) -> StoreResult<Channel> {
+        let id = id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { channels::get(conn, &id).await }))).await
+    }
+
+    async fn create_channel(&self, channel: &Channel, now: Timestamp) -> StoreResult<Channel> {
+        let channel = channel.clone();
+        self.backend.write(work(move |conn| Box::pin(async move { channels::create(conn, &channel, now).await }))).await
+    }
+
+    async fn update_channel(&self, id: &str, change: Change<Channel>, now: Timestamp) -> StoreResult<Channel> {
+        let id = id.to_owned();
         self.backend
-            .write(work(move |conn| Box::pin(async move { settings::put(conn, &key, &value, now).await })))
+            .write(work(move |conn| Box::pin(async move { channels::update(conn, &id, change, now).await })))
             .await
     }
 
-    async fn update_setting(&self, key: &str, change: SettingChange, now: Timestamp) -> StoreResult<serde_json::Value> {
-        let key = key.to_owned();
-        self.backend
-            .write(work(move |conn| Box::pin(async move { settings::update(conn, &key, &change, now).await })))
-            .await
+    async fn delete_channel(&self, id: &str, now: Timestamp) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.backend.write(work(move |conn| Box::pin(async move { channels::delete(conn, &id, now).await }))).await
+    }
+
+    async fn all_server_tags(&self) -> StoreResult<TagMap> {
+        self.backend.read(work(|conn| Box::pin(tags::all(conn)))).await
+    }
+
+    async fn server_tags(&self, server_id: &str) -> StoreResult<Vec<String>> {
+        let id = server_id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { tags::of_server(conn, &id).await }))).await
+    }
+
+    async fn set_server_tags(&self, server_id: &str, tags: &[String]) -> StoreResult<Vec<String>> {
+        let (id, new) = (server_id.to_owned(), tags.to_vec());
+        self.backend.write(work(move |conn| Box::pin(async move { tags::replace(conn, &id, &new).await }))).await
     }
 
     async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<crate::UnroutedEvent>> {
