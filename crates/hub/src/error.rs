@@ -30,6 +30,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// Stored settings that cannot be read: a 500 that says which, so the admin can repair it.
+    #[error("{0}")]
+    StoredDataUnreadable(String),
     /// Logged in full; the client sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,7 +67,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::StoredDataUnreadable(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            ApiError::StoredDataUnreadable(_) => "STORED_DATA_UNREADABLE",
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -109,6 +113,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(errors) => ApiError::Validation(errors),
             ServiceError::Refused { code, message } => ApiError::BadRequest { code, message },
             ServiceError::Unavailable(message) => ApiError::ServiceUnavailable(message),
+            ServiceError::Unreadable(message) => ApiError::StoredDataUnreadable(message),
             ServiceError::Internal(message) => ApiError::Internal(message),
         }
     }
@@ -119,6 +124,11 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match self {
             ApiError::Validation(errors) => (status, Json(ValidationBody { detail: errors.0 })).into_response(),
+            ApiError::StoredDataUnreadable(message) => {
+                tracing::error!(%message, "stored settings are unreadable");
+                let body = ErrorBody { detail: ErrorDetail { code: "STORED_DATA_UNREADABLE".into(), message } };
+                (status, Json(body)).into_response()
+            }
             ApiError::Internal(message) => {
                 tracing::error!(%message, "request failed");
                 let body = ErrorBody {

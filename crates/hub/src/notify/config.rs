@@ -3,6 +3,7 @@
 
 use homelab_core::alerts::{AlertEvent, EventKind, Severity};
 use homelab_core::validate::{ValidationErrors, Validator, is_slug};
+use homelab_store::{Channel, ChannelEvents, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -69,6 +70,55 @@ pub struct ChannelConfig {
 
 fn default_min_severity() -> Severity {
     Severity::Low
+}
+
+/// Store rows and channel configurations: the store keeps the kind and the kind-specific fields
+/// as they come (`settings`), the hub knows what they mean.
+impl ChannelConfig {
+    pub fn to_stored(&self) -> Result<Channel, StoreError> {
+        let unwritable = |reason: String| StoreError::Database(format!("channel '{}': {reason}", self.id));
+        let serde_json::Value::Object(mut settings) =
+            serde_json::to_value(&self.target).map_err(|e| unwritable(e.to_string()))?
+        else {
+            return Err(unwritable("its settings are not an object".into()));
+        };
+        let kind = match settings.remove("kind") {
+            Some(serde_json::Value::String(kind)) => kind,
+            _ => return Err(unwritable("it has no kind".into())),
+        };
+        Ok(Channel {
+            id: self.id.clone(),
+            kind,
+            enabled: self.enabled,
+            min_severity: self.min_severity,
+            events: ChannelEvents {
+                firing: self.events.firing,
+                reminders: self.events.reminders,
+                resolutions: self.events.resolutions,
+            },
+            settings,
+        })
+    }
+
+    /// The configuration of a stored channel; settings the hub cannot read are
+    /// [`StoreError::Unreadable`], as for every stored setting.
+    pub fn from_stored(channel: Channel) -> Result<ChannelConfig, StoreError> {
+        let mut settings = channel.settings;
+        settings.insert("kind".into(), serde_json::Value::String(channel.kind));
+        let target = serde_json::from_value(serde_json::Value::Object(settings))
+            .map_err(|e| StoreError::Unreadable { what: format!("channel '{}'", channel.id), reason: e.to_string() })?;
+        Ok(ChannelConfig {
+            id: channel.id,
+            target,
+            min_severity: channel.min_severity,
+            events: EventFilter {
+                firing: channel.events.firing,
+                reminders: channel.events.reminders,
+                resolutions: channel.events.resolutions,
+            },
+            enabled: channel.enabled,
+        })
+    }
 }
 
 impl ChannelConfig {

@@ -41,6 +41,11 @@ pub enum ServiceError {
     /// `SERVICE_STILL_DOWN`, `INVALID_TOKEN`, …).
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// Stored settings the hub cannot read (damaged outside the hub); names what. The one answer
+    /// everywhere, the heartbeat path included: never silent defaults, which would alert at
+    /// levels nobody chose.
+    #[error("{0}")]
+    Unreadable(String),
     /// The hub is shutting down or the database is not answering; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -81,6 +86,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Forbidden(message) => ServiceError::Forbidden(message),
             StoreError::Rejected(message) => ServiceError::refused("INVALID_REQUEST", message),
             StoreError::Closed => ServiceError::Unavailable("The hub is shutting down; retry shortly".into()),
+            error @ StoreError::Unreadable { .. } => ServiceError::Unreadable(error.to_string()),
             StoreError::Config(message) | StoreError::Database(message) => ServiceError::Internal(message),
         }
     }

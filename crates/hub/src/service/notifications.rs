@@ -1,41 +1,41 @@
 //! Notification channels: CRUD, a test per channel, the v1 test-webhook, and the delivery log
-//! with retry and discard. Channels are stored as one settings document (`channels`); secrets are
-//! never shown back: every answer carries [`ChannelConfig::redacted`] copies, and a masked secret
+//! with retry and discard. Channels are rows of the store's channel table; secrets are never
+//! shown back: every answer carries [`ChannelConfig::redacted`] copies, and a masked secret
 //! sent back on update keeps the stored value.
 
 use homelab_core::validate::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use homelab_store::StoreError;
+
 use super::{ServiceError, ServiceResult};
 use crate::notify::config::MASK;
 use crate::notify::{self, ChannelConfig, ChannelTarget, DeliveryError};
 use crate::state::AppState;
 
-/// Settings key of the channel list.
-pub const CHANNELS_KEY: &str = "channels";
-
 /// Every channel with its secrets, for the dispatcher (never for an answer).
 pub async fn load_channels(state: &AppState) -> ServiceResult<Vec<ChannelConfig>> {
-    super::config::load(state, CHANNELS_KEY).await
+    let stored = state.store.list_channels().await?;
+    Ok(stored.into_iter().map(ChannelConfig::from_stored).collect::<Result<_, _>>()?)
 }
 
-/// Puts the channels of the configuration file into the stored list (same id: replaced).
+/// Puts the channels of the configuration file into the store (same id: replaced).
 pub async fn apply_configured_channels(state: &AppState) -> ServiceResult<()> {
-    if state.config.channels.is_empty() {
-        return Ok(());
-    }
-    let configured = state.config.channels.clone();
-    super::config::update(state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
-        for channel in &configured {
-            match channels.iter_mut().find(|c| c.id == channel.id) {
-                Some(stored) => *stored = channel.clone(),
-                None => channels.push(channel.clone()),
+    let now = state.clock.now();
+    for channel in &state.config.channels {
+        let stored = channel.to_stored()?;
+        let replacement = stored.clone();
+        match state.store.update_channel(&channel.id, Box::new(move |_| Ok(replacement)), now).await {
+            Err(StoreError::NotFound(_)) => {
+                state.store.create_channel(&stored, now).await?;
+            }
+            other => {
+                other?;
             }
         }
-        Ok(())
-    })
-    .await
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,16 +53,8 @@ pub async fn list_channels(state: &AppState) -> ServiceResult<ChannelList> {
 /// Adds a channel; answers it with its secrets masked.
 pub async fn create_channel(state: &AppState, channel: ChannelConfig) -> ServiceResult<ChannelConfig> {
     channel.validate()?;
-    let shown = channel.redacted();
-    super::config::update(state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
-        if channels.iter().any(|c| c.id == channel.id) {
-            return Err(ServiceError::Conflict(format!("Channel '{}' already exists", channel.id)));
-        }
-        channels.push(channel.clone());
-        Ok(())
-    })
-    .await?;
-    Ok(shown)
+    state.store.create_channel(&channel.to_stored()?, state.clock.now()).await?;
+    Ok(channel.redacted())
 }
 
 fn is_masked(value: &str) -> bool {
@@ -142,31 +134,19 @@ fn keep_masked_secrets(new: &mut ChannelConfig, old: &ChannelConfig) {
 /// Replaces channel `id`. Secret fields may be sent back masked to keep their stored values.
 pub async fn update_channel(state: &AppState, id: &str, mut channel: ChannelConfig) -> ServiceResult<ChannelConfig> {
     channel.id = id.to_owned();
-    let saved = super::config::update(state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
-        let slot = channels.iter_mut().find(|c| c.id == channel.id).ok_or_else(|| channel_not_found(&channel.id))?;
-        let mut updated = channel.clone();
-        refuse_masks_of_another_kind(&updated, slot)?;
-        keep_masked_secrets(&mut updated, slot);
-        updated.validate()?;
-        *slot = updated.clone();
-        Ok(updated)
-    })
-    .await?;
-    Ok(saved.redacted())
-}
-
-fn channel_not_found(id: &str) -> ServiceError {
-    ServiceError::NotFound(format!("Channel '{id}' not found"))
+    let (change, guard) = super::config::guarded(move |stored: &mut homelab_store::Channel| {
+        let old = ChannelConfig::from_stored(stored.clone())?;
+        refuse_masks_of_another_kind(&channel, &old)?;
+        keep_masked_secrets(&mut channel, &old);
+        channel.validate()?;
+        *stored = channel.to_stored()?;
+        Ok(channel.redacted())
+    });
+    guard.outcome(state.store.update_channel(id, change, state.clock.now()).await)
 }
 
 pub async fn delete_channel(state: &AppState, id: &str) -> ServiceResult<()> {
-    let id = id.to_owned();
-    super::config::update(state, CHANNELS_KEY, move |channels: &mut Vec<ChannelConfig>| {
-        let before = channels.len();
-        channels.retain(|c| c.id != id);
-        if channels.len() == before { Err(channel_not_found(&id)) } else { Ok(()) }
-    })
-    .await
+    Ok(state.store.delete_channel(id, state.clock.now()).await?)
 }
 
 /// The v1 test-webhook answer (always HTTP 200).
@@ -188,10 +168,9 @@ impl TestResult {
 
 /// Sends a test message through a configured channel; reports the remote error verbatim.
 pub async fn test_channel(state: &AppState, id: &str) -> ServiceResult<TestResult> {
-    let channels = load_channels(state).await?;
-    let config = channels.iter().find(|c| c.id == id).ok_or_else(|| channel_not_found(id))?;
+    let config = ChannelConfig::from_stored(state.store.get_channel(id).await?)?;
     let client = notify::http_client().map_err(ServiceError::Internal)?;
-    let channel = notify::build(config, &client);
+    let channel = notify::build(&config, &client);
     Ok(TestResult::from_delivery(channel.send_test(state.clock.now()).await))
 }
 

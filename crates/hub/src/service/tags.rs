@@ -1,11 +1,8 @@
 //! Server tags (`rack-a`, `prod`, `family`): free labels for grouping and filtering the fleet.
 //! Not in v1, so they are not part of the v1 `ServerResponse`; they have their own endpoints.
 //!
-//! All tags live in one settings document (`server_tags`: server id → sorted tags), read once
-//! per fleet page, which keeps the fleet overview at one extra query however many machines
-//! there are, and needs no schema change.
-
-use std::collections::BTreeMap;
+//! Tags are a store table read whole once per fleet page, which keeps the fleet overview at one
+//! extra query however many machines there are.
 
 use homelab_core::validate::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -14,19 +11,16 @@ use utoipa::ToSchema;
 use super::ServiceResult;
 use crate::state::AppState;
 
-/// Settings key of the tag document.
-pub const TAGS_KEY: &str = "server_tags";
 /// At most this many tags per server: tags are for grouping, not for notes.
 pub const MAX_TAGS: usize = 16;
 /// At most this many characters per tag.
 pub const MAX_TAG_LEN: usize = 32;
 
-/// Server id → tags, for every server that has any.
-pub type TagMap = BTreeMap<String, Vec<String>>;
+pub use homelab_store::TagMap;
 
-/// Every server's tags (servers without tags are absent). Unreadable or missing: empty.
+/// Every server's tags (servers without tags are absent), in one read.
 pub async fn load_all(state: &AppState) -> ServiceResult<TagMap> {
-    super::config::load(state, TAGS_KEY).await
+    Ok(state.store.all_server_tags().await?)
 }
 
 /// Whether `tag` is a lower-case label: letters, digits, `-`, `_`, `.` and `:`, starting with a
@@ -87,30 +81,15 @@ impl TagsBody {
 
 /// Tags of one server.
 pub async fn of_server(state: &AppState, id: &str) -> ServiceResult<ServerTags> {
-    let server = state.store.get_server(id).await?;
-    let tags = load_all(state).await?.remove(&server.id).unwrap_or_default();
-    Ok(ServerTags { server_id: server.id, tags })
+    let tags = state.store.server_tags(id).await?;
+    Ok(ServerTags { server_id: id.to_owned(), tags })
 }
 
-/// Replaces the tags of one server. Tags of servers that no longer exist are dropped on the way.
+/// Replaces the tags of one server (an empty list removes them all).
 pub async fn replace(state: &AppState, id: &str, body: &TagsBody) -> ServiceResult<ServerTags> {
-    let tags = body.validate()?;
-    let server = state.store.get_server(id).await?;
-    let known: std::collections::HashSet<String> =
-        state.store.list_servers().await?.into_iter().map(|s| s.id).collect();
-    let (server_id, new_tags) = (server.id.clone(), tags.clone());
-    super::config::update(state, TAGS_KEY, move |all: &mut TagMap| {
-        all.retain(|id, _| known.contains(id));
-        if new_tags.is_empty() {
-            all.remove(&server_id);
-        } else {
-            all.insert(server_id.clone(), new_tags.clone());
-        }
-        Ok(())
-    })
-    .await?;
-    state.web.server_changed(&server.id, false);
-    Ok(ServerTags { server_id: server.id, tags })
+    let tags = state.store.set_server_tags(id, &body.validate()?).await?;
+    state.web.server_changed(id, false);
+    Ok(ServerTags { server_id: id.to_owned(), tags })
 }
 
 #[cfg(test)]

@@ -4,15 +4,14 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::StreamExt;
 use homelab_core::server::Server;
 
 use super::alerts::AlertRow;
 use super::session::WebUser;
 use super::view::{self, Card, Status};
-use super::{Layout, error_message, render};
+use super::{Layout, error_message, error_page, render};
 use crate::service::alerts::{AlertList, AlertQuery};
 use crate::service::tags::TagMap;
 use crate::service::{self, ServiceError};
@@ -103,14 +102,14 @@ pub struct GridPartial {
 const SPARK_CONCURRENCY: usize = 8;
 
 /// Cards for `servers` (sorted: problems first, then by name).
-pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Vec<Card> {
-    let tags = service::tags::load_all(state).await.unwrap_or_default();
+pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Result<Vec<Card>, ServiceError> {
+    let tags = service::tags::load_all(state).await?;
     cards_with_tags(state, servers, &tags).await
 }
 
 /// Cards for `servers` with tags already read (one read per page or live-update batch).
-pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagMap) -> Vec<Card> {
-    let thresholds = view::thresholds(state).await;
+pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagMap) -> Result<Vec<Card>, ServiceError> {
+    let thresholds = view::thresholds(state).await?;
     let now = state.clock.now();
     state.web.sparks.refresh(state, &servers, now).await;
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
@@ -124,7 +123,7 @@ pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagM
         .collect()
         .await;
     cards.sort_by(|a, b| rank(a.status).cmp(&rank(b.status)).then_with(|| a.name.cmp(&b.name)));
-    cards
+    Ok(cards)
 }
 
 /// Problems first: offline, warning, then the rest.
@@ -139,29 +138,23 @@ fn rank(status: Status) -> u8 {
 }
 
 pub async fn all_cards(state: &AppState) -> Result<Vec<Card>, Response> {
-    match state.store.list_servers().await {
-        Ok(servers) => {
-            let cards = cards_for(state, servers).await;
-            state.web.sparks.keep_only(&cards.iter().map(|c| c.id.as_str()).collect());
-            Ok(cards)
-        }
-        Err(error) => {
-            tracing::error!(%error, "cannot list servers for the dashboard");
-            Err((StatusCode::SERVICE_UNAVAILABLE, "The database is not answering; try again shortly.").into_response())
-        }
-    }
+    let servers = service::servers::list(state).await.map_err(|e| error_page(&e))?.servers;
+    let cards = cards_for(state, servers).await.map_err(|e| error_page(&e))?;
+    state.web.sparks.keep_only(&cards.iter().map(|c| c.id.as_str()).collect());
+    Ok(cards)
 }
 
-/// One card, or `None` when the server is gone.
-pub async fn one_card(state: &AppState, id: &str) -> Option<Card> {
-    let tags = service::tags::load_all(state).await.unwrap_or_default();
+/// One card.
+pub async fn one_card(state: &AppState, id: &str) -> Result<Card, ServiceError> {
+    let tags = service::tags::load_all(state).await?;
     one_card_tagged(state, id, &tags).await
 }
 
 /// One card with tags already read.
-pub async fn one_card_tagged(state: &AppState, id: &str, tags: &TagMap) -> Option<Card> {
-    let server = state.store.get_server(id).await.ok()?;
-    cards_with_tags(state, vec![server], tags).await.pop()
+pub async fn one_card_tagged(state: &AppState, id: &str, tags: &TagMap) -> Result<Card, ServiceError> {
+    let server = service::servers::get(state, id).await?;
+    let mut cards = cards_with_tags(state, vec![server], tags).await?;
+    cards.pop().ok_or_else(|| ServiceError::NotFound(format!("Server '{id}' not found")))
 }
 
 /// Every tag in use with its number of machines, by name.
@@ -347,8 +340,8 @@ pub async fn grid(State(state): State<AppState>, _: WebUser) -> Response {
 /// `GET /ui/cards/{id}`: one card.
 pub async fn card(State(state): State<AppState>, _: WebUser, Path(id): Path<String>) -> Response {
     match one_card(&state, &id).await {
-        Some(card) => render(&CardPartial { card: &card }),
-        None => (StatusCode::NOT_FOUND, "No such server").into_response(),
+        Ok(card) => render(&CardPartial { card: &card }),
+        Err(error) => error_page(&error),
     }
 }
 

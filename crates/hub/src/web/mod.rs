@@ -34,11 +34,15 @@ use crate::state::AppState;
 pub use events::WebEvent;
 pub use session::Sessions;
 
-/// Dashboard state shared by handlers and jobs: the sessions and the live-update channel.
+/// Dashboard state shared by handlers and jobs: the sessions and the live-update channels.
 #[derive(Clone)]
 pub struct WebState {
     pub sessions: Arc<Sessions>,
+    /// What changed (after commits), for the one task that renders it.
     pub events: tokio::sync::broadcast::Sender<WebEvent>,
+    /// What that task rendered, for every open dashboard.
+    pub rendered: tokio::sync::broadcast::Sender<events::RenderedBatch>,
+    renderer: Arc<std::sync::Once>,
     /// Set when the hub shuts down, so that open SSE streams end and graceful shutdown does not
     /// wait for dashboards to be closed.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -56,12 +60,26 @@ impl WebState {
     pub fn new() -> Self {
         // Room for a burst of heartbeats; a subscriber that falls behind reloads the whole grid.
         let (events, _) = tokio::sync::broadcast::channel(1024);
+        // Batches are coalesced (a few per second at most); a tab this far behind reloads.
+        let (rendered, _) = tokio::sync::broadcast::channel(64);
         WebState {
             sessions: Arc::new(Sessions::default()),
             events,
+            rendered,
+            renderer: Arc::new(std::sync::Once::new()),
             closing: tokio::sync::watch::Sender::new(false),
             sparks: Arc::new(view::SparkCache::default()),
         }
+    }
+
+    /// A dashboard's subscription to the rendered live updates; the first one starts the task
+    /// that renders them.
+    pub fn subscribe(&self, state: &crate::state::AppState) -> tokio::sync::broadcast::Receiver<events::RenderedBatch> {
+        let receiver = self.rendered.subscribe();
+        self.renderer.call_once(|| {
+            tokio::spawn(events::render_loop(state.clone(), self.events.subscribe()));
+        });
+        receiver
     }
 
     /// Ends every open live-update stream (called when shutdown begins).
@@ -194,11 +212,16 @@ pub fn error_status(error: &ServiceError) -> StatusCode {
         ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Refused { .. } => StatusCode::BAD_REQUEST,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Internal(message) => {
+        ServiceError::Unreadable(message) | ServiceError::Internal(message) => {
             tracing::error!(%message, "dashboard action failed");
             StatusCode::INTERNAL_SERVER_ERROR
         }
     }
+}
+
+/// A page that cannot be built (database down, settings unreadable): the reason, in plain text.
+pub fn error_page(error: &ServiceError) -> Response {
+    (error_status(error), error_message(error)).into_response()
 }
 
 /// A refused action that has no form to show it in (unknown server, database down).

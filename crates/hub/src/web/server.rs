@@ -96,8 +96,10 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
     let mut packages = state.store.list_packages(&id).await.unwrap_or_default();
     // Security updates first: they are the ones to act on.
     packages.sort_by(|a, b| b.is_security.cmp(&a.is_security).then_with(|| a.name.cmp(&b.name)));
-    let Some(card) = super::fleet::cards_for(&state, vec![server.clone()]).await.pop() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be built.").into_response();
+    let card = match super::fleet::cards_for(&state, vec![server.clone()]).await.map(|mut cards| cards.pop()) {
+        Ok(Some(card)) => card,
+        Ok(None) => return (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be built.").into_response(),
+        Err(error) => return super::error_page(&error),
     };
     let (services, alerts) = tokio::join!(services_partial(&state, &id), server_alerts(&state, &id));
     render(&ServerPage {

@@ -123,11 +123,8 @@ pub fn sparkline_points(values: &[f64]) -> String {
 
 /// The thresholds in force (saved settings, else the defaults). A broken document falls back to
 /// the defaults rather than breaking the page.
-pub async fn thresholds(state: &AppState) -> Thresholds {
-    crate::service::config::thresholds(state).await.unwrap_or_else(|error| {
-        tracing::warn!(%error, "cards are drawn with the default thresholds");
-        Thresholds::default()
-    })
+pub async fn thresholds(state: &AppState) -> crate::service::ServiceResult<Thresholds> {
+    crate::service::config::thresholds(state).await
 }
 
 /// One metric bar on a card.

@@ -39,10 +39,10 @@ async fn channels_crud_never_echoes_secrets(hub: &TestHub) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let stored = hub.store.get_setting("channels").await.unwrap().unwrap();
-    assert_eq!(stored[0]["url"], "https://hooks.example.org/in/abc123");
-    assert_eq!(stored[0]["secret"], "hmac-key");
-    assert_eq!(stored[0]["min_severity"], "critical");
+    let stored = hub.store.get_channel("ops").await.unwrap();
+    assert_eq!(stored.settings["url"], "https://hooks.example.org/in/abc123");
+    assert_eq!(stored.settings["secret"], "hmac-key");
+    assert_eq!(stored.min_severity, homelab_core::alerts::Severity::Critical);
 
     let (_, list) = hub.get("/api/v1/notifications/channels").await;
     assert_eq!(list["total"], 1);

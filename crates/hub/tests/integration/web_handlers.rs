@@ -312,10 +312,17 @@ async fn fleet_page_figures() {
         }
         seeded = fleet;
         // Every machine carries two tags (one shared by a tenth of the fleet), as a tidy homelab would.
-        let tags: serde_json::Map<String, serde_json::Value> = (0..fleet)
-            .map(|i| (format!("srv{i:04}"), serde_json::json!([format!("rack-{}", i % 10), "prod"])))
-            .collect();
-        hub.store.put_setting("server_tags", &serde_json::Value::Object(tags), hub.now()).await.unwrap();
+        futures_util::stream::iter(0..fleet)
+            .map(|i| {
+                let store = &hub.store;
+                async move {
+                    let tags = [format!("rack-{}", i % 10), "prod".to_owned()];
+                    store.set_server_tags(&format!("srv{i:04}"), &tags).await.unwrap();
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
         // The first view reads every sparkline; later ones reuse them until the next heartbeat.
         let started = Instant::now();
         assert_eq!(get_page(&hub, &cookie, "/").await.0, StatusCode::OK);
@@ -584,18 +591,18 @@ async fn channels_are_added_edited_tested_and_deleted_with_secrets_masked() {
     let (status, text) = b.post("/ui/channels/hook", &body).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains("Channel hook saved."), "{text}");
-    let stored = hub.store.get_setting("channels").await.unwrap().unwrap();
-    assert_eq!(stored[0]["secret"], "s3cret");
-    assert_eq!(stored[0]["url"], receiver.url.as_str());
-    assert_eq!(stored[0]["min_severity"], "critical");
-    assert_eq!(stored[0]["events"]["reminders"], false);
+    let stored = hub.store.get_channel("hook").await.unwrap();
+    assert_eq!(stored.settings["secret"], "s3cret");
+    assert_eq!(stored.settings["url"], receiver.url.as_str());
+    assert_eq!(stored.min_severity, homelab_core::alerts::Severity::Critical);
+    assert!(!stored.events.reminders);
     assert_eq!(b.get("/ui/channels/nope/edit").await.0, StatusCode::NOT_FOUND);
     // Changing the kind with the old, masked URL left in is refused rather than saved masked.
     let (status, text) =
         b.post("/ui/channels/hook", &format!("kind=slack&webhook_url={masked_url}&enabled=true")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text.contains("webhook url: enter it in full"), "{text}");
-    assert_eq!(hub.store.get_setting("channels").await.unwrap().unwrap()[0]["kind"], "webhook");
+    assert_eq!(hub.store.get_channel("hook").await.unwrap().kind, "webhook");
 
     // Send test: a real request reaches the receiver, and its answer is shown on the row.
     let (status, text) = b.post("/ui/channels/hook/test", "").await;
