@@ -42,6 +42,8 @@ pub async fn update(state: &AppState, id: &str, update: &ServerUpdate) -> Servic
 /// Deletes the server and all its history, alerts and credentials.
 pub async fn delete(state: &AppState, id: &str) -> ServiceResult<()> {
     state.store.delete_server(id).await?;
+    // Open dashboards redraw the grid without its card.
+    state.web.server_changed(id, true);
     Ok(())
 }
 

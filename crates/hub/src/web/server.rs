@@ -82,18 +82,17 @@ impl ServerPage {
 
 /// `GET /servers/{id}`.
 pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<String>) -> Response {
-    let server = match state.store.get_server(&id).await {
+    let server = match service::servers::get(&state, &id).await {
         Ok(server) => server,
-        Err(homelab_store::StoreError::NotFound(_)) => {
+        Err(ServiceError::NotFound(_)) => {
             return (StatusCode::NOT_FOUND, "No such server. It may have been deleted.").into_response();
         }
-        Err(error) => {
-            tracing::error!(%error, "cannot read server");
-            return (StatusCode::SERVICE_UNAVAILABLE, "The database is not answering; try again shortly.")
-                .into_response();
-        }
+        Err(error) => return super::error_page(&error),
     };
-    let mut packages = state.store.list_packages(&id).await.unwrap_or_default();
+    let mut packages = match service::servers::packages(&state, &id).await {
+        Ok(list) => list.packages,
+        Err(error) => return super::error_page(&error),
+    };
     // Security updates first: they are the ones to act on.
     packages.sort_by(|a, b| b.is_security.cmp(&a.is_security).then_with(|| a.name.cmp(&b.name)));
     let card = match super::fleet::cards_for(&state, vec![server.clone()]).await.map(|mut cards| cards.pop()) {
@@ -163,12 +162,14 @@ pub struct EditForm {
 }
 
 async fn panel_after(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> Response {
-    match state.store.get_server(id).await {
-        Ok(server) => {
-            let tags = service::tags::load_all(state).await.unwrap_or_default().remove(id).unwrap_or_default();
-            render(&EditPanel { message, error, ..EditPanel::of(&server, &tags) })
-        }
-        Err(error) => error_toast(StatusCode::NOT_FOUND, &error.to_string()),
+    let panel = async {
+        let server = service::servers::get(state, id).await?;
+        let tags = service::tags::of_server(state, id).await?.tags;
+        Ok::<_, ServiceError>(EditPanel { message, error, ..EditPanel::of(&server, &tags) })
+    };
+    match panel.await {
+        Ok(panel) => render(&panel),
+        Err(error) => service_error_toast(&error),
     }
 }
 
