@@ -206,6 +206,20 @@ async fn bad_path_parameters_are_a_422_naming_the_parameter(hub: &TestHub) {
         json!({"detail": [{"type": "type_error", "loc": ["path", "id"], "msg": "id: Cannot parse `abc` to a `i64`",
                            "input": "abc"}]})
     );
+    // Every integer id of the API answers the same JSON (these once answered axum's plain text).
+    for path in [
+        "/api/v1/alerts/abc",
+        "/api/v1/alerts/abc/timeline",
+        "/api/v1/notifications/deliveries/abc/retry",
+        "/api/v1/notifications/deliveries/abc/discard",
+    ] {
+        let method = if path.ends_with("retry") || path.ends_with("discard") { Method::POST } else { Method::GET };
+        let reply = hub.request(method, path, &key, None).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", reply.text);
+        assert_eq!(reply.body["detail"][0]["type"], "type_error", "{path}");
+        assert_eq!(reply.body["detail"][0]["input"], "abc", "{path}");
+        assert_eq!(reply.body["detail"][0]["loc"][0], "path", "{path}");
+    }
     // Not UTF-8 once percent-decoded.
     let reply = hub.request(Method::GET, "/api/v1/servers/%FF", &key, None).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);

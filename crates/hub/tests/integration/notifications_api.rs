@@ -43,6 +43,16 @@ async fn channels_crud_never_echoes_secrets(hub: &TestHub) {
     assert_eq!(stored.settings["url"], "https://hooks.example.org/in/abc123");
     assert_eq!(stored.settings["secret"], "hmac-key");
     assert_eq!(stored.min_severity, homelab_core::alerts::Severity::Critical);
+    // After a change of kind the mask stands for the old kind's secret: refused, not saved masked.
+    let (status, body) = hub
+        .put(
+            "/api/v1/notifications/channels/ops",
+            json!({"id": "ops", "kind": "slack", "webhook_url": "https://hooks.example.org/…"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "webhook_url"]));
+    assert_eq!(hub.store.get_channel("ops").await.unwrap().kind, "webhook");
 
     let (_, list) = hub.get("/api/v1/notifications/channels").await;
     assert_eq!(list["total"], 1);
