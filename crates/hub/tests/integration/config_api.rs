@@ -117,3 +117,29 @@ on_both_backends!(
     notification_settings_merge_all_eight_fields,
     every_config_endpoint_needs_the_key,
 );
+
+/// Stored settings damaged outside the hub are one answer everywhere: an error naming them, never
+/// silent defaults (which would alert at levels nobody chose). SQLite only: PostgreSQL's column
+/// types refuse the damage itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_thresholds_are_named_not_replaced_by_defaults() {
+    let hub = TestHub::start(common::Backend::Sqlite).await.unwrap();
+    let (status, _) = hub.put("/api/v1/config/thresholds", json!({"cpu": {"high_percent": 70}})).await;
+    assert_eq!(status, StatusCode::OK);
+    let db = rusqlite::Connection::open(hub.sqlite_file()).unwrap();
+    db.execute("UPDATE alert_thresholds SET cpu_high_percent = 'lots'", []).unwrap();
+    drop(db);
+
+    for path in ["/api/v1/config/thresholds", "/api/v1/config"] {
+        let (status, body) = hub.get(path).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {body}");
+        assert_eq!(body["detail"]["code"], "STORED_DATA_UNREADABLE", "{path}");
+        assert!(body["detail"]["message"].as_str().unwrap().contains("thresholds"), "{body}");
+    }
+    // The heartbeat is refused (the agent keeps it in its spool) rather than judged by defaults.
+    let (status, body) = hub.heartbeat(heartbeat_body("nas", hub.now(), 50.0)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["detail"]["code"], "STORED_DATA_UNREADABLE");
+    assert_eq!(hub.get("/api/v1/servers/nas").await.0, StatusCode::NOT_FOUND);
+    hub.stop().await;
+}

@@ -89,6 +89,11 @@ impl TestHub {
         TestHub { base, clock, store, client, shutdown: Some(shutdown), task: Some(task), _dir: dir }
     }
 
+    /// The SQLite database file of a hub started on SQLite.
+    pub fn sqlite_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("hub.db")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
