@@ -1,5 +1,5 @@
 //! The REST API under `/api/v1` (v1 wire-compatible), its OpenAPI document and docs page.
-//! Handlers stay thin: validate, call the store, shape the answer.
+//! Handlers stay thin: authenticate, extract, call one `crate::service` function, answer JSON.
 
 pub mod agents;
 pub mod alerts;
