@@ -8,12 +8,13 @@
 //! queueing; the honest way to quote latency).
 
 mod agent;
+mod dashboards;
 mod fleet;
 mod progress;
 mod report;
 mod scenarios;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +23,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 
+use crate::dashboards::Dashboards;
 use crate::fleet::Fleet;
 use crate::progress::{Counters, Goal, Progress};
-use crate::report::{Outcome, Report, Summary};
+use crate::report::{LiveUpdates, Outcome, Report, Summary};
 
 #[derive(Parser, Debug)]
 #[command(name = "homelabcmd-bench", version, about = "Load generator for the Homelab Command hub")]
@@ -54,6 +56,18 @@ struct Args {
     /// Seconds to measure (after a 2-second warm-up).
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Open dashboards during each ingest run: this many live-update streams (`GET /ui/events`,
+    /// one login shared by all) are held open through the warm-up and the measured window, and
+    /// the hub's CPU per second and the bytes each stream received are reported. A list such as
+    /// 1,10,50 repeats the run for each count (within each fleet size of --servers). With any
+    /// count above 0 the whole fleet is registered first (one heartbeat per machine), so that
+    /// the dashboards draw a full fleet and the run measures updates, not registrations.
+    #[arg(long, default_value = "0", value_delimiter = ',')]
+    dashboards: Vec<usize>,
+    /// The hub binary to start (default: `homelabcmd` next to this executable), e.g. another
+    /// build of the hub to compare against.
+    #[arg(long, conflicts_with = "hub")]
+    hub_binary: Option<PathBuf>,
     /// Print the report as JSON too.
     #[arg(long)]
     json: bool,
@@ -100,16 +114,25 @@ impl Drop for StartedHub {
     }
 }
 
-fn hub_binary() -> anyhow::Result<PathBuf> {
+fn hub_binary(chosen: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = chosen {
+        if !path.is_file() {
+            bail!("--hub-binary {}: no such file", path.display());
+        }
+        return Ok(path.to_owned());
+    }
     let exe = std::env::current_exe().context("locating this executable")?;
     let path = exe.with_file_name("homelabcmd");
     if !path.is_file() {
-        bail!("{} not found: build it with `cargo build --release -p homelab-hub`, or pass --hub URL", path.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p homelab-hub`, or pass --hub-binary PATH or --hub URL",
+            path.display()
+        );
     }
     Ok(path)
 }
 
-fn start_hub(database_url: Option<&str>, api_key: &str) -> anyhow::Result<(String, StartedHub)> {
+fn start_hub(binary: Option<&Path>, database_url: Option<&str>, api_key: &str) -> anyhow::Result<(String, StartedHub)> {
     let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let database_url =
@@ -118,7 +141,7 @@ fn start_hub(database_url: Option<&str>, api_key: &str) -> anyhow::Result<(Strin
     // that each alert's notification latency is its own.
     let config = dir.path().join("hub.toml");
     std::fs::write(&config, "retention_interval_seconds = 2\nnotification_group_window_seconds = 0\n")?;
-    let child = Command::new(hub_binary()?)
+    let child = Command::new(hub_binary(binary)?)
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent", "--config"])
         .arg(&config)
         .env("HOMELAB_CMD_API_KEY", api_key)
@@ -162,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
     let (hub, started) = match &args.hub {
         Some(url) => (url.trim_end_matches('/').to_owned(), None),
         None => {
-            let (url, started) = start_hub(database_url.as_deref(), &args.api_key)?;
+            let (url, started) = start_hub(args.hub_binary.as_deref(), database_url.as_deref(), &args.api_key)?;
             (url, Some(started))
         }
     };
@@ -184,23 +207,78 @@ async fn main() -> anyhow::Result<()> {
     let wants = |name: &str| args.scenario == name || args.scenario == "all";
     if wants("ingest") {
         let mut sweep = Vec::new();
+        let with_dashboards = args.dashboards.iter().any(|&n| n > 0);
+        let cookie = if with_dashboards { Some(dashboards::login(&hub, &args.api_key).await?) } else { None };
         for &servers in &args.servers {
             let fleet = Arc::new(Fleet::new(servers));
-            eprintln!("hub {hub}: {servers} simulated servers, {mode:?}, 2 s warm-up then {} s", args.duration);
-            run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2), "warm-up").await;
-            let cpu_before = pid.and_then(scenarios::cpu_millis);
-            let outcomes =
-                run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration), "ingest").await;
-            let hub_cpu = pid.and_then(scenarios::cpu_millis).zip(cpu_before).map(|(after, before)| after - before);
-            let mut report = Report::new(&format!("{mode:?}"), servers, Duration::from_secs(args.duration), outcomes);
-            report.hub_cpu_ms_per_heartbeat = hub_cpu.map(|ms| ms / report.ok.max(1) as f64);
-            report.print();
-            let rss = pid.and_then(scenarios::rss_kib);
-            print_rss(rss, &format!("after ingest at {servers} servers"));
-            summary.ingest(&report, mode.is_open_loop(), rss);
-            let mut value = serde_json::to_value(&report)?;
-            value["hub_rss_kib"] = rss.into();
-            sweep.push(value);
+            if with_dashboards {
+                // Every machine known before the dashboards open, as in a running homelab.
+                let bodies = (0..servers as u64).map(|n| fleet.heartbeat(n)).collect();
+                scenarios::send_all(&client, &hub, &args.api_key, bodies, 32, "register fleet").await?;
+            }
+            for &count in &args.dashboards {
+                let open = match (&cookie, count) {
+                    (Some(cookie), 1..) => Some(Dashboards::open(&hub, cookie, count).await?),
+                    _ => None,
+                };
+                let dashboards_note = if count > 0 { format!(", {count} dashboards open") } else { String::new() };
+                eprintln!(
+                    "hub {hub}: {servers} simulated servers, {mode:?}{dashboards_note}, 2 s warm-up then {} s",
+                    args.duration
+                );
+                run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(2), "warm-up").await;
+                let cpu_before = pid.and_then(scenarios::cpu_millis);
+                let bench_cpu_before = scenarios::cpu_millis(std::process::id());
+                let streams_before = open.as_ref().map(Dashboards::snapshot);
+                let window = Instant::now();
+                let outcomes =
+                    run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration), "ingest").await;
+                let elapsed = window.elapsed().as_secs_f64();
+                let hub_cpu = pid.and_then(scenarios::cpu_millis).zip(cpu_before).map(|(after, before)| after - before);
+                let bench_cpu = scenarios::cpu_millis(std::process::id())
+                    .zip(bench_cpu_before)
+                    .map(|(after, before)| after - before);
+                let streams = open.as_ref().map(Dashboards::snapshot).zip(streams_before).map(|(a, b)| a.since(&b));
+                let ended = open.as_ref().map(Dashboards::ended).unwrap_or_default();
+                let errors = match open {
+                    Some(open) => open.close().await,
+                    None => Vec::new(),
+                };
+                let mut report =
+                    Report::new(&format!("{mode:?}"), servers, Duration::from_secs(args.duration), outcomes);
+                report.hub_cpu_ms_per_heartbeat = hub_cpu.map(|ms| ms / report.ok.max(1) as f64);
+                report.hub_cpu_ms_per_second = hub_cpu.map(|ms| ms / elapsed);
+                report.bench_cpu_ms_per_second = bench_cpu.map(|ms| ms / elapsed);
+                report.dashboards = count;
+                if let Some(streams) = &streams {
+                    report.live_updates = Some(LiveUpdates::new(streams, elapsed));
+                }
+                report.print();
+                let rss = pid.and_then(scenarios::rss_kib);
+                print_rss(rss, &format!("after ingest at {servers} servers"));
+                summary.ingest(&report, mode.is_open_loop(), rss);
+                // Quoting CPU for dashboards that received nothing would measure nothing.
+                if let Some(streams) = &streams {
+                    let silent = streams.iter().filter(|(_, events)| *events == 0).count();
+                    if !ended.is_empty() {
+                        bail!(
+                            "{} of {count} live-update streams ended during the run ({})",
+                            ended.len(),
+                            errors.join("; ")
+                        );
+                    }
+                    if report.ok > 0 && silent > 0 {
+                        bail!(
+                            "{silent} of {count} live-update streams received no event in {elapsed:.0} s while the hub \
+                             acknowledged {} heartbeats",
+                            report.ok
+                        );
+                    }
+                }
+                let mut value = serde_json::to_value(&report)?;
+                value["hub_rss_kib"] = rss.into();
+                sweep.push(value);
+            }
         }
         json_report.insert("ingest".into(), sweep.into());
     }

@@ -22,6 +22,34 @@ pub struct Report {
     pub latency_ms: Percentiles,
     /// CPU (user + system) the hub spent per acknowledged heartbeat, when this tool started it.
     pub hub_cpu_ms_per_heartbeat: Option<f64>,
+    /// The hub's CPU per wall-clock second of the measured window (1 000 = one core busy).
+    pub hub_cpu_ms_per_second: Option<f64>,
+    /// This tool's own CPU per second (it shares the machine with the hub it measures).
+    pub bench_cpu_ms_per_second: Option<f64>,
+    /// Live-update streams open during the run (`--dashboards`).
+    pub dashboards: usize,
+    pub live_updates: Option<LiveUpdates>,
+}
+
+/// What the open dashboards received during the measured window.
+#[derive(Serialize)]
+pub struct LiveUpdates {
+    pub bytes_per_dashboard_per_second: f64,
+    pub events_per_dashboard_per_second: f64,
+    /// The least any one stream received: 0 means a dashboard saw nothing.
+    pub fewest_events: u64,
+}
+
+impl LiveUpdates {
+    /// From each stream's (bytes, events) over `seconds`.
+    pub fn new(streams: &[(u64, u64)], seconds: f64) -> Self {
+        let per = |total: u64| total as f64 / streams.len().max(1) as f64 / seconds.max(f64::EPSILON);
+        LiveUpdates {
+            bytes_per_dashboard_per_second: per(streams.iter().map(|(bytes, _)| bytes).sum()),
+            events_per_dashboard_per_second: per(streams.iter().map(|(_, events)| events).sum()),
+            fewest_events: streams.iter().map(|&(_, events)| events).min().unwrap_or(0),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -68,6 +96,10 @@ impl Report {
                 max: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             },
             hub_cpu_ms_per_heartbeat: None,
+            hub_cpu_ms_per_second: None,
+            bench_cpu_ms_per_second: None,
+            dashboards: 0,
+            live_updates: None,
         }
     }
 
@@ -84,6 +116,21 @@ impl Report {
         );
         if let Some(ms) = self.hub_cpu_ms_per_heartbeat {
             println!("hub CPU        {:.3} ms per heartbeat", ms);
+        }
+        if let Some(ms) = self.hub_cpu_ms_per_second {
+            println!("hub CPU        {ms:.0} ms per second ({} dashboards)", self.dashboards);
+        }
+        if let Some(ms) = self.bench_cpu_ms_per_second {
+            println!("bench CPU      {ms:.0} ms per second (this tool, same machine)");
+        }
+        if let Some(live) = &self.live_updates {
+            println!(
+                "live updates   {} dashboards: {:.1} KB/s and {:.1} events/s each (fewest events on one: {})",
+                self.dashboards,
+                live.bytes_per_dashboard_per_second / 1000.0,
+                live.events_per_dashboard_per_second,
+                live.fewest_events
+            );
         }
         for (error, count) in &self.errors {
             println!("errors         {error}: {count}");
@@ -126,8 +173,28 @@ impl Summary {
                 "≥ 10 000/s",
             );
         }
+        let dashboards =
+            if report.dashboards > 0 { format!(", {} dashboards", report.dashboards) } else { String::new() };
         if let Some(ms) = report.hub_cpu_ms_per_heartbeat {
-            self.row(&format!("hub CPU per heartbeat, {servers} servers"), format!("{ms:.3} ms"), "(v1: ~17 ms)");
+            self.row(
+                &format!("hub CPU per heartbeat, {servers} servers{dashboards}"),
+                format!("{ms:.3} ms"),
+                "(v1: ~17 ms)",
+            );
+        }
+        if let Some(ms) = report.hub_cpu_ms_per_second {
+            self.row(&format!("hub CPU per second, {servers} servers{dashboards}"), format!("{ms:.0} ms/s"), "");
+        }
+        if let Some(live) = &report.live_updates {
+            self.row(
+                &format!("live updates per dashboard, {} dashboards", report.dashboards),
+                format!(
+                    "{:.1} KB/s, {:.1} events/s",
+                    live.bytes_per_dashboard_per_second / 1000.0,
+                    live.events_per_dashboard_per_second
+                ),
+                "",
+            );
         }
         if let Some(kib) = rss_kib {
             let target = if servers == 1000 { "< 50 MB" } else { "" };
@@ -172,5 +239,24 @@ mod tests {
         assert_eq!(summary.rows[0].1, "p50 2.00 ms, p99 2.00 ms, 1 errors");
         assert_eq!(summary.rows[0].2, "p99 < 5 ms at 60 s intervals");
         assert_eq!(summary.rows[1], ("hub RSS, 1000 servers".into(), "40.0 MB".into(), "< 50 MB".into()));
+    }
+
+    #[test]
+    fn live_updates_are_per_dashboard_per_second() {
+        let live = LiveUpdates::new(&[(4000, 20), (2000, 10)], 2.0);
+        assert_eq!(live.bytes_per_dashboard_per_second, 1500.0);
+        assert_eq!(live.events_per_dashboard_per_second, 7.5);
+        assert_eq!(live.fewest_events, 10);
+        let mut report = Report::new("Rate(17.0)", 1000, Duration::from_secs(2), Vec::new());
+        report.hub_cpu_ms_per_second = Some(123.4);
+        report.dashboards = 2;
+        report.live_updates = Some(live);
+        let mut summary = Summary::new("SQLite");
+        summary.ingest(&report, true, None);
+        assert_eq!(
+            summary.rows[1],
+            ("hub CPU per second, 1000 servers, 2 dashboards".into(), "123 ms/s".into(), String::new())
+        );
+        assert_eq!(summary.rows[2].1, "1.5 KB/s, 7.5 events/s");
     }
 }
