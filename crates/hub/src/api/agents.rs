@@ -45,7 +45,8 @@ pub async fn heartbeat(
             received_at: now,
         })
         .await?;
-    // After the commit: dashboards show what is durable.
+    // After the commit: dashboards show what is durable, and the dispatcher sends what is new.
+    state.outbox.events_committed(outcome.outbox_events);
     state.web.server_changed(&outcome.server_id, outcome.server_registered);
     Ok(Json(HeartbeatResponse::ok(outcome.server_registered)))
 }

@@ -213,6 +213,7 @@ pub async fn acknowledge(
         StoreError::Rejected(message) => ApiError::bad_request("INVALID_STATE", message),
         other => other.into(),
     })?;
+    state.outbox.wake();
     state.web.server_changed(&alert.server_id, false);
     Ok(Json(AcknowledgeResponse { id: alert.id, status: alert.status, acknowledged_at: alert.acknowledged_at }))
 }
@@ -238,6 +239,7 @@ pub async fn resolve(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ResolveResponse>> {
     let alert = state.store.resolve_alert(alert_id(&id)?, state.clock.now()).await?;
+    state.outbox.wake();
     state.web.server_changed(&alert.server_id, false);
     Ok(Json(ResolveResponse {
         id: alert.id,

@@ -72,6 +72,7 @@ pub async fn create_channel(
         Ok(())
     })
     .await?;
+    state.outbox.wake();
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
@@ -132,6 +133,7 @@ pub async fn update_channel(
         Ok(updated)
     })
     .await?;
+    state.outbox.wake();
     Ok(Json(saved.redacted()))
 }
 
@@ -153,6 +155,7 @@ pub async fn delete_channel(
         if channels.len() == before { Err(channel_not_found(&id)) } else { Ok(()) }
     })
     .await?;
+    state.outbox.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -321,6 +324,7 @@ pub async fn retry_delivery(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<DeliveryAction>> {
     state.store.retry_delivery(id, state.clock.now()).await?;
+    state.outbox.wake();
     Ok(Json(DeliveryAction { id, status: "pending" }))
 }
 

@@ -206,6 +206,7 @@ pub async fn update(
     let update =
         ExpectedServiceUpdate { display_name: body.display_name, is_critical: body.is_critical, enabled: body.enabled };
     let updated = state.store.update_expected_service(&id, &name, &update, state.clock.now()).await?;
+    state.outbox.wake();
     state.web.server_changed(&id, false);
     Ok(Json(updated.into()))
 }
@@ -221,6 +222,7 @@ pub async fn delete(
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_expected_service(&id, &name, state.clock.now()).await?;
+    state.outbox.wake();
     state.web.server_changed(&id, false);
     Ok(StatusCode::NO_CONTENT)
 }
