@@ -210,9 +210,17 @@ impl Session<'_> {
                 self.eval("return window.innerWidth;").await == json!(w)
             })
             .await;
-            // Nothing may push the page sideways (wide tables scroll inside their own box).
-            let sideways = self.eval(SIDEWAYS).await;
-            assert_eq!(sideways["scrolled"], 0, "{page} at {label} width scrolls sideways: {sideways}");
+            // Nothing may push the page sideways (wide tables scroll inside their own box). Charts
+            // redraw for the new width a moment after the resize: the layout must settle to fit.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let sideways = self.eval(SIDEWAYS).await;
+                if sideways["scrolled"] == 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{page} at {label} width scrolls sideways: {sideways}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
