@@ -166,6 +166,22 @@ async fn the_v1_slack_setting_notifies(hub: &TestHub) {
     assert_eq!(payload["attachments"][0]["color"], "#F87171");
 }
 
+/// The offline check's events reach the channels like a heartbeat's: stepped, on the manual clock.
+async fn a_silent_server_is_notified_when_the_offline_check_runs(hub: &TestHub) {
+    let receiver = FakeReceiver::start(&[]).await;
+    add_webhook(hub, &receiver).await;
+    assert_eq!(hub.heartbeat(heartbeat_body("srv", hub.now(), 5.0)).await.0, StatusCode::OK);
+    hub.clock.advance(Span::seconds(181));
+    hub.step_dispatcher().await;
+    assert!(receiver.received().is_empty(), "silence alone says nothing before the check");
+    hub.step_offline_check().await;
+    hub.step_dispatcher().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let event = &received[0].json()["events"][0];
+    assert_eq!((event["kind"].clone(), event["server_id"].clone()), (json!("opened"), json!("srv")), "{event}");
+}
+
 /// A receiver that accepts connections and never answers (a dead host behind a live proxy).
 struct Hanging {
     url: String,
@@ -237,6 +253,7 @@ on_both_backends!(
     a_storm_is_grouped,
     the_v1_slack_setting_notifies,
     a_hanging_channel_delays_only_itself,
+    a_silent_server_is_notified_when_the_offline_check_runs,
 );
 
 fn config_for(database_url: &str) -> Config {
