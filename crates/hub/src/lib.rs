@@ -17,13 +17,12 @@ pub mod web;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use homelab_store::{OpenOptions, Store, StoreError};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -70,53 +69,30 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
+    serve_with(config, store, clock, listener, shutdown, jobs::JobMode::Running).await
+}
+
+/// [`serve`] with the background jobs driven as `jobs` says (tests step them).
+pub async fn serve_with(
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    jobs: jobs::JobMode,
+) -> Result<(), HubError> {
     let state = AppState {
         store: Arc::clone(&store),
         config: Arc::new(config),
         clock,
         started: Instant::now(),
         web: web::WebState::new(),
+        outbox: jobs::outbox::OutboxSignal::default(),
     };
     if let Err(error) = service::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");
     }
-    let (stop_jobs, jobs_stopped) = watch::channel(false);
-    let mut jobs = Vec::new();
-    let retention_state = state.clone();
-    jobs.push(jobs::spawn_periodic(
-        "retention",
-        // Soon after start (the hub may have been down for a while), but not in its first breath.
-        Duration::from_secs(state.config.retention_interval_seconds.min(30)),
-        Duration::from_secs(state.config.retention_interval_seconds),
-        jobs_stopped.clone(),
-        move || {
-            let state = retention_state.clone();
-            async move { jobs::retention::run_once(&state).await }
-        },
-    ));
-    let dispatch = jobs::dispatcher::DispatchSettings {
-        group_window: chrono::Duration::seconds(state.config.notification_group_window_seconds),
-        retry_horizon: chrono::Duration::hours(state.config.notification_retry_horizon_hours),
-        ..Default::default()
-    };
-    match jobs::dispatcher::spawn(state.clone(), dispatch, jobs_stopped.clone()) {
-        Ok(job) => jobs.push(job),
-        Err(error) => tracing::error!(%error, "notifications are disabled: the dispatcher cannot start"),
-    }
-    let offline_state = state.clone();
-    jobs.push(jobs::spawn_periodic(
-        "offline",
-        jobs::offline::INTERVAL,
-        jobs::offline::INTERVAL,
-        jobs_stopped.clone(),
-        move || {
-            let state = offline_state.clone();
-            async move { jobs::offline::run_once(&state).await }
-        },
-    ));
-    if state.config.local_agent.enabled {
-        jobs.push(jobs::local_agent::spawn(state.clone(), jobs_stopped.clone()));
-    }
+    let workers = jobs::start(&state, jobs).await;
 
     let web = state.web.clone();
     let shutdown = async move {
@@ -125,10 +101,7 @@ pub async fn serve(
     };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(HubError::Serve);
-    let _ = stop_jobs.send(true);
-    for job in jobs {
-        let _ = job.await;
-    }
+    workers.stop(jobs::worker::EXIT_DEADLINE).await;
     store.close().await;
     tracing::info!("hub stopped; all acknowledged writes are committed");
     result

@@ -5,6 +5,7 @@ use homelab_store::Store;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::jobs::outbox::OutboxSignal;
 use crate::web::WebState;
 
 /// Shared by every handler and job.
@@ -16,4 +17,7 @@ pub struct AppState {
     pub started: Instant,
     /// Dashboard sessions and the live-update channel.
     pub web: WebState,
+    /// Rung after commits that give the notification dispatcher work (outbox events, retries,
+    /// channel changes).
+    pub outbox: OutboxSignal,
 }

@@ -141,6 +141,9 @@ pub trait Store: Send + Sync + 'static {
     async fn route_events(&self, routes: &[(i64, Vec<String>)], now: Timestamp) -> StoreResult<()>;
     /// Channels that have deliveries due at `now`.
     async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>>;
+    /// The earliest `next_attempt_at` of a pending delivery after `now` (a scheduled retry or an
+    /// expiring lease), so that an idle dispatcher sleeps until then instead of polling.
+    async fn next_delivery_due_after(&self, now: Timestamp) -> StoreResult<Option<Timestamp>>;
     /// Leases due deliveries of one channel until `lease_until` (no other hub gets them).
     async fn claim_deliveries(
         &self,

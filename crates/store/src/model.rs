@@ -24,6 +24,9 @@ pub struct HeartbeatOutcome {
     pub server_id: String,
     /// True when this heartbeat created the server.
     pub server_registered: bool,
+    /// Notification events this heartbeat committed to the `alert_events` outbox; when non-zero
+    /// the caller wakes the dispatcher.
+    pub outbox_events: usize,
 }
 
 /// Which series of a server to read, over which window, at which resolution.

@@ -1366,6 +1366,37 @@ impl Raw {
     }
 }
 
+/// A heartbeat says how many notification events it committed (the hub wakes its dispatcher on
+/// them), and the store tells an idle dispatcher when the next delivery falls due: a lease's end
+/// or a scheduled retry, never what is already due.
+async fn outbox_writes_are_counted_and_the_next_due_delivery_is_known(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let healthy = store.ingest_heartbeat(write(heartbeat("nas", t0, 10.0), t0)).await.unwrap();
+    assert_eq!(healthy.outbox_events, 0);
+    let mut full = heartbeat("nas", t0 + Duration::minutes(1), 10.0);
+    full.filesystems.as_mut().unwrap()[0].percent = 97.0;
+    let opened = store.ingest_heartbeat(write(full, t0 + Duration::minutes(1))).await.unwrap();
+    assert_eq!(opened.outbox_events, 1, "a full disk opens a critical alert at once");
+
+    let now = t0 + Duration::minutes(1);
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), None, "nothing routed yet");
+    let events = store.unrouted_events(10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    store.create_channel(&channel("hook", "webhook", json!({"url": "https://example.org/in"})), now).await.unwrap();
+    store.route_events(&[(events[0].id, vec!["hook".into()])], now).await.unwrap();
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), None, "due now is not after now");
+    let claimed = store.claim_deliveries("hook", now, now + Duration::seconds(60), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), Some(now + Duration::seconds(60)), "the lease");
+    let retry = DeliveryOutcome::Retry { error: "HTTP 503".into(), next_attempt_at: now + Duration::seconds(5) };
+    store.finish_deliveries(&[claimed[0].id], &retry, now).await.unwrap();
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), Some(now + Duration::seconds(5)), "the retry");
+    let later = now + Duration::seconds(5);
+    let claimed = store.claim_deliveries("hook", later, later + Duration::seconds(60), 10).await.unwrap();
+    store.finish_deliveries(&[claimed[0].id], &DeliveryOutcome::Delivered, later).await.unwrap();
+    assert_eq!(store.next_delivery_due_after(t0).await.unwrap(), None, "delivered is not pending");
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1476,6 +1507,7 @@ suite!(
     concurrent_breaches_open_one_alert,
     replayed_heartbeats_do_not_alert,
     paused_servers_raise_nothing,
+    outbox_writes_are_counted_and_the_next_due_delivery_is_known,
 );
 
 raw_suite!(

@@ -4,24 +4,40 @@
 //! It runs after commits, never inside a request. Deliveries are leased in the store (with
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several hubs never send one twice, and a hub that
 //! dies mid-send leaves its lease to expire and the delivery to be picked up again.
+//!
+//! It is a [`Worker`]: a pass routes new events and starts a send for each channel with due
+//! deliveries, then the dispatcher sleeps until a commit rings the [`OutboxSignal`], a send
+//! finishes, or the next retry, lease end or grouping window falls due. Channels are sent to
+//! concurrently (at most [`MAX_SENDING_CHANNELS`] at once), one send per channel at a time, so a
+//! receiver that hangs delays only its own deliveries and each channel keeps its order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use homelab_core::alerts::{AlertEvent, EventKind, NotificationSettings, Severity};
 use homelab_core::notify::{group_send_at, retry_delay};
 use homelab_core::time::Timestamp;
-use homelab_store::{ClaimedDelivery, DeliveryOutcome};
+use homelab_store::{ClaimedDelivery, DeliveryOutcome, Store, V1_SLACK_CHANNEL};
+use tokio::task::{Id, JoinError, JoinSet};
 
 use crate::notify::{self, ChannelConfig, ChannelTarget, DeliveryError, EventFilter};
 use crate::service::notifications::load_channels;
 use crate::state::AppState;
+use crate::web::WebState;
+
+use super::outbox::OutboxSignal;
+use super::worker::{Worker, WorkerState};
 
 /// Events routed per store transaction.
 const ROUTE_BATCH: i64 = 1000;
 
-/// Id of the channel the v1 `slack_webhook_url` setting stands for.
-pub const V1_SLACK_CHANNEL: &str = "slack";
+/// Most channels sent to at the same time.
+pub const MAX_SENDING_CHANNELS: usize = 8;
+
+/// Longest idle sleep without a wake-up: another hub on the same PostgreSQL database may leave
+/// work (an expired lease, events it committed) that no commit here announces.
+pub const IDLE_RECHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -73,14 +89,37 @@ impl Route {
 
 pub struct Dispatcher {
     state: AppState,
-    settings: DispatchSettings,
+    settings: Arc<DispatchSettings>,
     client: reqwest::Client,
+    wake: OutboxSignal,
+    /// When each channel last reached its receiver: the start of its grouping window.
     last_sent: HashMap<String, Timestamp>,
+    /// Sends in progress, at most one per channel.
+    sending: JoinSet<Sent>,
+    sending_channels: HashMap<Id, String>,
+    /// The earliest moment something not yet due becomes due (retry, lease end, grouping window).
+    next_due: Option<Timestamp>,
+}
+
+/// How one send ended.
+struct Sent {
+    channel_id: String,
+    /// When the receiver accepted it (opens the channel's grouping window).
+    reached_at: Option<Timestamp>,
 }
 
 impl Dispatcher {
     pub fn new(state: AppState, settings: DispatchSettings) -> Result<Self, String> {
-        Ok(Dispatcher { state, settings, client: notify::http_client()?, last_sent: HashMap::new() })
+        Ok(Dispatcher {
+            wake: state.outbox.clone(),
+            state,
+            settings: Arc::new(settings),
+            client: notify::http_client()?,
+            last_sent: HashMap::new(),
+            sending: JoinSet::new(),
+            sending_channels: HashMap::new(),
+            next_due: None,
+        })
     }
 
     async fn routes(&self) -> Result<Vec<Route>, String> {
@@ -107,11 +146,15 @@ impl Dispatcher {
         Ok(routes)
     }
 
-    /// One pass: route new events, then send what is due. Returns how many deliveries were sent
-    /// successfully.
-    pub async fn run_once(&mut self) -> Result<usize, String> {
+    /// One pass: route new events, then start a send for every channel with due deliveries that
+    /// is not sending already, held by its grouping window, or over the concurrency bound.
+    /// Returns how many sends it started; they run on after it returns.
+    pub async fn pass(&mut self) -> Result<usize, String> {
+        while let Some(done) = self.sending.try_join_next_with_id() {
+            self.finished(done);
+        }
         let now = self.state.clock.now();
-        let store = std::sync::Arc::clone(&self.state.store);
+        let store = Arc::clone(&self.state.store);
         let routes = self.routes().await?;
         // Route the whole backlog (in batches) before sending, so a new alert never waits
         // behind a pile of older events that no channel wants.
@@ -130,12 +173,21 @@ impl Dispatcher {
                 break;
             }
         }
-        let mut sent = 0;
+        let mut next_due: Option<Timestamp> = None;
+        let mut started = 0;
         for channel_id in store.due_channels(now).await.map_err(|e| e.to_string())? {
+            if self.sending_channels.values().any(|sending| *sending == channel_id) {
+                continue; // its send's end wakes the dispatcher
+            }
             let send_at = group_send_at(self.last_sent.get(&channel_id).copied(), self.settings.group_window, now);
             if send_at > now {
                 tracing::debug!(channel = %channel_id, %send_at, "holding deliveries for the grouping window");
+                next_due = Some(next_due.map_or(send_at, |due| due.min(send_at)));
                 continue;
+            }
+            if self.sending.len() >= MAX_SENDING_CHANNELS {
+                tracing::debug!(channel = %channel_id, "as many channels sending as allowed; waiting for one");
+                continue; // a send's end wakes the dispatcher
             }
             let claimed = store
                 .claim_deliveries(&channel_id, now, now + self.settings.lease, self.settings.batch)
@@ -145,34 +197,130 @@ impl Dispatcher {
             if claimed.is_empty() {
                 continue;
             }
-            let outcome = match routes.iter().find(|r| r.config.id == channel_id) {
-                Some(route) => self.deliver(&route.config, &claimed, now).await,
-                None => DeliveryOutcome::Dead { error: format!("channel '{channel_id}' no longer exists") },
+            let config = routes.iter().find(|r| r.config.id == channel_id).map(|r| r.config.clone());
+            let send = SendTask {
+                store: Arc::clone(&store),
+                web: self.state.web.clone(),
+                client: self.client.clone(),
+                settings: Arc::clone(&self.settings),
             };
-            if outcome == DeliveryOutcome::Delivered {
-                sent += claimed.len();
-            }
-            let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
-            store.finish_deliveries(&ids, &outcome, now).await.map_err(|e| e.to_string())?;
-            self.state.web.deliveries_changed();
+            let handle = self.sending.spawn(send.run(channel_id.clone(), config, claimed, now));
+            self.sending_channels.insert(handle.id(), channel_id);
+            started += 1;
         }
-        Ok(sent)
+        if let Some(due) = store.next_delivery_due_after(now).await.map_err(|e| e.to_string())? {
+            next_due = Some(next_due.map_or(due, |held| held.min(due)));
+        }
+        self.next_due = next_due;
+        Ok(started)
     }
 
-    async fn deliver(
-        &mut self,
-        config: &ChannelConfig,
-        claimed: &[ClaimedDelivery],
+    fn finished(&mut self, done: Result<(Id, Sent), JoinError>) {
+        match done {
+            Ok((id, sent)) => {
+                self.sending_channels.remove(&id);
+                if let Some(at) = sent.reached_at {
+                    self.last_sent.insert(sent.channel_id, at);
+                }
+            }
+            Err(error) => {
+                let channel = self.sending_channels.remove(&error.id());
+                // The lease keeps the deliveries; they are sent again when it ends.
+                tracing::error!(?channel, %error, "a notification send failed to complete");
+            }
+        }
+    }
+
+    /// Whether sends are still in progress.
+    pub fn is_sending(&self) -> bool {
+        !self.sending.is_empty()
+    }
+
+    /// Waits for the next send in progress to end (returns at once when none is).
+    pub async fn next_send_finished(&mut self) {
+        if let Some(done) = self.sending.join_next_with_id().await {
+            self.finished(done);
+        }
+    }
+
+    /// Runs passes until nothing more can be sent now and no send is in progress.
+    pub async fn settle(&mut self) -> Result<(), String> {
+        loop {
+            self.pass().await?;
+            if !self.is_sending() {
+                return Ok(());
+            }
+            self.next_send_finished().await;
+        }
+    }
+}
+
+impl Worker for Dispatcher {
+    fn name(&self) -> &'static str {
+        "dispatcher"
+    }
+
+    async fn work(&mut self) -> Result<WorkerState, String> {
+        self.pass().await?;
+        Ok(WorkerState::Idle)
+    }
+
+    async fn wait_for_work(&mut self) {
+        let sleep = match self.next_due {
+            Some(due) => (due - self.state.clock.now()).to_std().unwrap_or(Duration::ZERO).min(IDLE_RECHECK),
+            None => IDLE_RECHECK,
+        };
+        tokio::select! {
+            _ = self.wake.woken() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            Some(done) = self.sending.join_next_with_id() => self.finished(done),
+        }
+    }
+
+    async fn finish(&mut self) {
+        // Within the exit deadline; sends cut short by it keep their lease and go out again.
+        while self.is_sending() {
+            self.next_send_finished().await;
+        }
+    }
+}
+
+/// What a send needs, owned, so that it runs as its own task.
+struct SendTask {
+    store: Arc<dyn Store>,
+    web: WebState,
+    client: reqwest::Client,
+    settings: Arc<DispatchSettings>,
+}
+
+impl SendTask {
+    async fn run(
+        self,
+        channel_id: String,
+        config: Option<ChannelConfig>,
+        claimed: Vec<ClaimedDelivery>,
         now: Timestamp,
-    ) -> DeliveryOutcome {
+    ) -> Sent {
+        let outcome = match &config {
+            Some(config) => self.deliver(config, &claimed, now).await,
+            None => DeliveryOutcome::Dead { error: format!("channel '{channel_id}' no longer exists") },
+        };
+        // Only what reached the receiver opens a grouping window; retries follow the backoff.
+        let reached_at = (outcome == DeliveryOutcome::Delivered).then_some(now);
+        let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+        if let Err(error) = self.store.finish_deliveries(&ids, &outcome, now).await {
+            // The lease keeps the deliveries; they are sent again when it ends.
+            tracing::error!(channel = %channel_id, %error, "cannot record a delivery attempt");
+        }
+        self.web.deliveries_changed();
+        Sent { channel_id, reached_at }
+    }
+
+    async fn deliver(&self, config: &ChannelConfig, claimed: &[ClaimedDelivery], now: Timestamp) -> DeliveryOutcome {
         let events: Vec<AlertEvent> = claimed.iter().map(|d| d.event.clone()).collect();
         // Stable across retries of the same first delivery: receivers can drop duplicates.
-        let delivery_id = format!("{}-{}", config.id, claimed[0].id);
+        let delivery_id = format!("{}-{}", config.id, claimed.first().map_or(0, |d| d.id));
         let result = notify::build(config, &self.client).send(&events, &delivery_id, now).await;
-        // Only what reached the receiver opens a grouping window; retries follow the backoff.
-        if result.is_ok() {
-            self.last_sent.insert(config.id.clone(), now);
-        }
         let attempts = claimed.iter().map(|d| d.attempts).max().unwrap_or(1);
         match result {
             Ok(()) => DeliveryOutcome::Delivered,
@@ -201,20 +349,4 @@ impl Dispatcher {
             }
         }
     }
-}
-
-/// How often the dispatcher looks for work; bounds the alert-to-notification latency.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Runs the dispatcher until shutdown.
-pub fn spawn(
-    state: AppState,
-    settings: DispatchSettings,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>, String> {
-    let dispatcher = std::sync::Arc::new(tokio::sync::Mutex::new(Dispatcher::new(state, settings)?));
-    Ok(super::spawn_periodic("dispatcher", POLL_INTERVAL, POLL_INTERVAL, shutdown, move || {
-        let dispatcher = std::sync::Arc::clone(&dispatcher);
-        async move { dispatcher.lock().await.run_once().await.map(|_| ()) }
-    }))
 }

@@ -1,44 +1,81 @@
 //! The agent built into the hub: with zero set-up the machine running the hub shows up in the
 //! fleet. It uses the agent crate's collectors and writes straight into the store (no HTTP).
+//! Collecting reads `/proc` and files and runs `systemctl`, so all of it runs on blocking
+//! threads, never on the async runtime.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use homelab_agent::collectors::os::{read_hostname, server_id_from_hostname};
 use homelab_agent::{AgentIdentity, Collector, CollectorConfig, SystemRoot};
-use homelab_store::HeartbeatWrite;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
+use crate::service::heartbeat::{Sender, ingest};
 use crate::state::AppState;
 
-pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+use super::worker::{Every, Worker, WorkerState};
+
+/// Between priming the collector (the first counter readings) and the first heartbeat, so that
+/// its rates cover a real interval.
+const FIRST_REPORT_AFTER: Duration = Duration::from_secs(1);
+
+pub struct LocalAgent {
+    state: AppState,
+    /// Set up by the first unit of work (it reads files and runs `systemctl`).
+    agent: Option<(AgentIdentity, Arc<Mutex<Collector>>)>,
+    schedule: Every,
+}
+
+impl LocalAgent {
+    pub fn new(state: AppState) -> Self {
+        let every = Duration::from_secs(state.config.local_agent.interval_seconds);
+        LocalAgent { state, agent: None, schedule: Every::new(FIRST_REPORT_AFTER, every) }
+    }
+}
+
+impl Worker for LocalAgent {
+    fn name(&self) -> &'static str {
+        "local-agent"
+    }
+
+    async fn work(&mut self) -> Result<WorkerState, String> {
+        match &self.agent {
+            None => {
+                let settings = self.state.config.local_agent.clone();
+                let (identity, collector) = tokio::task::spawn_blocking({
+                    let settings = settings.clone();
+                    move || prime(&settings)
+                })
+                .await
+                .map_err(|e| format!("priming the collector failed: {e}"))?;
+                tracing::info!(server_id = %identity.server_id, "monitoring this machine with the built-in agent");
+                self.agent = Some((identity, Arc::new(Mutex::new(collector))));
+                self.schedule = Every::new(FIRST_REPORT_AFTER, Duration::from_secs(settings.interval_seconds));
+            }
+            Some((identity, collector)) => report(&self.state, Arc::clone(collector), identity.clone()).await?,
+        }
+        Ok(WorkerState::Idle)
+    }
+
+    async fn wait_for_work(&mut self) {
+        self.schedule.tick().await;
+    }
+}
+
+/// Blocking: reads the hostname and takes the collector's first readings.
+fn prime(settings: &crate::config::LocalAgentConfig) -> (AgentIdentity, Collector) {
     let root = SystemRoot::host();
-    let settings = state.config.local_agent.clone();
     let hostname = read_hostname(&root).unwrap_or_else(|_| "localhost".into());
     let identity = AgentIdentity {
         server_id: settings.server_id.clone().unwrap_or_else(|| server_id_from_hostname(&hostname)),
         server_guid: None,
         hostname,
     };
-    tracing::info!(server_id = %identity.server_id, "monitoring this machine with the built-in agent");
     let config = CollectorConfig { services: settings.services.clone(), collect_packages: true, ..Default::default() };
-    let collector = Arc::new(Mutex::new(Collector::new(root, config)));
-    if let Ok(mut collector) = collector.lock() {
-        for warning in collector.prime() {
-            tracing::debug!(%warning, "local agent");
-        }
+    let mut collector = Collector::new(root, config);
+    for warning in collector.prime() {
+        tracing::debug!(%warning, "local agent");
     }
-    super::spawn_periodic(
-        "local-agent",
-        Duration::from_secs(1),
-        Duration::from_secs(settings.interval_seconds),
-        shutdown,
-        move || {
-            let (state, collector, identity) = (state.clone(), Arc::clone(&collector), identity.clone());
-            async move { report(&state, collector, identity).await }
-        },
-    )
+    (identity, collector)
 }
 
 async fn report(state: &AppState, collector: Arc<Mutex<Collector>>, identity: AgentIdentity) -> Result<(), String> {
@@ -54,17 +91,9 @@ async fn report(state: &AppState, collector: Arc<Mutex<Collector>>, identity: Ag
     for warning in &collection.warnings {
         tracing::debug!(%warning, "local agent collector");
     }
-    collection.heartbeat.validate(now).map_err(|e| format!("local heartbeat is invalid: {e}"))?;
-    let outcome = state
-        .store
-        .ingest_heartbeat(HeartbeatWrite {
-            request: collection.heartbeat,
-            peer_ip: Some("127.0.0.1".into()),
-            authenticated_guid: None,
-            received_at: now,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    state.web.server_changed(&outcome.server_id, outcome.server_registered);
+    // The same path as an agent's heartbeat over HTTP: validation, one transaction, then the
+    // dashboards and the dispatcher are told.
+    let sender = Sender { authenticated_guid: None, peer_ip: Some("127.0.0.1".into()) };
+    ingest(state, collection.heartbeat, sender).await.map_err(|e| format!("local heartbeat refused: {e}"))?;
     Ok(())
 }

@@ -1,48 +1,106 @@
-//! Background jobs. Each runs on its own interval until shutdown; a failing run is logged and
-//! retried on the next tick, never allowed to take the hub down.
+//! Background jobs, each a [`Worker`](worker::Worker) run by [`Workers`](worker::Workers):
+//! retention and the offline check on timers, the built-in agent on its interval, and the
+//! notification dispatcher woken by outbox commits. A failing run is backed off and logged, never
+//! allowed to take the hub down; stopping ends them within [`worker::EXIT_DEADLINE`].
 
 pub mod dispatcher;
 pub mod local_agent;
 pub mod offline;
+pub mod outbox;
 pub mod retention;
+pub mod worker;
 
-use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::sync::Mutex;
 
-/// Runs `work` every `every` (first run after `first_delay`) until `shutdown` turns true.
-pub fn spawn_periodic<F, Fut>(
-    name: &'static str,
-    first_delay: Duration,
-    every: Duration,
-    mut shutdown: watch::Receiver<bool>,
-    mut work: F,
-) -> JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first_delay, every);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    if let Err(message) = work().await {
-                        tracing::warn!(job = name, %message, "background job failed; retrying on the next run");
-                    }
-                }
-                _ = stopped(&mut shutdown) => break,
-            }
-        }
-        tracing::debug!(job = name, "stopped");
-    })
+use crate::state::AppState;
+
+use self::dispatcher::{DispatchSettings, Dispatcher};
+use self::worker::Workers;
+
+/// How the hub drives its jobs.
+#[derive(Clone, Default)]
+pub enum JobMode {
+    /// On their timers and wake-ups (production).
+    #[default]
+    Running,
+    /// Not at all until stepped through the [`Stepper`] (tests drive them, no timers; the
+    /// built-in agent, when enabled, still runs).
+    Stepped(Stepper),
 }
 
-/// Resolves once shutdown is requested (or the sender is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
+/// Runs the dispatcher, the offline check and retention one step at a time, on request.
+#[derive(Clone, Default)]
+pub struct Stepper {
+    jobs: Arc<Mutex<Option<SteppedJobs>>>,
+}
+
+struct SteppedJobs {
+    state: AppState,
+    dispatcher: Option<Dispatcher>,
+}
+
+impl Stepper {
+    async fn with<T>(&self, step: impl AsyncFnOnce(&mut SteppedJobs) -> Result<T, String>) -> Result<T, String> {
+        let mut jobs = self.jobs.lock().await;
+        let jobs = jobs.as_mut().ok_or("the hub has not started its jobs yet")?;
+        step(jobs).await
+    }
+
+    /// Whether the hub has handed its jobs over (it does so before it serves requests).
+    pub async fn started(&self) -> bool {
+        self.jobs.lock().await.is_some()
+    }
+
+    /// Routes and sends everything due now and waits until the sends have ended.
+    pub async fn dispatcher(&self) -> Result<(), String> {
+        self.with(async |jobs| jobs.dispatcher.as_mut().ok_or("the dispatcher cannot start")?.settle().await).await
+    }
+
+    /// Routes and starts the sends due now, without waiting for them to end.
+    pub async fn dispatcher_pass(&self) -> Result<usize, String> {
+        self.with(async |jobs| jobs.dispatcher.as_mut().ok_or("the dispatcher cannot start")?.pass().await).await
+    }
+
+    pub async fn offline_check(&self) -> Result<(), String> {
+        self.with(async |jobs| offline::run_once(&jobs.state).await).await
+    }
+
+    pub async fn retention(&self) -> Result<(), String> {
+        self.with(async |jobs| retention::run_once(&jobs.state).await).await
+    }
+}
+
+/// Dispatcher settings from the hub's configuration.
+pub fn dispatch_settings(state: &AppState) -> DispatchSettings {
+    DispatchSettings {
+        group_window: chrono::Duration::seconds(state.config.notification_group_window_seconds),
+        retry_horizon: chrono::Duration::hours(state.config.notification_retry_horizon_hours),
+        ..Default::default()
+    }
+}
+
+/// Starts the hub's jobs in `mode`.
+pub async fn start(state: &AppState, mode: JobMode) -> Workers {
+    let mut workers = Workers::default();
+    let dispatcher = Dispatcher::new(state.clone(), dispatch_settings(state))
+        .inspect_err(|error| tracing::error!(%error, "notifications are disabled: the dispatcher cannot start"))
+        .ok();
+    match mode {
+        JobMode::Running => {
+            workers.spawn(retention::Retention::new(state.clone()));
+            workers.spawn(offline::OfflineCheck::new(state.clone()));
+            if let Some(dispatcher) = dispatcher {
+                workers.spawn(dispatcher);
+            }
+        }
+        JobMode::Stepped(stepper) => {
+            *stepper.jobs.lock().await = Some(SteppedJobs { state: state.clone(), dispatcher });
+        }
+    }
+    if state.config.local_agent.enabled {
+        workers.spawn(local_agent::LocalAgent::new(state.clone()));
+    }
+    workers
 }

@@ -172,6 +172,7 @@ pub async fn acknowledge(state: &AppState, id: i64) -> ServiceResult<Acknowledge
         other => other.into(),
     })?;
     state.web.server_changed(&alert.server_id, false);
+    state.outbox.wake();
     Ok(AcknowledgeResponse { id: alert.id, status: alert.status, acknowledged_at: alert.acknowledged_at })
 }
 
@@ -190,6 +191,7 @@ pub struct ResolveResponse {
 pub async fn resolve(state: &AppState, id: i64) -> ServiceResult<ResolveResponse> {
     let alert = state.store.resolve_alert(id, state.clock.now()).await?;
     state.web.server_changed(&alert.server_id, false);
+    state.outbox.wake();
     Ok(ResolveResponse {
         id: alert.id,
         status: alert.status,

@@ -29,7 +29,8 @@ pub async fn ingest(state: &AppState, request: HeartbeatRequest, sender: Sender)
             received_at: now,
         })
         .await?;
-    // After the commit: dashboards show what is durable.
+    // After the commit: dashboards show what is durable, and the dispatcher sends what is new.
     state.web.server_changed(&outcome.server_id, outcome.server_registered);
+    state.outbox.events_committed(outcome.outbox_events);
     Ok(HeartbeatResponse::ok(outcome.server_registered))
 }

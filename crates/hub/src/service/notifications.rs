@@ -54,6 +54,8 @@ pub async fn list_channels(state: &AppState) -> ServiceResult<ChannelList> {
 pub async fn create_channel(state: &AppState, channel: ChannelConfig) -> ServiceResult<ChannelConfig> {
     channel.validate()?;
     state.store.create_channel(&channel.to_stored()?, state.clock.now()).await?;
+    // Events not routed yet may want the new channel.
+    state.outbox.wake();
     Ok(channel.redacted())
 }
 
@@ -142,11 +144,15 @@ pub async fn update_channel(state: &AppState, id: &str, mut channel: ChannelConf
         *stored = channel.to_stored()?;
         Ok(channel.redacted())
     });
-    guard.outcome(state.store.update_channel(id, change, state.clock.now()).await)
+    let saved = guard.outcome(state.store.update_channel(id, change, state.clock.now()).await)?;
+    state.outbox.wake();
+    Ok(saved)
 }
 
 pub async fn delete_channel(state: &AppState, id: &str) -> ServiceResult<()> {
-    Ok(state.store.delete_channel(id, state.clock.now()).await?)
+    state.store.delete_channel(id, state.clock.now()).await?;
+    state.outbox.wake();
+    Ok(())
 }
 
 /// The v1 test-webhook answer (always HTTP 200).
@@ -287,6 +293,7 @@ pub struct DeliveryAction {
 pub async fn retry_delivery(state: &AppState, id: i64) -> ServiceResult<DeliveryAction> {
     state.store.retry_delivery(id, state.clock.now()).await?;
     state.web.deliveries_changed();
+    state.outbox.wake();
     Ok(DeliveryAction { id, status: "pending" })
 }
 

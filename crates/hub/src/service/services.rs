@@ -176,6 +176,8 @@ pub async fn update(
         ExpectedServiceUpdate { display_name: body.display_name, is_critical: body.is_critical, enabled: body.enabled };
     let updated = state.store.update_expected_service(server_id, service_name, &update, state.clock.now()).await?;
     state.web.server_changed(server_id, false);
+    // Disabling a service closes its alert: a resolution to send.
+    state.outbox.wake();
     Ok(updated.into())
 }
 
@@ -183,5 +185,6 @@ pub async fn update(
 pub async fn delete(state: &AppState, server_id: &str, service_name: &str) -> ServiceResult<()> {
     state.store.delete_expected_service(server_id, service_name, state.clock.now()).await?;
     state.web.server_changed(server_id, false);
+    state.outbox.wake();
     Ok(())
 }

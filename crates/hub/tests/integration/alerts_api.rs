@@ -111,10 +111,10 @@ async fn offline_detection_fires_on_the_manual_clock(hub: &TestHub) {
     beat_after(hub, 0, cpu("srv", 5.0)).await;
 
     hub.clock.advance(Duration::seconds(179));
-    hub.store.check_offline(hub.now()).await.unwrap();
+    hub.step_offline_check().await;
     assert_eq!(hub.get("/api/v1/servers/srv").await.1["status"], "online");
     hub.clock.advance(Duration::seconds(2));
-    hub.store.check_offline(hub.now()).await.unwrap();
+    hub.step_offline_check().await;
     assert_eq!(hub.get("/api/v1/servers/srv").await.1["status"], "offline");
     assert_eq!(hub.get("/api/v1/servers/desk").await.1["status"], "offline");
 

@@ -73,7 +73,7 @@ async fn stored_settings_are_honoured(hub: &TestHub) {
     assert_eq!(alerts["alerts"][0]["threshold_value"], 50.0);
 
     hub.clock.advance(Duration::seconds(61));
-    hub.store.check_offline(hub.now()).await.unwrap();
+    hub.step_offline_check().await;
     assert_eq!(hub.get("/api/v1/servers/lab").await.1["status"], "offline", "60 s, not the default 180 s");
     assert_eq!(hub.get("/api/v1/alerts?alert_type=offline").await.1["total"], 1);
 }

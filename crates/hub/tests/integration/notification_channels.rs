@@ -22,7 +22,8 @@ async fn discord_gets_an_embed_per_event(hub: &TestHub) {
     assert_eq!(status, StatusCode::CREATED);
     let (status, answer) = hub.heartbeat(full_disk(hub, "nas")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let body = discord.wait_for(1).await[0].json();
+    hub.step_dispatcher().await;
+    let body = discord.received()[0].json();
     assert_eq!(body["content"], "");
     assert_eq!(body["embeds"][0]["title"], "Critical: DISK Usage Alert");
     assert_eq!(body["embeds"][0]["color"], 0xF87171);
@@ -38,7 +39,8 @@ async fn ntfy_gets_priority_by_severity(hub: &TestHub) {
     )
     .await;
     hub.heartbeat(full_disk(hub, "nas")).await;
-    let message = ntfy.wait_for(1).await[0].clone();
+    hub.step_dispatcher().await;
+    let message = ntfy.received()[0].clone();
     assert_eq!(message.header("title").as_deref(), Some("Critical: DISK Usage Alert"));
     assert_eq!(message.header("priority").as_deref(), Some("5"));
     assert_eq!(message.header("tags").as_deref(), Some("warning"));

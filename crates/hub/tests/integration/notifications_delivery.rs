@@ -1,15 +1,20 @@
 //! End to end: heartbeat → alert → outbox → dispatcher → a real local receiver. Timelines are
-//! driven by the hub's manual clock; waits poll the receiver with a deadline.
+//! driven by the hub's manual clock and by stepping the dispatcher: each step routes and sends
+//! everything due at the hub's time and returns when the sends have ended, so nothing here
+//! sleeps. One scenario runs the dispatcher as production does, woken by the heartbeat's commit.
 use crate::common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Span;
 use common::receiver::{Answer, FakeReceiver};
-use common::{TestHub, heartbeat_body};
+use common::{Backend, TestHub, heartbeat_body};
 use homelab_hub::config::{Config, LocalAgentConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 /// A heartbeat with one disk over the critical level (disk alerts fire at once by default).
 fn full_disk(hub: &TestHub, server: &str) -> Value {
@@ -20,8 +25,12 @@ fn full_disk(hub: &TestHub, server: &str) -> Value {
 }
 
 async fn add_webhook(hub: &TestHub, receiver: &FakeReceiver) {
+    add_channel(hub, "hook", &receiver.url).await;
+}
+
+async fn add_channel(hub: &TestHub, id: &str, url: &str) {
     let (status, body) =
-        hub.post("/api/v1/notifications/channels", json!({"id": "hook", "kind": "webhook", "url": receiver.url})).await;
+        hub.post("/api/v1/notifications/channels", json!({"id": id, "kind": "webhook", "url": url})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -29,24 +38,13 @@ async fn deliveries(hub: &TestHub) -> Vec<homelab_store::DeliveryRecord> {
     hub.store.list_deliveries(None, 100, 0).await.unwrap().0
 }
 
-/// Polls the store until `check` holds for the deliveries (10 s deadline).
-async fn wait_until(hub: &TestHub, what: &str, check: impl Fn(&[homelab_store::DeliveryRecord]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let current = deliveries(hub).await;
-        if check(&current) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {current:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn an_alert_reaches_the_webhook_quickly(hub: &TestHub) {
+/// The dispatcher as production runs it: woken by the heartbeat's commit, not by polling.
+async fn an_alert_reaches_the_webhook_quickly(backend: Backend) {
+    let Some(hub) = TestHub::start_running_on(backend).await else { return };
     let receiver = FakeReceiver::start(&[]).await;
-    add_webhook(hub, &receiver).await;
+    add_webhook(&hub, &receiver).await;
     let sent = Instant::now();
-    assert_eq!(hub.heartbeat(full_disk(hub, "nas")).await.0, StatusCode::OK);
+    assert_eq!(hub.heartbeat(full_disk(&hub, "nas")).await.0, StatusCode::OK);
     let received = receiver.wait_for(1).await;
     let latency = sent.elapsed();
     eprintln!("alert-to-notification latency: {latency:?}");
@@ -57,9 +55,20 @@ async fn an_alert_reaches_the_webhook_quickly(hub: &TestHub) {
     assert_eq!(body["events"][0]["severity"], "critical");
     assert_eq!(
         received[0].header("x-homelab-delivery").as_deref(),
-        Some(format!("hook-{}", deliveries(hub).await[0].id).as_str())
+        Some(format!("hook-{}", deliveries(&hub).await[0].id).as_str())
     );
     assert!(latency < Duration::from_secs(2), "{latency:?}");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_reaches_the_webhook_quickly_on_sqlite() {
+    an_alert_reaches_the_webhook_quickly(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_reaches_the_webhook_quickly_on_postgres() {
+    an_alert_reaches_the_webhook_quickly(Backend::Postgres).await;
 }
 
 async fn a_failing_receiver_gets_every_event_exactly_once_after_recovery(hub: &TestHub) {
@@ -68,18 +77,20 @@ async fn a_failing_receiver_gets_every_event_exactly_once_after_recovery(hub: &T
     hub.heartbeat(full_disk(hub, "nas")).await;
     // Each failure schedules a retry 5 s, 10 s, 20 s (±20 %) later on the hub's clock.
     for attempt in 1..=3 {
-        wait_until(hub, "a failed attempt", |d| {
-            d.first().is_some_and(|d| d.attempts == attempt && d.last_error.is_some())
-        })
-        .await;
+        hub.step_dispatcher().await;
+        let current = deliveries(hub).await;
+        assert!(current[0].attempts == attempt && current[0].last_error.is_some(), "attempt {attempt}: {current:#?}");
         assert!(receiver.received().is_empty());
+        hub.step_dispatcher().await;
+        assert_eq!(deliveries(hub).await[0].attempts, attempt, "not retried before its time");
         hub.clock.advance(Span::seconds(30));
     }
-    receiver.wait_for(1).await;
-    wait_until(hub, "delivered", |d| d.first().is_some_and(|d| d.status == "delivered")).await;
+    hub.step_dispatcher().await;
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(deliveries(hub).await[0].status, "delivered");
     hub.clock.advance(Span::minutes(10));
-    // Give the dispatcher several passes; nothing more may arrive.
-    tokio::time::sleep(homelab_hub::jobs::dispatcher::POLL_INTERVAL * 4).await;
+    // Nothing more may arrive.
+    hub.step_dispatcher().await;
     assert_eq!(receiver.received().len(), 1);
     assert_eq!(receiver.failed().len(), 3);
     assert_eq!(deliveries(hub).await[0].attempts, 4);
@@ -89,22 +100,25 @@ async fn retry_after_is_respected(hub: &TestHub) {
     let receiver = FakeReceiver::start(&[Answer(429, Some(120))]).await;
     add_webhook(hub, &receiver).await;
     hub.heartbeat(full_disk(hub, "nas")).await;
-    wait_until(hub, "the 429", |d| d.first().is_some_and(|d| d.attempts == 1 && d.last_error.is_some())).await;
+    hub.step_dispatcher().await;
     let first = deliveries(hub).await[0].clone();
+    assert!(first.attempts == 1 && first.last_error.is_some(), "{first:#?}");
     assert_eq!(first.next_attempt_at, hub.now() + Span::seconds(120), "Retry-After beats the 5 s backoff");
     hub.clock.advance(Span::seconds(119));
-    tokio::time::sleep(homelab_hub::jobs::dispatcher::POLL_INTERVAL * 4).await;
+    hub.step_dispatcher().await;
     assert!(receiver.received().is_empty(), "retried before Retry-After");
     hub.clock.advance(Span::seconds(2));
-    receiver.wait_for(1).await;
+    hub.step_dispatcher().await;
+    assert_eq!(receiver.received().len(), 1);
 }
 
 async fn permanent_errors_dead_letter_and_can_be_retried(hub: &TestHub) {
     let receiver = FakeReceiver::start(&[Answer(410, None)]).await;
     add_webhook(hub, &receiver).await;
     hub.heartbeat(full_disk(hub, "nas")).await;
-    wait_until(hub, "dead letter", |d| d.first().is_some_and(|d| d.status == "dead")).await;
+    hub.step_dispatcher().await;
     let dead = deliveries(hub).await[0].clone();
+    assert_eq!(dead.status, "dead");
     assert_eq!(dead.last_error.as_deref(), Some("HTTP 410: receiver says 410"));
     let (status, body) = hub.get("/api/v1/notifications/deliveries?status=dead").await;
     assert_eq!(status, StatusCode::OK);
@@ -112,8 +126,9 @@ async fn permanent_errors_dead_letter_and_can_be_retried(hub: &TestHub) {
     assert_eq!(body["deliveries"][0]["last_error"], "HTTP 410: receiver says 410");
     let (status, _) = hub.post(&format!("/api/v1/notifications/deliveries/{}/retry", dead.id), json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    receiver.wait_for(1).await;
-    wait_until(hub, "delivered after the retry", |d| d.first().is_some_and(|d| d.status == "delivered")).await;
+    hub.step_dispatcher().await;
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(deliveries(hub).await[0].status, "delivered");
     let (status, body) = hub.post(&format!("/api/v1/notifications/deliveries/{}/discard", dead.id), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
@@ -122,15 +137,18 @@ async fn a_storm_is_grouped(hub: &TestHub) {
     let receiver = FakeReceiver::start(&[]).await;
     add_webhook(hub, &receiver).await;
     hub.heartbeat(full_disk(hub, "first")).await;
-    receiver.wait_for(1).await;
+    hub.step_dispatcher().await;
+    assert_eq!(receiver.received().len(), 1);
     for i in 0..5 {
         hub.heartbeat(full_disk(hub, &format!("storm-{i}"))).await;
     }
-    wait_until(hub, "five routed deliveries", |d| d.len() == 6).await;
-    tokio::time::sleep(homelab_hub::jobs::dispatcher::POLL_INTERVAL * 4).await;
+    hub.step_dispatcher().await;
+    assert_eq!(deliveries(hub).await.len(), 6, "five more routed");
     assert_eq!(receiver.received().len(), 1, "held inside the grouping window");
     hub.clock.advance(Span::seconds(30));
-    let received = receiver.wait_for(2).await;
+    hub.step_dispatcher().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
     assert_eq!(received[1].json()["events"].as_array().unwrap().len(), 5);
     assert_eq!(received[1].json()["summary"], "5 alerts");
 }
@@ -140,19 +158,102 @@ async fn the_v1_slack_setting_notifies(hub: &TestHub) {
     let (status, body) = hub.put("/api/v1/config/notifications", json!({"slack_webhook_url": slack.url})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     hub.heartbeat(full_disk(hub, "nas")).await;
-    let received = slack.wait_for(1).await;
+    hub.step_dispatcher().await;
+    let received = slack.received();
+    assert_eq!(received.len(), 1);
     let payload = received[0].json();
     assert_eq!(payload["attachments"][0]["blocks"][0]["text"]["text"], "Critical: DISK Usage Alert");
     assert_eq!(payload["attachments"][0]["color"], "#F87171");
 }
 
+/// The offline check's events reach the channels like a heartbeat's: stepped, on the manual clock.
+async fn a_silent_server_is_notified_when_the_offline_check_runs(hub: &TestHub) {
+    let receiver = FakeReceiver::start(&[]).await;
+    add_webhook(hub, &receiver).await;
+    assert_eq!(hub.heartbeat(heartbeat_body("srv", hub.now(), 5.0)).await.0, StatusCode::OK);
+    hub.clock.advance(Span::seconds(181));
+    hub.step_dispatcher().await;
+    assert!(receiver.received().is_empty(), "silence alone says nothing before the check");
+    hub.step_offline_check().await;
+    hub.step_dispatcher().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let event = &received[0].json()["events"][0];
+    assert_eq!((event["kind"].clone(), event["server_id"].clone()), (json!("opened"), json!("srv")), "{event}");
+}
+
+/// A receiver that accepts connections and never answers (a dead host behind a live proxy).
+struct Hanging {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    changed: Arc<Notify>,
+}
+
+impl Hanging {
+    async fn start() -> Hanging {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (accepted, changed) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
+        tokio::spawn({
+            let (accepted, changed) = (Arc::clone(&accepted), Arc::clone(&changed));
+            async move {
+                let mut held = Vec::new();
+                while let Ok((stream, _)) = listener.accept().await {
+                    held.push(stream);
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    changed.notify_waiters();
+                }
+            }
+        });
+        Hanging { url, accepted, changed }
+    }
+
+    /// Waits (10 s at most) until a sender has connected.
+    async fn wait_connected(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let changed = self.changed.notified();
+            if self.accepted.load(Ordering::SeqCst) > 0 {
+                return;
+            }
+            assert!(tokio::time::timeout_at(deadline, changed).await.is_ok(), "nobody connected");
+        }
+    }
+}
+
+/// Channels are sent to concurrently: while one receiver hangs, another gets its message.
+async fn a_hanging_channel_delays_only_itself(hub: &TestHub) {
+    let hanging = Hanging::start().await;
+    let receiver = FakeReceiver::start(&[]).await;
+    add_channel(hub, "dead-end", &hanging.url).await;
+    add_webhook(hub, &receiver).await;
+    hub.heartbeat(full_disk(hub, "nas")).await;
+    assert_eq!(hub.dispatcher_pass().await, 2, "one send per channel started");
+    hanging.wait_connected().await;
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].json()["events"][0]["server_id"], "nas");
+    // The answer is recorded right after it arrives, while the other send still hangs.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let current = loop {
+        let current = deliveries(hub).await;
+        if current.iter().any(|d| d.channel_id == "hook" && d.status == "delivered") {
+            break current;
+        }
+        assert!(Instant::now() < deadline, "the delivery was not recorded: {current:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let stuck = current.iter().find(|d| d.channel_id == "dead-end").unwrap();
+    assert!(stuck.status == "pending" && stuck.last_error.is_none(), "still being sent: {stuck:#?}");
+}
+
 on_both_backends!(
-    an_alert_reaches_the_webhook_quickly,
     a_failing_receiver_gets_every_event_exactly_once_after_recovery,
     retry_after_is_respected,
     permanent_errors_dead_letter_and_can_be_retried,
     a_storm_is_grouped,
     the_v1_slack_setting_notifies,
+    a_hanging_channel_delays_only_itself,
+    a_silent_server_is_notified_when_the_offline_check_runs,
 );
 
 fn config_for(database_url: &str) -> Config {
@@ -179,7 +280,9 @@ async fn a_receiver_down_across_a_restart_still_gets_every_event() {
     for i in 0..3 {
         hub.heartbeat(full_disk(&hub, &format!("node-{i}"))).await;
     }
-    wait_until(&hub, "failed attempts", |d| d.len() == 3 && d.iter().all(|d| d.last_error.is_some())).await;
+    hub.step_dispatcher().await;
+    let failed = deliveries(&hub).await;
+    assert!(failed.len() == 3 && failed.iter().all(|d| d.last_error.is_some()), "{failed:#?}");
     assert!(receiver.received().is_empty());
     let stopped_at = hub.now();
     hub.stop().await;
@@ -187,8 +290,9 @@ async fn a_receiver_down_across_a_restart_still_gets_every_event() {
     let hub = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
     receiver.set_down(false);
     hub.clock.set(stopped_at + Span::hours(1));
-    let received = receiver.wait_for(1).await;
-    wait_until(&hub, "all delivered", |d| d.iter().all(|d| d.status == "delivered")).await;
+    hub.step_dispatcher().await;
+    let received = receiver.received();
+    assert!(deliveries(&hub).await.iter().all(|d| d.status == "delivered"), "{received:?}");
     let servers: Vec<String> = receiver
         .received()
         .iter()
@@ -217,7 +321,10 @@ async fn two_dispatchers_on_postgres_never_send_twice() {
         let hub = if i % 2 == 0 { &first } else { &second };
         assert_eq!(hub.heartbeat(full_disk(hub, &format!("pg-{i}"))).await.0, StatusCode::OK);
     }
-    wait_until(&first, "all delivered", |d| d.len() == count && d.iter().all(|d| d.status == "delivered")).await;
+    // Both dispatch at once; the leases keep them from sending anything twice.
+    tokio::join!(first.step_dispatcher(), second.step_dispatcher());
+    let done = deliveries(&first).await;
+    assert!(done.len() == count && done.iter().all(|d| d.status == "delivered"), "{done:#?}");
     let mut servers: Vec<String> = receiver
         .received()
         .iter()

@@ -206,12 +206,21 @@ impl Session<'_> {
             } else {
                 self.client.set_window_size(w, h).await.unwrap();
             }
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            let width = self.eval("return window.innerWidth;").await;
-            assert_eq!(width, json!(w), "{page}: the {label} viewport");
-            // Nothing may push the page sideways (wide tables scroll inside their own box).
-            let sideways = self.eval(SIDEWAYS).await;
-            assert_eq!(sideways["scrolled"], 0, "{page} at {label} width scrolls sideways: {sideways}");
+            wait_for(&format!("{page}: the {label} viewport"), || async {
+                self.eval("return window.innerWidth;").await == json!(w)
+            })
+            .await;
+            // Nothing may push the page sideways (wide tables scroll inside their own box). Charts
+            // redraw for the new width a moment after the resize: the layout must settle to fit.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let sideways = self.eval(SIDEWAYS).await;
+                if sideways["scrolled"] == 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{page} at {label} width scrolls sideways: {sideways}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
@@ -275,6 +284,11 @@ struct Seeded {
     disk_alert: i64,
 }
 
+/// The `readyState` of the page's live-update `EventSource` (1 once open), as htmx's SSE
+/// extension keeps it; -1 while there is none.
+const SSE_STATE: &str = "var e = document.querySelector('[sse-connect]'); var d = e && e['htmx-internal-data']; \
+                         return d && d.sseEventSource ? d.sseEventSource.readyState : -1;";
+
 async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check().await {
@@ -311,13 +325,11 @@ async fn seed(hub: &TestHub, receiver: &FakeReceiver) -> Seeded {
     hub.heartbeat(body).await;
     let (_, open) = hub.get("/api/v1/alerts?status=open&server_id=media").await;
     let media_alert = open["alerts"][0]["id"].as_i64().expect("the media server's disk alert");
-    // Let the dispatcher route that event while no channel exists, so that the channel's first
+    // The dispatcher routes that event while no channel exists, so that the channel's first
     // send is the disk alert below (a second send would wait for the grouping window, and the
     // hub's clock is frozen).
-    wait_for("the media alert routed", || async {
-        hub.store.outbox(10).await.unwrap().iter().all(|e| e.status != "pending")
-    })
-    .await;
+    hub.step_dispatcher().await;
+    assert!(hub.store.outbox(10).await.unwrap().iter().all(|e| e.status != "pending"), "the media alert routed");
     let (status, _) =
         hub.post("/api/v1/notifications/channels", json!({"id": "hook", "kind": "webhook", "url": receiver.url})).await;
     assert_eq!(status, 201);
@@ -329,7 +341,8 @@ async fn seed(hub: &TestHub, receiver: &FakeReceiver) -> Seeded {
     let (_, open) = hub.get("/api/v1/alerts?status=open").await;
     assert_eq!(open["total"], 2, "seeded alerts: {open}");
     let disk_alert = open["alerts"][0]["id"].as_i64().unwrap();
-    receiver.wait_for(1).await;
+    hub.step_dispatcher().await;
+    assert_eq!(receiver.received().len(), 1, "the disk alert was sent");
     hub.put("/api/v1/servers/backup/pause", json!({})).await;
     for (id, tags) in [("nas", json!(["storage", "prod"])), ("pihole", json!(["dns", "prod"]))] {
         assert_eq!(hub.put(&format!("/api/v1/servers/{id}/tags"), json!({"tags": tags})).await.0, 200);
@@ -413,15 +426,14 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(banner.contains("2 open alerts") && banner.contains("Critical DISK usage on nas"), "{banner}");
     let pending = s.wait_css("#pending").await.text().await.unwrap();
     assert!(pending.contains("nas") && pending.contains("CPU") && pending.contains("Fires in"), "{pending}");
-    let first = s.eval("return document.querySelector('#pending .countdown').textContent;").await;
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let later = s.eval("return document.querySelector('#pending .countdown').textContent;").await;
-    assert_ne!(first, later, "the countdown ticks");
+    let countdown = "return document.querySelector('#pending .countdown').textContent;";
+    let first = s.eval(countdown).await;
     assert!(first.as_str().unwrap().contains("min"), "{first}");
+    wait_for("the countdown to tick", || async { s.eval(countdown).await != first }).await;
 
     // Live: a heartbeat pushed now shows on the card without a reload.
     s.eval("window.__marker = 'same page';").await;
-    tokio::time::sleep(Duration::from_millis(500)).await; // let the SSE connection open
+    wait_for("the live-update connection to open", || async { s.eval(SSE_STATE).await == 1 }).await;
     let sent = Instant::now();
     let (status, _) = hub.heartbeat(heartbeat_body("web01", hub.now(), 73.0)).await;
     assert_eq!(status, 200);

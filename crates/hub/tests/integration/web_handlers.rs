@@ -485,17 +485,13 @@ async fn disk_alert(hub: &TestHub, id: &str) -> i64 {
     open["alerts"][0]["id"].as_i64().expect("an open alert")
 }
 
-/// Waits (up to 10 s) until the delivery log, read through the API, satisfies `done`.
-async fn wait_deliveries(hub: &TestHub, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, list) = hub.get("/api/v1/notifications/deliveries").await;
-        if done(&list) {
-            return list;
-        }
-        assert!(Instant::now() < deadline, "deliveries never got there: {list}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Steps the dispatcher (everything due at the hub's time is sent), then reads the delivery log
+/// through the API and checks it with `done`.
+async fn deliveries_after_step(hub: &TestHub, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    hub.step_dispatcher().await;
+    let (_, list) = hub.get("/api/v1/notifications/deliveries").await;
+    assert!(done(&list), "the delivery log is not as expected: {list}");
+    list
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -638,7 +634,7 @@ async fn the_delivery_log_shows_failures_and_retries_and_discards_them() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let alert = disk_alert(&hub, "nas").await;
-    let list = wait_deliveries(&hub, |l| l["deliveries"][0]["status"] == "dead").await;
+    let list = deliveries_after_step(&hub, |l| l["deliveries"][0]["status"] == "dead").await;
     let id = list["deliveries"][0]["id"].as_i64().unwrap();
     assert_eq!(list["deliveries"][0]["alert_id"], alert);
 
@@ -664,8 +660,8 @@ async fn the_delivery_log_shows_failures_and_retries_and_discards_them() {
     let (status, text) = b.post(&format!("/ui/deliveries/{id}/retry"), "status=").await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains(&format!("Delivery #{id} will be sent again now.")), "{text}");
-    wait_deliveries(&hub, |l| l["deliveries"][0]["status"] == "delivered").await;
-    receiver.wait_for(1).await;
+    deliveries_after_step(&hub, |l| l["deliveries"][0]["status"] == "delivered").await;
+    assert_eq!(receiver.received().len(), 1);
     // A delivered one can be neither retried nor discarded: 409 with the reason, not a 500.
     let (status, text) = b.post(&format!("/ui/deliveries/{id}/discard"), "").await;
     assert_eq!(status, StatusCode::CONFLICT, "{text}");
@@ -681,7 +677,7 @@ async fn the_delivery_log_shows_failures_and_retries_and_discards_them() {
     disk_alert(&hub, "vault").await;
     // Past the channel's grouping window (it just sent), on the hub's manual clock.
     hub.clock.advance(chrono::Duration::minutes(2));
-    let list = wait_deliveries(&hub, |l| {
+    let list = deliveries_after_step(&hub, |l| {
         l["total"] == 2
             && l["deliveries"][0]["status"] == "pending"
             && l["deliveries"][0]["attempts"].as_i64() > Some(0)
@@ -708,8 +704,8 @@ async fn an_alert_detail_shows_its_timeline_with_the_notifications_sent() {
     )
     .await;
     let alert = disk_alert(&hub, "nas").await;
-    receiver.wait_for(1).await;
-    wait_deliveries(&hub, |l| l["deliveries"][0]["status"] == "delivered").await;
+    deliveries_after_step(&hub, |l| l["deliveries"][0]["status"] == "delivered").await;
+    assert_eq!(receiver.received().len(), 1);
 
     let b = Browser::login(&hub).await;
     let (status, page) = b.get(&format!("/alerts/{alert}")).await;

@@ -53,6 +53,18 @@ pub(crate) async fn due_channels(conn: &mut dyn Conn, now: Timestamp) -> StoreRe
     rows.iter().map(|row| row.str(0)).collect()
 }
 
+/// When the earliest pending delivery due strictly after `now` becomes due (a retry, or the end
+/// of another dispatcher's lease): how long an idle dispatcher may sleep.
+pub(crate) async fn next_due_after(conn: &mut dyn Conn, now: Timestamp) -> StoreResult<Option<Timestamp>> {
+    let row = conn
+        .query_one(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at > $1",
+            &[to_millis(&now).into()],
+        )
+        .await?;
+    Ok(row.opt_i64(0)?.map(from_millis))
+}
+
 /// Leases up to `limit` due deliveries of `channel`: they are invisible to other dispatchers
 /// until `lease_until`, after which a crashed dispatcher's work is picked up again.
 pub(crate) async fn claim(

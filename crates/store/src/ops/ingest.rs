@@ -50,7 +50,7 @@ pub(crate) async fn ingest(
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
-    evaluate_alerts(conn, &server, write).await?;
+    let outbox_events = evaluate_alerts(conn, &server, write).await?;
     if let Some(guid) = &write.authenticated_guid {
         conn.execute(
             "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
@@ -58,7 +58,7 @@ pub(crate) async fn ingest(
         )
         .await?;
     }
-    Ok(HeartbeatOutcome { server_id: server.id, server_registered: registered })
+    Ok(HeartbeatOutcome { server_id: server.id, server_registered: registered, outbox_events })
 }
 
 /// Runs the alert engine on this heartbeat in the same transaction, so that engine state, alert
@@ -68,13 +68,14 @@ pub(crate) async fn ingest(
 /// A heartbeat older than one already stored (an agent replaying its spool after an outage) is
 /// history, not news: its readings are not evaluated, or a backlog would open and resolve alerts
 /// about the past. It still proves the server is alive, so it resolves an offline alert.
-async fn evaluate_alerts(conn: &mut dyn Conn, server: &ServerKey, write: &HeartbeatWrite) -> StoreResult<()> {
+/// Returns how many notification events went to the outbox.
+async fn evaluate_alerts(conn: &mut dyn Conn, server: &ServerKey, write: &HeartbeatWrite) -> StoreResult<usize> {
     let rules = alerts::load_rules(conn).await?;
     let replayed = server.latest_metrics_at.is_some_and(|newest| newest > to_millis(&write.request.timestamp));
     let sample = if replayed { HeartbeatSample::default() } else { HeartbeatSample::from_request(&write.request) };
     let observation = Observation::Heartbeat { sample, now: write.received_at };
-    alerts::observe(conn, server.pk, &rules, &observation, None).await?;
-    Ok(())
+    let events = alerts::observe(conn, server.pk, &rules, &observation, None).await?;
+    Ok(events.iter().filter(|event| event.notify).count())
 }
 
 fn not_found_after_race(hb: &HeartbeatRequest) -> StoreError {

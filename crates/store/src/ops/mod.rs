@@ -285,6 +285,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(move |conn| Box::pin(async move { deliveries::due_channels(conn, now).await }))).await
     }
 
+    async fn next_delivery_due_after(&self, now: Timestamp) -> StoreResult<Option<Timestamp>> {
+        self.backend.read(work(move |conn| Box::pin(async move { deliveries::next_due_after(conn, now).await }))).await
+    }
+
     async fn claim_deliveries(
         &self,
         channel_id: &str,

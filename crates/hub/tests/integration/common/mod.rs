@@ -11,6 +11,7 @@ use std::sync::Arc;
 use homelab_core::time::{self, Timestamp};
 use homelab_hub::clock::ManualClock;
 use homelab_hub::config::{Config, LocalAgentConfig};
+use homelab_hub::jobs::{JobMode, Stepper};
 use homelab_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -31,6 +32,9 @@ pub struct TestHub {
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
+    /// Drives the dispatcher, the offline check and retention when the hub was started with
+    /// stepped jobs (the default here): nothing runs on a timer.
+    pub jobs: Stepper,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -47,9 +51,21 @@ pub fn start_time() -> Timestamp {
 }
 
 impl TestHub {
-    /// Starts a hub; `None` when the backend is PostgreSQL and it is not installed (the skip is
-    /// printed loudly by the store's test support, or is a failure when required).
+    /// Starts a hub with stepped jobs; `None` when the backend is PostgreSQL and it is not
+    /// installed (the skip is printed loudly by the store's test support, or is a failure when
+    /// required).
     pub async fn start(backend: Backend) -> Option<TestHub> {
+        let (config, dir) = Self::config(backend).await?;
+        Some(Self::start_with(config, dir).await)
+    }
+
+    /// Like [`TestHub::start`], with the jobs running as in production.
+    pub async fn start_running_on(backend: Backend) -> Option<TestHub> {
+        let (config, dir) = Self::config(backend).await?;
+        Some(Self::start_running(config, dir).await)
+    }
+
+    async fn config(backend: Backend) -> Option<(Config, tempfile::TempDir)> {
         install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let database_url = match backend {
@@ -65,11 +81,26 @@ impl TestHub {
             local_agent: LocalAgentConfig { enabled: false, ..Default::default() },
             ..Config::default()
         };
-        Some(Self::start_with(config, dir).await)
+        Some((config, dir))
     }
 
+    /// Starts a hub whose jobs run only when stepped.
     pub async fn start_with(config: Config, dir: tempfile::TempDir) -> TestHub {
+        let jobs = Stepper::default();
+        Self::start_with_jobs(config, dir, JobMode::Stepped(jobs)).await
+    }
+
+    /// Starts a hub whose jobs run as in production: on timers and outbox wake-ups.
+    pub async fn start_running(config: Config, dir: tempfile::TempDir) -> TestHub {
+        Self::start_with_jobs(config, dir, JobMode::Running).await
+    }
+
+    async fn start_with_jobs(config: Config, dir: tempfile::TempDir, mode: JobMode) -> TestHub {
         install_tls_provider();
+        let (jobs, stepped) = match &mode {
+            JobMode::Stepped(stepper) => (stepper.clone(), true),
+            JobMode::Running => (Stepper::default(), false),
+        };
         let clock = Arc::new(ManualClock::new(start_time()));
         let store = homelab_hub::open_store(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -78,15 +109,43 @@ impl TestHub {
         let task = tokio::spawn({
             let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
             async move {
-                homelab_hub::serve(config, store, clock, listener, async move {
+                let shutdown = async move {
                     let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+                };
+                homelab_hub::serve_with(config, store, clock, listener, shutdown, mode).await.unwrap();
             }
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestHub { base, clock, store, client, shutdown: Some(shutdown), task: Some(task), _dir: dir }
+        let hub = TestHub { base, clock, store, client, jobs, shutdown: Some(shutdown), task: Some(task), _dir: dir };
+        if stepped {
+            // `serve_with` hands its jobs over before it serves requests; wait for that.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !hub.jobs.started().await {
+                assert!(std::time::Instant::now() < deadline, "the hub never started its jobs");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        hub
+    }
+
+    /// Routes and sends everything due now on the hub's clock and waits for the sends to end.
+    pub async fn step_dispatcher(&self) {
+        self.jobs.dispatcher().await.unwrap();
+    }
+
+    /// Routes and starts the sends due now without waiting for them; returns how many started.
+    pub async fn dispatcher_pass(&self) -> usize {
+        self.jobs.dispatcher_pass().await.unwrap()
+    }
+
+    /// Runs the offline check once at the hub's current time.
+    pub async fn step_offline_check(&self) {
+        self.jobs.offline_check().await.unwrap();
+    }
+
+    /// Runs retention once at the hub's current time.
+    pub async fn step_retention(&self) {
+        self.jobs.retention().await.unwrap();
     }
 
     /// The SQLite database file of a hub started on SQLite.
