@@ -143,7 +143,9 @@ pub trait Store: Send + Sync + 'static {
     /// (offline alerts and their reminders), in one transaction.
     async fn check_offline(&self, now: Timestamp) -> StoreResult<OfflineReport>;
     async fn fleet_summary(&self) -> StoreResult<FleetSummary>;
-    /// The newest `limit` entries of the notification outbox, newest first.
+    /// The newest `limit` entries of the notification outbox, newest first. Only tests look at the
+    /// raw outbox, so only builds with `test-support` have it.
+    #[cfg(feature = "test-support")]
     async fn outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>>;
     /// One alert's outbox events and their deliveries, oldest first, read together: the
     /// dashboard's alert timeline ("escalated, notified Slack, failed twice, delivered").

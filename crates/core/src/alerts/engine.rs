@@ -73,18 +73,6 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
-    /// Builds the context from a server row and its expected services.
-    pub fn from_server(server: &Server, expected_services: Vec<ExpectedService>) -> Self {
-        ServerContext {
-            server_id: server.id.clone(),
-            name: server.name().to_owned(),
-            machine_type: server.machine_type.clone(),
-            is_paused: server.is_paused,
-            last_seen: server.last_seen,
-            expected_services,
-        }
-    }
-
     /// Workstations are expected to be switched off, so they never get offline alerts.
     pub fn is_workstation(&self) -> bool {
         self.machine_type == "workstation"

@@ -589,7 +589,8 @@ fn outbox_event_from(row: &Row) -> StoreResult<OutboxEvent> {
     })
 }
 
-/// The newest outbox entries (newest first), for inspection and tests.
+/// The newest outbox entries (newest first), for tests.
+#[cfg(feature = "test-support")]
 pub(crate) async fn outbox(conn: &mut dyn Conn, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     let rows = conn
         .query(
