@@ -10,6 +10,7 @@ pub mod extract;
 pub mod jobs;
 pub mod notify;
 pub mod state;
+pub mod status;
 pub mod tokens;
 pub mod web;
 

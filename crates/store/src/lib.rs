@@ -142,6 +142,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks servers silent for `server_offline_seconds` offline and runs the engine's clock tick
     /// (offline alerts and their reminders), in one transaction.
     async fn check_offline(&self, now: Timestamp) -> StoreResult<OfflineReport>;
+    /// Open alerts by severity and the acknowledged count (servers are counted by the hub).
     async fn fleet_summary(&self) -> StoreResult<FleetSummary>;
     /// The newest `limit` entries of the notification outbox, newest first. Only tests look at the
     /// raw outbox, so only builds with `test-support` have it.

@@ -1,8 +1,9 @@
 //! The fleet summary v1 lacked (its dashboard counted alerts on the client): servers by status
-//! and open alerts by severity, counted by the database.
+//! (the same `homelab_core::status` the dashboard's cards show) and open alerts by severity.
 
 use axum::Json;
 use axum::extract::State;
+use homelab_core::status::StatusCounts;
 use homelab_store::FleetSummary;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,7 +17,11 @@ use crate::state::AppState;
 pub struct ServerCounts {
     pub total: i64,
     pub online: i64,
+    /// Offline servers; offline workstations are `asleep`.
     pub offline: i64,
+    /// Workstations that are off (expected, never alerted on).
+    pub asleep: i64,
+    /// Never heard from.
     pub unknown: i64,
     /// In maintenance mode, whatever their status.
     pub paused: i64,
@@ -40,15 +45,16 @@ pub struct FleetSummaryResponse {
     pub acknowledged_alerts: i64,
 }
 
-impl From<FleetSummary> for FleetSummaryResponse {
-    fn from(s: FleetSummary) -> Self {
+impl FleetSummaryResponse {
+    fn new(c: StatusCounts, s: FleetSummary) -> Self {
         FleetSummaryResponse {
             servers: ServerCounts {
-                total: s.servers_total,
-                online: s.online,
-                offline: s.offline,
-                unknown: s.unknown,
-                paused: s.paused,
+                total: c.total,
+                online: c.online,
+                offline: c.offline,
+                asleep: c.asleep,
+                unknown: c.unknown,
+                paused: c.paused,
             },
             open_alerts: SeverityCounts {
                 critical: s.open_critical,
@@ -62,9 +68,9 @@ impl From<FleetSummary> for FleetSummaryResponse {
     }
 }
 
-/// Servers by status and open alerts by severity, counted by the database.
+/// Servers by status (as the dashboard shows them) and open alerts by severity.
 #[utoipa::path(get, path = "/api/v1/fleet/summary", tag = "fleet", security(("api_key" = [])),
     responses((status = 200, body = FleetSummaryResponse), (status = 401, body = ErrorBody)))]
 pub async fn fleet_summary(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<FleetSummaryResponse>> {
-    Ok(Json(state.store.fleet_summary().await?.into()))
+    Ok(Json(FleetSummaryResponse::new(crate::status::counts(&state).await?, state.store.fleet_summary().await?)))
 }

@@ -12,6 +12,7 @@ use crate::auth::AdminAuth;
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
+use crate::status;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerList {
@@ -23,7 +24,7 @@ pub struct ServerList {
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers", security(("api_key" = [])),
     responses((status = 200, body = ServerList), (status = 401, body = ErrorBody)))]
 pub async fn list(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<ServerList>> {
-    let servers = state.store.list_servers().await?;
+    let servers = status::observed(&state, state.store.list_servers().await?).await?;
     Ok(Json(ServerList { total: servers.len(), servers }))
 }
 
@@ -44,7 +45,7 @@ pub async fn create(
     params(("id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
 pub async fn get(_: AdminAuth, State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Server>> {
-    Ok(Json(state.store.get_server(&id).await?))
+    Ok(Json(status::observed_one(&state, state.store.get_server(&id).await?).await?))
 }
 
 /// Partial update: only the keys sent are changed; `null` clears an optional field.
@@ -58,7 +59,8 @@ pub async fn update(
     ApiJson(update): ApiJson<ServerUpdate>,
 ) -> ApiResult<Json<Server>> {
     update.validate()?;
-    let server = state.store.update_server(&id, &update, state.clock.now()).await?;
+    let server =
+        status::observed_one(&state, state.store.update_server(&id, &update, state.clock.now()).await?).await?;
     state.web.server_changed(&server.id, false);
     Ok(Json(server))
 }
@@ -85,7 +87,7 @@ pub async fn pause(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Server>> {
-    let server = state.store.set_paused(&id, true, state.clock.now()).await?;
+    let server = status::observed_one(&state, state.store.set_paused(&id, true, state.clock.now()).await?).await?;
     state.web.server_changed(&server.id, false);
     Ok(Json(server))
 }
@@ -99,7 +101,7 @@ pub async fn unpause(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Server>> {
-    let server = state.store.set_paused(&id, false, state.clock.now()).await?;
+    let server = status::observed_one(&state, state.store.set_paused(&id, false, state.clock.now()).await?).await?;
     state.web.server_changed(&server.id, false);
     Ok(Json(server))
 }
