@@ -1,12 +1,18 @@
 //! `/api/openapi.json` and the interactive docs at `/api/docs/`: Swagger UI's bundle and
 //! stylesheet (unmodified, `assets/vendor/swagger-ui/`) and a small page and initialiser of our
 //! own, all embedded in the binary so the page works offline. Like v1, no key is needed.
+//!
+//! The two Swagger UI files are embedded gzipped (1.6 MB → 0.4 MB of binary) and sent as they are
+//! to clients that accept gzip (every browser); others get them inflated on the fly.
 
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{HeaderMap, header};
+use std::io::Read;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -21,10 +27,19 @@ macro_rules! asset {
 
 /// Everything under `/api/docs/` but the page itself.
 static FILES: &[Asset] = &[
-    asset!("swagger-ui-bundle.js", "text/javascript; charset=utf-8", "/assets/vendor/swagger-ui/swagger-ui-bundle.js"),
-    asset!("swagger-ui.css", "text/css; charset=utf-8", "/assets/vendor/swagger-ui/swagger-ui.css"),
+    asset!(
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        "/assets/vendor/swagger-ui/swagger-ui-bundle.js.gz"
+    ),
+    asset!("swagger-ui.css", "text/css; charset=utf-8", "/assets/vendor/swagger-ui/swagger-ui.css.gz"),
     asset!("swagger-initializer.js", "text/javascript; charset=utf-8", "/assets/api-docs.js"),
 ];
+
+/// Which of [`FILES`] are stored gzipped.
+fn gzipped(file: &Asset) -> bool {
+    file.name != "swagger-initializer.js"
+}
 
 const PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/api-docs.html"));
 
@@ -62,15 +77,49 @@ pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenA
 }
 
 async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    match FILES.iter().find(|file| file.name == name) {
-        Some(file) => assets::respond(file, &headers),
-        None => ApiError::NotFound(format!("No such endpoint: /api/docs/{name}")).into_response(),
+    let Some(file) = FILES.iter().find(|file| file.name == name) else {
+        return ApiError::NotFound(format!("No such endpoint: /api/docs/{name}")).into_response();
+    };
+    if !gzipped(file) {
+        return assets::respond(file, &headers);
     }
+    let accepts_gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| coding.split(';').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("gzip")));
+    let mut response = if accepts_gzip {
+        let mut response = assets::respond(file, &headers);
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        let mut response = assets::respond(file, &headers);
+        if response.status() == StatusCode::OK {
+            let mut plain = Vec::new();
+            if let Err(e) = flate2::read::GzDecoder::new(file.bytes).read_to_end(&mut plain) {
+                return ApiError::Internal(format!("the embedded {name} cannot be inflated: {e}")).into_response();
+            }
+            *response.body_mut() = Body::from(plain);
+        }
+        response
+    };
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gzipped_files_inflate() {
+        for file in FILES.iter().filter(|file| gzipped(file)) {
+            let mut plain = String::new();
+            flate2::read::GzDecoder::new(file.bytes).read_to_string(&mut plain).unwrap();
+            assert!(plain.len() > 100_000, "{}", file.name);
+        }
+    }
 
     #[test]
     fn the_page_names_every_file_with_its_version() {

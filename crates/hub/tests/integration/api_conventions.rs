@@ -160,6 +160,13 @@ async fn docs_page_is_served_offline(hub: &TestHub) {
     assert_eq!(bundle.status, StatusCode::OK);
     assert!(bundle.text.contains("SwaggerUIBundle"));
     assert!(bundle.header("cache-control").is_some_and(|c| c.contains("immutable")), "{:?}", bundle.headers);
+    assert_eq!(bundle.header("content-encoding"), None);
+    // Browsers get the embedded gzip as it is.
+    let gzipped =
+        hub.request(Method::GET, "/api/docs/swagger-ui-bundle.js", &[("accept-encoding", "gzip, br")], None).await;
+    assert_eq!(gzipped.status, StatusCode::OK);
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(gzipped.header("vary"), Some("accept-encoding"));
     assert!(reply.text.contains("swagger-ui-bundle.js?v="), "{}", reply.text);
     // Only what the page loads is embedded: no source maps, no other bundles.
     for absent in ["swagger-ui-bundle.js.map", "swagger-ui-es-bundle.js", "swagger-ui-standalone-preset.js"] {
