@@ -25,8 +25,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One source's view of the configuration: every key optional, so that sources can be layered.
 /// The same struct is the TOML file's schema; unknown keys are refused so a typo is an error
-/// rather than a silently ignored setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// rather than a silently ignored setting. `Debug` by hand: the token and key are masked.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// `http://hub.lan:8080`; a trailing `/` is ignored.
@@ -176,6 +176,49 @@ fn parse_bool(text: &str) -> Option<bool> {
         "1" | "true" | "yes" | "on" => Some(true),
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Settings {
+            hub_url,
+            server_id,
+            server_guid,
+            api_token,
+            api_key,
+            hostname,
+            heartbeat_interval,
+            heartbeat_interval_ms,
+            monitored_services,
+            collect_packages,
+            state_dir,
+            spool_dir,
+            spool_max_mb,
+            spool_max_age_hours,
+            request_timeout,
+            root,
+        } = self;
+        let masked = |secret: &Option<String>| secret.as_ref().map(|_| "***");
+        f.debug_struct("Settings")
+            .field("hub_url", hub_url)
+            .field("server_id", server_id)
+            .field("server_guid", server_guid)
+            .field("api_token", &masked(api_token))
+            .field("api_key", &masked(api_key))
+            .field("hostname", hostname)
+            .field("heartbeat_interval", heartbeat_interval)
+            .field("heartbeat_interval_ms", heartbeat_interval_ms)
+            .field("monitored_services", monitored_services)
+            .field("collect_packages", collect_packages)
+            .field("state_dir", state_dir)
+            .field("spool_dir", spool_dir)
+            .field("spool_max_mb", spool_max_mb)
+            .field("spool_max_age_hours", spool_max_age_hours)
+            .field("request_timeout", request_timeout)
+            .field("root", root)
+            .finish()
     }
 }
 
@@ -380,6 +423,19 @@ mod tests {
         assert_eq!(resolve(file, env, Settings::default()).unwrap().interval, Duration::from_secs(5));
         let zero = Settings { heartbeat_interval: Some(0), ..base() };
         assert!(resolve(zero, Settings::default(), Settings::default()).is_err());
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let token = Settings { api_token: Some("tok-S3CRET".into()), server_guid: Some(GUID.into()), ..base() };
+        let key = Settings { api_key: Some("key-S3CRET".into()), ..base() };
+        for settings in [token, key] {
+            let shown = format!("{settings:?} {settings:#?}");
+            assert!(!shown.contains("S3CRET") && shown.contains("***"), "{shown}");
+            let config = resolve(settings, Settings::default(), Settings::default()).unwrap();
+            let shown = format!("{config:?} {config:#?}");
+            assert!(!shown.contains("S3CRET") && shown.contains("hub"), "{shown}");
+        }
     }
 
     #[test]

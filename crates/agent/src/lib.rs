@@ -12,22 +12,29 @@
 //! The rest is the standalone agent: configuration ([`config`]), the persistent GUID
 //! ([`state`]), the HTTP client ([`client`]), the on-disk spool ([`spool`]), delivery with
 //! replay ([`sender`]), the loop ([`runner`]) and registration ([`register`]). They are in the
-//! library so that the hub's end-to-end tests can run the real loop in-process.
+//! library so that the hub's end-to-end tests can run the real loop in-process. Everything that
+//! talks HTTP (and so ureq) is behind the default feature `client`; the hub, which uses only the
+//! collectors, turns it off.
 //!
 //! [`HeartbeatRequest`]: homelab_core::heartbeat::HeartbeatRequest
 
+#[cfg(feature = "client")]
 #[macro_use]
 pub mod log;
 
+#[cfg(feature = "client")]
 pub mod client;
 pub mod collector;
 pub mod collectors;
 pub mod command;
 pub mod config;
 pub mod error;
+#[cfg(feature = "client")]
 pub mod register;
 pub mod root;
+#[cfg(feature = "client")]
 pub mod runner;
+#[cfg(feature = "client")]
 pub mod sender;
 pub mod spool;
 pub mod state;

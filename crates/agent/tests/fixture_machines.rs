@@ -1,5 +1,8 @@
 //! Whole heartbeats built from fixture machines, with every value checked exactly.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use chrono::{DateTime, Utc};

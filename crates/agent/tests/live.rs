@@ -1,5 +1,8 @@
 //! The collectors on the machine running the tests: values must be present and sane.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use chrono::Utc;

@@ -3,6 +3,9 @@
 //! while the hub answered 503 survive the agent being SIGKILLed and are delivered, in order,
 //! by the next process. (The real hub is exercised in `crates/hub/tests/integration/agent_e2e.rs`.)
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;

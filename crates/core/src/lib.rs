@@ -8,5 +8,6 @@ pub mod heartbeat;
 pub mod history;
 pub mod notify;
 pub mod server;
+pub mod status;
 pub mod time;
 pub mod validate;

@@ -3,10 +3,12 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::heartbeat::{FilesystemReport, InterfaceReport, Metrics};
+use crate::status::{MachineType, ServerStatus};
 use crate::time::{self, Timestamp};
 use crate::validate::{ValidationErrors, Validator};
 
-pub const MACHINE_TYPES: [&str; 2] = ["server", "workstation"];
+/// What `machine_type` accepts in requests (validated into v1's 422 rather than parsed by serde).
+pub const MACHINE_TYPES: [&str; 2] = [MachineType::Server.as_str(), MachineType::Workstation.as_str()];
 pub const SUDO_MODES: [&str; 2] = ["passwordless", "password"];
 
 /// `ServerResponse` of v1, field for field and in the same order.
@@ -18,8 +20,9 @@ pub struct Server {
     pub hostname: String,
     pub display_name: Option<String>,
     pub ip_address: Option<String>,
-    /// `online`, `offline` or `unknown` (never heard from).
-    pub status: String,
+    /// `online`, `offline` or `unknown` (never heard from). As read from the store this is the
+    /// stored column; what the API and dashboard show is [`crate::status::status`].
+    pub status: ServerStatus,
     pub tdp_watts: Option<i64>,
     pub cpu_model: Option<String>,
     pub cpu_cores: Option<i64>,
@@ -49,7 +52,7 @@ pub struct Server {
     pub last_seen: Option<Timestamp>,
     pub tailscale_hostname: Option<String>,
     /// `server` or `workstation` (workstations are expected to be off at times).
-    pub machine_type: String,
+    pub machine_type: MachineType,
     pub ssh_username: Option<String>,
     pub sudo_mode: String,
     pub config_user: Option<String>,
@@ -94,7 +97,7 @@ pub struct NewServer {
 }
 
 fn default_machine_type() -> String {
-    "server".into()
+    MachineType::default().as_str().into()
 }
 
 impl NewServer {
@@ -112,7 +115,7 @@ impl NewServer {
     /// The config packs v1 assigns on creation.
     pub fn assigned_packs(&self) -> Vec<String> {
         let mut packs = vec!["base".to_owned()];
-        if self.machine_type == "workstation" {
+        if MachineType::parse(&self.machine_type) == Some(MachineType::Workstation) {
             packs.push("developer-lite".to_owned());
         }
         packs

@@ -18,7 +18,7 @@ pub const SERVER_GUID_HEADER: &str = "X-Server-GUID";
 /// Equality that takes the same time wherever the inputs differ.
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     // Hashing first makes the comparison independent of the lengths as well.
-    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
+    Sha256::digest(a).as_slice().ct_eq(Sha256::digest(b).as_slice()).into()
 }
 
 pub fn sha256_hex(secret: &str) -> String {

@@ -9,12 +9,15 @@ use homelab_core::history::RetentionPolicy;
 use serde::Deserialize;
 
 use crate::notify::ChannelConfig;
+use crate::notify::config::MASK;
 
 /// The v1 default key. Running with it is allowed (zero set-up) but loudly warned about.
 pub const DEFAULT_API_KEY: &str = "dev-key-change-me";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/homelab.db";
 
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` is written by hand (below) so that logging a configuration never shows the API key or
+/// a database password; channel secrets are masked by `ChannelTarget`'s own `Debug`.
+#[derive(Clone, PartialEq)]
 pub struct Config {
     pub api_key: String,
     pub host: IpAddr,
@@ -72,7 +75,8 @@ impl Default for Config {
 }
 
 /// The TOML file; every key optional, unknown keys are errors (a typo should not be ignored).
-#[derive(Debug, Default, Deserialize)]
+/// No `Debug`: it holds the API key; the resolved `Config` is what gets shown.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub api_key: Option<String>,
@@ -88,8 +92,8 @@ pub struct ConfigFile {
     pub notification_retry_horizon_hours: Option<i64>,
 }
 
-/// Values given on the command line.
-#[derive(Debug, Default, Clone, clap::Args)]
+/// Values given on the command line. No `Debug`: it may hold the API key.
+#[derive(Default, Clone, clap::Args)]
 pub struct ConfigFlags {
     /// TOML configuration file (also HOMELAB_CMD_CONFIG).
     #[arg(long, short = 'c', global = true)]
@@ -109,6 +113,53 @@ pub struct ConfigFlags {
     /// Do not monitor the machine the hub runs on (HOMELAB_CMD_LOCAL_AGENT=false).
     #[arg(long, global = true)]
     pub no_local_agent: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Config {
+            api_key: _,
+            host,
+            port,
+            database_url,
+            external_url,
+            local_agent,
+            channels,
+            retention,
+            retention_interval_seconds,
+            notification_group_window_seconds,
+            notification_retry_horizon_hours,
+        } = self;
+        f.debug_struct("Config")
+            .field("api_key", &MASK)
+            .field("host", host)
+            .field("port", port)
+            .field("database_url", &without_password(database_url))
+            .field("external_url", external_url)
+            .field("local_agent", local_agent)
+            .field("channels", channels)
+            .field("retention", retention)
+            .field("retention_interval_seconds", retention_interval_seconds)
+            .field("notification_group_window_seconds", notification_group_window_seconds)
+            .field("notification_retry_horizon_hours", notification_retry_horizon_hours)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; URLs without a password are
+/// returned as they are.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            if userinfo.contains(':') { format!("{scheme}://{user}:{MASK}@{host}{path}") } else { url.to_owned() }
+        }
+        None => url.to_owned(),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +283,38 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let file: ConfigFile = toml::from_str(concat!(
+            "api_key = \"key-S3CRET\"\n",
+            "database_url = \"postgres://hub:pw-S3CRET@db.lan:5432/homelab\"\n",
+            "[[channels]]\nid = \"a\"\nkind = \"slack\"\nwebhook_url = \"https://hooks.slack.com/services/T0/B0/S3CRET\"\n",
+            "[[channels]]\nid = \"b\"\nkind = \"discord\"\nwebhook_url = \"https://discord.com/api/webhooks/1/S3CRET\"\n",
+            "[[channels]]\nid = \"c\"\nkind = \"ntfy\"\ntopic_url = \"https://ntfy.sh/topic-S3CRET\"\naccess_token = \"tk-S3CRET\"\n",
+            "[[channels]]\nid = \"d\"\nkind = \"webhook\"\nurl = \"https://u:pw-S3CRET@example.org/in/S3CRET\"\nsecret = \"hmac-S3CRET\"\n",
+            "[[channels]]\nid = \"e\"\nkind = \"email\"\nsmtp_host = \"smtp.lan\"\nusername = \"hub\"\npassword = \"smtp-S3CRET\"\nfrom = \"hub@lan\"\nto = [\"me@lan\"]\n",
+        ))
+        .unwrap();
+        let config = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap();
+        assert_eq!(config.channels.len(), 5);
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("S3CRET"), "{shown}");
+        // The rest is still there to help debugging.
+        assert!(shown.contains("postgres://hub:********@db.lan:5432/homelab"), "{shown}");
+        assert!(shown.contains("smtp.lan") && shown.contains("hooks.slack.com"), "{shown}");
+    }
+
+    #[test]
+    fn passwords_are_cut_from_database_urls_only_when_present() {
+        assert_eq!(without_password("sqlite://./data/homelab.db"), "sqlite://./data/homelab.db");
+        assert_eq!(without_password("postgres://hub@db/x"), "postgres://hub@db/x");
+        assert_eq!(
+            without_password("postgres://hub:p@ss@db/x?sslmode=require"),
+            "postgres://hub:********@db/x?sslmode=require"
+        );
+        assert_eq!(without_password("not a url"), "not a url");
+    }
+
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
@@ -262,7 +345,7 @@ mod tests {
         let error =
             Config::resolve(None, &env_of(&[("HOMELAB_CMD_PORT", "eighty")]), &ConfigFlags::default()).unwrap_err();
         assert!(error.to_string().contains("HOMELAB_CMD_PORT"), "{error}");
-        let error = toml::from_str::<ConfigFile>("prot = 1").unwrap_err();
+        let Err(error) = toml::from_str::<ConfigFile>("prot = 1") else { panic!("a typo must be refused") };
         assert!(error.to_string().contains("prot"), "{error}");
         let file: ConfigFile = toml::from_str("[retention]\nraw_days = 100").unwrap();
         let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();

@@ -180,8 +180,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks servers silent for `server_offline_seconds` offline and runs the engine's clock tick
     /// (offline alerts and their reminders), in one transaction.
     async fn check_offline(&self, now: Timestamp) -> StoreResult<OfflineReport>;
+    /// Open alerts by severity and the acknowledged count (servers are counted by the hub).
     async fn fleet_summary(&self) -> StoreResult<FleetSummary>;
-    /// The newest `limit` entries of the notification outbox, newest first.
+    /// The newest `limit` entries of the notification outbox, newest first. Only tests look at the
+    /// raw outbox, so only builds with `test-support` have it.
+    #[cfg(feature = "test-support")]
     async fn outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>>;
     /// One alert's outbox events and their deliveries, oldest first, read together: the
     /// dashboard's alert timeline ("escalated, notified Slack, failed twice, delivered").

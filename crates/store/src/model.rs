@@ -209,15 +209,10 @@ pub struct OfflineReport {
     pub events: usize,
 }
 
-/// Counts for the fleet overview.
+/// The alert side of the fleet overview. Servers are counted by the hub from `list_servers` with
+/// `homelab_core::status`, the one rule every view uses, not from the stored status column.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FleetSummary {
-    pub servers_total: i64,
-    pub online: i64,
-    pub offline: i64,
-    pub unknown: i64,
-    /// Servers in maintenance mode (any status).
-    pub paused: i64,
     /// Open (not acknowledged) alerts per severity.
     pub open_critical: i64,
     pub open_high: i64,

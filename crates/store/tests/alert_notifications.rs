@@ -1,6 +1,9 @@
 //! `Store::alert_notifications`: one alert's outbox events and their deliveries (the dashboard's
 //! alert timeline), on SQLite and PostgreSQL.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use chrono::Duration;

@@ -42,7 +42,7 @@ use super::text;
 use super::thresholds::{Cooldowns, MetricThreshold, NotificationSettings, Thresholds};
 use super::{AlertKey, AlertKind, AlertStatus, Severity};
 use crate::heartbeat::HeartbeatRequest;
-use crate::server::Server;
+use crate::status::{self, MachineType};
 use crate::time::{self, Timestamp};
 
 /// An expected service of a server (v1 `expected_services`), as far as alerting needs it.
@@ -61,8 +61,8 @@ pub struct ServerContext {
     pub server_id: String,
     /// Display name, else hostname: what titles and notifications call the machine.
     pub name: String,
-    /// `server` or `workstation`; workstations are expected to be off at times.
-    pub machine_type: String,
+    /// Workstations are expected to be off at times.
+    pub machine_type: MachineType,
     /// Maintenance mode.
     pub is_paused: bool,
     /// Hub receive time of the last heartbeat; `None` if never heard from.
@@ -73,21 +73,9 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
-    /// Builds the context from a server row and its expected services.
-    pub fn from_server(server: &Server, expected_services: Vec<ExpectedService>) -> Self {
-        ServerContext {
-            server_id: server.id.clone(),
-            name: server.name().to_owned(),
-            machine_type: server.machine_type.clone(),
-            is_paused: server.is_paused,
-            last_seen: server.last_seen,
-            expected_services,
-        }
-    }
-
     /// Workstations are expected to be switched off, so they never get offline alerts.
     pub fn is_workstation(&self) -> bool {
-        self.machine_type == "workstation"
+        self.machine_type.is_workstation()
     }
 }
 
@@ -449,8 +437,8 @@ impl Run<'_> {
         let ctx = self.ctx;
         let server = ctx.server;
         let name = server.name.as_str();
-        let timeout_millis = ctx.rules.thresholds.server_offline_seconds.saturating_mul(1000);
-        let silent_since = server.last_seen.filter(|seen| ctx.reached(*seen, timeout_millis));
+        // The same rule as the status every view shows.
+        let silent_since = server.last_seen.filter(|seen| status::is_silent(*seen, &ctx.rules.thresholds, ctx.now));
         let events = &mut self.events;
         let state = entry(&mut self.states, AlertKey::offline());
         let offline_texts = |_: Severity| Texts {

@@ -69,11 +69,6 @@ impl AlertKind {
         AlertKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
-    /// Metric kinds have thresholds and a per-heartbeat value; the others are conditions.
-    pub fn is_metric(self) -> bool {
-        matches!(self, AlertKind::Cpu | AlertKind::Memory | AlertKind::Disk)
-    }
-
     /// Whether alerts of this kind are about one named thing (a mount point, a service).
     pub fn has_subject(self) -> bool {
         matches!(self, AlertKind::Disk | AlertKind::Service)

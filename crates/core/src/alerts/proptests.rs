@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use super::thresholds::MetricThreshold;
 use super::*;
+use crate::status::MachineType;
 use crate::time::{self, Timestamp};
 
 const MOUNTS: [&str; 3] = ["/", "/srv", "/backup"];
@@ -121,7 +122,7 @@ impl Driver {
             server: ServerContext {
                 server_id: "s".into(),
                 name: "s".into(),
-                machine_type: "server".into(),
+                machine_type: MachineType::Server,
                 is_paused: false,
                 last_seen: None,
                 expected_services: SERVICES
@@ -239,7 +240,7 @@ impl Driver {
             }
             Op::ToggleWorkstation => {
                 self.server.machine_type =
-                    if self.server.is_workstation() { "server".into() } else { "workstation".into() };
+                    if self.server.is_workstation() { MachineType::Server } else { MachineType::Workstation };
                 Ok(())
             }
             Op::ToggleService { index, critical, enabled } => {

@@ -43,7 +43,7 @@ impl Hub {
             server: ServerContext {
                 server_id: "nas".into(),
                 name: "nas.local".into(),
-                machine_type: "server".into(),
+                machine_type: crate::status::MachineType::Server,
                 is_paused: false,
                 last_seen: None,
                 expected_services: vec![
@@ -462,7 +462,7 @@ fn the_configured_offline_timeout_is_honoured() {
 #[test]
 fn workstations_never_get_offline_alerts() {
     let mut hub = Hub::new();
-    hub.server.machine_type = "workstation".into();
+    hub.server.machine_type = crate::status::MachineType::Workstation;
     hub.heartbeat(HeartbeatSample::default());
     hub.advance(Duration::days(3));
     assert!(hub.tick().is_empty());
@@ -475,7 +475,7 @@ fn an_offline_alert_closes_when_the_server_becomes_a_workstation() {
     hub.heartbeat(HeartbeatSample::default());
     hub.advance(mins(5));
     hub.tick();
-    hub.server.machine_type = "workstation".into();
+    hub.server.machine_type = crate::status::MachineType::Workstation;
     hub.advance(mins(1));
     let event = only(hub.tick());
     assert_eq!(event.kind, EventKind::Resolved { auto: true });

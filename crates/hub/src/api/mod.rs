@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod config;
+mod docs;
 pub mod export;
 pub mod fleet;
 pub mod metrics;
@@ -21,7 +22,6 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -105,10 +105,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The API plus `/api/openapi.json` and the interactive docs at `/api/docs` (served from files
-/// embedded in the binary, so it works offline).
+/// The API plus `/api/openapi.json` and the interactive docs at `/api/docs/` (Swagger UI from
+/// files embedded in the binary, so it works offline; cached as immutable). No key needed.
 pub fn with_docs(router: Router<AppState>, openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
-    router.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+    router.merge(docs::router(&openapi))
 }
 
 /// Unknown paths: a trailing slash is redirected (as v1 does), everything else is a JSON 404.

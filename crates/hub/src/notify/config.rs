@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::email::EmailSettings;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// `Debug` is written by hand (below): it shows what `redacted` shows, never a secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ChannelTarget {
     Slack {
@@ -29,6 +30,30 @@ pub enum ChannelTarget {
         secret: Option<String>,
     },
     Email(EmailSettings),
+}
+
+impl std::fmt::Debug for ChannelTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |secret: &Option<String>| secret.as_ref().map(|_| MASK);
+        match self {
+            ChannelTarget::Slack { webhook_url } => {
+                f.debug_struct("Slack").field("webhook_url", &redact_url(webhook_url)).finish()
+            }
+            ChannelTarget::Discord { webhook_url } => {
+                f.debug_struct("Discord").field("webhook_url", &redact_url(webhook_url)).finish()
+            }
+            ChannelTarget::Ntfy { topic_url, access_token } => f
+                .debug_struct("Ntfy")
+                .field("topic_url", &redact_url(topic_url))
+                .field("access_token", &masked(access_token))
+                .finish(),
+            ChannelTarget::Webhook { url, secret } => {
+                f.debug_struct("Webhook").field("url", &redact_url(url)).field("secret", &masked(secret)).finish()
+            }
+            // `EmailSettings`' own `Debug` masks the password.
+            ChannelTarget::Email(email) => f.debug_tuple("Email").field(email).finish(),
+        }
+    }
 }
 
 /// Which events a channel wants.
@@ -221,6 +246,8 @@ mod tests {
         }))
         .unwrap();
         let shown = serde_json::to_string(&hook.redacted()).unwrap();
+        assert!(!shown.contains("s3cret") && !shown.contains("pw"), "{shown}");
+        let shown = format!("{hook:?}");
         assert!(!shown.contains("s3cret") && !shown.contains("pw"), "{shown}");
     }
 

@@ -21,7 +21,8 @@ pub enum SmtpSecurity {
     None,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// `Debug` by hand: the password is masked.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EmailSettings {
     pub smtp_host: String,
     #[serde(default = "default_port")]
@@ -34,6 +35,21 @@ pub struct EmailSettings {
     pub password: Option<String>,
     pub from: String,
     pub to: Vec<String>,
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let EmailSettings { smtp_host, smtp_port, security, username, password, from, to } = self;
+        f.debug_struct("EmailSettings")
+            .field("smtp_host", smtp_host)
+            .field("smtp_port", smtp_port)
+            .field("security", security)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| super::config::MASK))
+            .field("from", from)
+            .field("to", to)
+            .finish()
+    }
 }
 
 fn default_port() -> u16 {

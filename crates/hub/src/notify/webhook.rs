@@ -3,7 +3,7 @@
 //! check it came from this hub. `X-Homelab-Delivery` carries the idempotency key.
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use homelab_core::alerts::AlertEvent;
 use homelab_core::notify::webhook_payload;
 use homelab_core::time::Timestamp;

@@ -1,11 +1,12 @@
 //! The fleet summary v1 lacked (its dashboard counted alerts on the client): servers by status
-//! and open alerts by severity, counted by the database.
+//! (the same `homelab_core::status` the dashboard's cards show) and open alerts by severity.
 
+use homelab_core::status::StatusCounts;
 use homelab_store::FleetSummary;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ServiceResult;
+use super::{ServiceResult, status};
 use crate::state::AppState;
 
 /// Server counts by status.
@@ -13,7 +14,11 @@ use crate::state::AppState;
 pub struct ServerCounts {
     pub total: i64,
     pub online: i64,
+    /// Offline servers; offline workstations are `asleep`.
     pub offline: i64,
+    /// Workstations that are off (expected, never alerted on).
+    pub asleep: i64,
+    /// Never heard from.
     pub unknown: i64,
     /// In maintenance mode, whatever their status.
     pub paused: i64,
@@ -37,15 +42,16 @@ pub struct FleetSummaryResponse {
     pub acknowledged_alerts: i64,
 }
 
-impl From<FleetSummary> for FleetSummaryResponse {
-    fn from(s: FleetSummary) -> Self {
+impl FleetSummaryResponse {
+    fn new(c: StatusCounts, s: FleetSummary) -> Self {
         FleetSummaryResponse {
             servers: ServerCounts {
-                total: s.servers_total,
-                online: s.online,
-                offline: s.offline,
-                unknown: s.unknown,
-                paused: s.paused,
+                total: c.total,
+                online: c.online,
+                offline: c.offline,
+                asleep: c.asleep,
+                unknown: c.unknown,
+                paused: c.paused,
             },
             open_alerts: SeverityCounts {
                 critical: s.open_critical,
@@ -59,7 +65,7 @@ impl From<FleetSummary> for FleetSummaryResponse {
     }
 }
 
-/// Servers by status and open alerts by severity, counted by the database.
+/// Servers by status (as the dashboard shows them) and open alerts by severity.
 pub async fn summary(state: &AppState) -> ServiceResult<FleetSummaryResponse> {
-    Ok(state.store.fleet_summary().await?.into())
+    Ok(FleetSummaryResponse::new(status::counts(state).await?, state.store.fleet_summary().await?))
 }

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod registration;
 pub mod servers;
 pub mod services;
+pub mod status;
 pub mod tags;
 
 use homelab_core::validate::ValidationErrors;

@@ -5,7 +5,7 @@ use homelab_core::time::{self, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ServiceResult;
+use super::{ServiceResult, status};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -14,8 +14,9 @@ pub struct ServerList {
     pub total: usize,
 }
 
+/// Every server, its status as of now (not as of the last offline check).
 pub async fn list(state: &AppState) -> ServiceResult<ServerList> {
-    let servers = state.store.list_servers().await?;
+    let servers = status::observed(state, state.store.list_servers().await?).await?;
     Ok(ServerList { total: servers.len(), servers })
 }
 
@@ -24,11 +25,11 @@ pub async fn create(state: &AppState, new: &NewServer) -> ServiceResult<Server> 
     new.validate()?;
     let server = state.store.create_server(new, state.clock.now()).await?;
     state.web.server_changed(&server.id, true);
-    Ok(server)
+    status::observed_one(state, server).await
 }
 
 pub async fn get(state: &AppState, id: &str) -> ServiceResult<Server> {
-    Ok(state.store.get_server(id).await?)
+    status::observed_one(state, state.store.get_server(id).await?).await
 }
 
 /// Partial update: only the keys sent are changed; `null` clears an optional field.
@@ -36,7 +37,7 @@ pub async fn update(state: &AppState, id: &str, update: &ServerUpdate) -> Servic
     update.validate()?;
     let server = state.store.update_server(id, update, state.clock.now()).await?;
     state.web.server_changed(&server.id, false);
-    Ok(server)
+    status::observed_one(state, server).await
 }
 
 /// Deletes the server and all its history, alerts and credentials.
@@ -51,7 +52,7 @@ pub async fn delete(state: &AppState, id: &str) -> ServiceResult<()> {
 pub async fn set_maintenance(state: &AppState, id: &str, paused: bool) -> ServiceResult<Server> {
     let server = state.store.set_paused(id, paused, state.clock.now()).await?;
     state.web.server_changed(&server.id, false);
-    Ok(server)
+    status::observed_one(state, server).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -39,7 +39,7 @@ fn find(name: &str) -> Option<&'static Asset> {
 }
 
 /// First 12 hex digits of the SHA-256 of the content.
-fn version(asset: &Asset) -> String {
+pub fn version(asset: &Asset) -> String {
     hex::encode(&Sha256::digest(asset.bytes)[..6])
 }
 
@@ -79,9 +79,14 @@ pub fn urls() -> &'static AssetUrls {
 
 /// `GET /assets/{file}`: public (the login page needs the CSS), immutable for a year.
 pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some(asset) = find(&file) else {
-        return (StatusCode::NOT_FOUND, "no such asset").into_response();
-    };
+    match find(&file) {
+        Some(asset) => respond(asset, &headers),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+/// One embedded file, immutable for a year, with its content hash as the ETag.
+pub fn respond(asset: &Asset, headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", version(asset));
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();

@@ -60,7 +60,7 @@ impl EditPanel {
             id: server.id.clone(),
             tags: tags.join(" "),
             display_name: server.display_name.clone().unwrap_or_default(),
-            machine_type: server.machine_type.clone(),
+            machine_type: server.machine_type.as_str().to_owned(),
             machine_types: &MACHINE_TYPES,
             paused: server.is_paused,
             message: None,

@@ -7,6 +7,7 @@ use chrono::Duration;
 use homelab_core::alerts::thresholds::Thresholds;
 use homelab_core::history::{MetricKind, Tier};
 use homelab_core::server::Server;
+use homelab_core::status::{MachineType, ServerStatus, status};
 use homelab_core::time::Timestamp;
 use homelab_store::HistoryQuery;
 
@@ -121,8 +122,8 @@ pub fn sparkline_points(values: &[f64]) -> String {
         .join(" ")
 }
 
-/// The thresholds in force (saved settings, else the defaults). A broken document falls back to
-/// the defaults rather than breaking the page.
+/// The thresholds in force (saved settings, else the defaults); unreadable ones are an error,
+/// as everywhere.
 pub async fn thresholds(state: &AppState) -> crate::service::ServiceResult<Thresholds> {
     crate::service::config::thresholds(state).await
 }
@@ -150,7 +151,7 @@ pub struct Card {
     pub id: String,
     pub name: String,
     pub hostname: String,
-    pub machine_type: String,
+    pub machine_type: MachineType,
     pub status: Status,
     pub status_text: String,
     pub meters: Vec<Meter>,
@@ -167,7 +168,7 @@ pub struct Card {
 
 impl Card {
     pub fn is_workstation(&self) -> bool {
-        self.machine_type == "workstation"
+        self.machine_type.is_workstation()
     }
 
     /// Text the client-side search matches against.
@@ -181,17 +182,13 @@ impl Card {
     }
 }
 
-/// Whether the server has been silent for longer than the offline timeout. Judged here as well
-/// as by the offline job so that the page is right between job runs.
+/// The badge: `homelab_core::status` (the one rule the API and the fleet summary use too), with
+/// maintenance, sleeping workstations and warnings told apart. Never heard from shows as offline.
 pub fn effective_status(server: &Server, thresholds: &Thresholds, now: Timestamp) -> Status {
-    let silent = match server.last_seen {
-        Some(seen) => (now - seen).num_seconds() > thresholds.server_offline_seconds,
-        None => true,
-    };
     if server.is_paused {
         Status::Maintenance
-    } else if silent || server.status == "offline" {
-        if server.machine_type == "workstation" { Status::Asleep } else { Status::Offline }
+    } else if status(server, thresholds, now) != ServerStatus::Online {
+        if server.machine_type.is_workstation() { Status::Asleep } else { Status::Offline }
     } else if server.active_alert_count > 0 {
         Status::Warning
     } else {
@@ -227,7 +224,7 @@ pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f
         id: server.id.clone(),
         name: server.name().to_owned(),
         hostname: server.hostname.clone(),
-        machine_type: server.machine_type.clone(),
+        machine_type: server.machine_type,
         status,
         status_text,
         meters: vec![

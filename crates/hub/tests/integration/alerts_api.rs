@@ -53,7 +53,10 @@ async fn an_alert_walks_from_open_to_acknowledged_to_resolved(hub: &TestHub) {
     let (_, server) = hub.get("/api/v1/servers/nas").await;
     assert_eq!(server["active_alert_count"], 1, "filled on the single server too (v1 reported 0)");
     let (_, fleet) = hub.get("/api/v1/fleet/summary").await;
-    assert_eq!(fleet["servers"], json!({"total": 1, "online": 1, "offline": 0, "unknown": 0, "paused": 0}));
+    assert_eq!(
+        fleet["servers"],
+        json!({"total": 1, "online": 1, "offline": 0, "asleep": 0, "unknown": 0, "paused": 0})
+    );
     assert_eq!(fleet["open_alerts"], json!({"critical": 0, "high": 1, "medium": 0, "low": 0, "total": 1}));
 
     hub.clock.advance(Duration::seconds(30));

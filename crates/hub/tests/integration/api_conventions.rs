@@ -155,6 +155,24 @@ async fn docs_page_is_served_offline(hub: &TestHub) {
     let init = hub.request(Method::GET, "/api/docs/swagger-initializer.js", &[], None).await;
     assert_eq!(init.status, StatusCode::OK);
     assert!(init.text.contains("/api/openapi.json"), "{}", init.text);
+    // The files are versioned in the page's URLs, so browsers may keep them for good.
+    let bundle = hub.request(Method::GET, "/api/docs/swagger-ui-bundle.js", &[], None).await;
+    assert_eq!(bundle.status, StatusCode::OK);
+    assert!(bundle.text.contains("SwaggerUIBundle"));
+    assert!(bundle.header("cache-control").is_some_and(|c| c.contains("immutable")), "{:?}", bundle.headers);
+    assert_eq!(bundle.header("content-encoding"), None);
+    // Browsers get the embedded gzip as it is.
+    let gzipped =
+        hub.request(Method::GET, "/api/docs/swagger-ui-bundle.js", &[("accept-encoding", "gzip, br")], None).await;
+    assert_eq!(gzipped.status, StatusCode::OK);
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(gzipped.header("vary"), Some("accept-encoding"));
+    assert!(reply.text.contains("swagger-ui-bundle.js?v="), "{}", reply.text);
+    // Only what the page loads is embedded: no source maps, no other bundles.
+    for absent in ["swagger-ui-bundle.js.map", "swagger-ui-es-bundle.js", "swagger-ui-standalone-preset.js"] {
+        let reply = hub.request(Method::GET, &format!("/api/docs/{absent}"), &[], None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{absent}");
+    }
     // Without the slash the browser is sent to the page.
     let reply = hub.request(Method::GET, "/api/docs", &[], None).await;
     assert!(reply.status.is_redirection(), "{}", reply.status);

@@ -2,6 +2,9 @@
 //! throw-away PostgreSQL cluster for the whole run, and a fraction of the disk space. Each module
 //! is one area of the API or the dashboard, against a real listener on a loopback port.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[macro_use]
 mod common;
 
@@ -14,6 +17,7 @@ mod api_registration;
 mod api_servers;
 mod config_api;
 mod durability;
+mod fleet_status;
 mod notification_channels;
 mod notifications_api;
 mod notifications_delivery;

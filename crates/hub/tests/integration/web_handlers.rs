@@ -164,7 +164,10 @@ async fn pages_show_the_fleet_the_server_and_tokens() {
     let text = post("/ui/servers/web01/edit", "display_name=Web+one&machine_type=workstation").await.unwrap();
     assert!(text.text().await.unwrap().contains("Saved."));
     let server = hub.store.get_server("web01").await.unwrap();
-    assert_eq!((server.display_name.as_deref(), server.machine_type.as_str()), (Some("Web one"), "workstation"));
+    assert_eq!(
+        (server.display_name.as_deref(), server.machine_type),
+        (Some("Web one"), homelab_core::status::MachineType::Workstation)
+    );
 
     // Tokens: created (install command shown once), listed, revoked.
     let text =

@@ -56,7 +56,7 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
     Ok(ServerContext {
         server_id: row.str(0)?,
         name: row.opt_str(2)?.unwrap_or(row.str(1)?),
-        machine_type: row.str(3)?,
+        machine_type: super::servers::machine_type(&row.str(3)?)?,
         is_paused: row.bool(4)?,
         last_seen: row.opt_i64(5)?.map(from_millis),
         expected_services,
@@ -513,19 +513,6 @@ pub(crate) async fn open_summaries(
 
 pub(crate) async fn fleet_summary(conn: &mut dyn Conn) -> StoreResult<FleetSummary> {
     let mut summary = FleetSummary::default();
-    let servers = conn
-        .query("SELECT status, COUNT(*), SUM(CASE WHEN is_paused THEN 1 ELSE 0 END) FROM servers GROUP BY status", &[])
-        .await?;
-    for row in servers {
-        let (status, count, paused) = (row.str(0)?, row.i64(1)?, row.opt_i64(2)?.unwrap_or(0));
-        summary.servers_total += count;
-        summary.paused += paused;
-        match status.as_str() {
-            "online" => summary.online += count,
-            "offline" => summary.offline += count,
-            _ => summary.unknown += count,
-        }
-    }
     let alerts = conn
         .query(
             "SELECT severity, status, COUNT(*) FROM alerts WHERE status <> 'resolved' GROUP BY severity, status",
@@ -569,7 +556,8 @@ fn outbox_event_from(row: &Row) -> StoreResult<OutboxEvent> {
     })
 }
 
-/// The newest outbox entries (newest first), for inspection and tests.
+/// The newest outbox entries (newest first), for tests.
+#[cfg(feature = "test-support")]
 pub(crate) async fn outbox(conn: &mut dyn Conn, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     let rows = conn
         .query(

@@ -371,6 +371,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(|conn| Box::pin(alerts::fleet_summary(conn)))).await
     }
 
+    #[cfg(feature = "test-support")]
     async fn outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
         self.backend.read(work(move |conn| Box::pin(async move { alerts::outbox(conn, limit).await }))).await
     }

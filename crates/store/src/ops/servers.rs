@@ -4,10 +4,21 @@ use std::collections::HashMap;
 
 use homelab_core::heartbeat::{FilesystemReport, InterfaceReport, Metrics};
 use homelab_core::server::{NewServer, Package, Patch, Server, ServerUpdate};
+use homelab_core::status::{MachineType, ServerStatus};
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
 use crate::backend::{Conn, Row, Value};
 use crate::{StoreError, StoreResult};
+
+/// The stored `status` column (written only by this crate, so anything else is corruption).
+pub(crate) fn server_status(text: &str) -> StoreResult<ServerStatus> {
+    ServerStatus::parse(text).ok_or_else(|| StoreError::Database(format!("unknown server status '{text}'")))
+}
+
+/// The stored `machine_type` column (validated on the way in).
+pub(crate) fn machine_type(text: &str) -> StoreResult<MachineType> {
+    MachineType::parse(text).ok_or_else(|| StoreError::Database(format!("unknown machine type '{text}'")))
+}
 
 /// Columns read by [`server_from_row`], in its order.
 pub(crate) const SERVER_COLUMNS: &str = "pk, id, guid, hostname, display_name, ip_address, status, tdp_watts, \
@@ -38,7 +49,7 @@ pub(crate) fn server_from_row(row: &Row) -> StoreResult<StoredServer> {
         hostname: row.str(3)?,
         display_name: row.opt_str(4)?,
         ip_address: row.opt_str(5)?,
-        status: row.str(6)?,
+        status: server_status(&row.str(6)?)?,
         tdp_watts: row.opt_i64(7)?,
         cpu_model: row.opt_str(8)?,
         cpu_cores: row.opt_i64(9)?,
@@ -59,7 +70,7 @@ pub(crate) fn server_from_row(row: &Row) -> StoreResult<StoredServer> {
         inactive_since: opt_time(row, 24)?,
         last_seen: opt_time(row, 25)?,
         tailscale_hostname: row.opt_str(26)?,
-        machine_type: row.str(27)?,
+        machine_type: machine_type(&row.str(27)?)?,
         ssh_username: row.opt_str(28)?,
         sudo_mode: row.str(29)?,
         config_user: row.opt_str(30)?,
