@@ -26,6 +26,8 @@ pub struct Summary {
     pub offline: usize,
     pub asleep: usize,
     pub maintenance: usize,
+    /// Never heard from.
+    pub unknown: usize,
     pub open_alerts: i64,
     /// Open (unacknowledged) alerts by severity, from the alert store.
     pub critical: i64,
@@ -44,6 +46,7 @@ impl Summary {
                 Status::Offline => summary.offline += 1,
                 Status::Asleep => summary.asleep += 1,
                 Status::Maintenance => summary.maintenance += 1,
+                Status::Unknown => summary.unknown += 1,
             }
             summary.open_alerts += card.alerts;
         }
@@ -134,6 +137,7 @@ fn rank(status: Status) -> u8 {
         Status::Online => 2,
         Status::Maintenance => 3,
         Status::Asleep => 4,
+        Status::Unknown => 5,
     }
 }
 

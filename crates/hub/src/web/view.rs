@@ -22,6 +22,8 @@ pub enum Status {
     /// A workstation that is off: normal, so grey with "last seen …", never red.
     Asleep,
     Maintenance,
+    /// Added by hand and never heard from (the API's and the summary's `unknown`).
+    Unknown,
 }
 
 impl Status {
@@ -33,6 +35,7 @@ impl Status {
             Status::Offline => "offline",
             Status::Asleep => "asleep",
             Status::Maintenance => "maintenance",
+            Status::Unknown => "unknown",
         }
     }
 
@@ -44,6 +47,7 @@ impl Status {
             Status::Offline => "■",
             Status::Asleep => "○",
             Status::Maintenance => "◆",
+            Status::Unknown => "◌",
         }
     }
 }
@@ -185,9 +189,12 @@ impl Card {
 /// The badge: `homelab_core::status` (the one rule the API and the fleet summary use too), with
 /// maintenance, sleeping workstations and warnings told apart. Never heard from shows as offline.
 pub fn effective_status(server: &Server, thresholds: &Thresholds, now: Timestamp) -> Status {
+    let status = status(server, thresholds, now);
     if server.is_paused {
         Status::Maintenance
-    } else if status(server, thresholds, now) != ServerStatus::Online {
+    } else if status == ServerStatus::Unknown {
+        Status::Unknown
+    } else if status != ServerStatus::Online {
         if server.machine_type.is_workstation() { Status::Asleep } else { Status::Offline }
     } else if server.active_alert_count > 0 {
         Status::Warning
@@ -215,6 +222,7 @@ pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f
         Status::Offline => "Offline".into(),
         Status::Asleep => format!("Last seen {last_seen}"),
         Status::Maintenance => "Maintenance".into(),
+        Status::Unknown => "Waiting for its first heartbeat".into(),
     };
     let m = server.latest_metrics.as_ref();
     let cpu = m.and_then(|m| m.cpu_percent);

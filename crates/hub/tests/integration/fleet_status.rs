@@ -62,11 +62,19 @@ async fn summary_and_cards_agree(hub: &TestHub) {
         .post("/api/v1/servers", json!({"id": "desk", "hostname": "desk.home.lan", "machine_type": "workstation"}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    // Added by hand and never heard from: unknown in all three.
+    let cookie = session(hub).await;
+    assert_eq!(card_statuses(hub, &cookie, &["desk"]).await, ["unknown"]);
+    assert_eq!(api_statuses(hub, &["desk"]).await, [json!("unknown")]);
+    assert_eq!(
+        summary(hub).await,
+        json!({"total": 1, "online": 0, "offline": 0, "asleep": 0, "unknown": 1, "paused": 0})
+    );
+
     let t0 = hub.now();
     for id in ["srv", "desk"] {
         assert_eq!(hub.heartbeat(heartbeat_body(id, t0, 10.0)).await.0, StatusCode::OK);
     }
-    let cookie = session(hub).await;
     let ids = ["srv", "desk"];
 
     assert_eq!(card_statuses(hub, &cookie, &ids).await, ["online", "online"]);
