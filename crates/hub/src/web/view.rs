@@ -222,7 +222,7 @@ pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f
         Status::Offline => "Offline".into(),
         Status::Asleep => format!("Last seen {last_seen}"),
         Status::Maintenance => "Maintenance".into(),
-        Status::Unknown => "Waiting for its first heartbeat".into(),
+        Status::Unknown => "Never seen".into(),
     };
     let m = server.latest_metrics.as_ref();
     let cpu = m.and_then(|m| m.cpu_percent);
