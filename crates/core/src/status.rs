@@ -113,15 +113,17 @@ pub fn is_asleep(machine_type: MachineType, status: ServerStatus) -> bool {
     machine_type.is_workstation() && status == ServerStatus::Offline
 }
 
-/// Machines by status, as the fleet summary counts them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Machines by status, as the fleet summary counts them (`servers` of `GET /fleet/summary`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusCounts {
     pub total: i64,
     pub online: i64,
     /// Offline servers (not workstations: those are `asleep`).
     pub offline: i64,
-    /// Offline workstations.
+    /// Workstations that are off (expected, never alerted on).
     pub asleep: i64,
+    /// Never heard from.
     pub unknown: i64,
     /// In maintenance mode, whatever their status.
     pub paused: i64,

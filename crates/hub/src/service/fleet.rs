@@ -9,21 +9,6 @@ use utoipa::ToSchema;
 use super::{ServiceResult, status};
 use crate::state::AppState;
 
-/// Server counts by status.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServerCounts {
-    pub total: i64,
-    pub online: i64,
-    /// Offline servers; offline workstations are `asleep`.
-    pub offline: i64,
-    /// Workstations that are off (expected, never alerted on).
-    pub asleep: i64,
-    /// Never heard from.
-    pub unknown: i64,
-    /// In maintenance mode, whatever their status.
-    pub paused: i64,
-}
-
 /// Open (not acknowledged) alerts by severity.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeverityCounts {
@@ -36,23 +21,16 @@ pub struct SeverityCounts {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FleetSummaryResponse {
-    pub servers: ServerCounts,
+    pub servers: StatusCounts,
     pub open_alerts: SeverityCounts,
     /// Acknowledged alerts not resolved yet.
     pub acknowledged_alerts: i64,
 }
 
 impl FleetSummaryResponse {
-    fn new(c: StatusCounts, s: FleetSummary) -> Self {
+    fn new(servers: StatusCounts, s: FleetSummary) -> Self {
         FleetSummaryResponse {
-            servers: ServerCounts {
-                total: c.total,
-                online: c.online,
-                offline: c.offline,
-                asleep: c.asleep,
-                unknown: c.unknown,
-                paused: c.paused,
-            },
+            servers,
             open_alerts: SeverityCounts {
                 critical: s.open_critical,
                 high: s.open_high,

@@ -25,7 +25,7 @@ use homelab_store::StoreError;
 
 /// Why a service function refused or failed. Adapters map it to HTTP (`crate::error`) or to a
 /// message on the page (`crate::web::error_message`).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     #[error("{0}")]
     NotFound(String),

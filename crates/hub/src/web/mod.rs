@@ -203,20 +203,12 @@ pub fn error_message(error: &ServiceError) -> String {
     }
 }
 
-/// The HTTP status a refusal is answered with on a page: the same as the API's.
+/// The HTTP status a refusal is answered with on a page: the API's, from its one mapping.
 pub fn error_status(error: &ServiceError) -> StatusCode {
-    match error {
-        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::Refused { .. } => StatusCode::BAD_REQUEST,
-        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Unreadable(message) | ServiceError::Internal(message) => {
-            tracing::error!(%message, "dashboard action failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+    if let ServiceError::Unreadable(message) | ServiceError::Internal(message) = error {
+        tracing::error!(%message, "dashboard action failed");
     }
+    crate::error::ApiError::from(error.clone()).status()
 }
 
 /// A page that cannot be built (database down, settings unreadable): the reason, in plain text.

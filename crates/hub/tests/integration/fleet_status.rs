@@ -5,23 +5,13 @@
 use crate::common;
 
 use chrono::Duration;
-use common::{API_KEY, TestHub, heartbeat_body};
+use common::{TestHub, heartbeat_body};
 use homelab_core::alerts::thresholds::DEFAULT_OFFLINE_SECONDS;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn session(hub: &TestHub) -> String {
-    let response = hub
-        .client
-        .post(hub.url("/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("api_key={API_KEY}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    hub.login_set_cookie().await.split(';').next().unwrap().to_owned()
 }
 
 /// `data-status` of each card on the fleet page, by server id.

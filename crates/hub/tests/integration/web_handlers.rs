@@ -11,16 +11,7 @@ use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION, SET_COOKIE};
 
 /// Logs in and returns `(cookie header value, CSRF token from the page)`.
 async fn login(hub: &TestHub) -> (String, String) {
-    let response = hub
-        .client
-        .post(hub.url("/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("api_key={API_KEY}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = hub.login_set_cookie().await;
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain HTTP must not set Secure: {cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();

@@ -148,6 +148,20 @@ impl TestHub {
         self.jobs.retention().await.unwrap();
     }
 
+    /// Logs in to the dashboard with the admin key; returns the whole `Set-Cookie` header.
+    pub async fn login_set_cookie(&self) -> String {
+        let response = self
+            .client
+            .post(self.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("api_key={API_KEY}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_owned()
+    }
+
     /// The SQLite database file of a hub started on SQLite.
     pub fn sqlite_file(&self) -> std::path::PathBuf {
         self._dir.path().join("hub.db")
