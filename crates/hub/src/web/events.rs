@@ -17,13 +17,13 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
+use homelab_store::StoreError;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::fleet::{CardPartial, Summary, SummaryPartial};
 use super::render_string;
 use super::session::WebUser;
-use crate::service::ServiceError;
 use crate::state::AppState;
 
 /// Something a dashboard should redraw.
@@ -161,18 +161,27 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Rendered> {
     if !batch.reload && batch.changed.is_empty() {
         return events;
     }
+    // Read once for the batch's cards and its summary.
+    let thresholds = super::view::thresholds(state).await;
+    if let Err(error) = &thresholds {
+        tracing::warn!(%error, "live update without cards and summary");
+    }
     if batch.reload {
         events.push(Rendered::new("fleet", "reload"));
-    } else {
+    } else if let Ok(thresholds) = &thresholds {
         match crate::service::tags::load_all(state).await {
             Ok(tags) => {
                 for id in batch.changed.keys() {
-                    match super::fleet::one_card_tagged(state, id, &tags).await {
-                        Ok(card) => {
-                            let html = render_string(&CardPartial { card: &card });
-                            events.push(Rendered::new(format!("card-{id}"), html));
+                    match state.store.get_server(id).await {
+                        Ok(server) => {
+                            let cards = super::fleet::cards_with(state, vec![server], &tags, thresholds).await;
+                            if let Some(card) = cards.first() {
+                                let html = render_string(&CardPartial { card });
+                                events.push(Rendered::new(format!("card-{id}"), html));
+                            }
                         }
-                        Err(ServiceError::NotFound(_)) => {}
+                        // Deleted since: the grid reload that the deletion sent removes it.
+                        Err(StoreError::NotFound(_)) => {}
                         Err(error) => tracing::warn!(%error, server = %id, "live update without the card"),
                     }
                 }
@@ -185,9 +194,9 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Rendered> {
     }
     // The summary needs every server's status; reading the list is cheap next to the sparklines,
     // so it is computed without them.
-    if let (Ok(servers), Ok(thresholds)) = (state.store.list_servers().await, super::view::thresholds(state).await) {
+    if let (Ok(servers), Ok(thresholds)) = (state.store.list_servers().await, &thresholds) {
         let now = state.clock.now();
-        let cards: Vec<_> = servers.iter().map(|s| super::view::card(s, &thresholds, now, &[])).collect();
+        let cards: Vec<_> = servers.iter().map(|s| super::view::card(s, thresholds, now, &[])).collect();
         let html = render_string(&SummaryPartial { summary: Summary::of(&cards).with_alerts(state).await, oob: false });
         events.push(Rendered::new("summary", html));
     }

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use futures_util::StreamExt;
+use homelab_core::alerts::Thresholds;
 use homelab_core::server::Server;
 
 use super::alerts::AlertRow;
@@ -107,18 +108,20 @@ const SPARK_CONCURRENCY: usize = 8;
 /// Cards for `servers` (sorted: problems first, then by name).
 pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Result<Vec<Card>, ServiceError> {
     let tags = service::tags::load_all(state).await?;
-    cards_with_tags(state, servers, &tags).await
+    let thresholds = view::thresholds(state).await?;
+    Ok(cards_with(state, servers, &tags, &thresholds).await)
 }
 
-/// Cards for `servers` with tags already read (one read per page or live-update batch).
-pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagMap) -> Result<Vec<Card>, ServiceError> {
-    let thresholds = view::thresholds(state).await?;
+/// Cards for `servers` with tags and thresholds already read (once per page or live-update
+/// batch). Each card derives its status itself ([`view::card`]), so the servers can be the
+/// store's rows as they are.
+pub async fn cards_with(state: &AppState, servers: Vec<Server>, tags: &TagMap, thresholds: &Thresholds) -> Vec<Card> {
     let now = state.clock.now();
     state.web.sparks.refresh(state, &servers, now).await;
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
         .map(|server| async move {
             let spark = state.web.sparks.get(state, &server, now).await;
-            let mut card = view::card(&server, &thresholds, now, &spark);
+            let mut card = view::card(&server, thresholds, now, &spark);
             card.tags = tags.get(&server.id).cloned().unwrap_or_default();
             card
         })
@@ -126,7 +129,7 @@ pub async fn cards_with_tags(state: &AppState, servers: Vec<Server>, tags: &TagM
         .collect()
         .await;
     cards.sort_by(|a, b| rank(a.status).cmp(&rank(b.status)).then_with(|| a.name.cmp(&b.name)));
-    Ok(cards)
+    cards
 }
 
 /// Problems first: offline, warning, then the rest.
@@ -142,7 +145,7 @@ fn rank(status: Status) -> u8 {
 }
 
 pub async fn all_cards(state: &AppState) -> Result<Vec<Card>, Response> {
-    let servers = service::servers::list(state).await.map_err(|e| error_page(&e))?.servers;
+    let servers = state.store.list_servers().await.map_err(|e| error_page(&e.into()))?;
     let cards = cards_for(state, servers).await.map_err(|e| error_page(&e))?;
     state.web.sparks.keep_only(&cards.iter().map(|c| c.id.as_str()).collect());
     Ok(cards)
@@ -150,14 +153,8 @@ pub async fn all_cards(state: &AppState) -> Result<Vec<Card>, Response> {
 
 /// One card.
 pub async fn one_card(state: &AppState, id: &str) -> Result<Card, ServiceError> {
-    let tags = service::tags::load_all(state).await?;
-    one_card_tagged(state, id, &tags).await
-}
-
-/// One card with tags already read.
-pub async fn one_card_tagged(state: &AppState, id: &str, tags: &TagMap) -> Result<Card, ServiceError> {
-    let server = service::servers::get(state, id).await?;
-    let mut cards = cards_with_tags(state, vec![server], tags).await?;
+    let server = state.store.get_server(id).await?;
+    let mut cards = cards_for(state, vec![server]).await?;
     cards.pop().ok_or_else(|| ServiceError::NotFound(format!("Server '{id}' not found")))
 }
 
