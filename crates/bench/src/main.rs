@@ -140,7 +140,7 @@ fn start_hub(binary: Option<&Path>, database_url: Option<&str>, api_key: &str) -
     // Retention every 2 s so back-filled history is rolled up during the run; no grouping so
     // that each alert's notification latency is its own.
     let config = dir.path().join("hub.toml");
-    std::fs::write(&config, "retention_interval_seconds = 2\nnotification_group_window_seconds = 0\n")?;
+    std::fs::write(&config, "retention_interval_seconds = 2\nnotification_group_wait_seconds = 0\n")?;
     let child = Command::new(hub_binary(binary)?)
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-local-agent", "--config"])
         .arg(&config)

@@ -430,18 +430,121 @@ pub fn retry_delay(
     }
 }
 
-/// Storm grouping for one channel: send at once after a quiet period, otherwise hold what is
-/// pending until `window` after the last send and send it as one message. An isolated alert
-/// therefore goes out immediately; the tenth alert of a storm waits at most `window`.
-pub fn group_send_at(last_sent: Option<Timestamp>, window: chrono::Duration, now: Timestamp) -> Timestamp {
-    match last_sent {
-        Some(last) if now - last < window => last + window,
-        _ => now,
+/// How a channel's deliveries are framed into messages (the timeline is in ARCHITECTURE.md).
+///
+/// Modelled on Alertmanager's `group_wait` / `group_interval`, scaled for 60 s heartbeats: an
+/// event waits `wait` for company (the other events of its heartbeat, the rest of a burst), then
+/// goes out. When one kind of event arrives from `storm_servers` or more machines within
+/// `interval`, that is a storm: it goes out as one message, and for the rest of the storm the
+/// kind's new events are held and folded into one follow-up per `interval`. Other kinds are not
+/// held, so an unrelated escalation still goes out within `wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grouping {
+    pub wait: chrono::Duration,
+    pub interval: chrono::Duration,
+    /// Machines of one kind of event within `interval` that make a storm.
+    pub storm_servers: usize,
+    /// Most events in one message; a larger batch goes as several, in order.
+    pub max_events: usize,
+}
+
+impl Default for Grouping {
+    /// 1 s of company, follow-ups at most once per heartbeat interval, storms from 3 machines.
+    fn default() -> Self {
+        Grouping {
+            wait: chrono::Duration::seconds(1),
+            interval: chrono::Duration::seconds(60),
+            storm_servers: 3,
+            max_events: 50,
+        }
     }
 }
 
+/// A delivery of a channel not yet framed into a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unframed {
+    pub id: i64,
+    /// When it was routed (about when its event committed).
+    pub created_at: Timestamp,
+    /// The kind of event (storms are per kind).
+    pub group: String,
+}
+
+/// What the framing knows about one group of a channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupHistory {
+    /// The end of the storm in progress or last held, if any.
+    pub storm_until: Option<Timestamp>,
+    /// Distinct machines with deliveries of this group routed within the last `interval`
+    /// (framed or not).
+    pub recent_servers: usize,
+}
+
+/// The framing decided for one channel at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Framing {
+    /// Messages to create now, each a list of delivery ids in order, oldest message first.
+    pub messages: Vec<Vec<i64>>,
+    /// Storms to record: group and its new `storm_until`.
+    pub storms: Vec<(String, Timestamp)>,
+    /// When deliveries held now become due (the earliest), if any are held.
+    pub next_due: Option<Timestamp>,
+}
+
+/// Frames one channel's unframed deliveries at `now`. `one_event_per_message` keeps v1 Slack's
+/// shape for everything but storms. Pure: the store runs it inside the transaction that writes
+/// its result, so every hub on a shared database frames alike.
+pub fn frame(
+    unframed: &[Unframed],
+    history: &std::collections::BTreeMap<String, GroupHistory>,
+    grouping: &Grouping,
+    one_event_per_message: bool,
+    now: Timestamp,
+) -> Framing {
+    let mut by_group: std::collections::BTreeMap<&str, Vec<&Unframed>> = std::collections::BTreeMap::new();
+    for delivery in unframed {
+        by_group.entry(delivery.group.as_str()).or_default().push(delivery);
+    }
+    let mut framing = Framing::default();
+    let mut ordinary: Vec<i64> = Vec::new();
+    let hold = |framing: &mut Framing, until: Timestamp| {
+        framing.next_due = Some(framing.next_due.map_or(until, |due| due.min(until)));
+    };
+    for (group, deliveries) in by_group {
+        let Some(first) = deliveries.iter().map(|d| d.created_at).min() else { continue };
+        let past = history.get(group).cloned().unwrap_or_default();
+        let ids = || deliveries.iter().map(|d| d.id).collect::<Vec<_>>();
+        match past.storm_until {
+            Some(until) if now < until => hold(&mut framing, until),
+            // Held during a storm that has now run its interval: the follow-up.
+            Some(until) if first < until => {
+                framing.messages.push(ids());
+                framing.storms.push((group.to_owned(), now + grouping.interval));
+            }
+            _ if now < first + grouping.wait => hold(&mut framing, first + grouping.wait),
+            _ if past.recent_servers >= grouping.storm_servers.max(1) => {
+                framing.messages.push(ids());
+                framing.storms.push((group.to_owned(), now + grouping.interval));
+            }
+            _ => ordinary.extend(ids()),
+        }
+    }
+    ordinary.sort_unstable();
+    if one_event_per_message {
+        framing.messages.extend(ordinary.into_iter().map(|id| vec![id]));
+    } else if !ordinary.is_empty() {
+        framing.messages.push(ordinary);
+    }
+    framing.messages.sort_by_key(|ids| ids.first().copied());
+    let max = grouping.max_events.max(1);
+    framing.messages =
+        framing.messages.into_iter().flat_map(|ids| ids.chunks(max).map(<[i64]>::to_vec).collect::<Vec<_>>()).collect();
+    framing
+}
+
 #[cfg(test)]
-mod retry_tests {
+mod timing_tests {
+    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use super::*;
@@ -465,13 +568,58 @@ mod retry_tests {
         assert_eq!(retry_delay(4, base, cap, 0.0, 0.5, Some(Duration::from_secs(1))), Duration::from_secs(40));
     }
 
+    fn at(seconds: i64) -> Timestamp {
+        crate::time::parse("2026-01-19T12:00:00Z").unwrap() + chrono::Duration::seconds(seconds)
+    }
+
+    fn unframed(id: i64, seconds: i64, group: &str) -> Unframed {
+        Unframed { id, created_at: at(seconds), group: group.to_owned() }
+    }
+
+    fn history(group: &str, storm_until: Option<i64>, recent_servers: usize) -> BTreeMap<String, GroupHistory> {
+        BTreeMap::from([(group.to_owned(), GroupHistory { storm_until: storm_until.map(at), recent_servers })])
+    }
+
     #[test]
-    fn storms_are_grouped_but_isolated_alerts_are_not_delayed() {
-        let t0 = crate::time::parse("2026-01-19T12:00:00Z").unwrap();
-        let window = chrono::Duration::seconds(30);
-        assert_eq!(group_send_at(None, window, t0), t0);
-        assert_eq!(group_send_at(Some(t0), window, t0 + chrono::Duration::seconds(3)), t0 + window);
-        let later = t0 + chrono::Duration::seconds(31);
-        assert_eq!(group_send_at(Some(t0), window, later), later);
+    fn an_event_waits_for_company_then_goes_whatever_was_sent_before() {
+        let grouping = Grouping::default();
+        let pending = [unframed(7, 0, "cpu"), unframed(8, 0, "disk")];
+        let early = frame(&pending, &BTreeMap::new(), &grouping, false, at(0));
+        assert_eq!(early, Framing { next_due: Some(at(1)), ..Framing::default() });
+        // The two events of one heartbeat go together; a message sent just before changes nothing.
+        let due = frame(&pending, &history("cpu", None, 1), &grouping, false, at(1));
+        assert_eq!(due, Framing { messages: vec![vec![7, 8]], ..Framing::default() });
+        // v1 Slack: one event per message.
+        let slack = frame(&pending, &BTreeMap::new(), &grouping, true, at(1));
+        assert_eq!(slack.messages, vec![vec![7], vec![8]]);
+        // A batch larger than a message holds goes as several, in order.
+        let small = Grouping { max_events: 1, ..grouping };
+        assert_eq!(frame(&pending, &BTreeMap::new(), &small, false, at(1)).messages, vec![vec![7], vec![8]]);
+    }
+
+    #[test]
+    fn a_storm_is_one_message_and_what_joins_it_waits_for_one_follow_up() {
+        let grouping = Grouping::default();
+        let burst: Vec<Unframed> = (1..=10).map(|id| unframed(id, 0, "offline")).collect();
+        let storm = frame(&burst, &history("offline", None, 10), &grouping, true, at(1));
+        assert_eq!(storm.messages, vec![(1..=10).collect::<Vec<_>>()], "one message, even on v1 Slack");
+        assert_eq!(storm.storms, vec![("offline".to_owned(), at(61))]);
+        // A latecomer of the same kind is held until the storm's interval ends…
+        let late = [unframed(11, 20, "offline")];
+        let held = frame(&late, &history("offline", Some(61), 11), &grouping, true, at(21));
+        assert_eq!(held, Framing { next_due: Some(at(61)), ..Framing::default() });
+        // …then goes as the follow-up, which extends the storm.
+        let follow_up = frame(&late, &history("offline", Some(61), 11), &grouping, true, at(61));
+        assert_eq!(follow_up.messages, vec![vec![11]]);
+        assert_eq!(follow_up.storms, vec![("offline".to_owned(), at(121))]);
+        // Another kind is not part of the storm: it goes after the wait.
+        let other = [unframed(12, 30, "cpu")];
+        let mut both = history("offline", Some(61), 11);
+        both.insert("cpu".into(), GroupHistory { storm_until: None, recent_servers: 1 });
+        assert_eq!(frame(&other, &both, &grouping, true, at(31)).messages, vec![vec![12]]);
+        // After a quiet interval the storm is over: a new event is ordinary again.
+        let quiet = [unframed(13, 200, "offline")];
+        let after = frame(&quiet, &history("offline", Some(121), 1), &grouping, true, at(201));
+        assert_eq!(after, Framing { messages: vec![vec![13]], ..Framing::default() });
     }
 }

@@ -32,8 +32,12 @@ pub struct Config {
     pub retention: RetentionPolicy,
     /// Seconds between retention runs (rollup, then prune).
     pub retention_interval_seconds: u64,
-    /// Alerts firing within this many seconds of a notification are grouped into one message.
-    pub notification_group_window_seconds: i64,
+    /// How long an event waits for company (the rest of its heartbeat, a burst) before it goes.
+    pub notification_group_wait_seconds: i64,
+    /// During a storm, follow-ups go at most this often (and nothing is held longer).
+    pub notification_group_interval_seconds: i64,
+    /// Machines with events of one kind within a group interval that make a storm.
+    pub notification_storm_servers: i64,
     /// A notification that keeps failing is dead-lettered after this many hours.
     pub notification_retry_horizon_hours: i64,
 }
@@ -68,7 +72,9 @@ impl Default for Config {
             channels: Vec::new(),
             retention: RetentionPolicy::default(),
             retention_interval_seconds: 300,
-            notification_group_window_seconds: 30,
+            notification_group_wait_seconds: 1,
+            notification_group_interval_seconds: 60,
+            notification_storm_servers: 3,
             notification_retry_horizon_hours: 24,
         }
     }
@@ -88,7 +94,11 @@ pub struct ConfigFile {
     pub channels: Option<Vec<ChannelConfig>>,
     pub retention: Option<RetentionPolicy>,
     pub retention_interval_seconds: Option<u64>,
-    pub notification_group_window_seconds: Option<i64>,
+    pub notification_group_wait_seconds: Option<i64>,
+    /// `notification_group_window_seconds` was its name before storms and waits were separate.
+    #[serde(alias = "notification_group_window_seconds")]
+    pub notification_group_interval_seconds: Option<i64>,
+    pub notification_storm_servers: Option<i64>,
     pub notification_retry_horizon_hours: Option<i64>,
 }
 
@@ -128,7 +138,9 @@ impl std::fmt::Debug for Config {
             channels,
             retention,
             retention_interval_seconds,
-            notification_group_window_seconds,
+            notification_group_wait_seconds,
+            notification_group_interval_seconds,
+            notification_storm_servers,
             notification_retry_horizon_hours,
         } = self;
         f.debug_struct("Config")
@@ -141,7 +153,9 @@ impl std::fmt::Debug for Config {
             .field("channels", channels)
             .field("retention", retention)
             .field("retention_interval_seconds", retention_interval_seconds)
-            .field("notification_group_window_seconds", notification_group_window_seconds)
+            .field("notification_group_wait_seconds", notification_group_wait_seconds)
+            .field("notification_group_interval_seconds", notification_group_interval_seconds)
+            .field("notification_storm_servers", notification_storm_servers)
             .field("notification_retry_horizon_hours", notification_retry_horizon_hours)
             .finish()
     }
@@ -213,8 +227,12 @@ impl Config {
             config.retention = file.retention.unwrap_or(config.retention);
             config.retention_interval_seconds =
                 file.retention_interval_seconds.unwrap_or(config.retention_interval_seconds);
-            config.notification_group_window_seconds =
-                file.notification_group_window_seconds.unwrap_or(config.notification_group_window_seconds);
+            config.notification_group_wait_seconds =
+                file.notification_group_wait_seconds.unwrap_or(config.notification_group_wait_seconds);
+            config.notification_group_interval_seconds =
+                file.notification_group_interval_seconds.unwrap_or(config.notification_group_interval_seconds);
+            config.notification_storm_servers =
+                file.notification_storm_servers.unwrap_or(config.notification_storm_servers);
             config.notification_retry_horizon_hours =
                 file.notification_retry_horizon_hours.unwrap_or(config.notification_retry_horizon_hours);
         }
@@ -257,8 +275,14 @@ impl Config {
         if self.retention_interval_seconds == 0 {
             return Err(ConfigError::Invalid("retention_interval_seconds must be at least 1".into()));
         }
-        if !(0..=3600).contains(&self.notification_group_window_seconds) {
-            return Err(ConfigError::Invalid("notification_group_window_seconds must be between 0 and 3600".into()));
+        if !(0..=60).contains(&self.notification_group_wait_seconds) {
+            return Err(ConfigError::Invalid("notification_group_wait_seconds must be between 0 and 60".into()));
+        }
+        if !(1..=3600).contains(&self.notification_group_interval_seconds) {
+            return Err(ConfigError::Invalid("notification_group_interval_seconds must be between 1 and 3600".into()));
+        }
+        if !(2..=10_000).contains(&self.notification_storm_servers) {
+            return Err(ConfigError::Invalid("notification_storm_servers must be between 2 and 10000".into()));
         }
         if !(1..=24 * 30).contains(&self.notification_retry_horizon_hours) {
             return Err(ConfigError::Invalid("notification_retry_horizon_hours must be between 1 and 720".into()));
@@ -361,9 +385,9 @@ mod tests {
         let config = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap();
         assert_eq!(config.channels[0].id, "phone");
         let file: ConfigFile =
-            toml::from_str("notification_group_window_seconds = 0\nnotification_retry_horizon_hours = 2").unwrap();
+            toml::from_str("notification_group_window_seconds = 5\nnotification_retry_horizon_hours = 2").unwrap();
         let config = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap();
-        assert_eq!((config.notification_group_window_seconds, config.notification_retry_horizon_hours), (0, 2));
+        assert_eq!((config.notification_group_interval_seconds, config.notification_retry_horizon_hours), (5, 2));
         let file: ConfigFile =
             toml::from_str("[[channels]]\nid = \"x\"\nkind = \"slack\"\nwebhook_url = \"nope\"").unwrap();
         let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();

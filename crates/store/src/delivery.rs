@@ -10,7 +10,38 @@ pub struct UnroutedEvent {
     pub event: AlertEvent,
 }
 
-/// A delivery the dispatcher has leased and must now send.
+/// Which channels one event goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRoute {
+    pub event_id: i64,
+    pub channels: Vec<String>,
+    /// The storm group of the event: its alert kind.
+    pub group: String,
+}
+
+/// Who holds a message while sending it, and until when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    /// The hub (stable across its restarts), so a restarted hub can take its leases back.
+    pub instance: String,
+    /// This process of the hub: only it may record the outcome.
+    pub token: String,
+    pub until: Timestamp,
+}
+
+/// A message the dispatcher has leased and must now send: one channel, one delivery id, the
+/// same deliveries on every attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedMessage {
+    pub id: i64,
+    pub channel_id: String,
+    /// Attempts including this one.
+    pub attempts: i64,
+    /// Its deliveries, oldest first.
+    pub deliveries: Vec<ClaimedDelivery>,
+}
+
+/// One delivery of a claimed message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedDelivery {
     pub id: i64,

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
+use homelab_core::notify::Grouping;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::Timestamp;
 
@@ -138,22 +139,35 @@ pub trait Store: Send + Sync + 'static {
     /// Outbox events not yet handed to channels, oldest first.
     async fn unrouted_events(&self, limit: i64) -> StoreResult<Vec<UnroutedEvent>>;
     /// Records which channels each event goes to (idempotent) and marks the events routed.
-    async fn route_events(&self, routes: &[(i64, Vec<String>)], now: Timestamp) -> StoreResult<()>;
-    /// Channels that have deliveries due at `now`.
+    async fn route_events(&self, routes: &[EventRoute], now: Timestamp) -> StoreResult<()>;
+    /// Frames every channel's routed deliveries into messages by
+    /// [`homelab_core::notify::frame`], with the storms every hub on the database shares.
+    /// Returns when deliveries held now become due.
+    async fn frame_messages(&self, grouping: &Grouping, now: Timestamp) -> StoreResult<Option<Timestamp>>;
+    /// Channels whose next message is due at `now`.
     async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>>;
-    /// The earliest `next_attempt_at` of a pending delivery after `now` (a scheduled retry or an
+    /// The earliest `next_attempt_at` of a pending message after `now` (a scheduled retry or an
     /// expiring lease), so that an idle dispatcher sleeps until then instead of polling.
     async fn next_delivery_due_after(&self, now: Timestamp) -> StoreResult<Option<Timestamp>>;
-    /// Leases due deliveries of one channel until `lease_until` (no other hub gets them).
-    async fn claim_deliveries(
+    /// Leases the channel's oldest unfinished message, if it is due (no other hub gets it, and
+    /// the channel's later messages wait for it).
+    async fn claim_message(
         &self,
         channel_id: &str,
+        lease: &Lease,
         now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records the outcome of an attempt for these deliveries.
-    async fn finish_deliveries(&self, ids: &[i64], outcome: &DeliveryOutcome, now: Timestamp) -> StoreResult<()>;
+    ) -> StoreResult<Option<ClaimedMessage>>;
+    /// Records the outcome of an attempt; `false` (nothing recorded) when `lease_token` no longer
+    /// holds the message's lease.
+    async fn finish_message(
+        &self,
+        message_id: i64,
+        lease_token: &str,
+        outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Ends the leases earlier processes of hub `instance` left, so their messages go out now.
+    async fn release_leases(&self, instance: &str, now: Timestamp) -> StoreResult<u64>;
     /// Deliveries, newest first, optionally by status; and the total.
     async fn list_deliveries(
         &self,

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use homelab_core::alerts::Severity;
 use homelab_core::heartbeat::HeartbeatRequest;
+use homelab_core::notify::Grouping;
 use homelab_core::time::{self, Timestamp};
-use homelab_store::{AlertFilter, Channel, ChannelEvents, DeliveryOutcome, HeartbeatWrite, Store};
+use homelab_store::{AlertFilter, Channel, ChannelEvents, DeliveryOutcome, EventRoute, HeartbeatWrite, Lease, Store};
 use serde_json::json;
 
 fn t(text: &str) -> Timestamp {
@@ -32,8 +33,14 @@ async fn beat(store: &Arc<dyn Store>, id: &str, at: Timestamp, cpu: f64) {
 /// Routes every unrouted event to `channels`.
 async fn route_all(store: &Arc<dyn Store>, channels: &[&str], now: Timestamp) {
     let events = store.unrouted_events(100).await.unwrap();
-    let routes: Vec<(i64, Vec<String>)> =
-        events.iter().map(|e| (e.id, channels.iter().map(|c| (*c).to_owned()).collect())).collect();
+    let routes: Vec<EventRoute> = events
+        .iter()
+        .map(|e| EventRoute {
+            event_id: e.id,
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            group: e.event.alert_type.as_str().into(),
+        })
+        .collect();
     store.route_events(&routes, now).await.unwrap();
 }
 
@@ -62,9 +69,11 @@ async fn an_alerts_events_and_deliveries_come_together(store: Arc<dyn Store>) {
         ("slack", DeliveryOutcome::Delivered),
         ("hook", DeliveryOutcome::Dead { error: "HTTP 404: no such hook".into() }),
     ] {
-        let claimed = store.claim_deliveries(channel, now, now + Duration::minutes(1), 10).await.unwrap();
-        let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
-        store.finish_deliveries(&ids, &outcome, now).await.unwrap();
+        let no_wait = Grouping { wait: Duration::zero(), ..Grouping::default() };
+        store.frame_messages(&no_wait, now).await.unwrap();
+        let lease = Lease { instance: "hub".into(), token: "test".into(), until: now + Duration::minutes(1) };
+        let claimed = store.claim_message(channel, &lease, now).await.unwrap().unwrap();
+        assert!(store.finish_message(claimed.id, "test", &outcome, now).await.unwrap());
     }
     beat(&store, "busy", t0 + Duration::minutes(5), 97.0).await;
     route_all(&store, &["slack"], t0 + Duration::minutes(5)).await;

@@ -9,12 +9,14 @@ use chrono::Duration;
 use homelab_core::alerts::{AlertKind, AlertStatus, NotificationSettings, Severity, Thresholds};
 use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::history::{HistoryRange, MetricKind, RetentionPolicy, Tier};
+use homelab_core::notify::Grouping;
 use homelab_core::server::{NewServer, ServerUpdate};
 use homelab_core::status::ServerStatus;
 use homelab_core::time::{self, Timestamp};
 use homelab_store::{
-    AlertFilter, Change, Channel, ChannelEvents, DeliveryOutcome, ExpectedServiceUpdate, HeartbeatWrite, HistoryQuery,
-    NewCredential, NewExpectedService, NewRegistrationToken, ServiceStatusReport, Store, StoreError, TokenClaim,
+    AlertFilter, Change, Channel, ChannelEvents, ClaimedMessage, DeliveryOutcome, EventRoute, ExpectedServiceUpdate,
+    HeartbeatWrite, HistoryQuery, Lease, NewCredential, NewExpectedService, NewRegistrationToken, ServiceStatusReport,
+    Store, StoreError, TokenClaim,
 };
 use serde_json::{Value, json};
 
@@ -1051,9 +1053,30 @@ async fn alert_routed_to(store: &Arc<dyn Store>, id: &str, channels: &[&str], t0
     }
     let events = store.unrouted_events(100).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
-    let routes = vec![(events[0].id, channels.iter().map(|c| (*c).to_owned()).collect())];
+    let routes = [route(events[0].id, channels)];
     store.route_events(&routes, t0 + Duration::minutes(4)).await.unwrap();
     events[0].id
+}
+
+fn route(event_id: i64, channels: &[&str]) -> EventRoute {
+    EventRoute { event_id, channels: channels.iter().map(|c| (*c).to_owned()).collect(), group: "cpu".into() }
+}
+
+/// Frames what is routed with no wait (the dispatcher's first step), then lists due channels.
+async fn due_channels(store: &Arc<dyn Store>, now: Timestamp) -> Vec<String> {
+    let no_wait = Grouping { wait: Duration::zero(), ..Grouping::default() };
+    store.frame_messages(&no_wait, now).await.unwrap();
+    store.due_channels(now).await.unwrap()
+}
+
+fn lease(token: &str, until: Timestamp) -> Lease {
+    Lease { instance: "hub.lan:8080".into(), token: token.into(), until }
+}
+
+/// Frames with no wait, then leases the channel's next message for a minute.
+async fn claim(store: &Arc<dyn Store>, channel: &str, now: Timestamp) -> Option<ClaimedMessage> {
+    due_channels(store, now).await;
+    store.claim_message(channel, &lease("test", now + Duration::minutes(1)), now).await.unwrap()
 }
 
 fn delivery_log(records: &[homelab_store::DeliveryRecord]) -> Vec<(String, String, Option<String>)> {
@@ -1073,8 +1096,8 @@ async fn deleting_a_channel_keeps_its_delivery_history(store: Arc<dyn Store>) {
         store.create_channel(&channel(id, "webhook", json!({"url": "https://example.org/in"})), t0).await.unwrap();
     }
     let event = alert_routed_to(&store, "busy", &["done", "waiting", "kept"], t0).await;
-    let claimed = store.claim_deliveries("done", now, now + Duration::minutes(1), 10).await.unwrap();
-    store.finish_deliveries(&[claimed[0].id], &DeliveryOutcome::Delivered, now).await.unwrap();
+    let claimed = claim(&store, "done", now).await.unwrap();
+    assert!(store.finish_message(claimed.id, "test", &DeliveryOutcome::Delivered, now).await.unwrap());
 
     store.delete_channel("done", now).await.unwrap();
     store.delete_channel("waiting", now).await.unwrap();
@@ -1088,12 +1111,12 @@ async fn deleting_a_channel_keeps_its_delivery_history(store: Arc<dyn Store>) {
             ("waiting".to_owned(), "dead".to_owned(), Some("channel 'waiting' no longer exists".to_owned())),
         ]
     );
-    assert_eq!(store.due_channels(now).await.unwrap(), ["kept"]);
+    assert_eq!(due_channels(&store, now).await, ["kept"]);
     assert_eq!(store.outbox(1).await.unwrap()[0].id, event);
 
     let unknown = alert_routed_to(&store, "other", &[], t0 + Duration::hours(1)).await;
     assert!(
-        store.route_events(&[(unknown, vec!["never-configured".into()])], now).await.is_err(),
+        store.route_events(&[route(unknown, &["never-configured"])], now).await.is_err(),
         "the foreign key refuses deliveries to unknown channels"
     );
 }
@@ -1110,13 +1133,13 @@ async fn the_v1_slack_url_stands_for_a_hidden_channel(store: Arc<dyn Store>) {
     assert!(store.list_channels().await.unwrap().is_empty(), "the v1 channel is not a configured channel");
     assert!(matches!(store.get_channel(homelab_store::V1_SLACK_CHANNEL).await, Err(StoreError::NotFound(_))));
     alert_routed_to(&store, "busy", &[homelab_store::V1_SLACK_CHANNEL], t0).await;
-    assert_eq!(store.due_channels(now).await.unwrap(), ["slack"]);
+    assert_eq!(due_channels(&store, now).await, ["slack"]);
 
     // A real channel takes the id over, pending deliveries included (the dispatcher preferred it).
     let real = channel("slack", "slack", json!({"webhook_url": "https://hooks.slack.com/services/T/B/real"}));
     store.create_channel(&real, now).await.unwrap();
     assert_eq!(store.list_channels().await.unwrap(), std::slice::from_ref(&real));
-    assert_eq!(store.due_channels(now).await.unwrap(), ["slack"]);
+    assert_eq!(due_channels(&store, now).await, ["slack"]);
     store.update_notification_settings(slack_url("https://hooks.slack.com/services/T/B/v2"), now).await.unwrap();
     assert_eq!(store.get_channel("slack").await.unwrap(), real, "saving the v1 URL leaves a real channel alone");
 
@@ -1125,11 +1148,11 @@ async fn the_v1_slack_url_stands_for_a_hidden_channel(store: Arc<dyn Store>) {
     assert!(store.list_channels().await.unwrap().is_empty());
     alert_routed_to(&store, "other", &[homelab_store::V1_SLACK_CHANNEL], t0 + Duration::hours(1)).await;
     let later = t0 + Duration::hours(2);
-    assert_eq!(store.due_channels(later).await.unwrap(), ["slack"]);
+    assert_eq!(due_channels(&store, later).await, ["slack"]);
 
     // Emptying the URL retires the channel like a deletion.
     store.update_notification_settings(slack_url(""), later).await.unwrap();
-    assert!(store.due_channels(later).await.unwrap().is_empty());
+    assert!(due_channels(&store, later).await.is_empty());
     let (records, _) = store.list_deliveries(Some("dead"), 10, 0).await.unwrap();
     assert_eq!(records.len(), 2, "{records:?}");
     assert!(records.iter().all(|d| d.channel_id == "slack"));
@@ -1289,7 +1312,7 @@ async fn settings_documents_are_carried_into_tables(raw: Raw) {
     );
 
     assert_eq!(raw.count("SELECT COUNT(*) FROM deliveries").await, 3, "every delivery is kept");
-    assert_eq!(store.due_channels(time::from_millis(at)).await.unwrap(), ["slack"], "v1's Slack still delivers");
+    assert_eq!(due_channels(&store, time::from_millis(at)).await, ["slack"], "v1's Slack still delivers");
     assert!(matches!(store.get_channel("removed-long-ago").await, Err(StoreError::NotFound(_))));
     let reused = channel("removed-long-ago", "slack", json!({}));
     store.create_channel(&reused, time::from_millis(at)).await.unwrap();
@@ -1390,17 +1413,19 @@ async fn outbox_writes_are_counted_and_the_next_due_delivery_is_known(store: Arc
     let events = store.unrouted_events(10).await.unwrap();
     assert_eq!(events.len(), 1);
     store.create_channel(&channel("hook", "webhook", json!({"url": "https://example.org/in"})), now).await.unwrap();
-    store.route_events(&[(events[0].id, vec!["hook".into()])], now).await.unwrap();
-    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), None, "due now is not after now");
-    let claimed = store.claim_deliveries("hook", now, now + Duration::seconds(60), 10).await.unwrap();
-    assert_eq!(claimed.len(), 1);
+    store.route_events(&[route(events[0].id, &["hook"])], now).await.unwrap();
+    let waiting = store.frame_messages(&Grouping::default(), now).await.unwrap();
+    assert_eq!(waiting, Some(now + Duration::seconds(1)), "an event waits a second for company");
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), None, "no message yet");
+    let claimed = claim(&store, "hook", now).await.unwrap();
+    assert_eq!(claimed.deliveries.len(), 1);
     assert_eq!(store.next_delivery_due_after(now).await.unwrap(), Some(now + Duration::seconds(60)), "the lease");
     let retry = DeliveryOutcome::Retry { error: "HTTP 503".into(), next_attempt_at: now + Duration::seconds(5) };
-    store.finish_deliveries(&[claimed[0].id], &retry, now).await.unwrap();
+    assert!(store.finish_message(claimed.id, "test", &retry, now).await.unwrap());
     assert_eq!(store.next_delivery_due_after(now).await.unwrap(), Some(now + Duration::seconds(5)), "the retry");
     let later = now + Duration::seconds(5);
-    let claimed = store.claim_deliveries("hook", later, later + Duration::seconds(60), 10).await.unwrap();
-    store.finish_deliveries(&[claimed[0].id], &DeliveryOutcome::Delivered, later).await.unwrap();
+    let claimed = claim(&store, "hook", later).await.unwrap();
+    assert!(store.finish_message(claimed.id, "test", &DeliveryOutcome::Delivered, later).await.unwrap());
     assert_eq!(store.next_delivery_due_after(t0).await.unwrap(), None, "delivered is not pending");
 }
 

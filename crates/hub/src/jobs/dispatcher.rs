@@ -1,24 +1,29 @@
 //! The notification dispatcher: routes committed outbox events to the channels that want them,
-//! then delivers what is due, at least once, with backoff and a dead-letter horizon.
+//! frames them into messages, then delivers each message at least once, with backoff and a
+//! dead-letter horizon.
 //!
-//! It runs after commits, never inside a request. Deliveries are leased in the store (with
-//! `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several hubs never send one twice, and a hub that
-//! dies mid-send leaves its lease to expire and the delivery to be picked up again.
+//! It runs after commits, never inside a request. Framing (which deliveries go out together, and
+//! when: [`homelab_core::notify::frame`]) happens in the store, with the storms every hub on the
+//! database shares. A message is leased in the store by this hub process, so several hubs never
+//! send one twice; only the lease holder records the outcome; a hub that dies mid-send leaves its
+//! lease to expire (or, restarted, takes it back at once) and the message goes out again, with
+//! the same events under the same delivery id.
 //!
-//! It is a [`Worker`]: a pass routes new events and starts a send for each channel with due
-//! deliveries, then the dispatcher sleeps until a commit rings the [`OutboxSignal`], a send
-//! finishes, or the next retry, lease end or grouping window falls due. Channels are sent to
-//! concurrently (at most [`MAX_SENDING_CHANNELS`] at once), one send per channel at a time, so a
-//! receiver that hangs delays only its own deliveries and each channel keeps its order.
+//! It is a [`Worker`]: a pass routes new events, frames what is due and starts a send for each
+//! channel whose next message is due, then the dispatcher sleeps until a commit rings the
+//! [`OutboxSignal`], a send finishes, or the next wait, storm follow-up, retry or lease end falls
+//! due. Channels are sent to concurrently (at most [`MAX_SENDING_CHANNELS`] at once), one message
+//! per channel at a time and in order, so a receiver that hangs delays only its own messages and
+//! an alert's events reach each channel in the order they happened.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use homelab_core::alerts::{AlertEvent, EventKind, NotificationSettings, Severity};
-use homelab_core::notify::{group_send_at, retry_delay};
+use homelab_core::notify::{Grouping, retry_delay};
 use homelab_core::time::Timestamp;
-use homelab_store::{ClaimedDelivery, DeliveryOutcome, Store, V1_SLACK_CHANNEL};
+use homelab_store::{ClaimedMessage, DeliveryOutcome, EventRoute, Lease, Store, V1_SLACK_CHANNEL};
 use tokio::task::{Id, JoinError, JoinSet};
 
 use crate::notify::{self, ChannelConfig, ChannelTarget, DeliveryError, EventFilter};
@@ -41,27 +46,28 @@ pub const IDLE_RECHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
-    /// Storm grouping window per channel.
-    pub group_window: chrono::Duration,
+    /// When events go out together (waits, storms, follow-ups).
+    pub grouping: Grouping,
+    /// Names this hub across its restarts in leases (`host:port`), so that a restarted hub takes
+    /// back what its previous process had leased.
+    pub instance: String,
     pub retry_base: Duration,
     pub retry_cap: Duration,
     /// After this long since the event, a failing delivery is dead-lettered.
     pub retry_horizon: chrono::Duration,
-    /// How long a claimed delivery is reserved for the claiming hub.
+    /// How long a claimed message is reserved for the claiming hub.
     pub lease: chrono::Duration,
-    /// Most events in one message.
-    pub batch: i64,
 }
 
 impl Default for DispatchSettings {
     fn default() -> Self {
         DispatchSettings {
-            group_window: chrono::Duration::seconds(30),
+            grouping: Grouping::default(),
+            instance: "homelabcmd".into(),
             retry_base: Duration::from_secs(5),
             retry_cap: Duration::from_secs(3600),
             retry_horizon: chrono::Duration::hours(24),
             lease: chrono::Duration::seconds(60),
-            batch: 50,
         }
     }
 }
@@ -92,20 +98,16 @@ pub struct Dispatcher {
     settings: Arc<DispatchSettings>,
     client: reqwest::Client,
     wake: OutboxSignal,
-    /// When each channel last reached its receiver: the start of its grouping window.
-    last_sent: HashMap<String, Timestamp>,
+    /// This process's lease token: only it can record the outcome of what it leased.
+    token: String,
+    /// Whether the leases of this hub's previous process have been taken back.
+    leases_released: bool,
     /// Sends in progress, at most one per channel.
-    sending: JoinSet<Sent>,
+    sending: JoinSet<()>,
     sending_channels: HashMap<Id, String>,
-    /// The earliest moment something not yet due becomes due (retry, lease end, grouping window).
+    /// The earliest moment something not yet due becomes due (a wait, a storm's follow-up, a
+    /// retry, a lease end).
     next_due: Option<Timestamp>,
-}
-
-/// How one send ended.
-struct Sent {
-    channel_id: String,
-    /// When the receiver accepted it (opens the channel's grouping window).
-    reached_at: Option<Timestamp>,
 }
 
 impl Dispatcher {
@@ -115,7 +117,8 @@ impl Dispatcher {
             state,
             settings: Arc::new(settings),
             client: notify::http_client()?,
-            last_sent: HashMap::new(),
+            token: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
+            leases_released: false,
             sending: JoinSet::new(),
             sending_channels: HashMap::new(),
             next_due: None,
@@ -146,15 +149,22 @@ impl Dispatcher {
         Ok(routes)
     }
 
-    /// One pass: route new events, then start a send for every channel with due deliveries that
-    /// is not sending already, held by its grouping window, or over the concurrency bound.
-    /// Returns how many sends it started; they run on after it returns.
+    /// One pass: route new events, frame what is due into messages, then start a send for every
+    /// channel whose next message is due, unless it is sending already or the concurrency bound
+    /// is reached. Returns how many sends it started; they run on after it returns.
     pub async fn pass(&mut self) -> Result<usize, String> {
         while let Some(done) = self.sending.try_join_next_with_id() {
             self.finished(done);
         }
         let now = self.state.clock.now();
         let store = Arc::clone(&self.state.store);
+        if !self.leases_released {
+            let released = store.release_leases(&self.settings.instance, now).await.map_err(|e| e.to_string())?;
+            if released > 0 {
+                tracing::info!(released, "taking back the messages this hub was sending when it stopped");
+            }
+            self.leases_released = true;
+        }
         let routes = self.routes().await?;
         // Route the whole backlog (in batches) before sending, so a new alert never waits
         // behind a pile of older events that no channel wants.
@@ -163,9 +173,13 @@ impl Dispatcher {
             if events.is_empty() {
                 break;
             }
-            let assignments: Vec<(i64, Vec<String>)> = events
+            let assignments: Vec<EventRoute> = events
                 .iter()
-                .map(|e| (e.id, routes.iter().filter(|r| r.wants(&e.event)).map(|r| r.config.id.clone()).collect()))
+                .map(|e| EventRoute {
+                    event_id: e.id,
+                    channels: routes.iter().filter(|r| r.wants(&e.event)).map(|r| r.config.id.clone()).collect(),
+                    group: e.event.alert_type.as_str().to_owned(),
+                })
                 .collect();
             store.route_events(&assignments, now).await.map_err(|e| e.to_string())?;
             self.state.web.deliveries_changed();
@@ -173,38 +187,34 @@ impl Dispatcher {
                 break;
             }
         }
-        let mut next_due: Option<Timestamp> = None;
+        let mut next_due = store.frame_messages(&self.settings.grouping, now).await.map_err(|e| e.to_string())?;
         let mut started = 0;
         for channel_id in store.due_channels(now).await.map_err(|e| e.to_string())? {
             if self.sending_channels.values().any(|sending| *sending == channel_id) {
                 continue; // its send's end wakes the dispatcher
             }
-            let send_at = group_send_at(self.last_sent.get(&channel_id).copied(), self.settings.group_window, now);
-            if send_at > now {
-                tracing::debug!(channel = %channel_id, %send_at, "holding deliveries for the grouping window");
-                next_due = Some(next_due.map_or(send_at, |due| due.min(send_at)));
-                continue;
-            }
             if self.sending.len() >= MAX_SENDING_CHANNELS {
                 tracing::debug!(channel = %channel_id, "as many channels sending as allowed; waiting for one");
                 continue; // a send's end wakes the dispatcher
             }
-            let claimed = store
-                .claim_deliveries(&channel_id, now, now + self.settings.lease, self.settings.batch)
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::debug!(channel = %channel_id, claimed = claimed.len(), "sending");
-            if claimed.is_empty() {
-                continue;
-            }
+            let lease = Lease {
+                instance: self.settings.instance.clone(),
+                token: self.token.clone(),
+                until: now + self.settings.lease,
+            };
+            let Some(message) = store.claim_message(&channel_id, &lease, now).await.map_err(|e| e.to_string())? else {
+                continue; // its next message is not due yet, or another hub has it
+            };
+            tracing::debug!(channel = %channel_id, message = message.id, events = message.deliveries.len(), "sending");
             let config = routes.iter().find(|r| r.config.id == channel_id).map(|r| r.config.clone());
             let send = SendTask {
                 store: Arc::clone(&store),
                 web: self.state.web.clone(),
                 client: self.client.clone(),
                 settings: Arc::clone(&self.settings),
+                token: self.token.clone(),
             };
-            let handle = self.sending.spawn(send.run(channel_id.clone(), config, claimed, now));
+            let handle = self.sending.spawn(send.run(config, message, now));
             self.sending_channels.insert(handle.id(), channel_id);
             started += 1;
         }
@@ -215,17 +225,14 @@ impl Dispatcher {
         Ok(started)
     }
 
-    fn finished(&mut self, done: Result<(Id, Sent), JoinError>) {
+    fn finished(&mut self, done: Result<(Id, ()), JoinError>) {
         match done {
-            Ok((id, sent)) => {
+            Ok((id, ())) => {
                 self.sending_channels.remove(&id);
-                if let Some(at) = sent.reached_at {
-                    self.last_sent.insert(sent.channel_id, at);
-                }
             }
             Err(error) => {
                 let channel = self.sending_channels.remove(&error.id());
-                // The lease keeps the deliveries; they are sent again when it ends.
+                // The lease keeps the message; it is sent again when the lease ends.
                 tracing::error!(?channel, %error, "a notification send failed to complete");
             }
         }
@@ -291,44 +298,41 @@ struct SendTask {
     web: WebState,
     client: reqwest::Client,
     settings: Arc<DispatchSettings>,
+    token: String,
 }
 
 impl SendTask {
-    async fn run(
-        self,
-        channel_id: String,
-        config: Option<ChannelConfig>,
-        claimed: Vec<ClaimedDelivery>,
-        now: Timestamp,
-    ) -> Sent {
+    async fn run(self, config: Option<ChannelConfig>, message: ClaimedMessage, now: Timestamp) {
         let outcome = match &config {
-            Some(config) => self.deliver(config, &claimed, now).await,
-            None => DeliveryOutcome::Dead { error: format!("channel '{channel_id}' no longer exists") },
+            Some(config) => self.deliver(config, &message, now).await,
+            None => DeliveryOutcome::Dead { error: format!("channel '{}' no longer exists", message.channel_id) },
         };
-        // Only what reached the receiver opens a grouping window; retries follow the backoff.
-        let reached_at = (outcome == DeliveryOutcome::Delivered).then_some(now);
-        let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
-        if let Err(error) = self.store.finish_deliveries(&ids, &outcome, now).await {
-            // The lease keeps the deliveries; they are sent again when it ends.
-            tracing::error!(channel = %channel_id, %error, "cannot record a delivery attempt");
+        match self.store.finish_message(message.id, &self.token, &outcome, now).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                channel = %message.channel_id,
+                message = message.id,
+                "the lease on this message ran out during the send and another hub took it over; its outcome stands"
+            ),
+            // The lease keeps the message; it is sent again when the lease ends.
+            Err(error) => tracing::error!(channel = %message.channel_id, %error, "cannot record a delivery attempt"),
         }
         self.web.deliveries_changed();
-        Sent { channel_id, reached_at }
     }
 
-    async fn deliver(&self, config: &ChannelConfig, claimed: &[ClaimedDelivery], now: Timestamp) -> DeliveryOutcome {
-        let events: Vec<AlertEvent> = claimed.iter().map(|d| d.event.clone()).collect();
-        // Stable across retries of the same first delivery: receivers can drop duplicates.
-        let delivery_id = format!("{}-{}", config.id, claimed.first().map_or(0, |d| d.id));
+    async fn deliver(&self, config: &ChannelConfig, message: &ClaimedMessage, now: Timestamp) -> DeliveryOutcome {
+        let events: Vec<AlertEvent> = message.deliveries.iter().map(|d| d.event.clone()).collect();
+        // One message, one id, one set of events for ever: receivers can drop duplicates by it.
+        let delivery_id = format!("{}-{}", config.id, message.id);
         let result = notify::build(config, &self.client).send(&events, &delivery_id, now).await;
-        let attempts = claimed.iter().map(|d| d.attempts).max().unwrap_or(1);
+        let attempts = message.attempts;
         match result {
             Ok(()) => DeliveryOutcome::Delivered,
             Err(DeliveryError::Permanent(error)) => {
                 tracing::warn!(channel = %config.id, %error, "notification rejected; not retrying");
                 DeliveryOutcome::Dead { error }
             }
-            Err(DeliveryError::Retry { message, retry_after }) => {
+            Err(DeliveryError::Retry { message: error, retry_after }) => {
                 let delay = retry_delay(
                     u32::try_from(attempts).unwrap_or(u32::MAX),
                     self.settings.retry_base,
@@ -338,13 +342,13 @@ impl SendTask {
                     retry_after,
                 );
                 let next = now + chrono::Duration::from_std(delay).unwrap_or(self.settings.lease);
-                let oldest = claimed.iter().map(|d| d.created_at).min().unwrap_or(now);
+                let oldest = message.deliveries.iter().map(|d| d.created_at).min().unwrap_or(now);
                 if next > oldest + self.settings.retry_horizon {
-                    tracing::error!(channel = %config.id, error = %message, attempts, "notification dead-lettered");
-                    DeliveryOutcome::Dead { error: format!("gave up after {attempts} attempts: {message}") }
+                    tracing::error!(channel = %config.id, %error, attempts, "notification dead-lettered");
+                    DeliveryOutcome::Dead { error: format!("gave up after {attempts} attempts: {error}") }
                 } else {
-                    tracing::info!(channel = %config.id, error = %message, retry_in = ?delay, "notification will be retried");
-                    DeliveryOutcome::Retry { error: message, next_attempt_at: next }
+                    tracing::info!(channel = %config.id, %error, retry_in = ?delay, "notification will be retried");
+                    DeliveryOutcome::Retry { error, next_attempt_at: next }
                 }
             }
         }

@@ -16,6 +16,10 @@ use tokio::sync::Mutex;
 
 use crate::state::AppState;
 
+use homelab_agent::collectors::os::read_hostname;
+use homelab_agent::root::SystemRoot;
+use homelab_core::notify::Grouping;
+
 use self::dispatcher::{DispatchSettings, Dispatcher};
 use self::worker::Workers;
 
@@ -74,9 +78,17 @@ impl Stepper {
 
 /// Dispatcher settings from the hub's configuration.
 pub fn dispatch_settings(state: &AppState) -> DispatchSettings {
+    let config = &state.config;
+    let host = read_hostname(&SystemRoot::host()).unwrap_or_else(|_| "hub".into());
     DispatchSettings {
-        group_window: chrono::Duration::seconds(state.config.notification_group_window_seconds),
-        retry_horizon: chrono::Duration::hours(state.config.notification_retry_horizon_hours),
+        grouping: Grouping {
+            wait: chrono::Duration::seconds(config.notification_group_wait_seconds),
+            interval: chrono::Duration::seconds(config.notification_group_interval_seconds),
+            storm_servers: usize::try_from(config.notification_storm_servers).unwrap_or(usize::MAX),
+            ..Grouping::default()
+        },
+        instance: format!("{host}:{}", config.port),
+        retry_horizon: chrono::Duration::hours(config.notification_retry_horizon_hours),
         ..Default::default()
     }
 }

@@ -19,6 +19,7 @@ mod config_api;
 mod durability;
 mod fleet_status;
 mod notification_channels;
+mod notification_timing;
 mod notifications_api;
 mod notifications_delivery;
 mod services_api;

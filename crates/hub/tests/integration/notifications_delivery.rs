@@ -133,26 +133,6 @@ async fn permanent_errors_dead_letter_and_can_be_retried(hub: &TestHub) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
-async fn a_storm_is_grouped(hub: &TestHub) {
-    let receiver = FakeReceiver::start(&[]).await;
-    add_webhook(hub, &receiver).await;
-    hub.heartbeat(full_disk(hub, "first")).await;
-    hub.step_dispatcher().await;
-    assert_eq!(receiver.received().len(), 1);
-    for i in 0..5 {
-        hub.heartbeat(full_disk(hub, &format!("storm-{i}"))).await;
-    }
-    hub.step_dispatcher().await;
-    assert_eq!(deliveries(hub).await.len(), 6, "five more routed");
-    assert_eq!(receiver.received().len(), 1, "held inside the grouping window");
-    hub.clock.advance(Span::seconds(30));
-    hub.step_dispatcher().await;
-    let received = receiver.received();
-    assert_eq!(received.len(), 2);
-    assert_eq!(received[1].json()["events"].as_array().unwrap().len(), 5);
-    assert_eq!(received[1].json()["summary"], "5 alerts");
-}
-
 async fn the_v1_slack_setting_notifies(hub: &TestHub) {
     let slack = FakeReceiver::start(&[]).await;
     let (status, body) = hub.put("/api/v1/config/notifications", json!({"slack_webhook_url": slack.url})).await;
@@ -250,7 +230,6 @@ on_both_backends!(
     a_failing_receiver_gets_every_event_exactly_once_after_recovery,
     retry_after_is_respected,
     permanent_errors_dead_letter_and_can_be_retried,
-    a_storm_is_grouped,
     the_v1_slack_setting_notifies,
     a_hanging_channel_delays_only_itself,
     a_silent_server_is_notified_when_the_offline_check_runs,
@@ -274,7 +253,7 @@ async fn a_receiver_down_across_a_restart_still_gets_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("hub.db").display());
     let mut config = config_for(&url);
-    config.notification_group_window_seconds = 0;
+    config.notification_group_wait_seconds = 0;
     let hub = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
     add_webhook(&hub, &receiver).await;
     for i in 0..3 {
@@ -312,7 +291,7 @@ async fn two_dispatchers_on_postgres_never_send_twice() {
     let url = cluster.create_database().await.unwrap();
     let receiver = FakeReceiver::start(&[]).await;
     let mut config = config_for(&url);
-    config.notification_group_window_seconds = 0;
+    config.notification_group_wait_seconds = 0;
     let first = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
     let second = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
     add_webhook(&first, &receiver).await;

@@ -160,11 +160,18 @@ async fn tombstone(conn: &mut dyn Conn, id: &str, condition: &str, now: i64) -> 
     if emptied == 0 {
         return Ok(false);
     }
+    let gone = format!("channel '{id}' no longer exists");
+    conn.execute(
+        "UPDATE messages SET status = 'dead', last_error = $2, lease_instance = NULL, lease_token = NULL \
+         WHERE channel_id = $1 AND status = 'pending'",
+        &[id.into(), gone.as_str().into()],
+    )
+    .await?;
     let dead = conn
         .query(
             "UPDATE deliveries SET status = 'dead', last_error = $2 WHERE channel_id = $1 AND status = 'pending' \
              RETURNING id",
-            &[id.into(), format!("channel '{id}' no longer exists").into()],
+            &[id.into(), gone.into()],
         )
         .await?;
     for row in dead {

@@ -19,15 +19,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
+use homelab_core::notify::Grouping;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{Timestamp, to_millis};
 
 use crate::backend::{Backend, work};
 use crate::{
-    AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ExpectedServiceRecord,
-    ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome, HeartbeatWrite, HistoryQuery, NewCredential,
-    NewExpectedService, NewRegistrationToken, OfflineReport, OutboxEvent, PendingAlert, RegistrationToken,
-    ReportedService, RetentionReport, SeriesData, Store, StoreResult, TagMap, TokenClaim,
+    AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ClaimedMessage,
+    DeliveryOutcome, EventRoute, ExpectedServiceRecord, ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome,
+    HeartbeatWrite, HistoryQuery, Lease, NewCredential, NewExpectedService, NewRegistrationToken, OfflineReport,
+    OutboxEvent, PendingAlert, RegistrationToken, ReportedService, RetentionReport, SeriesData, Store, StoreResult,
+    TagMap, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -276,9 +278,16 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(move |conn| Box::pin(async move { deliveries::unrouted(conn, limit).await }))).await
     }
 
-    async fn route_events(&self, routes: &[(i64, Vec<String>)], now: Timestamp) -> StoreResult<()> {
+    async fn route_events(&self, routes: &[EventRoute], now: Timestamp) -> StoreResult<()> {
         let routes = routes.to_vec();
         self.backend.write(work(move |conn| Box::pin(async move { deliveries::route(conn, &routes, now).await }))).await
+    }
+
+    async fn frame_messages(&self, grouping: &Grouping, now: Timestamp) -> StoreResult<Option<Timestamp>> {
+        let grouping = *grouping;
+        self.backend
+            .write(work(move |conn| Box::pin(async move { deliveries::frame_messages(conn, &grouping, now).await })))
+            .await
     }
 
     async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>> {
@@ -289,30 +298,37 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(move |conn| Box::pin(async move { deliveries::next_due_after(conn, now).await }))).await
     }
 
-    async fn claim_deliveries(
+    async fn claim_message(
         &self,
         channel_id: &str,
+        lease: &Lease,
         now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> StoreResult<Vec<crate::ClaimedDelivery>> {
-        let channel = channel_id.to_owned();
+    ) -> StoreResult<Option<ClaimedMessage>> {
+        let (channel, lease) = (channel_id.to_owned(), lease.clone());
+        self.backend
+            .write(work(move |conn| Box::pin(async move { deliveries::claim(conn, &channel, &lease, now).await })))
+            .await
+    }
+
+    async fn finish_message(
+        &self,
+        message_id: i64,
+        lease_token: &str,
+        outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (token, outcome) = (lease_token.to_owned(), outcome.clone());
         self.backend
             .write(work(move |conn| {
-                Box::pin(async move { deliveries::claim(conn, &channel, now, lease_until, limit).await })
+                Box::pin(async move { deliveries::finish(conn, message_id, &token, &outcome, now).await })
             }))
             .await
     }
 
-    async fn finish_deliveries(
-        &self,
-        ids: &[i64],
-        outcome: &crate::DeliveryOutcome,
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        let (ids, outcome) = (ids.to_vec(), outcome.clone());
+    async fn release_leases(&self, instance: &str, now: Timestamp) -> StoreResult<u64> {
+        let instance = instance.to_owned();
         self.backend
-            .write(work(move |conn| Box::pin(async move { deliveries::finish(conn, &ids, &outcome, now).await })))
+            .write(work(move |conn| Box::pin(async move { deliveries::release_leases(conn, &instance, now).await })))
             .await
     }
 

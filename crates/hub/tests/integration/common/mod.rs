@@ -59,6 +59,14 @@ impl TestHub {
         Some(Self::start_with(config, dir).await)
     }
 
+    /// Like [`TestHub::start`], with the production notification waits (an event waits 1 s for
+    /// company) instead of none.
+    pub async fn start_with_production_timing(backend: Backend) -> Option<TestHub> {
+        let (mut config, dir) = Self::config(backend).await?;
+        config.notification_group_wait_seconds = Config::default().notification_group_wait_seconds;
+        Some(Self::start_with(config, dir).await)
+    }
+
     /// Like [`TestHub::start`], with the jobs running as in production.
     pub async fn start_running_on(backend: Backend) -> Option<TestHub> {
         let (config, dir) = Self::config(backend).await?;
@@ -79,6 +87,9 @@ impl TestHub {
             api_key: API_KEY.into(),
             database_url,
             local_agent: LocalAgentConfig { enabled: false, ..Default::default() },
+            // Most tests are about what is sent, not when: an event goes at the first step. The
+            // timing tests (`notification_timing.rs`) use the production waits.
+            notification_group_wait_seconds: 0,
             ..Config::default()
         };
         Some((config, dir))
