@@ -86,24 +86,68 @@ impl fmt::Display for MachineType {
     }
 }
 
-/// Whether a machine last heard from at `last_seen` has been silent for the offline timeout at
-/// `now`. The same boundary as the offline job and the alert engine: reached at exactly the
-/// timeout, to the millisecond.
-pub fn is_silent(last_seen: Timestamp, rules: &Thresholds, now: Timestamp) -> bool {
-    (now - last_seen).num_milliseconds() >= rules.server_offline_seconds.saturating_mul(1000)
+/// How often agents report (v1's default interval).
+pub const HEARTBEAT_INTERVAL_SECONDS: i64 = 60;
+
+/// How silence is judged: the offline timeout, and since when this hub has been watching when it
+/// was itself down before that.
+///
+/// A hub that was down cannot tell a silent machine from its own absence, so after such a restart
+/// no machine is offline before one heartbeat interval plus the timeout has passed (the agents'
+/// next heartbeat, or their spool's replay, gets that long to arrive): a restart never raises an
+/// offline storm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Silence {
+    pub offline_seconds: i64,
+    pub watching_since: Option<Timestamp>,
 }
 
-/// The status of `server` at `now`: unknown until its first heartbeat, offline once silent for
-/// `rules.server_offline_seconds`, online otherwise. Inactive machines are not judged by silence
-/// (v1's offline job skips them), so they keep the stored status. Maintenance mode does not
-/// change the status; it is shown beside it.
-pub fn status(server: &Server, rules: &Thresholds, now: Timestamp) -> ServerStatus {
+impl Silence {
+    pub fn new(rules: &Thresholds, watching_since: Option<Timestamp>) -> Self {
+        Silence { offline_seconds: rules.server_offline_seconds, watching_since }
+    }
+
+    /// When a machine last heard from at `last_seen` becomes offline: the same instant for the
+    /// offline job, the alert engine and every view, to the millisecond.
+    pub fn offline_at(&self, last_seen: Timestamp) -> Timestamp {
+        let timeout = chrono::Duration::milliseconds(self.offline_seconds.saturating_mul(1000));
+        let own = last_seen + timeout;
+        match self.watching_since {
+            Some(since) => own.max(since + chrono::Duration::seconds(HEARTBEAT_INTERVAL_SECONDS) + timeout),
+            None => own,
+        }
+    }
+
+    /// When a restart's grace ends: no machine is offline before then.
+    pub fn grace_ends(&self) -> Option<Timestamp> {
+        self.watching_since.map(|since| self.offline_at(since))
+    }
+
+    /// Whether a machine last heard from at `last_seen` is silent (offline) at `now`.
+    pub fn is_silent(&self, last_seen: Timestamp, now: Timestamp) -> bool {
+        now >= self.offline_at(last_seen)
+    }
+
+    /// Whether a hub that stopped hearing from anything at `newest_last_seen` and starts at
+    /// `started_at` was down long enough (a heartbeat interval) to owe its machines a grace period.
+    pub fn watching_since(newest_last_seen: Option<Timestamp>, started_at: Timestamp) -> Option<Timestamp> {
+        newest_last_seen
+            .filter(|newest| started_at - *newest > chrono::Duration::seconds(HEARTBEAT_INTERVAL_SECONDS))
+            .map(|_| started_at)
+    }
+}
+
+/// The status of `server` at `now`: unknown until its first heartbeat, offline once silent per
+/// `silence`, online otherwise. Inactive machines are not judged by silence (v1's offline job
+/// skips them), so they keep the stored status. Maintenance mode does not change the status; it
+/// is shown beside it.
+pub fn status(server: &Server, silence: &Silence, now: Timestamp) -> ServerStatus {
     if server.is_inactive {
         return server.status;
     }
     match server.last_seen {
         None => ServerStatus::Unknown,
-        Some(seen) if is_silent(seen, rules, now) => ServerStatus::Offline,
+        Some(seen) if silence.is_silent(seen, now) => ServerStatus::Offline,
         Some(_) => ServerStatus::Online,
     }
 }
@@ -130,10 +174,10 @@ pub struct StatusCounts {
 }
 
 impl StatusCounts {
-    pub fn of(servers: &[Server], rules: &Thresholds, now: Timestamp) -> StatusCounts {
+    pub fn of(servers: &[Server], silence: &Silence, now: Timestamp) -> StatusCounts {
         let mut counts = StatusCounts::default();
         for server in servers {
-            let current = status(server, rules, now);
+            let current = status(server, silence, now);
             counts.total += 1;
             counts.paused += i64::from(server.is_paused);
             match current {
@@ -178,9 +222,9 @@ mod tests {
 
     #[test]
     fn status_follows_silence_to_the_millisecond() {
-        let rules = Thresholds::default();
+        let rules = Silence::new(&Thresholds::default(), None);
         let seen = at("2026-01-01T12:00:00Z");
-        let timeout = Duration::seconds(rules.server_offline_seconds);
+        let timeout = Duration::seconds(rules.offline_seconds);
         let online = server(MachineType::Server, Some(seen));
         assert_eq!(status(&online, &rules, seen + timeout - Duration::milliseconds(1)), ServerStatus::Online);
         assert_eq!(status(&online, &rules, seen + timeout), ServerStatus::Offline);
@@ -196,8 +240,32 @@ mod tests {
     }
 
     #[test]
+    fn a_hub_back_from_downtime_gives_every_machine_an_interval_plus_the_timeout() {
+        let thresholds = Thresholds::default();
+        let timeout = Duration::seconds(thresholds.server_offline_seconds);
+        let last_heard = at("2026-01-01T12:00:00Z");
+        let restart = last_heard + Duration::minutes(10);
+        assert_eq!(
+            Silence::watching_since(Some(last_heard), last_heard + Duration::seconds(60)),
+            None,
+            "a quick restart"
+        );
+        assert_eq!(Silence::watching_since(None, restart), None, "nothing to watch yet");
+        let since = Silence::watching_since(Some(last_heard), restart);
+        assert_eq!(since, Some(restart));
+        let silence = Silence::new(&thresholds, since);
+        let grace_ends = restart + Duration::seconds(HEARTBEAT_INTERVAL_SECONDS) + timeout;
+        assert_eq!(silence.offline_at(last_heard), grace_ends);
+        assert_eq!(silence.grace_ends(), Some(grace_ends));
+        assert!(!silence.is_silent(last_heard, grace_ends - Duration::milliseconds(1)));
+        assert!(silence.is_silent(last_heard, grace_ends));
+        let reported_later = grace_ends;
+        assert_eq!(silence.offline_at(reported_later), reported_later + timeout, "later heartbeats count as usual");
+    }
+
+    #[test]
     fn counts_tell_sleeping_workstations_from_offline_servers() {
-        let rules = Thresholds::default();
+        let rules = Silence::new(&Thresholds::default(), None);
         let now = at("2026-01-01T12:00:00Z");
         let long_ago = Some(now - Duration::hours(5));
         let mut paused = server(MachineType::Server, Some(now));

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use homelab_core::status::Silence;
 use homelab_store::{OpenOptions, Store, StoreError};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -81,6 +82,14 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     jobs: jobs::JobMode,
 ) -> Result<(), HubError> {
+    let newest_heartbeat = store.last_seen_bounds().await.map(|(_, newest)| newest).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot tell how long the hub was down; no grace before offline alerts");
+        None
+    });
+    let watching_since = Silence::watching_since(newest_heartbeat, clock.now());
+    if let Some(since) = watching_since {
+        tracing::info!(%since, "the hub was down: machines get one heartbeat interval plus the offline timeout to report");
+    }
     let state = AppState {
         store: Arc::clone(&store),
         config: Arc::new(config),
@@ -88,6 +97,7 @@ pub async fn serve_with(
         started: Instant::now(),
         web: web::WebState::new(),
         outbox: jobs::outbox::OutboxSignal::default(),
+        watching_since,
     };
     if let Err(error) = service::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");

@@ -1,6 +1,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use homelab_core::alerts::Thresholds;
+use homelab_core::status::Silence;
+use homelab_core::time::Timestamp;
 use homelab_store::Store;
 
 use crate::clock::Clock;
@@ -20,4 +23,14 @@ pub struct AppState {
     /// Rung after commits that give the notification dispatcher work (outbox events, retries,
     /// channel changes).
     pub outbox: OutboxSignal,
+    /// When this hub started watching, if it had been down for longer than a heartbeat interval
+    /// before: machines then get a grace period before silence counts ([`Silence`]).
+    pub watching_since: Option<Timestamp>,
+}
+
+impl AppState {
+    /// How silence is judged now: the offline timeout of `thresholds` and this hub's grace.
+    pub fn silence(&self, thresholds: &Thresholds) -> Silence {
+        Silence::new(thresholds, self.watching_since)
+    }
 }

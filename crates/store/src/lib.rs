@@ -191,9 +191,14 @@ pub trait Store: Send + Sync + 'static {
     async fn resolve_alert(&self, id: i64, now: Timestamp) -> StoreResult<AlertRecord>;
     /// Metric breaches still inside their sustained window.
     async fn pending_breaches(&self, now: Timestamp) -> StoreResult<Vec<PendingAlert>>;
-    /// Marks servers silent for `server_offline_seconds` offline and runs the engine's clock tick
-    /// (offline alerts and their reminders), in one transaction.
-    async fn check_offline(&self, now: Timestamp) -> StoreResult<OfflineReport>;
+    /// Marks servers silent for `server_offline_seconds` offline (not before the grace of a hub
+    /// back from downtime, `watching_since`: [`homelab_core::status::Silence`]) and runs the
+    /// engine's clock tick (offline alerts and their reminders), in one transaction.
+    async fn check_offline(&self, now: Timestamp, watching_since: Option<Timestamp>) -> StoreResult<OfflineReport>;
+    /// The oldest `last_seen` of a machine that is online and judged by silence (the next offline
+    /// deadline counts from it) and the newest `last_seen` of all (when the hub last heard
+    /// anything, to tell whether it was down).
+    async fn last_seen_bounds(&self) -> StoreResult<(Option<Timestamp>, Option<Timestamp>)>;
     /// Open alerts by severity and the acknowledged count (servers are counted by the hub).
     async fn fleet_summary(&self) -> StoreResult<FleetSummary>;
     /// The newest `limit` entries of the notification outbox, newest first. Only tests look at the

@@ -443,9 +443,9 @@ async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
     beat(&store, "desk", t0, 5.0).await;
     beat(&store, "srv", t0, 5.0).await;
 
-    let report = store.check_offline(t0 + Duration::seconds(179)).await.unwrap();
+    let report = store.check_offline(t0 + Duration::seconds(179), None).await.unwrap();
     assert!(report.marked_offline.is_empty() && report.events == 0, "{report:?}");
-    let report = store.check_offline(t0 + Duration::seconds(181)).await.unwrap();
+    let report = store.check_offline(t0 + Duration::seconds(181), None).await.unwrap();
     assert_eq!(report.marked_offline, ["desk", "srv"]);
     assert_eq!(report.events, 1, "workstations get no offline alert");
     let page = store.list_alerts(&all_alerts()).await.unwrap();
@@ -464,8 +464,8 @@ async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
     assert_eq!(summary.open_critical, 1);
 
     // No duplicate on the next tick; a reminder after the critical cooldown (30 min).
-    assert_eq!(store.check_offline(t0 + Duration::seconds(240)).await.unwrap().events, 0);
-    assert_eq!(store.check_offline(t0 + Duration::seconds(181 + 1800)).await.unwrap().events, 1);
+    assert_eq!(store.check_offline(t0 + Duration::seconds(240), None).await.unwrap().events, 0);
+    assert_eq!(store.check_offline(t0 + Duration::seconds(181 + 1800), None).await.unwrap().events, 1);
     assert_eq!(store.outbox(1).await.unwrap()[0].kind, "reminder");
 
     // The configured timeout applies.
@@ -477,8 +477,8 @@ async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
     assert_eq!((alert.status, alert.auto_resolved), (AlertStatus::Resolved, true));
     assert_eq!(store.get_server("srv").await.unwrap().status, ServerStatus::Online);
     let later = t0 + Duration::hours(1) + Duration::seconds(400);
-    assert!(store.check_offline(later).await.unwrap().marked_offline.is_empty(), "600 s, not 180 s");
-    assert_eq!(store.check_offline(later + Duration::seconds(200)).await.unwrap().marked_offline, ["srv"]);
+    assert!(store.check_offline(later, None).await.unwrap().marked_offline.is_empty(), "600 s, not 180 s");
+    assert_eq!(store.check_offline(later + Duration::seconds(200), None).await.unwrap().marked_offline, ["srv"]);
 }
 
 async fn service_down_alerts_follow_expected_services(store: Arc<dyn Store>) {
@@ -641,7 +641,7 @@ async fn paused_servers_raise_nothing(store: Arc<dyn Store>) {
         filesystems[0].percent = 99.0;
     }
     store.ingest_heartbeat(write(full.clone(), t0 + Duration::minutes(1))).await.unwrap();
-    let report = store.check_offline(t0 + Duration::minutes(10)).await.unwrap();
+    let report = store.check_offline(t0 + Duration::minutes(10), None).await.unwrap();
     assert_eq!(report.marked_offline, ["maint"], "the status still tells the truth");
     assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0);
     assert!(store.outbox(10).await.unwrap().is_empty());
@@ -660,10 +660,10 @@ async fn one_hub_at_a_time_checks_offline(store: Arc<dyn Store>, raw: Raw) {
     beat(&store, "quiet", t0, 5.0).await;
     let later = t0 + Duration::minutes(5);
     while_another_hub_holds(&raw, 0x006f_6666_6c69_6e65, async || {
-        assert!(store.check_offline(later).await.unwrap().marked_offline.is_empty(), "another hub holds the job");
+        assert!(store.check_offline(later, None).await.unwrap().marked_offline.is_empty(), "another hub holds the job");
     })
     .await;
-    assert_eq!(store.check_offline(later).await.unwrap().marked_offline, ["quiet"]);
+    assert_eq!(store.check_offline(later, None).await.unwrap().marked_offline, ["quiet"]);
 }
 
 async fn one_hub_at_a_time_rolls_up(store: Arc<dyn Store>, raw: Raw) {

@@ -183,11 +183,18 @@ impl Observation {
 pub struct Rules {
     pub thresholds: Thresholds,
     pub cooldowns: Cooldowns,
+    /// Since when the hub has been watching, after it was itself down ([`status::Silence`]).
+    pub watching_since: Option<Timestamp>,
 }
 
 impl Rules {
     pub fn new(thresholds: &Thresholds, notifications: &NotificationSettings) -> Self {
-        Rules { thresholds: *thresholds, cooldowns: notifications.cooldowns }
+        Rules { thresholds: *thresholds, cooldowns: notifications.cooldowns, watching_since: None }
+    }
+
+    /// How silence is judged under these rules.
+    pub fn silence(&self) -> status::Silence {
+        status::Silence::new(&self.thresholds, self.watching_since)
     }
 }
 
@@ -438,7 +445,7 @@ impl Run<'_> {
         let server = ctx.server;
         let name = server.name.as_str();
         // The same rule as the status every view shows.
-        let silent_since = server.last_seen.filter(|seen| status::is_silent(*seen, &ctx.rules.thresholds, ctx.now));
+        let silent_since = server.last_seen.filter(|seen| ctx.rules.silence().is_silent(*seen, ctx.now));
         let events = &mut self.events;
         let state = entry(&mut self.states, AlertKey::offline());
         let offline_texts = |_: Severity| Texts {

@@ -89,6 +89,7 @@ fn threshold() -> impl Strategy<Value = MetricThreshold> {
 fn rules() -> impl Strategy<Value = Rules> {
     (threshold(), threshold(), threshold(), 30i64..=900, 5i64..=1440, 15i64..=1440).prop_map(
         |(cpu, memory, disk, server_offline_seconds, critical_minutes, high_minutes)| Rules {
+            watching_since: None,
             thresholds: Thresholds { cpu, memory, disk, server_offline_seconds },
             cooldowns: Cooldowns { critical_minutes, high_minutes },
         },

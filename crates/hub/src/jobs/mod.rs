@@ -71,6 +71,11 @@ impl Stepper {
         self.with(async |jobs| offline::run_once(&jobs.state).await).await
     }
 
+    /// When the running offline check would next wake up.
+    pub async fn offline_check_due(&self) -> Result<homelab_core::time::Timestamp, String> {
+        self.with(async |jobs| offline::next_check_at(&jobs.state).await).await
+    }
+
     pub async fn retention(&self) -> Result<(), String> {
         self.with(async |jobs| retention::run_once(&jobs.state).await).await
     }

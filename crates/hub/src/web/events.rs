@@ -196,7 +196,8 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Rendered> {
     // so it is computed without them.
     if let (Ok(servers), Ok(thresholds)) = (state.store.list_servers().await, &thresholds) {
         let now = state.clock.now();
-        let cards: Vec<_> = servers.iter().map(|s| super::view::card(s, thresholds, now, &[])).collect();
+        let silence = state.silence(thresholds);
+        let cards: Vec<_> = servers.iter().map(|s| super::view::card(s, thresholds, &silence, now, &[])).collect();
         let html = render_string(&SummaryPartial { summary: Summary::of(&cards).with_alerts(state).await, oob: false });
         events.push(Rendered::new("summary", html));
     }

@@ -117,11 +117,12 @@ pub async fn cards_for(state: &AppState, servers: Vec<Server>) -> Result<Vec<Car
 /// store's rows as they are.
 pub async fn cards_with(state: &AppState, servers: Vec<Server>, tags: &TagMap, thresholds: &Thresholds) -> Vec<Card> {
     let now = state.clock.now();
+    let silence = state.silence(thresholds);
     state.web.sparks.refresh(state, &servers, now).await;
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
         .map(|server| async move {
             let spark = state.web.sparks.get(state, &server, now).await;
-            let mut card = view::card(&server, thresholds, now, &spark);
+            let mut card = view::card(&server, thresholds, &silence, now, &spark);
             card.tags = tags.get(&server.id).cloned().unwrap_or_default();
             card
         })

@@ -7,7 +7,7 @@ use chrono::Duration;
 use homelab_core::alerts::thresholds::Thresholds;
 use homelab_core::history::{MetricKind, Tier};
 use homelab_core::server::Server;
-use homelab_core::status::{MachineType, ServerStatus, status};
+use homelab_core::status::{MachineType, ServerStatus, Silence, status};
 use homelab_core::time::Timestamp;
 use homelab_store::HistoryQuery;
 
@@ -188,8 +188,8 @@ impl Card {
 
 /// The badge: `homelab_core::status` (the one rule the API and the fleet summary use too), with
 /// maintenance, sleeping workstations and warnings told apart. Never heard from shows as offline.
-pub fn effective_status(server: &Server, thresholds: &Thresholds, now: Timestamp) -> Status {
-    let status = status(server, thresholds, now);
+pub fn effective_status(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Timestamp) -> Status {
+    let status = status(server, silence, now);
     if server.is_paused {
         Status::Maintenance
     } else if status == ServerStatus::Unknown {
@@ -213,8 +213,8 @@ pub fn effective_status(server: &Server, thresholds: &Thresholds, now: Timestamp
 }
 
 /// Builds a card; `spark` holds recent CPU values, oldest first.
-pub fn card(server: &Server, thresholds: &Thresholds, now: Timestamp, spark: &[f64]) -> Card {
-    let status = effective_status(server, thresholds, now);
+pub fn card(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Timestamp, spark: &[f64]) -> Card {
+    let status = effective_status(server, thresholds, silence, now);
     let last_seen = server.last_seen.map_or_else(|| "never".into(), |seen| ago(seen, now));
     let status_text = match status {
         Status::Online => "Online".into(),

@@ -85,7 +85,7 @@ async fn summary_and_cards_agree(hub: &TestHub) {
     let offline = json!({"total": 2, "online": 0, "offline": 1, "asleep": 1, "unknown": 0, "paused": 0});
     for job_ran in [false, true] {
         if job_ran {
-            hub.store.check_offline(hub.now()).await.unwrap();
+            hub.store.check_offline(hub.now(), None).await.unwrap();
         }
         assert_eq!(card_statuses(hub, &cookie, &ids).await, ["offline", "asleep"], "job ran: {job_ran}");
         assert_eq!(api_statuses(hub, &ids).await, [json!("offline"), json!("offline")], "job ran: {job_ran}");

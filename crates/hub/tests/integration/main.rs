@@ -22,6 +22,7 @@ mod notification_channels;
 mod notification_timing;
 mod notifications_api;
 mod notifications_delivery;
+mod offline_timing;
 mod services_api;
 mod smoke;
 mod web_e2e;

@@ -264,21 +264,32 @@ pub(crate) const OFFLINE_JOB_LOCK: i64 = 0x006f_6666_6c69_6e65;
 
 /// Marks silent servers offline and runs the engine's clock tick for every server that is
 /// offline or has an offline alert state (openings, reminders, workstation conversions).
-pub(crate) async fn check_offline(conn: &mut dyn Conn, now: Timestamp) -> StoreResult<OfflineReport> {
+pub(crate) async fn check_offline(
+    conn: &mut dyn Conn,
+    now: Timestamp,
+    watching_since: Option<Timestamp>,
+) -> StoreResult<OfflineReport> {
     if !conn.try_job_lock(OFFLINE_JOB_LOCK).await? {
         // Another hub on the same database is running this check right now.
         return Ok(OfflineReport::default());
     }
-    let rules = load_rules(conn).await?;
+    let rules = Rules { watching_since, ..load_rules(conn).await? };
+    let silence = rules.silence();
+    // `offline_at` only moves later with `last_seen`: silent are those seen at or before the
+    // last `last_seen` whose deadline has come (none while a restart's grace lasts).
     let timeout_millis = rules.thresholds.server_offline_seconds.saturating_mul(1000);
     let cutoff = to_millis(&now).saturating_sub(timeout_millis);
-    let marked = conn
-        .query(
+    let grace_over = silence.grace_ends().is_none_or(|ends| ends <= now);
+    let marked = if grace_over {
+        conn.query(
             "UPDATE servers SET status = 'offline' WHERE status = 'online' AND is_inactive = FALSE \
              AND last_seen IS NOT NULL AND last_seen <= $1 RETURNING id",
             &[cutoff.into()],
         )
-        .await?;
+        .await?
+    } else {
+        Vec::new()
+    };
     let mut report =
         OfflineReport { marked_offline: marked.iter().map(|row| row.str(0)).collect::<StoreResult<_>>()?, events: 0 };
     let candidates = conn
@@ -296,6 +307,17 @@ pub(crate) async fn check_offline(conn: &mut dyn Conn, now: Timestamp) -> StoreR
         report.events += observe(conn, pk, &rules, &observation, Some(&offline)).await?.len();
     }
     Ok(report)
+}
+
+pub(crate) async fn last_seen_bounds(conn: &mut dyn Conn) -> StoreResult<(Option<Timestamp>, Option<Timestamp>)> {
+    let row = conn
+        .query_one(
+            "SELECT MIN(CASE WHEN status = 'online' AND is_inactive = FALSE THEN last_seen END), MAX(last_seen) \
+             FROM servers",
+            &[],
+        )
+        .await?;
+    Ok((row.opt_i64(0)?.map(from_millis), row.opt_i64(1)?.map(from_millis)))
 }
 
 // ---- Acknowledge and resolve ------------------------------------------------------------------

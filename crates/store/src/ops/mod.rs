@@ -379,8 +379,14 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(move |conn| Box::pin(async move { alerts::pending(conn, now).await }))).await
     }
 
-    async fn check_offline(&self, now: Timestamp) -> StoreResult<OfflineReport> {
-        self.backend.write(work(move |conn| Box::pin(async move { alerts::check_offline(conn, now).await }))).await
+    async fn check_offline(&self, now: Timestamp, watching_since: Option<Timestamp>) -> StoreResult<OfflineReport> {
+        self.backend
+            .write(work(move |conn| Box::pin(async move { alerts::check_offline(conn, now, watching_since).await })))
+            .await
+    }
+
+    async fn last_seen_bounds(&self) -> StoreResult<(Option<Timestamp>, Option<Timestamp>)> {
+        self.backend.read(work(|conn| Box::pin(alerts::last_seen_bounds(conn)))).await
     }
 
     async fn fleet_summary(&self) -> StoreResult<FleetSummary> {

@@ -97,22 +97,27 @@ impl TestHub {
 
     /// Starts a hub whose jobs run only when stepped.
     pub async fn start_with(config: Config, dir: tempfile::TempDir) -> TestHub {
+        Self::start_at(config, dir, start_time()).await
+    }
+
+    /// Like [`TestHub::start_with`], with the hub's clock at `now` (a restart later on).
+    pub async fn start_at(config: Config, dir: tempfile::TempDir, now: Timestamp) -> TestHub {
         let jobs = Stepper::default();
-        Self::start_with_jobs(config, dir, JobMode::Stepped(jobs)).await
+        Self::start_with_jobs(config, dir, JobMode::Stepped(jobs), now).await
     }
 
     /// Starts a hub whose jobs run as in production: on timers and outbox wake-ups.
     pub async fn start_running(config: Config, dir: tempfile::TempDir) -> TestHub {
-        Self::start_with_jobs(config, dir, JobMode::Running).await
+        Self::start_with_jobs(config, dir, JobMode::Running, start_time()).await
     }
 
-    async fn start_with_jobs(config: Config, dir: tempfile::TempDir, mode: JobMode) -> TestHub {
+    async fn start_with_jobs(config: Config, dir: tempfile::TempDir, mode: JobMode, now: Timestamp) -> TestHub {
         install_tls_provider();
         let (jobs, stepped) = match &mode {
             JobMode::Stepped(stepper) => (stepper.clone(), true),
             JobMode::Running => (Stepper::default(), false),
         };
-        let clock = Arc::new(ManualClock::new(start_time()));
+        let clock = Arc::new(ManualClock::new(now));
         let store = homelab_hub::open_store(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -147,6 +152,11 @@ impl TestHub {
     /// Routes and starts the sends due now without waiting for them; returns how many started.
     pub async fn dispatcher_pass(&self) -> usize {
         self.jobs.dispatcher_pass().await.unwrap()
+    }
+
+    /// When the running offline check would next wake up, at the hub's current time.
+    pub async fn offline_check_due(&self) -> Timestamp {
+        self.jobs.offline_check_due().await.unwrap()
     }
 
     /// Runs the offline check once at the hub's current time.
