@@ -71,6 +71,11 @@ pub struct Server {
     pub active_alert_summaries: Vec<String>,
     pub assigned_packs: Option<Vec<String>>,
     pub drift_detection_enabled: bool,
+    /// Not in v1: the server id of the machine this one depends on (its switch, router or
+    /// hypervisor). While that machine is offline, this one's silence is folded into its alert.
+    /// Absent when unset, so v1 clients see v1's exact shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<String>,
 }
 
 impl Server {
@@ -171,6 +176,10 @@ pub struct ServerUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub machine_type: Patch<String>,
+    /// Not in v1: the server id of the machine this one depends on; `null` removes it.
+    #[serde(default, deserialize_with = "patch")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub depends_on: Patch<String>,
 }
 
 fn patched_text(patch: &Patch<String>) -> Option<&str> {
@@ -197,6 +206,7 @@ impl ServerUpdate {
             None => {}
         }
         v.opt_str_len("display_name", patched_text(&self.display_name), 0, 255);
+        v.opt_str_len("depends_on", patched_text(&self.depends_on), 1, 100);
         v.opt_str_len("ip_address", patched_text(&self.ip_address), 0, 45);
         v.opt_str_len("machine_category", patched_text(&self.machine_category), 0, 50);
         v.opt_str_len("machine_category_source", patched_text(&self.machine_category_source), 0, 10);

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "retention in units", include_str!("../migrations/sqlite/0006_retention_in_units.sql")),
     (7, "typed settings", include_str!("../migrations/sqlite/0007_typed_settings.sql")),
     (8, "messages", include_str!("../migrations/sqlite/0008_messages.sql")),
+    (9, "dependencies", include_str!("../migrations/sqlite/0009_dependencies.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).

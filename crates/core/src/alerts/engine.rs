@@ -19,8 +19,14 @@
 //!   sustained window and then opens a new alert. (For offline alerts the window is the offline
 //!   timeout, which has usually elapsed already, so the next tick reopens it.)
 //! - **Offline** (on [`Observation::Tick`]): not a workstation, not paused, seen at least once and
-//!   silent for `server_offline_seconds` → a critical offline alert, reminded on the critical
-//!   cooldown. Any heartbeat resolves it; so does the server becoming a workstation.
+//!   silent for `server_offline_seconds` (with the hub's grace after its own downtime:
+//!   [`crate::status::Silence`]) → a critical offline alert, reminded on the critical cooldown.
+//!   Any heartbeat resolves it; so does the server becoming a workstation.
+//! - **Dependencies**: a machine behind a parent that has missed a heartbeat gets no offline
+//!   alert of its own: it waits for the parent's verdict, and when the parent is offline its
+//!   silence is the parent's, whose alert names the machines behind it ("2 machines behind it are
+//!   unreachable: pi, nas"). When the parent is back, the machines behind it get a heartbeat
+//!   interval plus the timeout to report before they can be declared offline on their own.
 //! - **Maintenance** (`is_paused`): no new alerts and no notifications; open alerts may still
 //!   escalate or resolve (with `notify: false`) and send no reminders. Breach timers keep running,
 //!   so a breach that outlasts the maintenance window opens as soon as maintenance ends.
@@ -70,6 +76,33 @@ pub struct ServerContext {
     pub last_seen: Option<Timestamp>,
     #[serde(default)]
     pub expected_services: Vec<ExpectedService>,
+    /// The machine this one sits behind, and those behind it; read for clock ticks only.
+    #[serde(default)]
+    pub topology: Topology,
+}
+
+/// Where a machine sits: behind a parent (its switch, router or hypervisor) and in front of
+/// children. A parent's outage is one alert, not one per machine behind it (like Alertmanager's
+/// inhibition and Zabbix's dependencies).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Topology {
+    pub parent: Option<Parent>,
+    /// Names of the machines behind this one that fell silent with it (last heard no later than
+    /// one heartbeat interval after it), for its offline alert's message.
+    #[serde(default)]
+    pub unreachable_behind: Vec<String>,
+}
+
+/// The machine a server depends on, as its offline rule needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parent {
+    pub name: String,
+    #[serde(default, with = "time::rfc3339_option")]
+    pub last_seen: Option<Timestamp>,
+    /// When its latest offline alert resolved: the machines behind it get a heartbeat interval
+    /// plus the timeout from then to report, as after the hub's own downtime.
+    #[serde(default, with = "time::rfc3339_option")]
+    pub back_at: Option<Timestamp>,
 }
 
 impl ServerContext {
@@ -444,13 +477,26 @@ impl Run<'_> {
         let ctx = self.ctx;
         let server = ctx.server;
         let name = server.name.as_str();
-        // The same rule as the status every view shows.
-        let silent_since = server.last_seen.filter(|seen| ctx.rules.silence().is_silent(*seen, ctx.now));
+        let parent = server.topology.parent.as_ref();
+        // The same rule as the status every view shows; behind a parent that came back, the
+        // machine gets the same grace as after the hub's own downtime.
+        let mut silence = ctx.rules.silence();
+        if let Some(back_at) = parent.and_then(|parent| parent.back_at) {
+            silence.watching_since = Some(silence.watching_since.map_or(back_at, |since| since.max(back_at)));
+        }
+        let silent_since = server.last_seen.filter(|seen| silence.is_silent(*seen, ctx.now));
+        // A parent that missed a heartbeat may be why this machine is silent: its verdict decides.
+        let behind_silent_parent = parent.is_some_and(|parent| {
+            parent
+                .last_seen
+                .is_some_and(|seen| (ctx.now - seen).num_seconds() > crate::status::HEARTBEAT_INTERVAL_SECONDS)
+        });
         let events = &mut self.events;
         let state = entry(&mut self.states, AlertKey::offline());
+        let unreachable = &server.topology.unreachable_behind;
         let offline_texts = |_: Severity| Texts {
             title: text::offline_title(name),
-            message: text::offline_message(name),
+            message: text::offline_message_with_unreachable(name, unreachable),
             threshold: 0.0,
             actual: 0.0,
         };
@@ -458,6 +504,7 @@ impl Run<'_> {
             if let Some(seen) = silent_since
                 && !server.is_workstation()
                 && !ctx.paused()
+                && !behind_silent_parent
             {
                 state.first_breach_at = Some(seen);
                 open(state, Severity::Critical, &ctx, events, offline_texts(Severity::Critical));

@@ -20,6 +20,8 @@ pub mod thresholds;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod topology_tests;
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,8 +30,8 @@ use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, ManualClock};
 pub use engine::{
-    AlertEvent, Evaluation, EventKind, ExpectedService, HeartbeatSample, Observation, Rules, ServerContext,
-    ServiceStatus, evaluate,
+    AlertEvent, Evaluation, EventKind, ExpectedService, HeartbeatSample, Observation, Parent, Rules, ServerContext,
+    ServiceStatus, Topology, evaluate,
 };
 pub use state::{ActiveAlert, AlertState, PendingBreach};
 pub use thresholds::{

@@ -131,6 +131,7 @@ impl Driver {
                     .take(3)
                     .map(|name| ExpectedService { service_name: (*name).into(), is_critical: true, enabled: true })
                     .collect(),
+                topology: Default::default(),
             },
             rules,
             next_id: 1,

@@ -51,6 +51,7 @@ impl Hub {
                     ExpectedService { service_name: "sql".into(), is_critical: false, enabled: true },
                     ExpectedService { service_name: "backup".into(), is_critical: true, enabled: false },
                 ],
+                topology: Default::default(),
             },
             rules: Rules::default(),
             next_id: 1,

@@ -85,6 +85,21 @@ pub fn offline_message(server_name: &str) -> String {
     format!("Server {server_name} is not responding to heartbeats.")
 }
 
+/// [`offline_message`], naming the machines behind the server that fell silent with it.
+pub fn offline_message_with_unreachable(server_name: &str, behind: &[String]) -> String {
+    match behind.len() {
+        0 => offline_message(server_name),
+        1 => format!(
+            "Server {server_name} is not responding to heartbeats; 1 machine behind it is unreachable: {}.",
+            behind[0]
+        ),
+        n => format!(
+            "Server {server_name} is not responding to heartbeats; {n} machines behind it are unreachable: {}.",
+            behind.join(", ")
+        ),
+    }
+}
+
 /// Title of an offline alert's resolution (v1's Slack header says "Server Back Online").
 pub fn online_title(server_name: &str) -> String {
     format!("Server back online: {server_name}")

@@ -1,11 +1,14 @@
 //! Servers: list, create, read, update, delete, maintenance mode, pending packages.
 
+use std::collections::HashMap;
+
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{self, Timestamp};
+use homelab_core::validate::Validator;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ServiceResult, status};
+use super::{ServiceError, ServiceResult, status};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,9 +38,42 @@ pub async fn get(state: &AppState, id: &str) -> ServiceResult<Server> {
 /// Partial update: only the keys sent are changed; `null` clears an optional field.
 pub async fn update(state: &AppState, id: &str, update: &ServerUpdate) -> ServiceResult<Server> {
     update.validate()?;
+    if let Some(Some(parent)) = &update.depends_on {
+        check_dependency(state, id, parent).await?;
+    }
     let server = state.store.update_server(id, update, state.clock.now()).await?;
     state.web.server_changed(&server.id, false);
     status::observed_one(state, server).await
+}
+
+/// A machine may depend on a known machine other than itself, and never in a circle (then no
+/// outage would be anybody's own).
+async fn check_dependency(state: &AppState, id: &str, parent: &str) -> ServiceResult<()> {
+    let servers = state.store.list_servers().await?;
+    let depends_on: HashMap<&str, Option<&str>> =
+        servers.iter().map(|s| (s.id.as_str(), s.depends_on.as_deref())).collect();
+    let refuse = |detail: String| {
+        let mut v = Validator::new("body");
+        v.custom("depends_on", "value_error", &detail, parent.into());
+        v.finish().map_err(ServiceError::Invalid)
+    };
+    if parent == id {
+        return refuse("a machine cannot depend on itself".into());
+    }
+    if !depends_on.contains_key(parent) {
+        return refuse(format!("there is no server '{parent}'"));
+    }
+    let mut above = Some(parent);
+    for _ in 0..servers.len() {
+        match above {
+            Some(machine) if machine == id => {
+                return refuse(format!("'{parent}' already depends on '{id}'"));
+            }
+            Some(machine) => above = depends_on.get(machine).copied().flatten(),
+            None => break,
+        }
+    }
+    Ok(())
 }
 
 /// Deletes the server and all its history, alerts and credentials.

@@ -49,19 +49,29 @@ pub struct EditPanel {
     pub display_name: String,
     pub machine_type: String,
     pub machine_types: &'static [&'static str],
+    /// The machine it sits behind (server id; empty for none) and the machines it may name:
+    /// `(id, name)` of every other server.
+    pub depends_on: String,
+    pub parents: Vec<(String, String)>,
     pub paused: bool,
     pub message: Option<String>,
     pub error: Option<String>,
 }
 
 impl EditPanel {
-    fn of(server: &Server, tags: &[String]) -> Self {
+    fn of(server: &Server, tags: &[String], fleet: &[Server]) -> Self {
         EditPanel {
             id: server.id.clone(),
             tags: tags.join(" "),
             display_name: server.display_name.clone().unwrap_or_default(),
             machine_type: server.machine_type.as_str().to_owned(),
             machine_types: &MACHINE_TYPES,
+            depends_on: server.depends_on.clone().unwrap_or_default(),
+            parents: fleet
+                .iter()
+                .filter(|other| other.id != server.id)
+                .map(|other| (other.id.clone(), other.name().to_owned()))
+                .collect(),
             paused: server.is_paused,
             message: None,
             error: None,
@@ -101,9 +111,13 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
         Err(error) => return super::error_page(&error),
     };
     let (services, alerts) = tokio::join!(services_partial(&state, &id), server_alerts(&state, &id));
+    let fleet = match state.store.list_servers().await {
+        Ok(fleet) => fleet,
+        Err(error) => return super::error_page(&error.into()),
+    };
     render(&ServerPage {
         layout: Layout::new(server.name().to_owned(), "fleet", &user.csrf),
-        edit: EditPanel::of(&server, &card.tags),
+        edit: EditPanel::of(&server, &card.tags, &fleet),
         services,
         alerts,
         filesystems: server.filesystems.clone().unwrap_or_default(),
@@ -159,13 +173,16 @@ pub struct EditForm {
     display_name: String,
     #[serde(default)]
     machine_type: String,
+    #[serde(default)]
+    depends_on: String,
 }
 
 async fn panel_after(state: &AppState, id: &str, message: Option<String>, error: Option<String>) -> Response {
     let panel = async {
         let server = service::servers::get(state, id).await?;
         let tags = service::tags::of_server(state, id).await?.tags;
-        Ok::<_, ServiceError>(EditPanel { message, error, ..EditPanel::of(&server, &tags) })
+        let fleet = state.store.list_servers().await?;
+        Ok::<_, ServiceError>(EditPanel { message, error, ..EditPanel::of(&server, &tags, &fleet) })
     };
     match panel.await {
         Ok(panel) => render(&panel),
@@ -173,7 +190,8 @@ async fn panel_after(state: &AppState, id: &str, message: Option<String>, error:
     }
 }
 
-/// `POST /ui/servers/{id}/edit`: display name and machine type (as `PUT /api/v1/servers/{id}`).
+/// `POST /ui/servers/{id}/edit`: display name, machine type and the machine it sits behind (as
+/// `PUT /api/v1/servers/{id}`).
 pub async fn edit(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -188,6 +206,7 @@ pub async fn edit(
     let document = json!({
         "display_name": if display_name.is_empty() { serde_json::Value::Null } else { display_name.into() },
         "machine_type": form.machine_type,
+        "depends_on": if form.depends_on.is_empty() { serde_json::Value::Null } else { form.depends_on.into() },
     });
     let update: ServerUpdate = match serde_json::from_value(document) {
         Ok(update) => update,

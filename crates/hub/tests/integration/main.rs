@@ -16,6 +16,7 @@ mod api_metrics;
 mod api_registration;
 mod api_servers;
 mod config_api;
+mod dependencies;
 mod durability;
 mod fleet_status;
 mod notification_channels;

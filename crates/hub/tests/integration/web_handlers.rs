@@ -159,6 +159,14 @@ async fn pages_show_the_fleet_the_server_and_tokens() {
         (server.display_name.as_deref(), server.machine_type),
         (Some("Web one"), homelab_core::status::MachineType::Workstation)
     );
+    // The machine it sits behind: picked from the fleet, checked like the API.
+    assert!(detail.contains("name=\"depends_on\"") && detail.contains("<option value=\"nas\""), "{detail}");
+    let text = post("/ui/servers/web01/edit", "machine_type=server&depends_on=web01").await.unwrap();
+    let text = text.text().await.unwrap();
+    assert!(text.contains("field-error") && text.contains("cannot depend on itself"), "{text}");
+    let text = post("/ui/servers/web01/edit", "machine_type=server&depends_on=nas").await.unwrap();
+    assert!(text.text().await.unwrap().contains("<option value=\"nas\" selected>"));
+    assert_eq!(hub.store.get_server("web01").await.unwrap().depends_on.as_deref(), Some("nas"));
 
     // Tokens: created (install command shown once), listed, revoked.
     let text =

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use homelab_core::alerts::{
     AlertEvent, AlertKey, AlertKind, AlertState, AlertStatus, Evaluation, EventKind, ExpectedService, Observation,
-    Rules, ServerContext, Severity,
+    Parent, Rules, ServerContext, Severity, Topology,
 };
+use homelab_core::status::HEARTBEAT_INTERVAL_SECONDS;
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
 use super::{service_states, settings};
@@ -60,7 +61,45 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
         is_paused: row.bool(4)?,
         last_seen: row.opt_i64(5)?.map(from_millis),
         expected_services,
+        topology: Topology::default(),
     })
+}
+
+/// The machine `server` depends on and, when it is silent itself, the machines behind it that fell
+/// silent with it (last heard no later than one heartbeat interval after it), by hostname.
+async fn topology(conn: &mut dyn Conn, pk: i64, server: &ServerContext) -> StoreResult<Topology> {
+    let parent = conn
+        .query_opt(
+            "SELECT COALESCE(p.display_name, p.hostname), p.last_seen, \
+             (SELECT MAX(a.resolved_at) FROM alerts a WHERE a.server_pk = p.pk AND a.alert_type = 'offline') \
+             FROM servers c JOIN servers p ON p.id = c.depends_on WHERE c.pk = $1",
+            &[pk.into()],
+        )
+        .await?
+        .map(|row| {
+            Ok::<_, StoreError>(Parent {
+                name: row.str(0)?,
+                last_seen: row.opt_i64(1)?.map(from_millis),
+                back_at: row.opt_i64(2)?.map(from_millis),
+            })
+        })
+        .transpose()?;
+    let unreachable_behind = match server.last_seen {
+        Some(seen) => {
+            let fell_silent_with_it = to_millis(&seen) + HEARTBEAT_INTERVAL_SECONDS * 1000;
+            conn.query(
+                "SELECT hostname FROM servers WHERE depends_on = $1 AND is_inactive = FALSE \
+                 AND last_seen IS NOT NULL AND last_seen <= $2 ORDER BY hostname",
+                &[server.server_id.as_str().into(), fell_silent_with_it.into()],
+            )
+            .await?
+            .iter()
+            .map(|row| row.str(0))
+            .collect::<StoreResult<_>>()?
+        }
+        None => Vec::new(),
+    };
+    Ok(Topology { parent, unreachable_behind })
 }
 
 /// The stored states of a server; with `key`, only that key's.
@@ -88,7 +127,10 @@ pub(crate) async fn observe(
     observation: &Observation,
     only_key: Option<&AlertKey>,
 ) -> StoreResult<Vec<AlertEvent>> {
-    let server = server_context(conn, pk).await?;
+    let mut server = server_context(conn, pk).await?;
+    if matches!(observation, Observation::Tick { .. }) {
+        server.topology = topology(conn, pk, &server).await?;
+    }
     let states = load_states(conn, pk, only_key).await?;
     let evaluation = homelab_core::alerts::evaluate(&states, &server, rules, observation);
     persist(conn, pk, &states, evaluation, observation.now()).await

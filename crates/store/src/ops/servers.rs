@@ -26,7 +26,7 @@ pub(crate) const SERVER_COLUMNS: &str = "pk, id, guid, hostname, display_name, i
     kernel_version, architecture, updates_available, security_updates, is_paused, paused_at, agent_version, \
     agent_mode, is_inactive, inactive_since, last_seen, tailscale_hostname, machine_type, ssh_username, sudo_mode, \
     config_user, created_at, updated_at, latest_metrics, filesystems, network_interfaces, assigned_packs, \
-    drift_detection_enabled";
+    drift_detection_enabled, depends_on";
 
 fn opt_time(row: &Row, index: usize) -> StoreResult<Option<Timestamp>> {
     Ok(row.opt_i64(index)?.map(from_millis))
@@ -83,6 +83,7 @@ pub(crate) fn server_from_row(row: &Row) -> StoreResult<StoredServer> {
         active_alert_summaries: Vec::new(),
         assigned_packs: opt_json::<Vec<String>>(row, 36)?,
         drift_detection_enabled: row.bool(37)?,
+        depends_on: row.opt_str(38)?,
     };
     Ok(StoredServer { pk: row.i64(0)?, server })
 }
@@ -207,6 +208,7 @@ pub(crate) async fn update(
     patch_column(&mut sets, &mut params, "sudo_mode", &update.sudo_mode);
     patch_column(&mut sets, &mut params, "config_user", &update.config_user);
     patch_column(&mut sets, &mut params, "machine_type", &update.machine_type);
+    patch_column(&mut sets, &mut params, "depends_on", &update.depends_on);
     params.push(to_millis(&now).into());
     sets.push(format!("updated_at = ${}", params.len()));
     params.push(id.into());
@@ -221,6 +223,8 @@ pub(crate) async fn delete(conn: &mut dyn Conn, id: &str) -> StoreResult<()> {
     if conn.execute("DELETE FROM servers WHERE id = $1", &[id.into()]).await? == 0 {
         return Err(not_found(id));
     }
+    // Machines behind it stand on their own again.
+    conn.execute("UPDATE servers SET depends_on = NULL WHERE depends_on = $1", &[id.into()]).await?;
     Ok(())
 }
 
