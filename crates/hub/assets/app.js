@@ -105,6 +105,20 @@
     setInterval(tickCountdowns, 1000);
   }
 
+  // A page left for another keeps its live-update stream open while the browser holds it in its
+  // back/forward cache. Over HTTP/1.1 a browser opens at most six connections to the hub, so a
+  // few pages later every request (charts, actions) would queue behind held streams. Close them
+  // on leaving; a page shown again from that cache is reloaded, as its data is stale anyway.
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("[sse-connect]").forEach(function (el) {
+      var data = el["htmx-internal-data"];
+      if (data && data.sseEventSource) data.sseEventSource.close();
+    });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) window.location.reload();
+  });
+
   // Forms marked data-reset-on-success empty themselves once the hub accepted them.
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;

@@ -473,6 +473,33 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.shoot("fleet").await;
     s.assert_no_console_errors("fleet (live)").await;
 
+    // A machine with one sample: a dot on an honest 0–100 axis over ten minutes, not an empty
+    // grid dated years ahead, and a note that history is being collected.
+    client.goto(&hub.url("/servers/newbox")).await.unwrap();
+    s.wait_css("#history[data-loaded='24h']").await;
+    s.wait_css("#chart-cpu .uplot").await;
+    let note = s.wait_css("#history-note").await.text().await.unwrap();
+    assert!(note.contains("Collecting history: one sample so far"), "{note}");
+    let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
+    assert_eq!((&cpu["points"], &cpu["yMin"], &cpu["yMax"]), (&json!("true"), &json!("0"), &json!("100")), "{cpu}");
+    assert_eq!(cpu["yTicks"], "0 %|25 %|50 %|75 %|100 %", "{cpu}");
+    let span = |d: &Value| {
+        d["xMax"].as_str().unwrap().parse::<f64>().unwrap() - d["xMin"].as_str().unwrap().parse::<f64>().unwrap()
+    };
+    assert_eq!(span(&cpu), 600.0, "ten minutes around the sample: {cpu}");
+    let net = s.wait_css("#chart-net .chart-empty").await.text().await.unwrap();
+    assert!(net.contains("a rate needs a second sample"), "{net}");
+    client.find(Locator::Css("button[data-range='12m']")).await.unwrap().click().await.unwrap();
+    s.wait_css("#history[data-loaded='12m']").await;
+    let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
+    assert_eq!(span(&cpu), 4.0 * 86_400.0, "four days around the one daily bucket: {cpu}");
+    let now = hub.now().timestamp() as f64;
+    let x_min = cpu["xMin"].as_str().unwrap().parse::<f64>().unwrap();
+    assert!((now - 4.0 * 86_400.0..now + 86_400.0).contains(&x_min), "the axis is around now: {cpu}");
+    s.assert_no_console_errors("a new machine's charts").await;
+    client.goto(&hub.url("/")).await.unwrap();
+    s.wait_css("#card-newbox").await;
+
     // Theme is remembered across a reload.
     s.set_theme("dark").await;
     client.refresh().await.unwrap();
@@ -486,6 +513,12 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.wait_css("#chart-cpu .uplot").await;
     let tip = s.hover_chart("#chart-cpu").await;
     assert!(tip.contains("CPU: ") && tip.contains(" %"), "tooltip: {tip:?}");
+    // An hour of CPU between 20 and 38 %: still drawn on 0–100, lines without dots, no note
+    // (an hour of a day is sparse: the note says how much there is).
+    let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
+    assert_eq!((&cpu["yMin"], &cpu["yMax"], &cpu["points"]), (&json!("0"), &json!("100"), &json!("false")), "{cpu}");
+    let note = s.wait_css("#history-note").await.text().await.unwrap();
+    assert!(note.contains("minutes of samples so far"), "{note}");
     client.find(Locator::Css("button[data-range='7d']")).await.unwrap().click().await.unwrap();
     s.wait_css("#history[data-loaded='7d']").await;
     let pressed =
@@ -696,6 +729,95 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.wait_css("#api_key").await;
 
     println!("screenshots: {}", s.shots.display());
+    client.close().await.unwrap();
+    drop(driver);
+    hub.stop().await;
+}
+
+/// The chart axis and tick rules (`assets/chart-scale.js`), called as pure functions in the
+/// browser that runs them: percentages on 0–100 unless zoomed, ticks that never repeat, rate
+/// axes in one unit that fits, a sensible time span around a single sample, points while sparse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_axes_and_ticks_follow_the_rules() {
+    let Some((driver, client, _profile)) = start_browser().await else { return };
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    client.goto(&hub.url("/login")).await.unwrap();
+    let script = hub.url(&homelab_hub::web::assets::urls().chart_scale_js);
+    client
+        .execute(
+            "var s = document.createElement('script'); s.src = arguments[0]; document.head.appendChild(s);",
+            vec![json!(script)],
+        )
+        .await
+        .unwrap();
+    let eval = |script: &'static str| {
+        let client = client.clone();
+        async move { client.execute(script, vec![]).await.unwrap() }
+    };
+    wait_for("chart-scale.js to load", || async { eval("return !!window.HlcScale;").await == true }).await;
+
+    let cases = eval(
+        "const S = window.HlcScale;
+         const axis = (kind, lo, hi, zoomed) => { const r = S.yRange(kind, lo, hi, zoomed);
+           return {range: r, labels: S.labels(kind, S.ticks(kind, r[0], r[1]).values)}; };
+         return {
+           flatCpu: axis('percent', 14.9, 15.0, false),
+           zoomedCpu: axis('percent', 14.9, 15.0, true),
+           noData: axis('percent', null, null, false),
+           net: axis('rate', 0, 25000, false),
+           quietNet: axis('rate', 0, 0, false),
+           fastNet: axis('rate', 0, 80e6, false),
+           load: axis('load', 0, 0.3, false),
+           oneSample: S.xRange(1000, 1000, S.minSpan('24h')),
+           yearOneBucket: S.xRange(86400, 86400, S.minSpan('12m')),
+           wide: S.xRange(0, 86400, S.minSpan('24h')),
+           pointsFew: S.showPoints(1, 500), pointsMany: S.showPoints(1440, 500),
+           width: S.axisWidth(['0 KiB/s', '24.4 KiB/s'], t => t.length * 7),
+           noteOne: S.historyNote('24h', 1000, 1000, 1),
+           noteHour: S.historyNote('24h', 0, 3600, 60),
+           noteFull: S.historyNote('24h', 0, 86000, 1440),
+         };",
+    )
+    .await;
+    assert_eq!(cases["flatCpu"], json!({"range": [0, 100], "labels": ["0 %", "25 %", "50 %", "75 %", "100 %"]}));
+    assert_eq!(cases["noData"]["range"], json!([0, 100]));
+    let zoomed = &cases["zoomedCpu"];
+    assert!(zoomed["range"][0].as_f64().unwrap() >= 14.0 && zoomed["range"][1].as_f64().unwrap() <= 16.0, "{zoomed}");
+    assert_eq!(zoomed["labels"], json!(["14.8 %", "14.9 %", "15.0 %"]));
+    assert_eq!(cases["net"]["labels"], json!(["0 KiB/s", "10 KiB/s", "20 KiB/s", "30 KiB/s"]));
+    assert_eq!(
+        cases["quietNet"]["labels"],
+        json!(["0.00 KiB/s", "0.25 KiB/s", "0.50 KiB/s", "0.75 KiB/s", "1.00 KiB/s"])
+    );
+    assert_eq!(cases["fastNet"]["labels"], json!(["0 MiB/s", "20 MiB/s", "40 MiB/s", "60 MiB/s", "80 MiB/s"]));
+    assert_eq!(cases["load"]["labels"], json!(["0.00", "0.25", "0.50", "0.75", "1.00"]));
+    assert_eq!(cases["oneSample"], json!([700, 1300]), "ten minutes around one sample");
+    assert_eq!(cases["yearOneBucket"], json!([-86400, 259200]), "four days around one daily bucket");
+    assert_eq!(cases["wide"], json!([0, 86400]));
+    assert_eq!((&cases["pointsFew"], &cases["pointsMany"]), (&json!(true), &json!(false)));
+    assert_eq!(cases["width"], json!(10 * 7 + 18), "the longest label fits");
+    assert!(cases["noteOne"].as_str().unwrap().contains("Collecting history: one sample so far"), "{cases}");
+    assert!(cases["noteHour"].as_str().unwrap().contains("60 minutes of samples"), "{cases}");
+    assert_eq!(cases["noteFull"], "");
+
+    // Any data range: ticks inside the range, 2 to 12 of them, every label different.
+    let failures = eval(
+        "const S = window.HlcScale; const bad = []; let seed = 7;
+         const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+         for (const kind of ['percent', 'load', 'rate']) for (const zoomed of [false, true]) for (let i = 0; i < 400; i++) {
+           const scale = kind === 'rate' ? Math.pow(10, rnd() * 10) : kind === 'load' ? rnd() * 40 : 100;
+           let a = rnd() * scale, b = rnd() * scale; if (rnd() < 0.2) b = a;
+           const lo = Math.min(a, b), hi = Math.max(a, b);
+           const r = S.yRange(kind, lo, hi, zoomed);
+           const t = S.ticks(kind, r[0], r[1]); const labels = S.labels(kind, t.values);
+           const ok = r[0] <= lo + 1e-9 && r[1] >= hi - 1e-9 && t.values.length >= 2 && t.values.length <= 12
+             && new Set(labels).size === labels.length && t.values.every(v => v >= r[0] - 1e-9 && v <= r[1] + 1e-9);
+           if (!ok) bad.push({kind, zoomed, lo, hi, range: r, labels});
+         }
+         return bad.slice(0, 5);",
+    )
+    .await;
+    assert_eq!(failures, json!([]), "axes that break the rules");
     client.close().await.unwrap();
     drop(driver);
     hub.stop().await;
