@@ -129,6 +129,22 @@
   document.addEventListener("htmx:afterSettle", applyFilters);
   document.addEventListener("htmx:sseMessage", applyFilters);
 
+  // Pending packages: security only or all, and the first few or all of them.
+  document.addEventListener("click", function (event) {
+    var show = event.target.closest && event.target.closest("[data-pkg-show]");
+    var more = event.target.closest && event.target.closest("[data-pkg-more]");
+    var panel = (show || more) && (show || more).closest("#packages");
+    if (!panel) return;
+    if (show) {
+      panel.classList.toggle("pkg-security-only", show.getAttribute("data-pkg-show") === "security");
+      panel.querySelectorAll("[data-pkg-show]").forEach(function (b) { b.setAttribute("aria-pressed", String(b === show)); });
+    } else {
+      var collapsed = panel.classList.toggle("pkg-collapsed");
+      more.setAttribute("aria-expanded", String(!collapsed));
+      more.textContent = collapsed ? more.getAttribute("data-more-text") || more.textContent : "Show fewer";
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
     if (!button) return;

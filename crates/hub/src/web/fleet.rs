@@ -77,6 +77,8 @@ pub struct FleetPage {
     pub cards: Vec<Card>,
     /// Every tag in use and how many machines carry it, for the tag filter.
     pub tag_options: Vec<(String, usize)>,
+    /// "Add a machine": a token and the one command that installs the agent.
+    pub install: super::install::InstallPartial,
 }
 
 /// The card of one machine; also sent as an SSE event when the machine changes.
@@ -326,6 +328,7 @@ pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
         banner,
         pending,
         tag_options: tag_options(&cards),
+        install: super::install::InstallPartial::default(),
         cards,
     })
 }

@@ -37,7 +37,12 @@ pub struct ServerPage {
     pub packages: Vec<Package>,
     pub services: ServicesPartial,
     pub alerts: ServerAlertsPartial,
+    /// How to install the agent, while the machine waits for its first heartbeat.
+    pub install: super::install::InstallPartial,
 }
+
+/// Pending packages listed before "Show all": a machine behind on updates can have over a hundred.
+pub const PACKAGES_SHOWN: usize = 10;
 
 /// The edit form and maintenance switch; re-rendered after each action with its outcome.
 #[derive(Template)]
@@ -78,6 +83,15 @@ impl ServerPage {
     pub fn security_count(&self) -> usize {
         self.packages.iter().filter(|p| p.is_security).count()
     }
+
+    pub fn shown(&self) -> usize {
+        PACKAGES_SHOWN
+    }
+
+    /// Never heard from: nothing it shows (packages, filesystems) has been reported yet.
+    pub fn waiting(&self) -> bool {
+        self.card.status == view::Status::Unknown
+    }
 }
 
 /// `GET /servers/{id}`.
@@ -104,6 +118,7 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
     render(&ServerPage {
         layout: Layout::new(server.name().to_owned(), "fleet", &user.csrf),
         edit: EditPanel::of(&server, &card.tags),
+        install: super::install::InstallPartial::for_name(server.name()),
         services,
         alerts,
         filesystems: server.filesystems.clone().unwrap_or_default(),

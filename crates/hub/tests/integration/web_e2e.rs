@@ -221,6 +221,10 @@ impl Session<'_> {
                 assert!(Instant::now() < deadline, "{page} at {label} width scrolls sideways: {sideways}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            if label == "phone" {
+                let reach = self.eval(PHONE_REACH).await;
+                assert_eq!(reach, json!({"offscreen": [], "scrolling": []}), "{page}: actions off-screen on a phone");
+            }
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
@@ -366,6 +370,18 @@ const SIDEWAYS: &str = "
       .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
         + ' right=' + Math.round(e.getBoundingClientRect().right) + ' width=' + Math.round(e.getBoundingClientRect().width));
     return {scrolled, wide, client: document.documentElement.clientWidth, scrollWidth: document.documentElement.scrollWidth};";
+
+/// At phone width: controls and countdowns in tables that reach past the screen's right edge, and
+/// table boxes that would need scrolling sideways (both must be empty).
+const PHONE_REACH: &str = "
+    const limit = document.documentElement.clientWidth + 1;
+    const offscreen = [...document.querySelectorAll('table button, table .countdown, table a.btn, table input:not([type=hidden])')]
+      .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > limit)
+      .map(e => (e.getAttribute('aria-label') || e.textContent).trim() + ' right=' + Math.round(e.getBoundingClientRect().right));
+    const scrolling = [...document.querySelectorAll('.table-wrap')]
+      .filter(w => w.querySelector('table.stack') && w.getClientRects().length && w.scrollWidth > w.clientWidth + 1)
+      .map(w => w.querySelector('table').className + ' ' + w.scrollWidth + '>' + w.clientWidth);
+    return {offscreen, scrolling};";
 
 /// Ids of the fleet cards not hidden by the filters.
 const VISIBLE_CARDS: &str =
@@ -818,6 +834,156 @@ async fn chart_axes_and_ticks_follow_the_rules() {
     )
     .await;
     assert_eq!(failures, json!([]), "axes that break the rules");
+    client.close().await.unwrap();
+    drop(driver);
+    hub.stop().await;
+}
+
+/// A new user's first hour, as the issue tells it: start the hub and see this machine (the
+/// built-in agent), add a second machine from the dashboard with one command (it waits for its
+/// first heartbeat, then reports every service unit), watch one of its services with one click,
+/// and get a test notification. Screenshots of each step at desktop and phone width in both
+/// themes (`first-hour-*`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_users_first_hour() {
+    let Some((driver, client, _profile)) = start_browser().await else { return };
+    let hub = TestHub::start_with_local_agent("this-machine").await;
+    let receiver = FakeReceiver::start(&[]).await;
+    let s =
+        Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+
+    // Start the hub and see this machine.
+    client.goto(&hub.url("/")).await.unwrap();
+    s.wait_css("#api_key").await.send_keys(API_KEY).await.unwrap();
+    client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    s.wait_css("#add-machine").await;
+    // The built-in agent's first heartbeat (about two seconds in; the live update adds the card).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status =
+            s.eval("var c = document.getElementById('card-this-machine'); return c ? c.dataset.status : '';").await;
+        if status == "online" || status == "warning" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "this machine did not report: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let summary = s.wait_css("#summary").await.text().await.unwrap();
+    assert!(summary.contains("1\nmachine") || summary.contains("1 machine"), "{summary}");
+    s.assert_no_console_errors("fleet (first start)").await;
+    s.shoot("first-hour-1-fleet").await;
+
+    // Add a machine from the fleet page: one command with a fresh token.
+    // (Open already if the page was loaded before this machine's card arrived: an empty fleet.)
+    if s.eval("return document.getElementById('add-machine').open;").await == false {
+        s.click_css("#add-machine summary").await;
+    }
+    s.wait_css("#install input[name=display_name]").await.send_keys("garage-pi").await.unwrap();
+    s.click_css("#install button[type=submit]").await;
+    let command = s.wait_css("#install-one-command").await.text().await.unwrap();
+    let prefix =
+        format!("curl -fsSL {}/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_", hub.url(""));
+    assert!(command.starts_with(&prefix), "{command}");
+    let token = command.rsplit(' ').next().unwrap().to_owned();
+    let register = s.wait_css("#install-register").await.text().await.unwrap();
+    assert!(register.starts_with("homelabcmd-agent register --hub http://127.0.0.1:") && register.ends_with(&token));
+    s.assert_no_console_errors("fleet (add a machine)").await;
+    s.shoot("first-hour-2-add-machine").await;
+
+    // The new machine's agent claims the token: the machine exists, waiting for its heartbeat.
+    let (status, claimed) = hub
+        .post_raw(
+            "/api/v1/agents/register/claim",
+            &[],
+            serde_json::to_vec(&json!({"token": token, "server_id": "garage-pi", "hostname": "garage-pi.home.lan"}))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200, "{claimed}");
+    if hub.store.get_server("garage-pi").await.is_err() {
+        // A claim that does not create the server yet: add it by hand, as the API allows.
+        hub.post("/api/v1/servers", json!({"id": "garage-pi", "hostname": "garage-pi.home.lan"})).await;
+    }
+    client.refresh().await.unwrap();
+    let badge = s.wait_css("#card-garage-pi .badge").await.text().await.unwrap();
+    assert!(badge.contains("Waiting"), "not a red OFFLINE: {badge}");
+    let foot = s.wait_css("#card-garage-pi .card-foot").await.text().await.unwrap();
+    assert!(foot.contains("Waiting for its first heartbeat") && !foot.contains("seen never"), "{foot}");
+    let summary = s.wait_css("#summary").await.text().await.unwrap();
+    assert!(summary.contains("waiting for first heartbeat"), "{summary}");
+    let offline = s.eval("return document.querySelector('#summary .stat-offline .stat-n').textContent;").await;
+    assert_eq!(offline, "0", "a machine that never reported is not offline");
+    s.click_css("#card-garage-pi .waiting-note a").await;
+    let waiting = s.wait_css("#connect").await.text().await.unwrap();
+    assert!(waiting.contains("Waiting for the first heartbeat") && waiting.contains("garage-pi.home.lan"), "{waiting}");
+    let packages = s.wait_css("#packages").await.text().await.unwrap();
+    assert!(packages.contains("Not reported yet.") && !packages.contains("Up to date"), "{packages}");
+    s.click_css("#connect #install button[type=submit]").await;
+    let again = s.wait_css("#connect #install-one-command").await.text().await.unwrap();
+    assert!(again.starts_with(&prefix) && !again.ends_with(&token), "a fresh token: {again}");
+    s.assert_no_console_errors("a machine waiting for its first heartbeat").await;
+    s.shoot("first-hour-3-waiting").await;
+
+    // Its first heartbeat: every service unit's state (one `systemctl list-units`), and 25
+    // pending packages, 3 of them security updates.
+    let mut body = heartbeat_body("garage-pi", hub.now(), 12.0);
+    body["services"] = json!([
+        {"name": "cron", "status": "running"}, {"name": "nginx", "status": "running"},
+        {"name": "rpi-eeprom-update", "status": "failed"}, {"name": "ssh", "status": "running"},
+        {"name": "lighttpd", "status": "stopped"}
+    ]);
+    body["packages"] = json!((0..25)
+        .map(|i| json!({"name": format!("pkg{i:02}"), "current_version": "1.0", "new_version": "1.1",
+                        "repository": if i % 8 == 0 { "bookworm-security" } else { "bookworm" }, "is_security": i % 8 == 0}))
+        .collect::<Vec<_>>());
+    body["updates_available"] = json!(25);
+    body["security_updates"] = json!(4);
+    let guid = claimed["server_guid"].as_str().unwrap_or_default().to_owned();
+    let agent_token = claimed["api_token"].as_str().unwrap_or_default().to_owned();
+    let (status, answer) = hub.heartbeat_as_agent(&agent_token, &guid, body).await;
+    assert_eq!(status, 200, "{answer}");
+    client.refresh().await.unwrap();
+    s.wait_css("#svc-reported-nginx").await;
+    assert_eq!(s.eval("return !!document.getElementById('connect');").await, false, "no longer waiting");
+
+    // Pending packages: security first and only, ten at a time, all on request.
+    let visible =
+        "return [...document.querySelectorAll('#packages tbody tr')].filter(r => r.getClientRects().length).length;";
+    assert_eq!(s.eval(visible).await, 4, "the security updates");
+    s.click_css("#packages [data-pkg-show=all]").await;
+    assert_eq!(s.eval(visible).await, 10, "the first ten");
+    let first = s.eval("return document.querySelector('#packages tbody tr').textContent;").await;
+    assert!(first.as_str().unwrap().contains("security"), "security first: {first}");
+    s.click_css("#packages [data-pkg-more]").await;
+    assert_eq!(s.eval(visible).await, 25);
+    s.click_css("#packages [data-pkg-more]").await;
+
+    // Watch a service with one click: no agent configuration.
+    s.click_css("#svc-reported-nginx button").await;
+    s.wait_css("#svc-nginx .svc-state-running").await;
+    assert_eq!(hub.get("/api/v1/servers/garage-pi/services").await.1["services"][0]["service_name"], "nginx");
+    s.assert_no_console_errors("server (watching a reported service)").await;
+    s.shoot("first-hour-4-server").await;
+
+    // Get a test notification.
+    client.goto(&hub.url("/settings/notifications")).await.unwrap();
+    s.wait_css("#channel-form input[name=id]").await.send_keys("phone").await.unwrap();
+    client
+        .find(Locator::Css("#channel-form select[name=kind]"))
+        .await
+        .unwrap()
+        .select_by_value("webhook")
+        .await
+        .unwrap();
+    client.find(Locator::Css("#channel-form input[name=url]")).await.unwrap().send_keys(&receiver.url).await.unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Add channel')]")).await.unwrap().click().await.unwrap();
+    s.click_css("#channel-phone button").await;
+    let result = s.wait_css(".test-result").await.text().await.unwrap();
+    assert!(result.contains("Test to phone: Test message sent successfully"), "{result}");
+    assert_eq!(receiver.wait_for(1).await.len(), 1);
+    s.assert_no_console_errors("notifications (test)").await;
+    s.shoot("first-hour-5-notifications").await;
+
     client.close().await.unwrap();
     drop(driver);
     hub.stop().await;
