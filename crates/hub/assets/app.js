@@ -42,6 +42,11 @@
       card.hidden = !ok;
       if (ok) shown++;
     });
+    // A group heading shows while a card of its group does.
+    document.querySelectorAll("#grid .group-head").forEach(function (head) {
+      var group = head.getAttribute("data-group");
+      head.hidden = !document.querySelector("#grid .card[data-type='" + group + "']:not([hidden])");
+    });
     var count = document.getElementById("fleet-count");
     if (count) count.textContent = shown === total ? total + " shown" : shown + " of " + total + " shown";
   }

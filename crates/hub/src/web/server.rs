@@ -310,7 +310,15 @@ pub struct ServicesPartial {
     pub error: Option<String>,
 }
 
+/// Up to this many reported services nobody watches are listed open; more (an agent reports
+/// every unit, often a hundred) fold away behind their count.
+const REPORTED_OPEN: usize = 12;
+
 impl ServicesPartial {
+    pub fn reported_open(&self) -> usize {
+        REPORTED_OPEN
+    }
+
     pub fn down(&self) -> usize {
         self.rows.iter().filter(|r| r.enabled && (r.state == "stopped" || r.state == "failed")).count()
     }
@@ -394,6 +402,15 @@ async fn services_with(state: &AppState, id: &str, message: Option<String>, erro
             .collect(),
         _ => Vec::new(),
     };
+    // Failed first (worth a look), then running (worth watching), then the rest, by name.
+    let order = |state: &str| match state {
+        "failed" => 0,
+        "running" => 1,
+        "stopped" => 2,
+        _ => 3,
+    };
+    let mut unwatched = unwatched;
+    unwatched.sort_by(|a, b| order(a.state).cmp(&order(b.state)).then_with(|| a.name.cmp(&b.name)));
     ServicesPartial { server_id: id.to_owned(), rows, unwatched, message, error: error.or(list_error) }
 }
 

@@ -437,6 +437,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.wait_css("#card-web01").await;
     assert_eq!(s.eval(VISIBLE_CARDS).await.as_array().unwrap().len(), 6);
 
+    // Servers and workstations in groups; a heading goes with its last shown card.
+    let heads =
+        "return [...document.querySelectorAll('#grid .group-head')].filter(h => !h.hidden).map(h => h.textContent);";
+    assert_eq!(s.eval(heads).await, json!(["Servers", "Workstations"]));
+    let last = "return [...document.querySelectorAll('#grid > *')].map(e => e.id || e.textContent).pop();";
+    assert_eq!(s.eval(last).await, "card-desk", "workstations come after the servers");
+    client.find(Locator::Id("fleet-type")).await.unwrap().select_by_value("workstation").await.unwrap();
+    assert_eq!(s.eval(heads).await, json!(["Workstations"]));
+    client.find(Locator::Id("fleet-type")).await.unwrap().select_by_value("").await.unwrap();
+
     // The open-alerts banner (most severe first) and the breach about to fire, counting down.
     let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
     assert!(banner.contains("2 open alerts") && banner.contains("Critical DISK usage on nas"), "{banner}");
@@ -633,6 +643,17 @@ async fn the_dashboard_works_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     s.assert_no_console_errors("alerts").await;
+
+    // The server filter is a picker of names: the nas's alerts only.
+    let options =
+        s.eval("return [...document.querySelectorAll('select[name=server_id] option')].map(o => o.textContent);").await;
+    assert!(options.as_array().unwrap().iter().any(|o| o == "nas.home.lan (nas)"), "{options}");
+    client.find(Locator::Css("select[name=server_id]")).await.unwrap().select_by_value("nas").await.unwrap();
+    wait_for("only the nas's alerts", || async {
+        s.eval("return [...document.querySelectorAll('.alerts-table tbody tr[id^=alert-] td:nth-child(4)')].map(t => t.textContent.trim());")
+            .await == json!(["nas.home.lan"])
+    })
+    .await;
 
     // The alert's detail: its timeline, with the webhook delivery of its firing.
     let first_id = s.eval("return document.querySelector('.alerts-table tbody tr[id^=alert-]').id;").await;
@@ -983,6 +1004,31 @@ async fn a_new_users_first_hour() {
     assert_eq!(receiver.wait_for(1).await.len(), 1);
     s.assert_no_console_errors("notifications (test)").await;
     s.shoot("first-hour-5-notifications").await;
+
+    // A real alert reaches the channel, and the fleet page acknowledges it.
+    let mut body = heartbeat_body("garage-pi", hub.now() + Span::seconds(60), 12.0);
+    body["metrics"]["disk_percent"] = json!(97.0);
+    body["filesystems"][0]["percent"] = json!(97.0);
+    let (status, answer) = hub.heartbeat_as_agent(&agent_token, &guid, body).await;
+    assert_eq!(status, 200, "{answer}");
+    hub.step_dispatcher().await;
+    let got = receiver.wait_for(2).await;
+    let alert = got.last().unwrap().json().to_string();
+    assert!(alert.contains("garage-pi") && alert.contains("DISK"), "{alert}");
+    client.goto(&hub.url("/")).await.unwrap();
+    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    assert!(banner.contains("1 open alert") && !banner.contains("1 open alerts"), "{banner}");
+    let stat = s.wait_css("#summary .stat-alerts").await.text().await.unwrap();
+    assert!(stat.contains("open alert") && !stat.contains("open alerts"), "one alert, singular: {stat}");
+    s.shoot("first-hour-6-alert").await;
+    s.click_css("#alert-banner button[aria-label^='Acknowledge']").await;
+    wait_for("the banner to clear", || async {
+        s.eval("return document.getElementById('alert-banner').classList.contains('banner-clear');").await == true
+    })
+    .await;
+    let (_, open) = hub.get("/api/v1/alerts?status=acknowledged&server_id=garage-pi").await;
+    assert_eq!(open["total"], 1, "{open}");
+    s.assert_no_console_errors("fleet (acknowledge)").await;
 
     client.close().await.unwrap();
     drop(driver);
