@@ -125,6 +125,32 @@
     return count <= Math.max(1, widthPx / 16);
   }
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function two(n) { return n < 10 ? "0" + n : String(n); }
+
+  // Time tick labels (seconds, local time) in British form, 24-hour: "14:30" for steps under a
+  // day, with the date under the first tick and wherever the day changes; "19 Jan" for day
+  // steps (the year under the first and at a new year); "Jan 2026" for month steps.
+  function timeLabels(ticks, incr) {
+    var previous = null;
+    return ticks.map(function (t) {
+      var d = new Date(t * 1000);
+      var day = d.getDate() + " " + MONTHS[d.getMonth()];
+      var label;
+      if (incr < 86400) {
+        label = two(d.getHours()) + ":" + two(d.getMinutes());
+        if (!previous || previous.toDateString() !== d.toDateString()) label += "\n" + day;
+      } else if (incr < 28 * 86400) {
+        label = day;
+        if (!previous || previous.getFullYear() !== d.getFullYear()) label += "\n" + d.getFullYear();
+      } else {
+        label = MONTHS[d.getMonth()] + " " + d.getFullYear();
+      }
+      previous = d;
+      return label;
+    });
+  }
+
   var WINDOW = { "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "12m": 365 * 86400 };
 
   function spanText(seconds) {
@@ -146,6 +172,7 @@
 
   root.HlcScale = {
     niceStep: niceStep, rateUnit: rateUnit, yRange: yRange, ticks: ticks, labels: labels,
-    axisWidth: axisWidth, xRange: xRange, minSpan: minSpan, showPoints: showPoints, historyNote: historyNote
+    axisWidth: axisWidth, xRange: xRange, minSpan: minSpan, showPoints: showPoints, historyNote: historyNote,
+    timeLabels: timeLabels
   };
 })(window);

@@ -108,7 +108,7 @@
   function draw(id, lines, kind, format, emptyText) {
     var box = document.getElementById(id);
     box.querySelectorAll(".uplot, .chart-empty").forEach(function (n) { n.remove(); });
-    ["yMin", "yMax", "yTicks", "xMin", "xMax", "points"].forEach(function (k) { delete box.dataset[k]; });
+    ["yMin", "yMax", "yTicks", "xMin", "xMax", "xTicks", "points"].forEach(function (k) { delete box.dataset[k]; });
     if (!lines.length || lines.every(function (l) { return !l.t.length; })) {
       var empty = document.createElement("p");
       empty.className = "chart-empty";
@@ -169,7 +169,13 @@
         },
         y: { range: function (u, lo, hi) { return Scale.yRange(kind, lo, hi, zoomed); } }
       },
-      axes: [Object.assign({}, axis), yAxis],
+      axes: [Object.assign({
+        values: function (u, splits, i, space, incr) {
+          var out = Scale.timeLabels(splits, incr);
+          box.dataset.xTicks = out.join("|");
+          return out;
+        }
+      }, axis), yAxis],
       hooks: {
         setScale: [function (u, key) {
           box.dataset[key === "x" ? "xMin" : "yMin"] = String(u.scales[key].min);

@@ -413,6 +413,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(nas.contains("Warning"), "{nas}");
     let backup = client.find(Locator::Css("#card-backup .badge")).await.unwrap().text().await.unwrap();
     assert!(backup.contains("Maintenance"), "{backup}");
+    let card = client.find(Locator::Id("card-backup")).await.unwrap().text().await.unwrap();
+    assert_eq!(card.matches("Maintenance").count(), 1, "said once: {card}");
+    // Values with their ▲/■ markers and status badges stay on one line.
+    let wrapped = s
+        .eval(
+            "return [...document.querySelectorAll('#grid .meter-value, #grid .badge')].filter(e => \
+               e.getBoundingClientRect().height > 1.7 * parseFloat(getComputedStyle(e).fontSize) * 1.45).map(e => e.closest('.card').id + ': ' + e.textContent);",
+        )
+        .await;
+    assert_eq!(wrapped, json!([]), "wrapped markers");
     s.assert_no_console_errors("fleet").await;
 
     // Filter and search (client-side).
@@ -543,6 +553,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     // (an hour of a day is sparse: the note says how much there is).
     let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
     assert_eq!((&cpu["yMin"], &cpu["yMax"], &cpu["points"]), (&json!("0"), &json!("100"), &json!("false")), "{cpu}");
+    let x_ticks = cpu["xTicks"].as_str().unwrap();
+    assert!(x_ticks.contains(':') && !x_ticks.contains("pm") && !x_ticks.contains('/'), "24-hour, British: {x_ticks}");
     let note = s.wait_css("#history-note").await.text().await.unwrap();
     assert!(note.contains("minutes of samples so far"), "{note}");
     client.find(Locator::Css("button[data-range='7d']")).await.unwrap().click().await.unwrap();
@@ -618,6 +630,15 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.goto(&hub.url("/alerts")).await.unwrap();
     s.wait_css(".alerts-table tbody tr[id^='alert-']").await;
     s.shoot("alerts").await;
+    // Status in colour as well as words; action cells stay cells, so rows line up.
+    let cells = s
+        .eval(
+            "const c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); \
+             const a = document.querySelector('.alerts-table td.actions'); \
+             return [c.className, getComputedStyle(c).color !== getComputedStyle(document.body).color, getComputedStyle(a).display];",
+        )
+        .await;
+    assert_eq!(cells, json!(["alert-status status-word-open", true, "table-cell"]));
     let status_of_first = "var c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); return c ? c.textContent : '';";
     client
         .find(Locator::XPath("//tbody/tr[starts-with(@id, 'alert-')][1]//button[contains(., 'Acknowledge')]"))
@@ -813,6 +834,9 @@ async fn chart_axes_and_ticks_follow_the_rules() {
            noteOne: S.historyNote('24h', 1000, 1000, 1),
            noteHour: S.historyNote('24h', 0, 3600, 60),
            noteFull: S.historyNote('24h', 0, 86000, 1440),
+           hours: S.timeLabels([1768820400, 1768824000, 1768827600], 3600),
+           days: S.timeLabels([1768780800, 1768867200], 86400),
+           months: S.timeLabels([1767225600], 31 * 86400),
          };",
     )
     .await;
@@ -836,6 +860,17 @@ async fn chart_axes_and_ticks_follow_the_rules() {
     assert!(cases["noteOne"].as_str().unwrap().contains("Collecting history: one sample so far"), "{cases}");
     assert!(cases["noteHour"].as_str().unwrap().contains("60 minutes of samples"), "{cases}");
     assert_eq!(cases["noteFull"], "");
+    // British, 24-hour time labels; the date under the first and where the day changes.
+    let hours: Vec<&str> = cases["hours"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let clock =
+        |t: &str| t.len() == 5 && t.as_bytes()[2] == b':' && t.replace(':', "").bytes().all(|b| b.is_ascii_digit());
+    assert!(hours.iter().all(|l| clock(l.split('\n').next().unwrap())), "{hours:?}");
+    assert!(hours[0].contains("\n") && hours[0].contains(" Jan"), "{hours:?}");
+    assert!(cases["days"][0].as_str().unwrap().contains(" Jan\n2026"), "{cases}");
+    assert!(
+        cases["months"][0].as_str().unwrap().ends_with(" 2026")
+            || cases["months"][0].as_str().unwrap().ends_with(" 2025")
+    );
 
     // Any data range: ticks inside the range, 2 to 12 of them, every label different.
     let failures = eval(
