@@ -1001,6 +1001,12 @@ async fn a_new_users_first_hour() {
     client.refresh().await.unwrap();
     s.wait_css("#svc-reported-nginx").await;
     assert_eq!(s.eval("return !!document.getElementById('connect');").await, false, "no longer waiting");
+    // Its charts from the first sample: a dot on each, and the note.
+    s.wait_css("#history[data-loaded='24h'] #chart-cpu .uplot").await;
+    let note = s.wait_css("#history-note").await.text().await.unwrap();
+    assert!(note.contains("one sample so far"), "{note}");
+    s.eval("document.getElementById('history').scrollIntoView(); return 0;").await;
+    s.shoot("first-hour-4-charts").await;
 
     // Pending packages: security first and only, ten at a time, all on request.
     let visible =
