@@ -124,7 +124,7 @@
       var colour = colours[n % colours.length];
       var at = cols.length + 1;
       cols.push({ t: l.t, v: l.v });
-      series.push({ label: l.label, stroke: colour, width: 1.6, spanGaps: true, points: { show: points, size: 6, fill: colour }, value: function (u, v) { return format(v); } });
+      series.push({ label: l.label, stroke: colour, width: 1.6, spanGaps: true, points: { show: points, size: 7, fill: colour }, value: function (u, v) { return format(v); } });
       if (l.min && l.max) {
         cols.push({ t: l.t, v: l.max }, { t: l.t, v: l.min });
         series.push({ label: l.label + " max", stroke: "transparent", band: true, spanGaps: true, points: { show: false }, value: function (u, v) { return format(v); } });
