@@ -139,7 +139,7 @@ impl Collector {
         let mut warnings = Vec::new();
         let (stat, _) = self.sample_cpu(&mut warnings);
         if !self.config.services.is_empty() {
-            self.services.collect(&self.root, self.commands.as_ref(), &self.config.services, stat.as_ref());
+            self.services.collect(&self.root, self.commands.as_ref(), &self.config.services, stat.as_ref(), false);
         }
         warnings
     }
@@ -218,8 +218,10 @@ impl Collector {
             .ok()
             .filter(|i| i.cpu_model.is_some() || i.cpu_cores.is_some());
 
-        let services = (!self.config.services.is_empty())
-            .then(|| self.services.collect(&self.root, self.commands.as_ref(), &self.config.services, stat.as_ref()));
+        // Every loaded service unit's state (one `systemctl list-units`), configured ones in detail.
+        let services =
+            Some(self.services.collect(&self.root, self.commands.as_ref(), &self.config.services, stat.as_ref(), true))
+                .filter(|reports| !reports.is_empty());
 
         let mut updates = None;
         if self.packages_due(now) {

@@ -152,6 +152,17 @@ fn raspberry_pi_heartbeat() {
             service("docker", "running", None, Some(905), Some(117.7), None),
             service("unbound", "failed", None, None, None, None),
             service("nginx", "unknown", Some("unit not found"), None, None, None),
+            // Every other loaded unit from one `systemctl list-units`, state only, by name.
+            service("avahi-daemon", "running", None, None, None, None),
+            service("bluetooth", "running", None, None, None, None),
+            service("console-setup", "running", None, None, None, None),
+            service("cron", "running", None, None, None, None),
+            service("dbus", "running", None, None, None, None),
+            service("getty@tty1", "running", None, None, None, None),
+            service("lighttpd", "stopped", None, None, None, None),
+            service("rpi-eeprom-update", "failed", None, None, None, None),
+            service("ssh", "running", None, None, None, None),
+            service("systemd-journald", "running", None, None, None, None),
         ]),
         packages: Some(vec![
             package("chromium", "stable", "1:131.0.6778.85-1~deb12u1+rpt1", "1:130.0.6723.116-1~deb12u1+rpt1"),
@@ -200,7 +211,11 @@ fn the_first_collection_without_prime_has_no_cpu_percent() {
     let collection = collector.collect(&identity("pihole", "pihole"), now());
     let heartbeat = collection.heartbeat;
     assert_eq!(heartbeat.metrics.unwrap().cpu_percent, None);
-    assert_eq!(heartbeat.services, None, "no services configured");
+    // No services configured: every loaded unit is still reported, state only.
+    let services = heartbeat.services.unwrap();
+    assert_eq!(services.len(), 13, "{services:?}");
+    assert!(services.iter().all(|s| s.pid.is_none() && s.memory_mb.is_none() && s.cpu_percent.is_none()));
+    assert_eq!(services[0], service("avahi-daemon", "running", None, None, None, None));
     assert_eq!(heartbeat.packages, None, "packages not enabled");
     assert_eq!(heartbeat.updates_available, None);
 }

@@ -42,6 +42,11 @@
       card.hidden = !ok;
       if (ok) shown++;
     });
+    // A group heading shows while a card of its group does.
+    document.querySelectorAll("#grid .group-head").forEach(function (head) {
+      var group = head.getAttribute("data-group");
+      head.hidden = !document.querySelector("#grid .card[data-type='" + group + "']:not([hidden])");
+    });
     var count = document.getElementById("fleet-count");
     if (count) count.textContent = shown === total ? total + " shown" : shown + " of " + total + " shown";
   }
@@ -105,6 +110,20 @@
     setInterval(tickCountdowns, 1000);
   }
 
+  // A page left for another keeps its live-update stream open while the browser holds it in its
+  // back/forward cache. Over HTTP/1.1 a browser opens at most six connections to the hub, so a
+  // few pages later every request (charts, actions) would queue behind held streams. Close them
+  // on leaving; a page shown again from that cache is reloaded, as its data is stale anyway.
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("[sse-connect]").forEach(function (el) {
+      var data = el["htmx-internal-data"];
+      if (data && data.sseEventSource) data.sseEventSource.close();
+    });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) window.location.reload();
+  });
+
   // Forms marked data-reset-on-success empty themselves once the hub accepted them.
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
@@ -114,6 +133,22 @@
   // Swapped-in cards must respect the current filter.
   document.addEventListener("htmx:afterSettle", applyFilters);
   document.addEventListener("htmx:sseMessage", applyFilters);
+
+  // Pending packages: security only or all, and the first few or all of them.
+  document.addEventListener("click", function (event) {
+    var show = event.target.closest && event.target.closest("[data-pkg-show]");
+    var more = event.target.closest && event.target.closest("[data-pkg-more]");
+    var panel = (show || more) && (show || more).closest("#packages");
+    if (!panel) return;
+    if (show) {
+      panel.classList.toggle("pkg-security-only", show.getAttribute("data-pkg-show") === "security");
+      panel.querySelectorAll("[data-pkg-show]").forEach(function (b) { b.setAttribute("aria-pressed", String(b === show)); });
+    } else {
+      var collapsed = panel.classList.toggle("pkg-collapsed");
+      more.setAttribute("aria-expanded", String(!collapsed));
+      more.textContent = collapsed ? more.getAttribute("data-more-text") || more.textContent : "Show fewer";
+    }
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");

@@ -5,7 +5,8 @@
 (function () {
   "use strict";
   var section = document.getElementById("history");
-  if (!section || !window.uPlot) return;
+  if (!section || !window.uPlot || !window.HlcScale) return;
+  var Scale = window.HlcScale;
   var serverId = section.dataset.server;
   var range = "24h";
   var charts = [];
@@ -72,12 +73,22 @@
         setCursor: function (u) {
           var i = u.cursor.idx;
           if (i == null || u.cursor.left < 0) { tip.hidden = true; return; }
-          var lines = ["<strong>" + new Date(u.data[0][i] * 1000).toLocaleString("en-GB") + "</strong>"];
+          // Built node by node (no markup strings): labels are data, and a strict CSP allows
+          // styles set through the DOM but not inline style attributes.
+          tip.textContent = "";
+          var head = document.createElement("strong");
+          head.textContent = new Date(u.data[0][i] * 1000).toLocaleString("en-GB");
+          tip.appendChild(head);
           u.series.forEach(function (s, k) {
             if (k === 0 || !s.show || s.band) return;
-            lines.push('<span style="color:' + s.stroke() + '">●</span> ' + s.label + ": " + format(u.data[k][i]));
+            var line = document.createElement("div");
+            var dot = document.createElement("span");
+            dot.textContent = "● ";
+            dot.style.color = s.stroke();
+            line.appendChild(dot);
+            line.appendChild(document.createTextNode(s.label + ": " + format(u.data[k][i])));
+            tip.appendChild(line);
           });
-          tip.innerHTML = lines.join("<br>");
           tip.hidden = false;
           var left = u.cursor.left + 12, top = u.cursor.top + 12;
           if (left + tip.offsetWidth > u.over.clientWidth) left = u.cursor.left - tip.offsetWidth - 12;
@@ -88,24 +99,32 @@
     };
   }
 
-  // lines: [{label, t, v, min?, max?}]
-  function draw(id, lines, format) {
+  // Tick labels are drawn on a canvas: measure them with the axis's font to size the axis.
+  var AXIS_FONT = "12px system-ui, -apple-system, sans-serif";
+  var measureCtx = document.createElement("canvas").getContext("2d");
+  function measure(text) { measureCtx.font = AXIS_FONT; return measureCtx.measureText(text).width; }
+
+  // lines: [{label, t, v, min?, max?}]; kind: a HlcScale kind ("percent", "load", "rate").
+  function draw(id, lines, kind, format, emptyText) {
     var box = document.getElementById(id);
     box.querySelectorAll(".uplot, .chart-empty").forEach(function (n) { n.remove(); });
+    ["yMin", "yMax", "yTicks", "xMin", "xMax", "xTicks", "points"].forEach(function (k) { delete box.dataset[k]; });
     if (!lines.length || lines.every(function (l) { return !l.t.length; })) {
       var empty = document.createElement("p");
       empty.className = "chart-empty";
-      empty.textContent = "No data in this range.";
+      empty.textContent = emptyText || "No data in this range.";
       box.appendChild(empty);
       return;
     }
+    var width = Math.max(280, box.clientWidth);
+    var points = Scale.showPoints(Math.max.apply(null, lines.map(function (l) { return l.t.length; })), width);
     var colours = palette();
     var cols = [], series = [{}], bands = [];
     lines.forEach(function (l, n) {
       var colour = colours[n % colours.length];
       var at = cols.length + 1;
       cols.push({ t: l.t, v: l.v });
-      series.push({ label: l.label, stroke: colour, width: 1.6, spanGaps: true, points: { show: false }, value: function (u, v) { return format(v); } });
+      series.push({ label: l.label, stroke: colour, width: 1.6, spanGaps: true, points: { show: points, size: 7, fill: colour }, value: function (u, v) { return format(v); } });
       if (l.min && l.max) {
         cols.push({ t: l.t, v: l.max }, { t: l.t, v: l.min });
         series.push({ label: l.label + " max", stroke: "transparent", band: true, spanGaps: true, points: { show: false }, value: function (u, v) { return format(v); } });
@@ -113,21 +132,81 @@
         bands.push({ series: [at + 1, at + 2], fill: colour + "33" });
       }
     });
+    var data = join(cols);
+    var xs = data[0];
+    // Zoomed when the x range asked for lies inside the data: the percentages then fit the data.
+    // uPlot asks for the x range before the y range in the same pass, so the flag is current.
+    var zoomed = false;
+    var minSpan = Scale.minSpan(range);
     var text = css("--muted"), grid = css("--border");
-    var axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    var axis = { stroke: text, font: AXIS_FONT, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    var yAxis = Object.assign({
+      splits: function (u, i, lo, hi) { return Scale.ticks(kind, lo, hi).values; },
+      values: function (u, splits) {
+        var out = Scale.labels(kind, splits);
+        box.dataset.yTicks = out.join("|");
+        return out;
+      },
+      size: function (u, values) { return values ? Scale.axisWidth(values, measure) : 48; }
+    }, axis);
     var opts = {
-      width: Math.max(280, box.clientWidth),
+      width: width,
       height: 220,
       series: series,
       bands: bands,
       legend: { show: true, live: false },
       cursor: { drag: { x: true, y: false }, points: { show: false } },
-      scales: { x: { time: true } },
-      axes: [Object.assign({}, axis), Object.assign({ size: 64, values: function (u, ticks) { return ticks.map(format); } }, axis)],
+      scales: {
+        x: {
+          time: true,
+          // uPlot widens a lone sample to years before asking: unless the asked range lies inside
+          // the data (a zoom), the span comes from the samples themselves.
+          range: function (u, lo, hi) {
+            var first = xs[0], last = xs[xs.length - 1];
+            zoomed = lo != null && hi != null && (lo > first + 0.5 || hi < last - 0.5);
+            return zoomed ? Scale.xRange(lo, hi, minSpan) : Scale.xRange(first, last, minSpan);
+          }
+        },
+        y: { range: function (u, lo, hi) { return Scale.yRange(kind, lo, hi, zoomed); } }
+      },
+      axes: [Object.assign({
+        values: function (u, splits, i, space, incr) {
+          var out = Scale.timeLabels(splits, incr);
+          box.dataset.xTicks = out.join("|");
+          return out;
+        }
+      }, axis), yAxis],
+      hooks: {
+        setScale: [function (u, key) {
+          box.dataset[key === "x" ? "xMin" : "yMin"] = String(u.scales[key].min);
+          box.dataset[key === "x" ? "xMax" : "yMax"] = String(u.scales[key].max);
+        }]
+      },
       plugins: [tooltipPlugin(format)]
     };
-    var chart = new uPlot(opts, join(cols), box);
+    box.dataset.points = String(points);
+    var chart = new uPlot(opts, data, box);
+    box.dataset.yMin = String(chart.scales.y.min);
+    box.dataset.yMax = String(chart.scales.y.max);
+    box.dataset.xMin = String(chart.scales.x.min);
+    box.dataset.xMax = String(chart.scales.x.max);
     charts.push(chart);
+  }
+
+  // The note under the range buttons while the history is too short to fill the range.
+  function showNote(data) {
+    var note = document.getElementById("history-note");
+    if (!note) return;
+    var first = null, last = null, count = 0;
+    data.series.forEach(function (s) {
+      if (!s.timestamps.length) return;
+      count = Math.max(count, s.timestamps.length);
+      first = first == null ? s.timestamps[0] : Math.min(first, s.timestamps[0]);
+      last = last == null ? s.timestamps[s.timestamps.length - 1] : Math.max(last, s.timestamps[s.timestamps.length - 1]);
+    });
+    var text = Scale.historyNote(range, first, last, count);
+    note.textContent = text;
+    note.hidden = !text;
   }
 
   function withBand(s, label) {
@@ -139,20 +218,24 @@
     lastData = data;
     charts.forEach(function (c) { c.destroy(); });
     charts = [];
-    draw("chart-cpu", find(data, "cpu_percent").map(function (s) { return withBand(s, "CPU"); }), UNITS.percent);
-    draw("chart-memory", find(data, "memory_percent").map(function (s) { return withBand(s, "Memory"); }), UNITS.percent);
-    draw("chart-disk", find(data, "fs_percent").map(function (s) { return withBand(s, s.subject || "disk"); }), UNITS.percent);
+    showNote(data);
+    draw("chart-cpu", find(data, "cpu_percent").map(function (s) { return withBand(s, "CPU"); }), "percent", UNITS.percent);
+    draw("chart-memory", find(data, "memory_percent").map(function (s) { return withBand(s, "Memory"); }), "percent", UNITS.percent);
+    draw("chart-disk", find(data, "fs_percent").map(function (s) { return withBand(s, s.subject || "disk"); }), "percent", UNITS.percent);
     draw("chart-load", ["load_1m", "load_5m", "load_15m"].map(function (m) {
       var s = find(data, m)[0];
       return s ? { label: m.replace("load_", ""), t: s.timestamps, v: s.avg } : null;
-    }).filter(Boolean), UNITS.load);
+    }).filter(Boolean), "load", UNITS.load);
+    var counters = 0;
     var net = [["network_rx_bytes", "Received"], ["network_tx_bytes", "Sent"]].map(function (p) {
       var s = find(data, p[0])[0];
       if (!s) return null;
+      counters = Math.max(counters, s.timestamps.length);
       var r = rate(s);
       return { label: p[1], t: r.t, v: r.v };
     }).filter(Boolean);
-    draw("chart-net", net, UNITS.rate);
+    draw("chart-net", net, "rate", UNITS.rate,
+      counters === 1 ? "Collecting history: a rate needs a second sample." : null);
     section.dataset.loaded = range;
   }
 

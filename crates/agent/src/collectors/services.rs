@@ -1,7 +1,9 @@
-//! State of configured systemd units, with the main process's memory and CPU use.
+//! State of systemd's service units: every loaded one from one `systemctl list-units` call per
+//! heartbeat (so that any service can be watched from the dashboard without configuring the
+//! agent), and for the configured ones the main process's memory and CPU use as well.
 //!
-//! Each unit is queried with `systemctl show`, one process per unit so one odd unit name cannot
-//! spoil the others. Every failure becomes an `unknown` status with a reason; nothing here fails
+//! Each configured unit is queried with `systemctl show`, one process per unit so one odd unit
+//! name cannot spoil the others. Every failure becomes an `unknown` status with a reason; nothing here fails
 //! the heartbeat. Differences from v1, deliberately:
 //! - a unit that does not exist is `unknown` ("unit not found"), not `stopped`: a typo in the
 //!   configuration should not look like a crashed service;
@@ -36,6 +38,80 @@ pub const REASON_INVALID_NAME: &str = "invalid unit name";
 
 /// The hub's length limit for names and reasons.
 const MAX_TEXT: usize = 255;
+
+/// Lists every service unit systemd has loaded, one per line, in a form meant for scripts:
+/// `UNIT LOAD ACTIVE SUB DESCRIPTION`, names never shortened (`--full`).
+pub const LIST_UNITS_ARGS: [&str; 7] =
+    ["list-units", "--type=service", "--all", "--plain", "--no-legend", "--no-pager", "--full"];
+
+/// One line of `systemctl list-units`: a unit and its states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedUnit {
+    /// Without the `.service` suffix ("nginx", "getty@tty1"), as units are named when watched.
+    pub name: String,
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+}
+
+/// The unit name as the dashboard and the configuration spell it: without `.service`.
+pub fn short_unit_name(unit: &str) -> &str {
+    unit.strip_suffix(".service").unwrap_or(unit)
+}
+
+/// Parses `systemctl list-units --plain --no-legend` output. A failed or missing unit may carry
+/// a marker column (`●`, or `*` in the C locale) before its name; lines that are not service
+/// units or lack the state columns are skipped.
+pub fn parse_list_units(text: &str) -> Vec<ListedUnit> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().peekable();
+            if fields.peek().is_some_and(|f| *f == "●" || *f == "*") {
+                fields.next();
+            }
+            let unit = fields.next()?;
+            let name = unit.strip_suffix(".service")?;
+            let (load, active, sub) = (fields.next()?, fields.next()?, fields.next()?);
+            (!name.is_empty()).then(|| ListedUnit {
+                name: name.to_owned(),
+                load_state: load.to_owned(),
+                active_state: active.to_owned(),
+                sub_state: sub.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Reports for the listed units that systemd has loaded (units only referenced by others are
+/// `not-found`: noise), leaving out those in `configured`, which get their own detailed report.
+/// Sorted by name.
+pub fn listed_reports(listed: &[ListedUnit], configured: &[String]) -> Vec<ServiceReport> {
+    let watched: std::collections::HashSet<&str> = configured.iter().map(|u| short_unit_name(u)).collect();
+    let mut reports: Vec<ServiceReport> = listed
+        .iter()
+        .filter(|u| u.load_state == "loaded" && !watched.contains(u.name.as_str()))
+        .map(|u| {
+            let props = UnitProperties {
+                load_state: Some(u.load_state.clone()),
+                active_state: Some(u.active_state.clone()),
+                sub_state: Some(u.sub_state.clone()),
+                ..UnitProperties::default()
+            };
+            let (status, status_reason) = status_for(&props);
+            ServiceReport {
+                name: truncate(&u.name),
+                status: status.to_owned(),
+                status_reason,
+                pid: None,
+                memory_mb: None,
+                cpu_percent: None,
+            }
+        })
+        .collect();
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    reports.dedup_by(|a, b| a.name == b.name);
+    reports
+}
 
 /// What `systemctl show` told us about one unit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,14 +248,16 @@ impl ServiceMonitor {
         Self::default()
     }
 
-    /// One report per unit, in the configured order. `stat` is this heartbeat's `/proc/stat`,
-    /// the clock for process CPU %; without it CPU % is left out.
+    /// One report per configured unit, in the configured order (`stat` is this heartbeat's
+    /// `/proc/stat`, the clock for process CPU %; without it CPU % is left out), then, with
+    /// `all`, every other loaded service unit by name, state only.
     pub fn collect(
         &mut self,
         root: &SystemRoot,
         runner: &dyn CommandRunner,
         units: &[String],
         stat: Option<&ProcStat>,
+        all: bool,
     ) -> Vec<ServiceReport> {
         let blanket_reason = match detect_systemd(root) {
             Systemd::Running => None,
@@ -187,7 +265,7 @@ impl ServiceMonitor {
             Systemd::Absent => Some(REASON_NO_SYSTEMD),
         };
         let mut timed_out = false;
-        units
+        let mut reports: Vec<ServiceReport> = units
             .iter()
             .map(|unit| {
                 if let Some(reason) = blanket_reason.or(timed_out.then_some(REASON_TIMEOUT)) {
@@ -208,7 +286,16 @@ impl ServiceMonitor {
                     Err(e) => unknown(unit, &e.to_string()),
                 }
             })
-            .collect()
+            .collect();
+        if all && blanket_reason.is_none() && !timed_out {
+            // One call for every other unit; if it fails, the configured ones are still reported.
+            if let Ok(out) = runner.run("systemctl", &LIST_UNITS_ARGS, SYSTEMCTL_TIMEOUT)
+                && out.success
+            {
+                reports.extend(listed_reports(&parse_list_units(&out.stdout), units));
+            }
+        }
+        reports
     }
 
     fn report(
@@ -329,6 +416,49 @@ mod tests {
     fn unset_memory_on_older_systemd() {
         let props = parse_systemctl_show("MemoryCurrent=18446744073709551615\n");
         assert_eq!(props.memory_bytes, None);
+    }
+
+    #[test]
+    fn list_units_output_of_a_raspberry_pi() {
+        let text = include_str!("../../tests/fixtures/raspberrypi4-bookworm-arm64/commands/systemctl-list-units.txt");
+        let listed = parse_list_units(text);
+        assert_eq!(listed.len(), 14);
+        let unit = |name: &str| listed.iter().find(|u| u.name == name).unwrap().clone();
+        assert_eq!(
+            unit("rpi-eeprom-update"),
+            ListedUnit {
+                name: "rpi-eeprom-update".into(),
+                load_state: "loaded".into(),
+                active_state: "failed".into(),
+                sub_state: "failed".into(),
+            },
+            "the `*` marker of a failed unit is not its name"
+        );
+        assert_eq!(unit("getty@tty1").active_state, "active");
+        assert_eq!(unit("syslog").load_state, "not-found");
+
+        let configured = ["docker.service".to_owned(), "unbound".to_owned()];
+        let reports = listed_reports(&listed, &configured);
+        let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+        assert!(!names.contains(&"docker") && !names.contains(&"unbound"), "configured units are reported in detail");
+        assert!(!names.contains(&"syslog"), "units that are not loaded are noise");
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted: {names:?}");
+        let status = |name: &str| reports.iter().find(|r| r.name == name).map(|r| r.status.as_str());
+        assert_eq!(
+            (status("ssh"), status("lighttpd"), status("rpi-eeprom-update")),
+            (Some("running"), Some("stopped"), Some("failed"))
+        );
+    }
+
+    #[test]
+    fn list_units_output_odd_lines() {
+        let text = "● broken.service loaded failed failed Broken\n\nfoo.socket loaded active listening Socket\n\
+                    short.service loaded\n.service loaded active running Nothing\n";
+        let listed = parse_list_units(text);
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].name, "broken");
+        assert_eq!(short_unit_name("nginx.service"), "nginx");
+        assert_eq!(short_unit_name("nginx"), "nginx");
     }
 
     #[test]
@@ -463,7 +593,7 @@ mod tests {
         let mut monitor = ServiceMonitor::new();
 
         let stat = machine(dir.path(), 40_000, (1000, 500));
-        let first = monitor.collect(&root, &runner, &units, Some(&stat));
+        let first = monitor.collect(&root, &runner, &units, Some(&stat), false);
         assert_eq!(
             first[0],
             ServiceReport {
@@ -486,9 +616,31 @@ mod tests {
 
         // 4 CPUs, 4000 ticks in total = 1000 ticks of wall time; nginx used 1500 ticks.
         let stat = machine(dir.path(), 44_000, (2200, 800));
-        let second = monitor.collect(&root, &runner, &units, Some(&stat));
+        let second = monitor.collect(&root, &runner, &units, Some(&stat), false);
         assert_eq!(second[0].cpu_percent, Some(150.0));
         assert_eq!(runner.calls.lock().unwrap().len(), 8, "the invalid name never reaches systemctl");
+    }
+
+    #[test]
+    fn every_other_unit_comes_from_one_list_call_per_heartbeat() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("var/run/systemd/system")).unwrap();
+        let runner = FakeSystemctl {
+            answers: HashMap::from([
+                ("nginx", Ok("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=0\n")),
+                (
+                    "--full",
+                    Ok("  nginx.service loaded active running Web\n  ssh.service loaded active running SSH\n\
+                        * backup.service loaded failed failed Backup\n"),
+                ),
+            ]),
+            calls: Mutex::default(),
+        };
+        let units = vec!["nginx".to_owned()];
+        let reports = ServiceMonitor::new().collect(&SystemRoot::under(dir.path()), &runner, &units, None, true);
+        let seen: Vec<(&str, &str)> = reports.iter().map(|r| (r.name.as_str(), r.status.as_str())).collect();
+        assert_eq!(seen, [("nginx", "running"), ("backup", "failed"), ("ssh", "running")]);
+        assert_eq!(*runner.calls.lock().unwrap(), ["nginx", "--full"], "one show per configured unit, one list");
     }
 
     #[test]
@@ -497,7 +649,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("var/run/systemd/system")).unwrap();
         let runner = FakeSystemctl { answers: HashMap::from([("a", Err("timeout"))]), calls: Mutex::default() };
         let units = vec!["a".to_owned(), "b".to_owned()];
-        let reports = ServiceMonitor::new().collect(&SystemRoot::under(dir.path()), &runner, &units, None);
+        let reports = ServiceMonitor::new().collect(&SystemRoot::under(dir.path()), &runner, &units, None, true);
         assert!(reports.iter().all(|r| r.status == "unknown" && r.status_reason.as_deref() == Some(REASON_TIMEOUT)));
         assert_eq!(*runner.calls.lock().unwrap(), ["a"]);
     }
@@ -509,12 +661,12 @@ mod tests {
         let units = vec!["nginx".to_owned()];
         let root = SystemRoot::under(dir.path());
         assert_eq!(detect_systemd(&root), Systemd::Absent);
-        let reports = ServiceMonitor::new().collect(&root, &runner, &units, None);
+        let reports = ServiceMonitor::new().collect(&root, &runner, &units, None, true);
         assert_eq!(reports, [unknown("nginx", REASON_NO_SYSTEMD)]);
 
         std::fs::write(dir.path().join(".dockerenv"), "").unwrap();
         assert_eq!(detect_systemd(&root), Systemd::AbsentInContainer);
-        let reports = ServiceMonitor::new().collect(&root, &runner, &units, None);
+        let reports = ServiceMonitor::new().collect(&root, &runner, &units, None, true);
         assert_eq!(reports, [unknown("nginx", REASON_CONTAINER)]);
         assert!(runner.calls.lock().unwrap().is_empty());
     }

@@ -60,12 +60,14 @@ impl FsStats for FixtureFs {
     }
 }
 
-/// Replays `commands/systemctl/<unit>.txt` and `commands/apt-list-upgradable.txt`.
+/// Replays `commands/systemctl/<unit>.txt`, `commands/systemctl-list-units.txt` and
+/// `commands/apt-list-upgradable.txt`.
 pub struct Replay(pub PathBuf);
 
 impl CommandRunner for Replay {
     fn run(&self, program: &str, args: &[&str], _timeout: Duration) -> Result<CommandOutput, CommandError> {
         let file = match program {
+            "systemctl" if args.first() == Some(&"list-units") => self.0.join("commands/systemctl-list-units.txt"),
             "systemctl" => self.0.join("commands/systemctl").join(format!("{}.txt", args.last().unwrap())),
             "apt" => {
                 assert_eq!(args, ["list", "--upgradable"]);

@@ -101,6 +101,9 @@ pub struct AlertsPage {
     pub layout: Layout,
     pub filters: Filters,
     pub list: AlertsPartial,
+    /// Every machine (id, name) by name, for the server picker; a filtered id that is no longer
+    /// a machine stays selectable.
+    pub servers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -128,7 +131,15 @@ async fn list(state: &AppState, filters: &Filters, message: Option<String>, erro
 /// `GET /alerts` (a page) and `GET /ui/alerts` (the list, for the filter form).
 pub async fn page(State(state): State<AppState>, user: WebUser, Query(filters): Query<Filters>) -> Response {
     let list = list(&state, &filters, None, None).await;
-    render(&AlertsPage { layout: Layout::new("Alerts", "alerts", &user.csrf), filters, list })
+    let mut servers: Vec<(String, String)> = match state.store.list_servers().await {
+        Ok(all) => all.into_iter().map(|s| (s.id.clone(), s.name().to_owned())).collect(),
+        Err(_) => Vec::new(),
+    };
+    servers.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()).then_with(|| a.0.cmp(&b.0)));
+    if !filters.server_id.is_empty() && !servers.iter().any(|(id, _)| *id == filters.server_id) {
+        servers.push((filters.server_id.clone(), filters.server_id.clone()));
+    }
+    render(&AlertsPage { layout: Layout::new("Alerts", "alerts", &user.csrf), filters, list, servers })
 }
 
 pub async fn partial(State(state): State<AppState>, _: WebUser, Query(filters): Query<Filters>) -> Response {
@@ -149,8 +160,9 @@ fn pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// `POST /ui/alerts/{id}/{action}` (`acknowledge` or `resolve`). Answers with the list, or
-/// with the alert's detail when the form says `view=detail`.
+/// `POST /ui/alerts/{id}/{action}` (`acknowledge` or `resolve`). Answers with the list, with
+/// the alert's detail when the form says `view=detail`, or with the fleet page's open-alerts
+/// banner for `view=banner`.
 pub async fn one(
     State(state): State<AppState>,
     _: CsrfUser,
@@ -165,6 +177,13 @@ pub async fn one(
         Err(e) => return error_toast(error_status(&e), &error_message(&e)),
     };
     let pairs = pairs(&body);
+    if pairs.iter().any(|(k, v)| k == "view" && v == "banner") {
+        // From the fleet page's open-alerts banner: the banner again, with a refusal if any.
+        let error = act(&state, &action, id).await.err();
+        let mut banner = super::fleet::banner(&state).await;
+        banner.error = error.or(banner.error);
+        return render(&banner);
+    }
     if pairs.iter().any(|(k, v)| k == "view" && v == "detail") {
         let (message, error) = match act(&state, &action, id).await {
             Ok(()) => (Some(if action == "resolve" { "Resolved." } else { "Acknowledged." }.to_owned()), None),

@@ -77,6 +77,10 @@ pub struct FleetPage {
     pub cards: Vec<Card>,
     /// Every tag in use and how many machines carry it, for the tag filter.
     pub tag_options: Vec<(String, usize)>,
+    /// "Add a machine": a token and the one command that installs the agent.
+    pub install: super::install::InstallPartial,
+    /// Per card, the group heading to show before it ([`group_heads`]).
+    pub heads: Vec<Option<&'static str>>,
 }
 
 /// The card of one machine; also sent as an SSE event when the machine changes.
@@ -99,6 +103,7 @@ pub struct SummaryPartial {
 pub struct GridPartial {
     pub summary: Summary,
     pub cards: Vec<Card>,
+    pub heads: Vec<Option<&'static str>>,
 }
 
 /// How many sparkline reads run at once: enough to hide latency, few enough to leave the
@@ -129,11 +134,29 @@ pub async fn cards_with(state: &AppState, servers: Vec<Server>, tags: &TagMap, t
         .buffered(SPARK_CONCURRENCY)
         .collect()
         .await;
-    cards.sort_by(|a, b| rank(a.status).cmp(&rank(b.status)).then_with(|| a.name.cmp(&b.name)));
+    cards.sort_by(|a, b| {
+        (a.is_workstation(), rank(a.status))
+            .cmp(&(b.is_workstation(), rank(b.status)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
     cards
 }
 
-/// Problems first: offline, warning, then the rest.
+/// Group headings for sorted cards (servers, then workstations): "Servers" before the first
+/// server and "Workstations" before the first workstation, only when the fleet has both.
+pub fn group_heads(cards: &[Card]) -> Vec<Option<&'static str>> {
+    let both = cards.iter().any(Card::is_workstation) && cards.iter().any(|c| !c.is_workstation());
+    cards
+        .iter()
+        .enumerate()
+        .map(|(i, card)| {
+            let starts = i == 0 || cards[i - 1].is_workstation() != card.is_workstation();
+            (both && starts).then_some(if card.is_workstation() { "Workstations" } else { "Servers" })
+        })
+        .collect()
+}
+
+/// Problems first: offline, warning, then the rest (within servers and within workstations).
 fn rank(status: Status) -> u8 {
     match status {
         Status::Offline => 0,
@@ -327,6 +350,8 @@ pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
         banner,
         pending,
         tag_options: tag_options(&cards),
+        install: super::install::InstallPartial::default(),
+        heads: group_heads(&cards),
         cards,
     })
 }
@@ -334,7 +359,11 @@ pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
 /// `GET /ui/grid`: summary and cards again (after a new machine appears, or a missed update).
 pub async fn grid(State(state): State<AppState>, _: WebUser) -> Response {
     match all_cards(&state).await {
-        Ok(cards) => render(&GridPartial { summary: Summary::of(&cards).with_alerts(&state).await, cards }),
+        Ok(cards) => render(&GridPartial {
+            summary: Summary::of(&cards).with_alerts(&state).await,
+            heads: group_heads(&cards),
+            cards,
+        }),
         Err(response) => response,
     }
 }

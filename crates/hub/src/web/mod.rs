@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod assets;
 pub mod events;
 pub mod fleet;
+pub mod install;
 pub mod notifications;
 pub mod server;
 pub mod session;
@@ -137,6 +138,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/deliveries", get(notifications::log))
         .route("/ui/deliveries/{id}/{action}", post(notifications::act_on_delivery))
         .route("/ui/tokens", post(settings::create_token))
+        .route("/ui/install", post(install::create))
         .route("/ui/tokens/{id}/revoke", post(settings::revoke_token))
         // Pages and scripts shrink several-fold with gzip (a 100-machine fleet page is ~150 KB
         // of HTML). The default predicate leaves the SSE stream uncompressed, so it is not buffered.

@@ -37,7 +37,12 @@ pub struct ServerPage {
     pub packages: Vec<Package>,
     pub services: ServicesPartial,
     pub alerts: ServerAlertsPartial,
+    /// How to install the agent, while the machine waits for its first heartbeat.
+    pub install: super::install::InstallPartial,
 }
+
+/// Pending packages listed before "Show all": a machine behind on updates can have over a hundred.
+pub const PACKAGES_SHOWN: usize = 10;
 
 /// The edit form and maintenance switch; re-rendered after each action with its outcome.
 #[derive(Template)]
@@ -88,6 +93,15 @@ impl ServerPage {
     pub fn security_count(&self) -> usize {
         self.packages.iter().filter(|p| p.is_security).count()
     }
+
+    pub fn shown(&self) -> usize {
+        PACKAGES_SHOWN
+    }
+
+    /// Never heard from: nothing it shows (packages, filesystems) has been reported yet.
+    pub fn waiting(&self) -> bool {
+        self.card.status == view::Status::Unknown
+    }
 }
 
 /// `GET /servers/{id}`.
@@ -118,6 +132,7 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
     render(&ServerPage {
         layout: Layout::new(server.name().to_owned(), "fleet", &user.csrf),
         edit: EditPanel::of(&server, &card.tags, &fleet),
+        install: super::install::InstallPartial::for_name(server.name()),
         services,
         alerts,
         filesystems: server.filesystems.clone().unwrap_or_default(),
@@ -314,7 +329,15 @@ pub struct ServicesPartial {
     pub error: Option<String>,
 }
 
+/// Up to this many reported services nobody watches are listed open; more (an agent reports
+/// every unit, often a hundred) fold away behind their count.
+const REPORTED_OPEN: usize = 12;
+
 impl ServicesPartial {
+    pub fn reported_open(&self) -> usize {
+        REPORTED_OPEN
+    }
+
     pub fn down(&self) -> usize {
         self.rows.iter().filter(|r| r.enabled && (r.state == "stopped" || r.state == "failed")).count()
     }
@@ -398,6 +421,15 @@ async fn services_with(state: &AppState, id: &str, message: Option<String>, erro
             .collect(),
         _ => Vec::new(),
     };
+    // Failed first (worth a look), then running (worth watching), then the rest, by name.
+    let order = |state: &str| match state {
+        "failed" => 0,
+        "running" => 1,
+        "stopped" => 2,
+        _ => 3,
+    };
+    let mut unwatched = unwatched;
+    unwatched.sort_by(|a, b| order(a.state).cmp(&order(b.state)).then_with(|| a.name.cmp(&b.name)));
     ServicesPartial { server_id: id.to_owned(), rows, unwatched, message, error: error.or(list_error) }
 }
 

@@ -22,7 +22,8 @@ pub enum Status {
     /// A workstation that is off: normal, so grey with "last seen …", never red.
     Asleep,
     Maintenance,
-    /// Added by hand and never heard from (the API's and the summary's `unknown`).
+    /// Added by hand and never heard from (the API's and the summary's `unknown`): waiting for
+    /// its first heartbeat, which is not a fault, so grey and never counted offline.
     Unknown,
 }
 
@@ -187,7 +188,7 @@ impl Card {
 }
 
 /// The badge: `homelab_core::status` (the one rule the API and the fleet summary use too), with
-/// maintenance, sleeping workstations and warnings told apart. Never heard from shows as offline.
+/// maintenance, sleeping workstations and warnings told apart. Never heard from is `Unknown`.
 pub fn effective_status(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Timestamp) -> Status {
     let status = status(server, silence, now);
     if server.is_paused {
@@ -222,7 +223,8 @@ pub fn card(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Ti
         Status::Offline => "Offline".into(),
         Status::Asleep => format!("Last seen {last_seen}"),
         Status::Maintenance => "Maintenance".into(),
-        Status::Unknown => "Never seen".into(),
+        // Short, so the badge leaves the name room; the card's foot says what it waits for.
+        Status::Unknown => "Waiting".into(),
     };
     let m = server.latest_metrics.as_ref();
     let cpu = m.and_then(|m| m.cpu_percent);

@@ -221,6 +221,10 @@ impl Session<'_> {
                 assert!(Instant::now() < deadline, "{page} at {label} width scrolls sideways: {sideways}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            if label == "phone" {
+                let reach = self.eval(PHONE_REACH).await;
+                assert_eq!(reach, json!({"offscreen": [], "scrolling": []}), "{page}: actions off-screen on a phone");
+            }
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
@@ -367,6 +371,18 @@ const SIDEWAYS: &str = "
         + ' right=' + Math.round(e.getBoundingClientRect().right) + ' width=' + Math.round(e.getBoundingClientRect().width));
     return {scrolled, wide, client: document.documentElement.clientWidth, scrollWidth: document.documentElement.scrollWidth};";
 
+/// At phone width: controls and countdowns in tables that reach past the screen's right edge, and
+/// table boxes that would need scrolling sideways (both must be empty).
+const PHONE_REACH: &str = "
+    const limit = document.documentElement.clientWidth + 1;
+    const offscreen = [...document.querySelectorAll('table button, table .countdown, table a.btn, table input:not([type=hidden])')]
+      .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > limit)
+      .map(e => (e.getAttribute('aria-label') || e.textContent).trim() + ' right=' + Math.round(e.getBoundingClientRect().right));
+    const scrolling = [...document.querySelectorAll('.table-wrap')]
+      .filter(w => w.querySelector('table.stack') && w.getClientRects().length && w.scrollWidth > w.clientWidth + 1)
+      .map(w => w.querySelector('table').className + ' ' + w.scrollWidth + '>' + w.clientWidth);
+    return {offscreen, scrolling};";
+
 /// Ids of the fleet cards not hidden by the filters.
 const VISIBLE_CARDS: &str =
     "return [...document.querySelectorAll('#grid .card')].filter(c => !c.hidden).map(c => c.id).sort();";
@@ -397,6 +413,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(nas.contains("Warning"), "{nas}");
     let backup = client.find(Locator::Css("#card-backup .badge")).await.unwrap().text().await.unwrap();
     assert!(backup.contains("Maintenance"), "{backup}");
+    let card = client.find(Locator::Id("card-backup")).await.unwrap().text().await.unwrap();
+    assert_eq!(card.matches("Maintenance").count(), 1, "said once: {card}");
+    // Values with their ▲/■ markers and status badges stay on one line.
+    let wrapped = s
+        .eval(
+            "return [...document.querySelectorAll('#grid .meter-value, #grid .badge')].filter(e => \
+               e.getBoundingClientRect().height > 1.7 * parseFloat(getComputedStyle(e).fontSize) * 1.45).map(e => e.closest('.card').id + ': ' + e.textContent);",
+        )
+        .await;
+    assert_eq!(wrapped, json!([]), "wrapped markers");
     s.assert_no_console_errors("fleet").await;
 
     // Filter and search (client-side).
@@ -420,6 +446,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.goto(&hub.url("/")).await.unwrap();
     s.wait_css("#card-web01").await;
     assert_eq!(s.eval(VISIBLE_CARDS).await.as_array().unwrap().len(), 6);
+
+    // Servers and workstations in groups; a heading goes with its last shown card.
+    let heads =
+        "return [...document.querySelectorAll('#grid .group-head')].filter(h => !h.hidden).map(h => h.textContent);";
+    assert_eq!(s.eval(heads).await, json!(["Servers", "Workstations"]));
+    let last = "return [...document.querySelectorAll('#grid > *')].map(e => e.id || e.textContent).pop();";
+    assert_eq!(s.eval(last).await, "card-desk", "workstations come after the servers");
+    client.find(Locator::Id("fleet-type")).await.unwrap().select_by_value("workstation").await.unwrap();
+    assert_eq!(s.eval(heads).await, json!(["Workstations"]));
+    client.find(Locator::Id("fleet-type")).await.unwrap().select_by_value("").await.unwrap();
 
     // The open-alerts banner (most severe first) and the breach about to fire, counting down.
     let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
@@ -473,6 +509,33 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.shoot("fleet").await;
     s.assert_no_console_errors("fleet (live)").await;
 
+    // A machine with one sample: a dot on an honest 0–100 axis over ten minutes, not an empty
+    // grid dated years ahead, and a note that history is being collected.
+    client.goto(&hub.url("/servers/newbox")).await.unwrap();
+    s.wait_css("#history[data-loaded='24h']").await;
+    s.wait_css("#chart-cpu .uplot").await;
+    let note = s.wait_css("#history-note").await.text().await.unwrap();
+    assert!(note.contains("Collecting history: one sample so far"), "{note}");
+    let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
+    assert_eq!((&cpu["points"], &cpu["yMin"], &cpu["yMax"]), (&json!("true"), &json!("0"), &json!("100")), "{cpu}");
+    assert_eq!(cpu["yTicks"], "0 %|25 %|50 %|75 %|100 %", "{cpu}");
+    let span = |d: &Value| {
+        d["xMax"].as_str().unwrap().parse::<f64>().unwrap() - d["xMin"].as_str().unwrap().parse::<f64>().unwrap()
+    };
+    assert_eq!(span(&cpu), 600.0, "ten minutes around the sample: {cpu}");
+    let net = s.wait_css("#chart-net .chart-empty").await.text().await.unwrap();
+    assert!(net.contains("a rate needs a second sample"), "{net}");
+    client.find(Locator::Css("button[data-range='12m']")).await.unwrap().click().await.unwrap();
+    s.wait_css("#history[data-loaded='12m']").await;
+    let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
+    assert_eq!(span(&cpu), 4.0 * 86_400.0, "four days around the one daily bucket: {cpu}");
+    let now = hub.now().timestamp() as f64;
+    let x_min = cpu["xMin"].as_str().unwrap().parse::<f64>().unwrap();
+    assert!((now - 4.0 * 86_400.0..now + 86_400.0).contains(&x_min), "the axis is around now: {cpu}");
+    s.assert_no_console_errors("a new machine's charts").await;
+    client.goto(&hub.url("/")).await.unwrap();
+    s.wait_css("#card-newbox").await;
+
     // Theme is remembered across a reload.
     s.set_theme("dark").await;
     client.refresh().await.unwrap();
@@ -486,6 +549,14 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.wait_css("#chart-cpu .uplot").await;
     let tip = s.hover_chart("#chart-cpu").await;
     assert!(tip.contains("CPU: ") && tip.contains(" %"), "tooltip: {tip:?}");
+    // An hour of CPU between 20 and 38 %: still drawn on 0–100, lines without dots, no note
+    // (an hour of a day is sparse: the note says how much there is).
+    let cpu = s.eval("return Object.assign({}, document.getElementById('chart-cpu').dataset);").await;
+    assert_eq!((&cpu["yMin"], &cpu["yMax"], &cpu["points"]), (&json!("0"), &json!("100"), &json!("false")), "{cpu}");
+    let x_ticks = cpu["xTicks"].as_str().unwrap();
+    assert!(x_ticks.contains(':') && !x_ticks.contains("pm") && !x_ticks.contains('/'), "24-hour, British: {x_ticks}");
+    let note = s.wait_css("#history-note").await.text().await.unwrap();
+    assert!(note.contains("minutes of samples so far"), "{note}");
     client.find(Locator::Css("button[data-range='7d']")).await.unwrap().click().await.unwrap();
     s.wait_css("#history[data-loaded='7d']").await;
     let pressed =
@@ -559,6 +630,15 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.goto(&hub.url("/alerts")).await.unwrap();
     s.wait_css(".alerts-table tbody tr[id^='alert-']").await;
     s.shoot("alerts").await;
+    // Status in colour as well as words; action cells stay cells, so rows line up.
+    let cells = s
+        .eval(
+            "const c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); \
+             const a = document.querySelector('.alerts-table td.actions'); \
+             return [c.className, getComputedStyle(c).color !== getComputedStyle(document.body).color, getComputedStyle(a).display];",
+        )
+        .await;
+    assert_eq!(cells, json!(["alert-status status-word-open", true, "table-cell"]));
     let status_of_first = "var c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); return c ? c.textContent : '';";
     client
         .find(Locator::XPath("//tbody/tr[starts-with(@id, 'alert-')][1]//button[contains(., 'Acknowledge')]"))
@@ -584,6 +664,17 @@ async fn the_dashboard_works_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     s.assert_no_console_errors("alerts").await;
+
+    // The server filter is a picker of names: the nas's alerts only.
+    let options =
+        s.eval("return [...document.querySelectorAll('select[name=server_id] option')].map(o => o.textContent);").await;
+    assert!(options.as_array().unwrap().iter().any(|o| o == "nas.home.lan (nas)"), "{options}");
+    client.find(Locator::Css("select[name=server_id]")).await.unwrap().select_by_value("nas").await.unwrap();
+    wait_for("only the nas's alerts", || async {
+        s.eval("return [...document.querySelectorAll('.alerts-table tbody tr[id^=alert-] td:nth-child(4)')].map(t => t.textContent.trim());")
+            .await == json!(["nas.home.lan"])
+    })
+    .await;
 
     // The alert's detail: its timeline, with the webhook delivery of its firing.
     let first_id = s.eval("return document.querySelector('.alerts-table tbody tr[id^=alert-]').id;").await;
@@ -696,6 +787,292 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.wait_css("#api_key").await;
 
     println!("screenshots: {}", s.shots.display());
+    client.close().await.unwrap();
+    drop(driver);
+    hub.stop().await;
+}
+
+/// The chart axis and tick rules (`assets/chart-scale.js`), called as pure functions in the
+/// browser that runs them: percentages on 0–100 unless zoomed, ticks that never repeat, rate
+/// axes in one unit that fits, a sensible time span around a single sample, points while sparse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_axes_and_ticks_follow_the_rules() {
+    let Some((driver, client, _profile)) = start_browser().await else { return };
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    client.goto(&hub.url("/login")).await.unwrap();
+    let script = hub.url(&homelab_hub::web::assets::urls().chart_scale_js);
+    client
+        .execute(
+            "var s = document.createElement('script'); s.src = arguments[0]; document.head.appendChild(s);",
+            vec![json!(script)],
+        )
+        .await
+        .unwrap();
+    let eval = |script: &'static str| {
+        let client = client.clone();
+        async move { client.execute(script, vec![]).await.unwrap() }
+    };
+    wait_for("chart-scale.js to load", || async { eval("return !!window.HlcScale;").await == true }).await;
+
+    let cases = eval(
+        "const S = window.HlcScale;
+         const axis = (kind, lo, hi, zoomed) => { const r = S.yRange(kind, lo, hi, zoomed);
+           return {range: r, labels: S.labels(kind, S.ticks(kind, r[0], r[1]).values)}; };
+         return {
+           flatCpu: axis('percent', 14.9, 15.0, false),
+           zoomedCpu: axis('percent', 14.9, 15.0, true),
+           noData: axis('percent', null, null, false),
+           net: axis('rate', 0, 25000, false),
+           quietNet: axis('rate', 0, 0, false),
+           fastNet: axis('rate', 0, 80e6, false),
+           load: axis('load', 0, 0.3, false),
+           oneSample: S.xRange(1000, 1000, S.minSpan('24h')),
+           yearOneBucket: S.xRange(86400, 86400, S.minSpan('12m')),
+           wide: S.xRange(0, 86400, S.minSpan('24h')),
+           pointsFew: S.showPoints(1, 500), pointsMany: S.showPoints(1440, 500),
+           width: S.axisWidth(['0 KiB/s', '24.4 KiB/s'], t => t.length * 7),
+           noteOne: S.historyNote('24h', 1000, 1000, 1),
+           noteHour: S.historyNote('24h', 0, 3600, 60),
+           noteFull: S.historyNote('24h', 0, 86000, 1440),
+           hours: S.timeLabels([1768820400, 1768824000, 1768827600], 3600),
+           days: S.timeLabels([1768780800, 1768867200], 86400),
+           months: S.timeLabels([1767225600], 31 * 86400),
+         };",
+    )
+    .await;
+    assert_eq!(cases["flatCpu"], json!({"range": [0, 100], "labels": ["0 %", "25 %", "50 %", "75 %", "100 %"]}));
+    assert_eq!(cases["noData"]["range"], json!([0, 100]));
+    let zoomed = &cases["zoomedCpu"];
+    assert!(zoomed["range"][0].as_f64().unwrap() >= 14.0 && zoomed["range"][1].as_f64().unwrap() <= 16.0, "{zoomed}");
+    assert_eq!(zoomed["labels"], json!(["14.8 %", "14.9 %", "15.0 %"]));
+    assert_eq!(cases["net"]["labels"], json!(["0 KiB/s", "10 KiB/s", "20 KiB/s", "30 KiB/s"]));
+    assert_eq!(
+        cases["quietNet"]["labels"],
+        json!(["0.00 KiB/s", "0.25 KiB/s", "0.50 KiB/s", "0.75 KiB/s", "1.00 KiB/s"])
+    );
+    assert_eq!(cases["fastNet"]["labels"], json!(["0 MiB/s", "20 MiB/s", "40 MiB/s", "60 MiB/s", "80 MiB/s"]));
+    assert_eq!(cases["load"]["labels"], json!(["0.00", "0.25", "0.50", "0.75", "1.00"]));
+    assert_eq!(cases["oneSample"], json!([700, 1300]), "ten minutes around one sample");
+    assert_eq!(cases["yearOneBucket"], json!([-86400, 259200]), "four days around one daily bucket");
+    assert_eq!(cases["wide"], json!([0, 86400]));
+    assert_eq!((&cases["pointsFew"], &cases["pointsMany"]), (&json!(true), &json!(false)));
+    assert_eq!(cases["width"], json!(10 * 7 + 18), "the longest label fits");
+    assert!(cases["noteOne"].as_str().unwrap().contains("Collecting history: one sample so far"), "{cases}");
+    assert!(cases["noteHour"].as_str().unwrap().contains("60 minutes of samples"), "{cases}");
+    assert_eq!(cases["noteFull"], "");
+    // British, 24-hour time labels; the date under the first and where the day changes.
+    let hours: Vec<&str> = cases["hours"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let clock =
+        |t: &str| t.len() == 5 && t.as_bytes()[2] == b':' && t.replace(':', "").bytes().all(|b| b.is_ascii_digit());
+    assert!(hours.iter().all(|l| clock(l.split('\n').next().unwrap())), "{hours:?}");
+    assert!(hours[0].contains("\n") && hours[0].contains(" Jan"), "{hours:?}");
+    assert!(cases["days"][0].as_str().unwrap().contains(" Jan\n2026"), "{cases}");
+    assert!(
+        cases["months"][0].as_str().unwrap().ends_with(" 2026")
+            || cases["months"][0].as_str().unwrap().ends_with(" 2025")
+    );
+
+    // Any data range: ticks inside the range, 2 to 12 of them, every label different.
+    let failures = eval(
+        "const S = window.HlcScale; const bad = []; let seed = 7;
+         const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+         for (const kind of ['percent', 'load', 'rate']) for (const zoomed of [false, true]) for (let i = 0; i < 400; i++) {
+           const scale = kind === 'rate' ? Math.pow(10, rnd() * 10) : kind === 'load' ? rnd() * 40 : 100;
+           let a = rnd() * scale, b = rnd() * scale; if (rnd() < 0.2) b = a;
+           const lo = Math.min(a, b), hi = Math.max(a, b);
+           const r = S.yRange(kind, lo, hi, zoomed);
+           const t = S.ticks(kind, r[0], r[1]); const labels = S.labels(kind, t.values);
+           const ok = r[0] <= lo + 1e-9 && r[1] >= hi - 1e-9 && t.values.length >= 2 && t.values.length <= 12
+             && new Set(labels).size === labels.length && t.values.every(v => v >= r[0] - 1e-9 && v <= r[1] + 1e-9);
+           if (!ok) bad.push({kind, zoomed, lo, hi, range: r, labels});
+         }
+         return bad.slice(0, 5);",
+    )
+    .await;
+    assert_eq!(failures, json!([]), "axes that break the rules");
+    client.close().await.unwrap();
+    drop(driver);
+    hub.stop().await;
+}
+
+/// A new user's first hour, as the issue tells it: start the hub and see this machine (the
+/// built-in agent), add a second machine from the dashboard with one command (it waits for its
+/// first heartbeat, then reports every service unit), watch one of its services with one click,
+/// and get a test notification. Screenshots of each step at desktop and phone width in both
+/// themes (`first-hour-*`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_users_first_hour() {
+    let Some((driver, client, _profile)) = start_browser().await else { return };
+    let hub = TestHub::start_with_local_agent("this-machine").await;
+    // This machine's own disks must not alert (the test counts one alert); 97 % on the second
+    // machine still does.
+    let (status, body) =
+        hub.put("/api/v1/config/thresholds", json!({"disk": {"high_percent": 90, "critical_percent": 99}})).await;
+    assert_eq!(status, 200, "{body}");
+    let receiver = FakeReceiver::start(&[]).await;
+    let s =
+        Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+
+    // Start the hub and see this machine.
+    client.goto(&hub.url("/")).await.unwrap();
+    s.wait_css("#api_key").await.send_keys(API_KEY).await.unwrap();
+    client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    s.wait_css("#add-machine").await;
+    // The built-in agent's first heartbeat (about two seconds in; the live update adds the card).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status =
+            s.eval("var c = document.getElementById('card-this-machine'); return c ? c.dataset.status : '';").await;
+        if status == "online" || status == "warning" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "this machine did not report: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let summary = s.wait_css("#summary").await.text().await.unwrap();
+    assert!(summary.contains("1\nmachine") || summary.contains("1 machine"), "{summary}");
+    s.assert_no_console_errors("fleet (first start)").await;
+    s.shoot("first-hour-1-fleet").await;
+
+    // Add a machine from the fleet page: one command with a fresh token.
+    // (Open already if the page was loaded before this machine's card arrived: an empty fleet.)
+    if s.eval("return document.getElementById('add-machine').open;").await == false {
+        s.click_css("#add-machine summary").await;
+    }
+    s.wait_css("#install input[name=display_name]").await.send_keys("garage-pi").await.unwrap();
+    s.click_css("#install button[type=submit]").await;
+    let command = s.wait_css("#install-one-command").await.text().await.unwrap();
+    let prefix =
+        format!("curl -fsSL {}/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_", hub.url(""));
+    assert!(command.starts_with(&prefix), "{command}");
+    let token = command.rsplit(' ').next().unwrap().to_owned();
+    let register = s.wait_css("#install-register").await.text().await.unwrap();
+    assert!(register.starts_with("homelabcmd-agent register --hub http://127.0.0.1:") && register.ends_with(&token));
+    s.assert_no_console_errors("fleet (add a machine)").await;
+    s.shoot("first-hour-2-add-machine").await;
+
+    // The new machine's agent claims the token: the machine exists, waiting for its heartbeat.
+    let (status, claimed) = hub
+        .post_raw(
+            "/api/v1/agents/register/claim",
+            &[],
+            serde_json::to_vec(&json!({"token": token, "server_id": "garage-pi", "hostname": "garage-pi.home.lan"}))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200, "{claimed}");
+    assert!(hub.store.get_server("garage-pi").await.unwrap().last_seen.is_none(), "registered, never heard from");
+    client.refresh().await.unwrap();
+    let badge = s.wait_css("#card-garage-pi .badge").await.text().await.unwrap();
+    assert!(badge.contains("Waiting"), "not a red OFFLINE: {badge}");
+    let foot = s.wait_css("#card-garage-pi .card-foot").await.text().await.unwrap();
+    assert!(foot.contains("Waiting for its first heartbeat") && !foot.contains("seen never"), "{foot}");
+    let summary = s.wait_css("#summary").await.text().await.unwrap();
+    assert!(summary.contains("waiting for first heartbeat"), "{summary}");
+    let offline = s.eval("return document.querySelector('#summary .stat-offline .stat-n').textContent;").await;
+    assert_eq!(offline, "0", "a machine that never reported is not offline");
+    s.click_css("#card-garage-pi .waiting-note a").await;
+    let waiting = s.wait_css("#connect").await.text().await.unwrap();
+    assert!(waiting.contains("Waiting for the first heartbeat") && waiting.contains("garage-pi.home.lan"), "{waiting}");
+    let packages = s.wait_css("#packages").await.text().await.unwrap();
+    assert!(packages.contains("Not reported yet.") && !packages.contains("Up to date"), "{packages}");
+    s.click_css("#connect #install button[type=submit]").await;
+    let again = s.wait_css("#connect #install-one-command").await.text().await.unwrap();
+    assert!(again.starts_with(&prefix) && !again.ends_with(&token), "a fresh token: {again}");
+    s.assert_no_console_errors("a machine waiting for its first heartbeat").await;
+    s.shoot("first-hour-3-waiting").await;
+
+    // Its first heartbeat: every service unit's state (one `systemctl list-units`), and 25
+    // pending packages, 3 of them security updates.
+    let mut body = heartbeat_body("garage-pi", hub.now(), 12.0);
+    body["services"] = json!([
+        {"name": "cron", "status": "running"}, {"name": "nginx", "status": "running"},
+        {"name": "rpi-eeprom-update", "status": "failed"}, {"name": "ssh", "status": "running"},
+        {"name": "lighttpd", "status": "stopped"}
+    ]);
+    body["packages"] = json!((0..25)
+        .map(|i| json!({"name": format!("pkg{i:02}"), "current_version": "1.0", "new_version": "1.1",
+                        "repository": if i % 8 == 0 { "bookworm-security" } else { "bookworm" }, "is_security": i % 8 == 0}))
+        .collect::<Vec<_>>());
+    body["updates_available"] = json!(25);
+    body["security_updates"] = json!(4);
+    let guid = claimed["server_guid"].as_str().unwrap_or_default().to_owned();
+    let agent_token = claimed["api_token"].as_str().unwrap_or_default().to_owned();
+    let (status, answer) = hub.heartbeat_as_agent(&agent_token, &guid, body).await;
+    assert_eq!(status, 200, "{answer}");
+    client.refresh().await.unwrap();
+    s.wait_css("#svc-reported-nginx").await;
+    assert_eq!(s.eval("return !!document.getElementById('connect');").await, false, "no longer waiting");
+    // Its charts from the first sample: a dot on each, and the note.
+    s.wait_css("#history[data-loaded='24h'] #chart-cpu .uplot").await;
+    let note = s.wait_css("#history-note").await.text().await.unwrap();
+    assert!(note.contains("one sample so far"), "{note}");
+    s.eval("document.getElementById('history').scrollIntoView(); return 0;").await;
+    s.shoot("first-hour-4-charts").await;
+
+    // Pending packages: security first and only, ten at a time, all on request.
+    let visible =
+        "return [...document.querySelectorAll('#packages tbody tr')].filter(r => r.getClientRects().length).length;";
+    assert_eq!(s.eval(visible).await, 4, "the security updates");
+    s.click_css("#packages [data-pkg-show=all]").await;
+    assert_eq!(s.eval(visible).await, 10, "the first ten");
+    let first = s.eval("return document.querySelector('#packages tbody tr').textContent;").await;
+    assert!(first.as_str().unwrap().contains("security"), "security first: {first}");
+    s.click_css("#packages [data-pkg-more]").await;
+    assert_eq!(s.eval(visible).await, 25);
+    s.click_css("#packages [data-pkg-more]").await;
+
+    // Watch a service with one click: no agent configuration.
+    s.click_css("#svc-reported-nginx button").await;
+    s.wait_css("#svc-nginx .svc-state-running").await;
+    assert_eq!(hub.get("/api/v1/servers/garage-pi/services").await.1["services"][0]["service_name"], "nginx");
+    s.assert_no_console_errors("server (watching a reported service)").await;
+    s.shoot("first-hour-4-server").await;
+
+    // Get a test notification.
+    client.goto(&hub.url("/settings/notifications")).await.unwrap();
+    s.wait_css("#channel-form input[name=id]").await.send_keys("phone").await.unwrap();
+    client
+        .find(Locator::Css("#channel-form select[name=kind]"))
+        .await
+        .unwrap()
+        .select_by_value("webhook")
+        .await
+        .unwrap();
+    client.find(Locator::Css("#channel-form input[name=url]")).await.unwrap().send_keys(&receiver.url).await.unwrap();
+    client.find(Locator::XPath("//button[contains(., 'Add channel')]")).await.unwrap().click().await.unwrap();
+    s.click_css("#channel-phone button").await;
+    let result = s.wait_css(".test-result").await.text().await.unwrap();
+    assert!(result.contains("Test to phone: Test message sent successfully"), "{result}");
+    assert_eq!(receiver.wait_for(1).await.len(), 1);
+    s.assert_no_console_errors("notifications (test)").await;
+    s.shoot("first-hour-5-notifications").await;
+
+    // A real alert reaches the channel, and the fleet page acknowledges it.
+    let mut body = heartbeat_body("garage-pi", hub.now() + Span::seconds(60), 12.0);
+    body["metrics"]["disk_percent"] = json!(97.0);
+    body["filesystems"][0]["percent"] = json!(97.0);
+    let (status, answer) = hub.heartbeat_as_agent(&agent_token, &guid, body).await;
+    assert_eq!(status, 200, "{answer}");
+    hub.step_dispatcher().await;
+    let got = receiver.wait_for(2).await;
+    let alert = got.last().unwrap().json().to_string();
+    assert!(alert.contains("garage-pi") && alert.contains("DISK"), "{alert}");
+    client.goto(&hub.url("/")).await.unwrap();
+    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    assert!(banner.contains("1 open alert") && !banner.contains("1 open alerts"), "{banner}");
+    let stat = s.wait_css("#summary .stat-alerts").await.text().await.unwrap();
+    assert!(stat.contains("open alert") && !stat.contains("open alerts"), "one alert, singular: {stat}");
+    s.shoot("first-hour-6-alert").await;
+    s.click_css("#alert-banner button[aria-label^='Acknowledge']").await;
+    wait_for("the banner to clear", || async {
+        s.eval("return document.getElementById('alert-banner').classList.contains('banner-clear');").await == true
+    })
+    .await;
+    let (_, open) = hub.get("/api/v1/alerts?status=acknowledged&server_id=garage-pi").await;
+    assert_eq!(open["total"], 1, "{open}");
+    s.assert_no_console_errors("fleet (acknowledge)").await;
+
     client.close().await.unwrap();
     drop(driver);
     hub.stop().await;

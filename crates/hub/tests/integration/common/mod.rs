@@ -67,6 +67,19 @@ impl TestHub {
         Some(Self::start_with(config, dir).await)
     }
 
+    /// A SQLite hub as a new user starts it: the built-in agent reports this machine as
+    /// `server_id` (its first heartbeat about two seconds after the start, on the hub's clock).
+    pub async fn start_with_local_agent(server_id: &str) -> TestHub {
+        let (mut config, dir) = Self::config(Backend::Sqlite).await.unwrap();
+        config.local_agent = LocalAgentConfig {
+            enabled: true,
+            server_id: Some(server_id.into()),
+            interval_seconds: 3600,
+            ..Default::default()
+        };
+        Self::start_with(config, dir).await
+    }
+
     /// Like [`TestHub::start`], with the jobs running as in production.
     pub async fn start_running_on(backend: Backend) -> Option<TestHub> {
         let (config, dir) = Self::config(backend).await?;
