@@ -404,6 +404,30 @@ async fn acknowledged_alerts_still_auto_resolve(store: Arc<dyn Store>) {
     assert!(matches!(store.get_alert(9999).await, Err(StoreError::NotFound(_))));
 }
 
+/// While an alert stays active its row says what was last observed (title and actual value),
+/// without a notification; inside the hysteresis margin it resolves after the clear period.
+async fn an_alert_row_follows_the_value_and_resolves_after_the_clear_period(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    for minute in 0..4 {
+        beat(&store, "warm", t0 + Duration::minutes(minute), 90.0).await;
+    }
+    beat(&store, "warm", t0 + Duration::minutes(4), 83.0).await;
+    let alert = store.list_alerts(&all_alerts()).await.unwrap().alerts.remove(0);
+    assert_eq!(alert.status, AlertStatus::Open, "83 with high 85 is inside the margin");
+    assert_eq!(alert.title, "High CPU usage on warm.home.lan (83%)");
+    assert_eq!((alert.threshold_value, alert.actual_value), (Some(85.0), Some(83.0)));
+    let kinds: Vec<String> = store.outbox(10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["opened"], "an update notifies nobody");
+
+    beat(&store, "warm", t0 + Duration::minutes(5), 83.0).await;
+    assert_eq!(store.get_alert(alert.id).await.unwrap().status, AlertStatus::Open);
+    beat(&store, "warm", t0 + Duration::minutes(6), 82.0).await;
+    let resolved = store.get_alert(alert.id).await.unwrap();
+    assert_eq!((resolved.status, resolved.resolved_at), (AlertStatus::Resolved, Some(t0 + Duration::minutes(6))));
+    let kinds: Vec<String> = store.outbox(10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["resolved", "opened"]);
+}
+
 async fn manual_resolve_lets_a_new_alert_open(store: Arc<dyn Store>) {
     let t0 = t("2026-01-19T12:00:00Z");
     for minute in 0..4 {
@@ -931,6 +955,8 @@ async fn typed_settings_round_trip(store: Arc<dyn Store>) {
     let mut wanted = Thresholds::default();
     wanted.cpu.high_percent = 70;
     wanted.disk.sustained_heartbeats = Some(3);
+    wanted.memory.clear_seconds = 0;
+    wanted.disk.clear_seconds = 600;
     wanted.server_offline_seconds = 240;
     let set = wanted;
     let saved = store.update_thresholds(Box::new(move |_| Ok(set)), now).await.unwrap();
@@ -1508,6 +1534,7 @@ suite!(
     concurrent_heartbeats_all_commit,
     sustained_cpu_breach_opens_one_alert,
     acknowledged_alerts_still_auto_resolve,
+    an_alert_row_follows_the_value_and_resolves_after_the_clear_period,
     manual_resolve_lets_a_new_alert_open,
     offline_detection_honours_the_timeout,
     service_down_alerts_follow_expected_services,

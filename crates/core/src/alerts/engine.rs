@@ -9,8 +9,17 @@
 //! - **Escalation** high → critical is immediate once the alert is open (event `Escalated`).
 //!   **De-escalation** critical → high happens when the value falls below `critical − hysteresis`
 //!   (event `DeEscalated`), so a value hovering at the critical level does not flap.
-//! - **Hysteresis.** An open metric alert resolves only when the value is below
-//!   `high − hysteresis` (default 5 points; see [`MetricThreshold::effective_hysteresis`]).
+//! - **Resolution, calm and honest.** An open metric alert resolves on the heartbeat whose value
+//!   is a clear drop: below the high level and at or below `high − hysteresis` (default 5 points;
+//!   see [`MetricThreshold::effective_hysteresis`]), so disk 85 → 75 with high 80 resolves at once,
+//!   as in v1. A value below the high level but within the margin (78 with high 80) resolves once
+//!   it has stayed below the high level for `clear_seconds` (default 120 s, two heartbeats;
+//!   counted from `below_high_since`); a value back at or above the high level restarts that
+//!   count, so a value crossing the level at every heartbeat stays one alert. `clear_seconds = 0`
+//!   is v1's rule: the first heartbeat below the high level resolves.
+//! - **The alert follows the value.** While an alert is active, a heartbeat that changes its value
+//!   (or a service's reported status) and causes no other event emits [`EventKind::Updated`]
+//!   (never notified), so the alert's title and actual value say what was last observed.
 //! - **Reminders** when `now − last_notified_at ≥ cooldown` (v1: critical 30 min, every other
 //!   severity 240 min), evaluated whenever the key is observed. Acknowledged alerts get no
 //!   reminders but still escalate and auto-resolve (v1 did neither: its defect); an escalation
@@ -207,11 +216,15 @@ pub enum EventKind {
     Resolved { auto: bool },
     /// A person acknowledged it: status acknowledged, `acknowledged_at = at`.
     Acknowledged,
+    /// The observed value (or service status) changed while the alert stayed active: update the
+    /// row's title and actual value. Never notified (`notify` is always false), so it never
+    /// reaches the outbox.
+    Updated,
 }
 
 impl EventKind {
     /// A stable name for an outbox column: `opened`, `escalated`, `de_escalated`, `reminder`,
-    /// `resolved`, `acknowledged`.
+    /// `resolved`, `acknowledged`, `updated`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Opened => "opened",
@@ -220,6 +233,7 @@ impl EventKind {
             EventKind::Reminder => "reminder",
             EventKind::Resolved { .. } => "resolved",
             EventKind::Acknowledged => "acknowledged",
+            EventKind::Updated => "updated",
         }
     }
 }
@@ -420,8 +434,12 @@ impl Run<'_> {
                     actual: 0.0,
                 };
                 if state.active.is_some() {
-                    state.service_status = Some(status_text.to_owned());
+                    let previous = state.service_status.replace(status_text.to_owned());
+                    let events_before = events.len();
                     remind(state, &ctx, events, texts);
+                    if events.len() == events_before && previous.as_deref() != Some(status_text) {
+                        update(state, &ctx, events, texts(Severity::High));
+                    }
                 } else if !ctx.paused() {
                     let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
                     state.first_breach_at = Some(ctx.now);
@@ -563,8 +581,18 @@ fn evaluate_metric(
         return;
     };
 
-    state.current_value = Some(value);
-    if value < threshold.resolve_below() {
+    let previous_value = state.current_value.replace(value);
+    let high = threshold.high_percent as f64;
+    let cleared = if threshold.resolves_at_once(value) {
+        true
+    } else if value < high {
+        let since = *state.below_high_since.get_or_insert(ctx.now);
+        ctx.reached(since, threshold.clear_seconds.saturating_mul(1000))
+    } else {
+        state.below_high_since = None;
+        false
+    };
+    if cleared {
         let texts = Texts {
             title: text::metric_resolved_title(name, &key, value),
             message: text::metric_resolved_message(name, &key, value),
@@ -572,7 +600,10 @@ fn evaluate_metric(
             actual: value,
         };
         close(state, ctx, events, true, texts);
-    } else if target == Some(Severity::Critical) && current < Severity::Critical {
+        return;
+    }
+    let events_before = events.len();
+    if target == Some(Severity::Critical) && current < Severity::Critical {
         let texts = Texts {
             message: text::escalation_message(&key, value, threshold.level(Severity::Critical)),
             ..texts(Severity::Critical)
@@ -587,6 +618,16 @@ fn evaluate_metric(
     } else {
         remind(state, ctx, events, texts);
     }
+    if events.len() == events_before && previous_value != Some(value) {
+        update(state, ctx, events, texts(current));
+    }
+}
+
+/// Tells the store the active alert's observed value changed (see [`EventKind::Updated`]).
+fn update(state: &AlertState, ctx: &Ctx<'_>, events: &mut Vec<AlertEvent>, texts: Texts) {
+    let Some(active) = state.active.as_ref() else { return };
+    let event = ctx.event(EventKind::Updated, state, active.severity, texts);
+    events.push(AlertEvent { notify: false, ..event });
 }
 
 /// Opens the key's alert. Callers have checked maintenance: an opening always notifies.

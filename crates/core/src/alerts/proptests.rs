@@ -78,9 +78,10 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn threshold() -> impl Strategy<Value = MetricThreshold> {
-    (1i64..=99, 0i64..=600, 0i64..=50).prop_flat_map(|(high, sustained, hysteresis)| {
+    (1i64..=99, 0i64..=600, 0i64..=50, 0i64..=600).prop_flat_map(|(high, sustained, hysteresis, clear)| {
         (high + 1..=100).prop_map(move |critical| MetricThreshold {
             hysteresis_percent: hysteresis,
+            clear_seconds: clear,
             ..MetricThreshold::new(high, critical, sustained)
         })
     })
@@ -179,11 +180,18 @@ impl Driver {
                     prop_assert!(self.resolved_ids.insert(id), "resolved twice");
                     self.open.remove(&event.key);
                 }
-                EventKind::Escalated | EventKind::DeEscalated | EventKind::Reminder | EventKind::Acknowledged => {
+                EventKind::Escalated
+                | EventKind::DeEscalated
+                | EventKind::Reminder
+                | EventKind::Acknowledged
+                | EventKind::Updated => {
                     let Some((id, acknowledged)) = current else {
                         return Err(TestCaseError::fail(format!("event for a closed alert: {event:?}")));
                     };
                     prop_assert_eq!(event.alert_id, Some(id));
+                    if event.kind == EventKind::Updated {
+                        prop_assert!(!event.notify, "an update notified: {:?}", event);
+                    }
                     if event.kind == EventKind::Reminder {
                         prop_assert!(!acknowledged, "reminder for an acknowledged alert");
                     }

@@ -26,6 +26,11 @@ pub struct AlertState {
     /// reminders name the current status.
     #[serde(default)]
     pub service_status: Option<String>,
+    /// Since when the value of a metric key with an open alert has been below the high level
+    /// without a clear drop (within the hysteresis margin): the clear period counts from here, and
+    /// a value back at or above the high level clears it.
+    #[serde(default, with = "time::rfc3339_option")]
+    pub below_high_since: Option<Timestamp>,
     /// The alert currently open or acknowledged for this key, if any: at most one per key.
     #[serde(default)]
     pub active: Option<ActiveAlert>,
@@ -53,7 +58,14 @@ pub struct ActiveAlert {
 impl AlertState {
     /// The idle state of a key: no alert, no breach.
     pub fn new(key: AlertKey) -> Self {
-        AlertState { key, first_breach_at: None, current_value: None, service_status: None, active: None }
+        AlertState {
+            key,
+            first_breach_at: None,
+            current_value: None,
+            service_status: None,
+            below_high_since: None,
+            active: None,
+        }
     }
 
     /// No active alert and no breach timer: equivalent to having no row.
@@ -73,6 +85,7 @@ impl AlertState {
         self.first_breach_at = None;
         self.current_value = None;
         self.service_status = None;
+        self.below_high_since = None;
         self.active = None;
     }
 

@@ -104,6 +104,7 @@ pub struct ThresholdRow {
     pub high: String,
     pub critical: String,
     pub sustained: String,
+    pub clear: String,
 }
 
 /// The thresholds form with the outcome of the last save.
@@ -124,6 +125,7 @@ impl ThresholdsPartial {
             high: m.high_percent.to_string(),
             critical: m.critical_percent.to_string(),
             sustained: m.sustained_seconds.to_string(),
+            clear: m.clear_seconds.to_string(),
         };
         ThresholdsPartial {
             rows: vec![row("cpu", "CPU", &t.cpu), row("memory", "Memory", &t.memory), row("disk", "Disk", &t.disk)],
@@ -165,6 +167,7 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         high_percent: number(&format!("{key}_high")),
         critical_percent: number(&format!("{key}_critical")),
         sustained_seconds: number(&format!("{key}_sustained")),
+        clear_seconds: number(&format!("{key}_clear")),
         ..MetricThresholdUpdate::default()
     };
     let update = ThresholdsUpdate {

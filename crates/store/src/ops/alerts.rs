@@ -218,10 +218,11 @@ async fn write_alert_row(conn: &mut dyn Conn, pk: i64, event: &AlertEvent) -> St
             )
             .await?
         }
-        EventKind::Reminder => {
+        // A reminder also carries what was last observed, so it refreshes the row like an update.
+        EventKind::Reminder | EventKind::Updated => {
             conn.query_opt(
-                "SELECT id FROM alerts WHERE server_pk = $1 AND alert_key = $2 AND status <> 'resolved'",
-                &[pk.into(), (&key).into()],
+                &active("title = $3, actual_value = $4, updated_at = $5"),
+                &[pk.into(), (&key).into(), (&event.title).into(), event.actual_value.into(), at.into()],
             )
             .await?
         }
