@@ -68,7 +68,8 @@ pub struct ExpectedService {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerContext {
     pub server_id: String,
-    /// Display name, else hostname: what titles and notifications call the machine.
+    /// What titles and notifications call the machine: its hostname, as in v1 (the store falls
+    /// back to the display name only when there is no hostname).
     pub name: String,
     /// Workstations are expected to be off at times.
     pub machine_type: MachineType,

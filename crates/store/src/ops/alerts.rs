@@ -55,12 +55,22 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(ServerContext {
         server_id: row.str(0)?,
-        name: row.opt_str(2)?.unwrap_or(row.str(1)?),
+        name: alert_name(&row.str(0)?, &row.str(1)?, row.opt_str(2)?),
         machine_type: super::servers::machine_type(&row.str(3)?)?,
         is_paused: row.bool(4)?,
         last_seen: row.opt_i64(5)?.map(from_millis),
         expected_services,
     })
+}
+
+/// What alert titles and notifications call a machine: its hostname, as v1 writes them (clients
+/// match titles), even when a display name is set; the dashboard shows the display name beside
+/// them. A server created without a hostname falls back to its display name, then its id.
+fn alert_name(server_id: &str, hostname: &str, display_name: Option<String>) -> String {
+    if !hostname.trim().is_empty() {
+        return hostname.to_owned();
+    }
+    display_name.filter(|name| !name.trim().is_empty()).unwrap_or_else(|| server_id.to_owned())
 }
 
 /// The stored states of a server; with `key`, only that key's.
