@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "retention in units", include_str!("../migrations/postgres/0006_retention_in_units.sql")),
     (7, "typed settings", include_str!("../migrations/postgres/0007_typed_settings.sql")),
     (8, "clear seconds", include_str!("../migrations/postgres/0008_clear_seconds.sql")),
+    (9, "service grace", include_str!("../migrations/postgres/0009_service_grace.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.

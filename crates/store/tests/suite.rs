@@ -506,14 +506,26 @@ async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
 async fn service_down_alerts_follow_expected_services(store: Arc<dyn Store>) {
     let t0 = t("2026-01-19T12:00:00Z");
     beat(&store, "media", t0, 5.0).await;
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: Some("Plex".into()), is_critical: true };
+    let plex = NewExpectedService {
+        service_name: "plex".into(),
+        display_name: Some("Plex".into()),
+        is_critical: true,
+        grace_seconds: None,
+    };
     let created = store.create_expected_service("media", &plex, t0).await.unwrap();
     assert!(created.enabled && created.is_critical);
     assert_eq!(created.current_status.as_ref().map(|s| s.status.as_str()), Some("running"));
     assert!(matches!(store.create_expected_service("media", &plex, t0).await, Err(StoreError::Conflict(_))));
     assert!(matches!(store.create_expected_service("ghost", &plex, t0).await, Err(StoreError::NotFound(_))));
-    let quiet = NewExpectedService { service_name: "sql".into(), display_name: None, is_critical: false };
-    store.create_expected_service("media", &quiet, t0).await.unwrap();
+    let quiet = NewExpectedService {
+        service_name: "sql".into(),
+        display_name: None,
+        is_critical: false,
+        grace_seconds: Some(30),
+    };
+    assert_eq!(store.create_expected_service("media", &quiet, t0).await.unwrap().grace_seconds, Some(30));
+    let default_grace = ExpectedServiceUpdate { grace_seconds: Some(None), ..Default::default() };
+    assert_eq!(store.update_expected_service("media", "sql", &default_grace, t0).await.unwrap().grace_seconds, None);
 
     let services = |at: Timestamp, items: serde_json::Value| {
         let mut hb = heartbeat("media", at, 5.0);
@@ -569,7 +581,8 @@ async fn deleting_a_server_removes_its_alerts(store: Arc<dyn Store>, raw: Raw) {
     for minute in 0..4 {
         beat(&store, "doomed", t0 + Duration::minutes(minute), 90.0).await;
     }
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false };
+    let plex =
+        NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false, grace_seconds: None };
     store.create_expected_service("doomed", &plex, t0).await.unwrap();
     for table in ["alerts", "alert_states", "alert_events", "expected_services"] {
         assert_eq!(raw.count(&format!("SELECT COUNT(*) FROM {table}")).await, 1, "{table}");
@@ -642,7 +655,8 @@ async fn replayed_heartbeats_do_not_alert(store: Arc<dyn Store>) {
         hb.services = serde_json::from_value(json!([{"name": "plex", "status": "failed"}])).unwrap();
         store.ingest_heartbeat(write(hb, now + Duration::seconds(minute))).await.unwrap();
     }
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: true };
+    let plex =
+        NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: true, grace_seconds: None };
     store.create_expected_service("spool", &plex, now).await.unwrap();
     assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0);
     assert_eq!(cpu_history(&store, "spool", t0, now + Duration::seconds(1)).await.len(), 11, "history is stored");
@@ -765,7 +779,12 @@ async fn service_history_records_changes_only(store: Arc<dyn Store>, raw: Raw) {
     store
         .create_expected_service(
             "svc",
-            &NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false },
+            &NewExpectedService {
+                service_name: "plex".into(),
+                display_name: None,
+                is_critical: false,
+                grace_seconds: None,
+            },
             t0,
         )
         .await
@@ -849,7 +868,8 @@ async fn reported_services_keep_their_newest_state(store: Arc<dyn Store>, _raw: 
     );
     assert!(matches!(store.list_reported_services("nobody").await, Err(StoreError::NotFound(_))));
 
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false };
+    let plex =
+        NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false, grace_seconds: None };
     store.create_expected_service("svc", &plex, t0).await.unwrap();
     let expected: Vec<_> =
         store.list_reported_services("svc").await.unwrap().into_iter().map(|s| (s.service_name, s.expected)).collect();
@@ -900,7 +920,12 @@ async fn per_service_states_are_carried_into_snapshots(store: Arc<dyn Store>, ra
     }
     let reopened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
     for name in ["nginx", "plex"] {
-        let new = NewExpectedService { service_name: name.into(), display_name: None, is_critical: false };
+        let new = NewExpectedService {
+            service_name: name.into(),
+            display_name: None,
+            is_critical: false,
+            grace_seconds: None,
+        };
         reopened.create_expected_service("older", &new, t0).await.unwrap();
     }
     let current: Vec<_> = reopened
@@ -957,6 +982,7 @@ async fn typed_settings_round_trip(store: Arc<dyn Store>) {
     wanted.disk.sustained_heartbeats = Some(3);
     wanted.memory.clear_seconds = 0;
     wanted.disk.clear_seconds = 600;
+    wanted.service_grace_seconds = 90;
     wanted.server_offline_seconds = 240;
     let set = wanted;
     let saved = store.update_thresholds(Box::new(move |_| Ok(set)), now).await.unwrap();

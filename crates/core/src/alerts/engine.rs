@@ -34,10 +34,14 @@
 //!   escalate or resolve (with `notify: false`) and send no reminders. Breach timers keep running,
 //!   so a breach that outlasts the maintenance window opens as soon as maintenance ends.
 //! - **Service down**, on every heartbeat carrying a service list: an expected, enabled service
-//!   reported `stopped`/`failed` opens HIGH (critical service) or MEDIUM, one alert per service by
-//!   exact name; `running` resolves it (even if the service is no longer expected, so such alerts
-//!   cannot stay open for ever); `unknown`, unreported, unconfigured and disabled services change
-//!   nothing. Severity is fixed when the alert opens.
+//!   reported `stopped`/`failed` starts a timer (`first_breach_at`) and opens HIGH (critical
+//!   service) or MEDIUM once it has been down for its grace period (the service's
+//!   `grace_seconds`, else the thresholds' `service_grace_seconds`; 0, the default, opens on the
+//!   first report, as v1), one alert per service by exact name. `running` before the grace
+//!   period is over clears the timer, so a restart raises nothing; `running` resolves an open
+//!   alert (even if the service is no longer expected, so such alerts cannot stay open for
+//!   ever); `unknown`, unreported, unconfigured and disabled services change nothing. Severity
+//!   is fixed when the alert opens.
 //! - A `null` metric leaves its key untouched; so does a non-finite value.
 //!
 //! [`MetricThreshold::effective_hysteresis`]: super::thresholds::MetricThreshold::effective_hysteresis
@@ -62,6 +66,10 @@ pub struct ExpectedService {
     pub is_critical: bool,
     /// Disabled services raise nothing.
     pub enabled: bool,
+    /// How long the service may be reported down before its alert opens; `None` uses the
+    /// thresholds' `service_grace_seconds`.
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
 }
 
 /// What the engine needs to know about the server an observation belongs to.
@@ -422,6 +430,8 @@ impl Run<'_> {
                 };
                 close(state, &ctx, events, true, texts);
             }
+            // Back before its grace period ran out: a restart, not an outage.
+            ServiceStatus::Running => state.reset(),
             ServiceStatus::Stopped | ServiceStatus::Failed => {
                 let Some(expected) = monitored else {
                     // Unconfigured or disabled: raise nothing, remind nothing.
@@ -441,14 +451,17 @@ impl Run<'_> {
                     if events.len() == events_before && previous.as_deref() != Some(status_text) {
                         update(state, &ctx, events, texts(Severity::High));
                     }
-                } else if !ctx.paused() {
-                    let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
-                    state.first_breach_at = Some(ctx.now);
+                } else {
+                    let since = *state.first_breach_at.get_or_insert(ctx.now);
                     state.service_status = Some(status_text.to_owned());
-                    open(state, severity, &ctx, events, texts(severity));
+                    let grace = expected.grace_seconds.unwrap_or(ctx.rules.thresholds.service_grace_seconds);
+                    if !ctx.paused() && ctx.reached(since, grace.max(0).saturating_mul(1000)) {
+                        let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
+                        open(state, severity, &ctx, events, texts(severity));
+                    }
                 }
             }
-            ServiceStatus::Running | ServiceStatus::Unknown => {}
+            ServiceStatus::Unknown => {}
         }
     }
 

@@ -40,6 +40,7 @@ enum Op {
         index: usize,
         critical: bool,
         enabled: bool,
+        grace_seconds: Option<i64>,
     },
 }
 
@@ -72,8 +73,8 @@ fn op() -> impl Strategy<Value = Op> {
         ].prop_map(Op::Advance),
         1 => Just(Op::TogglePause),
         1 => Just(Op::ToggleWorkstation),
-        1 => (0..SERVICES.len(), any::<bool>(), any::<bool>())
-            .prop_map(|(index, critical, enabled)| Op::ToggleService { index, critical, enabled }),
+        1 => (0..SERVICES.len(), any::<bool>(), any::<bool>(), proptest::option::of(0i64..=3600))
+            .prop_map(|(index, critical, enabled, grace_seconds)| Op::ToggleService { index, critical, enabled, grace_seconds }),
     ]
 }
 
@@ -88,9 +89,9 @@ fn threshold() -> impl Strategy<Value = MetricThreshold> {
 }
 
 fn rules() -> impl Strategy<Value = Rules> {
-    (threshold(), threshold(), threshold(), 30i64..=900, 5i64..=1440, 15i64..=1440).prop_map(
-        |(cpu, memory, disk, server_offline_seconds, critical_minutes, high_minutes)| Rules {
-            thresholds: Thresholds { cpu, memory, disk, server_offline_seconds },
+    (threshold(), threshold(), threshold(), 30i64..=900, 5i64..=1440, 15i64..=1440, 0i64..=3600).prop_map(
+        |(cpu, memory, disk, server_offline_seconds, critical_minutes, high_minutes, service_grace_seconds)| Rules {
+            thresholds: Thresholds { cpu, memory, disk, server_offline_seconds, service_grace_seconds },
             cooldowns: Cooldowns { critical_minutes, high_minutes },
         },
     )
@@ -129,7 +130,12 @@ impl Driver {
                 expected_services: SERVICES
                     .iter()
                     .take(3)
-                    .map(|name| ExpectedService { service_name: (*name).into(), is_critical: true, enabled: true })
+                    .map(|name| ExpectedService {
+                        service_name: (*name).into(),
+                        is_critical: true,
+                        enabled: true,
+                        grace_seconds: None,
+                    })
                     .collect(),
             },
             rules,
@@ -251,13 +257,14 @@ impl Driver {
                     if self.server.is_workstation() { MachineType::Server } else { MachineType::Workstation };
                 Ok(())
             }
-            Op::ToggleService { index, critical, enabled } => {
+            Op::ToggleService { index, critical, enabled, grace_seconds } => {
                 let name = SERVICES[*index];
                 self.server.expected_services.retain(|e| e.service_name != name);
                 self.server.expected_services.push(ExpectedService {
                     service_name: name.into(),
                     is_critical: *critical,
                     enabled: *enabled,
+                    grace_seconds: *grace_seconds,
                 });
                 Ok(())
             }

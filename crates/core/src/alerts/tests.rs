@@ -50,9 +50,24 @@ impl Hub {
                 is_paused: false,
                 last_seen: None,
                 expected_services: vec![
-                    ExpectedService { service_name: "plex".into(), is_critical: true, enabled: true },
-                    ExpectedService { service_name: "sql".into(), is_critical: false, enabled: true },
-                    ExpectedService { service_name: "backup".into(), is_critical: true, enabled: false },
+                    ExpectedService {
+                        service_name: "plex".into(),
+                        is_critical: true,
+                        enabled: true,
+                        grace_seconds: None,
+                    },
+                    ExpectedService {
+                        service_name: "sql".into(),
+                        is_critical: false,
+                        enabled: true,
+                        grace_seconds: None,
+                    },
+                    ExpectedService {
+                        service_name: "backup".into(),
+                        is_critical: true,
+                        enabled: false,
+                        grace_seconds: None,
+                    },
                 ],
             },
             rules: Rules::default(),
@@ -770,6 +785,44 @@ fn service_severity_is_fixed_when_the_alert_opens_and_medium_uses_the_high_coold
 }
 
 #[test]
+fn a_service_back_to_running_within_its_grace_period_raises_nothing() {
+    let mut hub = Hub::new();
+    hub.rules.thresholds.service_grace_seconds = 120;
+    assert!(hub.services(&[("plex", "stopped")]).is_empty(), "inside the grace period");
+    hub.advance(secs(60));
+    assert!(hub.services(&[("plex", "running")]).is_empty(), "a restart: no alert, no resolution");
+    assert!(hub.states.is_empty(), "the timer is cleared");
+    assert!(hub.updates.is_empty());
+}
+
+#[test]
+fn a_service_down_for_its_grace_period_opens_exactly_then() {
+    let mut hub = Hub::new();
+    hub.rules.thresholds.service_grace_seconds = 600;
+    hub.server.expected_services[0].grace_seconds = Some(120);
+    assert!(hub.services(&[("plex", "stopped")]).is_empty());
+    hub.advance(millis(119_999));
+    assert!(hub.services(&[("plex", "failed")]).is_empty(), "one millisecond short");
+    hub.advance(millis(1));
+    let event = only(hub.services(&[("plex", "failed")]));
+    assert_eq!(event.kind, EventKind::Opened);
+    assert_eq!(event.title, "Service plex is failed on nas.local");
+    // The service's own grace period wins over the global default; `sql` uses the default.
+    assert!(hub.services(&[("sql", "stopped")]).is_empty());
+    hub.advance(secs(60));
+    let event = only(hub.services(&[("plex", "running")]));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    assert_eq!(event.duration_seconds, Some(180), "counted from the first stopped report");
+}
+
+#[test]
+fn the_default_grace_period_of_zero_alerts_on_the_first_stopped_report() {
+    let mut hub = Hub::new();
+    assert_eq!(hub.rules.thresholds.service_grace_seconds, 0);
+    assert_eq!(kinds(&hub.services(&[("plex", "stopped")])), [EventKind::Opened]);
+}
+
+#[test]
 fn a_service_resolved_by_hand_while_down_opens_a_new_alert() {
     let mut hub = Hub::new();
     hub.services(&[("plex", "stopped")]);
@@ -984,7 +1037,8 @@ fn default_configuration_is_the_v1_document_plus_hysteresis_and_clear_periods() 
             "cpu": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
             "memory": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
             "disk": {"high_percent": 80, "critical_percent": 95, "sustained_seconds": 0, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
-            "server_offline_seconds": 180
+            "server_offline_seconds": 180,
+            "service_grace_seconds": 0
         })
     );
     let notifications = serde_json::to_value(NotificationSettings::default()).unwrap();

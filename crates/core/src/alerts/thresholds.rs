@@ -19,6 +19,8 @@ pub const MAX_HYSTERESIS_PERCENT: i64 = 50;
 pub const DEFAULT_CLEAR_SECONDS: i64 = 120;
 /// Upper bound on the clear period, the same as on the sustained window.
 pub const MAX_CLEAR_SECONDS: i64 = 600;
+/// Upper bound on a service's grace period (global default or per service): an hour.
+pub const MAX_SERVICE_GRACE_SECONDS: i64 = 3600;
 /// The v1 default for `server_offline_seconds`.
 pub const DEFAULT_OFFLINE_SECONDS: i64 = 180;
 
@@ -171,6 +173,11 @@ pub struct Thresholds {
     /// Silence (≥ 30 s) after which a server is offline; unlike v1, the engine honours it.
     #[serde(default = "default_offline_seconds")]
     pub server_offline_seconds: i64,
+    /// Not in v1: how long (0–3600 s) an expected service may be reported stopped or failed
+    /// before its alert opens, for services that set no grace period of their own. 0 (the
+    /// default) alerts on the first such report, as v1 and the seed's acceptance criteria.
+    #[serde(default)]
+    pub service_grace_seconds: i64,
 }
 
 fn default_cpu() -> MetricThreshold {
@@ -197,6 +204,7 @@ impl Default for Thresholds {
             memory: default_memory(),
             disk: default_disk(),
             server_offline_seconds: DEFAULT_OFFLINE_SECONDS,
+            service_grace_seconds: 0,
         }
     }
 }
@@ -226,6 +234,7 @@ impl Thresholds {
             });
         }
         v.range_i64("server_offline_seconds", Some(self.server_offline_seconds), 30, None);
+        v.range_i64("service_grace_seconds", Some(self.service_grace_seconds), 0, Some(MAX_SERVICE_GRACE_SECONDS));
         v.finish()
     }
 
@@ -265,6 +274,12 @@ impl Thresholds {
         {
             merged.server_offline_seconds = seconds;
             updated.push("server_offline_seconds".to_owned());
+        }
+        if let Some(seconds) = update.service_grace_seconds
+            && seconds != merged.service_grace_seconds
+        {
+            merged.service_grace_seconds = seconds;
+            updated.push("service_grace_seconds".to_owned());
         }
         merged.validate()?;
         Ok(Merged { config: merged, updated })
@@ -341,6 +356,8 @@ pub struct ThresholdsUpdate {
     pub disk: Option<MetricThresholdUpdate>,
     #[serde(default)]
     pub server_offline_seconds: Option<i64>,
+    #[serde(default)]
+    pub service_grace_seconds: Option<i64>,
 }
 
 impl ThresholdsUpdate {
@@ -353,6 +370,7 @@ impl ThresholdsUpdate {
             }
         }
         v.range_i64("server_offline_seconds", self.server_offline_seconds, 30, None);
+        v.range_i64("service_grace_seconds", self.service_grace_seconds, 0, Some(MAX_SERVICE_GRACE_SECONDS));
         v.finish()
     }
 }

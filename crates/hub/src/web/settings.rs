@@ -113,6 +113,7 @@ pub struct ThresholdRow {
 pub struct ThresholdsPartial {
     pub rows: Vec<ThresholdRow>,
     pub offline: String,
+    pub service_grace: String,
     pub message: Option<String>,
     pub errors: Vec<String>,
 }
@@ -130,6 +131,7 @@ impl ThresholdsPartial {
         ThresholdsPartial {
             rows: vec![row("cpu", "CPU", &t.cpu), row("memory", "Memory", &t.memory), row("disk", "Disk", &t.disk)],
             offline: t.server_offline_seconds.to_string(),
+            service_grace: t.service_grace_seconds.to_string(),
             message,
             errors,
         }
@@ -175,6 +177,7 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         memory: Some(metric("memory")),
         disk: Some(metric("disk")),
         server_offline_seconds: number("server_offline_seconds"),
+        service_grace_seconds: number("service_grace_seconds"),
     };
     if !errors.is_empty() {
         let mut form = thresholds_form(&state, None, errors).await;

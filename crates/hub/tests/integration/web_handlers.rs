@@ -858,6 +858,26 @@ async fn expected_services_are_edited_through_the_api_rules() {
         (&services["services"][0]["enabled"], &services["services"][0]["is_critical"]),
         (&false.into(), &false.into())
     );
+    // The grace period: set, refused as the API refuses it (field named), and back to the default.
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=120").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("plex may be down 120 s before it alerts.") && text.contains("value=\"120\""), "{text}");
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=soon").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("grace seconds: enter a whole number"), "{text}");
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=4000").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("grace") && text.contains("3600"), "{text}");
+    assert_eq!(hub.get("/api/v1/servers/web01/services").await.1["services"][0]["grace_seconds"], 120, "kept");
+    let (_, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=").await;
+    assert!(text.contains("plex uses the default grace period."), "{text}");
+    assert_eq!(
+        hub.get("/api/v1/servers/web01/services").await.1["services"][0]["grace_seconds"],
+        serde_json::Value::Null
+    );
+    let (status, text) = b.post("/ui/servers/web01/services", "service_name=sshd&grace_seconds=-5").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("grace"), "{text}");
     let (status, text) = b.post("/ui/servers/web01/services/plex", "is_critical=maybe").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text.contains("is critical: should be true or false"), "{text}");

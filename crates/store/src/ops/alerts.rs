@@ -47,11 +47,21 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("Server #{pk} not found")))?;
     let services = conn
-        .query("SELECT service_name, is_critical, enabled FROM expected_services WHERE server_pk = $1", &[pk.into()])
+        .query(
+            "SELECT service_name, is_critical, enabled, grace_seconds FROM expected_services WHERE server_pk = $1",
+            &[pk.into()],
+        )
         .await?;
     let expected_services = services
         .iter()
-        .map(|s| Ok(ExpectedService { service_name: s.str(0)?, is_critical: s.bool(1)?, enabled: s.bool(2)? }))
+        .map(|s| {
+            Ok(ExpectedService {
+                service_name: s.str(0)?,
+                is_critical: s.bool(1)?,
+                enabled: s.bool(2)?,
+                grace_seconds: s.opt_i64(3)?,
+            })
+        })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(ServerContext {
         server_id: row.str(0)?,

@@ -20,7 +20,8 @@ const THRESHOLD_COLUMNS: &str = "cpu_high_percent, cpu_critical_percent, cpu_sus
     cpu_sustained_heartbeats, cpu_hysteresis_percent, cpu_clear_seconds, memory_high_percent, \
     memory_critical_percent, memory_sustained_seconds, memory_sustained_heartbeats, memory_hysteresis_percent, \
     memory_clear_seconds, disk_high_percent, disk_critical_percent, disk_sustained_seconds, \
-    disk_sustained_heartbeats, disk_hysteresis_percent, disk_clear_seconds, server_offline_seconds";
+    disk_sustained_heartbeats, disk_hysteresis_percent, disk_clear_seconds, server_offline_seconds, \
+    service_grace_seconds";
 
 /// Columns per metric in [`THRESHOLD_COLUMNS`].
 const METRIC_COLUMNS: usize = 6;
@@ -115,17 +116,19 @@ pub(crate) async fn thresholds(conn: &mut dyn Conn) -> StoreResult<Thresholds> {
             memory: metric_from(&row, METRIC_COLUMNS)?,
             disk: metric_from(&row, 2 * METRIC_COLUMNS)?,
             server_offline_seconds: row.i64(3 * METRIC_COLUMNS)?,
+            service_grace_seconds: row.i64(3 * METRIC_COLUMNS + 1)?,
         })
     };
     read().map_err(StoreError::unreadable(THRESHOLDS))
 }
 
 fn threshold_values(value: &Thresholds) -> Vec<Value> {
-    let mut values: Vec<Value> = Vec::with_capacity(3 * METRIC_COLUMNS + 1);
+    let mut values: Vec<Value> = Vec::with_capacity(3 * METRIC_COLUMNS + 2);
     for metric in [&value.cpu, &value.memory, &value.disk] {
         values.extend(metric_values(metric));
     }
     values.push(value.server_offline_seconds.into());
+    values.push(value.service_grace_seconds.into());
     values
 }
 
