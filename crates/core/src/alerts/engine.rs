@@ -42,6 +42,13 @@
 //!   alert (even if the service is no longer expected, so such alerts cannot stay open for
 //!   ever); `unknown`, unreported, unconfigured and disabled services change nothing. Severity
 //!   is fixed when the alert opens.
+//! - **Crash loops** (agents that report systemd's restart counter, `restarts`): an expected,
+//!   enabled service whose counter rises by at least 3 within 10 minutes while the heartbeat
+//!   that sees the rise reports it running opens its own alert (key `service:<name>:crash-loop`,
+//!   HIGH for critical services, else MEDIUM), reminded like a service alert; it resolves once
+//!   the counter has not risen for 10 minutes. The key's state keeps the counter's changes (the
+//!   first report is the baseline, a lower count after a reboot a new one), so only a change
+//!   writes anything. A rise while the service is reported down is the down rules' business.
 //! - A `null` metric leaves its key untouched; so does a non-finite value.
 //!
 //! [`MetricThreshold::effective_hysteresis`]: super::thresholds::MetricThreshold::effective_hysteresis
@@ -50,9 +57,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{ActiveAlert, AlertState};
+use super::state::{ActiveAlert, AlertState, RestartCount};
 use super::text;
-use super::thresholds::{Cooldowns, MetricThreshold, NotificationSettings, Thresholds};
+use super::thresholds::{
+    CRASH_LOOP_RESTARTS, CRASH_LOOP_SECONDS, Cooldowns, MetricThreshold, NotificationSettings, Thresholds,
+};
 use super::{AlertKey, AlertKind, AlertStatus, Severity};
 use crate::heartbeat::HeartbeatRequest;
 use crate::status::{self, MachineType};
@@ -137,6 +146,8 @@ pub struct HeartbeatSample {
     pub disks: BTreeMap<String, f64>,
     /// `None` when the heartbeat carried no service list: then service alerts are left alone.
     pub services: Option<BTreeMap<String, ServiceStatus>>,
+    /// systemd's restart counter per service, for the services whose report carried one.
+    pub restarts: BTreeMap<String, i64>,
 }
 
 impl HeartbeatSample {
@@ -162,11 +173,18 @@ impl HeartbeatSample {
             .services
             .as_ref()
             .map(|services| services.iter().map(|s| (s.name.clone(), ServiceStatus::parse(&s.status))).collect());
+        let restarts = heartbeat
+            .services
+            .iter()
+            .flatten()
+            .filter_map(|s| s.restarts.map(|count| (s.name.clone(), count)))
+            .collect();
         HeartbeatSample {
             cpu_percent: metrics.and_then(|m| m.cpu_percent),
             memory_percent: metrics.and_then(|m| m.memory_percent),
             disks,
             services,
+            restarts,
         }
     }
 }
@@ -389,6 +407,9 @@ impl Run<'_> {
         if let Some(services) = &sample.services {
             for (name, status) in services {
                 self.service(name, *status);
+                if let Some(count) = sample.restarts.get(name) {
+                    self.crash_loop(name, *status, *count);
+                }
             }
         }
         // Any heartbeat, with or without metrics, proves the server is back.
@@ -462,6 +483,71 @@ impl Run<'_> {
                 }
             }
             ServiceStatus::Unknown => {}
+        }
+    }
+
+    /// Crash loops: see the rules at the top of this module.
+    fn crash_loop(&mut self, name: &str, status: ServiceStatus, count: i64) {
+        let ctx = self.ctx;
+        let key = AlertKey::crash_loop(name);
+        let expected = ctx.server.expected_services.iter().find(|e| e.service_name == name && e.enabled);
+        if expected.is_none() && !self.states.contains_key(&key) {
+            return;
+        }
+        let server_name = ctx.server.name.as_str();
+        let window = CRASH_LOOP_SECONDS.saturating_mul(1000);
+        let minutes = CRASH_LOOP_SECONDS / 60;
+        let events = &mut self.events;
+        let state = entry(&mut self.states, key);
+        let now = RestartCount { at: ctx.now, count };
+        match state.restarts.last().copied() {
+            None => state.restarts.push(now),
+            // A reboot starts the counter again; restarts while not running are the down rules'.
+            Some(last) if count < last.count || (count > last.count && status != ServiceStatus::Running) => {
+                state.restarts = vec![now];
+            }
+            Some(last) if count > last.count => state.restarts.push(now),
+            Some(_) => {}
+        }
+        if let Some(baseline) = state.restarts.iter().rposition(|r| ctx.reached(r.at, window)) {
+            state.restarts.drain(..baseline);
+        }
+        let (Some(first), Some(newest)) = (state.restarts.first().copied(), state.restarts.last().copied()) else {
+            return;
+        };
+        let increase = newest.count - first.count;
+        if state.active.is_some() {
+            if ctx.reached(newest.at, window) {
+                let texts = Texts {
+                    title: text::crash_loop_over_title(name, server_name),
+                    message: text::crash_loop_over_message(name, server_name, minutes),
+                    threshold: 0.0,
+                    actual: 0.0,
+                };
+                close(state, &ctx, events, true, texts);
+            } else {
+                let texts = |_: Severity| Texts {
+                    title: text::crash_loop_title(name, server_name),
+                    message: text::crash_loop_message(name, server_name, increase, minutes),
+                    threshold: 0.0,
+                    actual: 0.0,
+                };
+                remind(state, &ctx, events, texts);
+            }
+        } else if let Some(expected) = expected
+            && increase >= CRASH_LOOP_RESTARTS
+            && status == ServiceStatus::Running
+            && !ctx.paused()
+        {
+            let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
+            state.first_breach_at = state.restarts.get(1).map(|r| r.at);
+            let texts = Texts {
+                title: text::crash_loop_title(name, server_name),
+                message: text::crash_loop_message(name, server_name, increase, minutes),
+                threshold: 0.0,
+                actual: 0.0,
+            };
+            open(state, severity, &ctx, events, texts);
         }
     }
 

@@ -22,6 +22,7 @@ enum Op {
         memory: Option<f64>,
         disks: Vec<(usize, f64)>,
         services: Option<Vec<(usize, usize)>>,
+        restarts: Vec<(usize, i64)>,
     },
     Tick,
     Acknowledge {
@@ -59,8 +60,15 @@ fn op() -> impl Strategy<Value = Op> {
         proptest::option::of(value()),
         proptest::collection::vec((0..MOUNTS.len(), value()), 0..3),
         proptest::option::of(proptest::collection::vec((0..SERVICES.len(), 0..STATUSES.len()), 0..4)),
+        proptest::collection::vec((0..SERVICES.len(), 0i64..30), 0..3),
     )
-        .prop_map(|(cpu, memory, disks, services)| Op::Heartbeat { cpu, memory, disks, services });
+        .prop_map(|(cpu, memory, disks, services, restarts)| Op::Heartbeat {
+            cpu,
+            memory,
+            disks,
+            services,
+            restarts,
+        });
     prop_oneof![
         8 => heartbeat,
         2 => Just(Op::Tick),
@@ -223,7 +231,7 @@ impl Driver {
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match op {
-            Op::Heartbeat { cpu, memory, disks, services } => {
+            Op::Heartbeat { cpu, memory, disks, services, restarts } => {
                 let sample = HeartbeatSample {
                     cpu_percent: *cpu,
                     memory_percent: *memory,
@@ -231,6 +239,7 @@ impl Driver {
                     services: services
                         .as_ref()
                         .map(|list| list.iter().map(|(s, st)| (SERVICES[*s].to_owned(), STATUSES[*st])).collect()),
+                    restarts: restarts.iter().map(|(s, n)| (SERVICES[*s].to_owned(), *n)).collect(),
                 };
                 self.server.last_seen = Some(self.now);
                 self.observe(Observation::Heartbeat { sample, now: self.now })
@@ -277,6 +286,13 @@ impl Driver {
             memory_percent: Some(0.0),
             disks: MOUNTS.iter().map(|m| ((*m).to_owned(), 0.0)).collect(),
             services: Some(SERVICES.iter().map(|s| ((*s).to_owned(), ServiceStatus::Running)).collect()),
+            // Steady restart counters: crash loops end.
+            restarts: self
+                .states
+                .values()
+                .filter(|state| state.key.is_crash_loop())
+                .filter_map(|state| Some((state.key.service_name()?.to_owned(), state.restarts.last()?.count)))
+                .collect(),
         };
         self.server.last_seen = Some(self.now);
         self.observe(Observation::Heartbeat { sample, now: self.now })
@@ -304,8 +320,17 @@ proptest! {
             driver.now += Duration::seconds(60);
             driver.healthy_heartbeat()?;
         }
+        // Crash loops resolve once their counter has been steady for the window.
+        driver.now += Duration::seconds(thresholds::CRASH_LOOP_SECONDS);
+        driver.healthy_heartbeat()?;
         prop_assert!(driver.open.is_empty(), "still open: {:?}", driver.open);
-        prop_assert!(driver.states.is_empty(), "states left: {:?}", driver.states);
+        // Only the restart counters' baselines are kept.
+        let left: Vec<_> = driver
+            .states
+            .values()
+            .filter(|s| !s.key.is_crash_loop() || s.active.is_some() || s.first_breach_at.is_some())
+            .collect();
+        prop_assert!(left.is_empty(), "states left: {:?}", left);
         // A tick right after healthy heartbeats opens nothing either.
         driver.observe(Observation::Tick { now: driver.now })?;
         prop_assert!(driver.open.is_empty());

@@ -31,9 +31,22 @@ pub struct AlertState {
     /// a value back at or above the high level clears it.
     #[serde(default, with = "time::rfc3339_option")]
     pub below_high_since: Option<Timestamp>,
+    /// Crash-loop keys only: the service's restart counter where it changed, oldest first, pruned
+    /// to the crash-loop window plus one baseline before it. Only changes are recorded, so a
+    /// steady counter rewrites nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<RestartCount>,
     /// The alert currently open or acknowledged for this key, if any: at most one per key.
     #[serde(default)]
     pub active: Option<ActiveAlert>,
+}
+
+/// A service's restart counter as first seen at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartCount {
+    #[serde(with = "time::rfc3339")]
+    pub at: Timestamp,
+    pub count: i64,
 }
 
 /// The open or acknowledged alert of a key.
@@ -64,13 +77,15 @@ impl AlertState {
             current_value: None,
             service_status: None,
             below_high_since: None,
+            restarts: Vec::new(),
             active: None,
         }
     }
 
-    /// No active alert and no breach timer: equivalent to having no row.
+    /// No active alert, no breach timer and no restart counter to compare with: equivalent to
+    /// having no row.
     pub fn is_idle(&self) -> bool {
-        self.active.is_none() && self.first_breach_at.is_none()
+        self.active.is_none() && self.first_breach_at.is_none() && self.restarts.is_empty()
     }
 
     /// Records the id of the `alerts` row the store inserted for this key's active alert.

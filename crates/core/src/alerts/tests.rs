@@ -822,6 +822,89 @@ fn the_default_grace_period_of_zero_alerts_on_the_first_stopped_report() {
     assert_eq!(kinds(&hub.services(&[("plex", "stopped")])), [EventKind::Opened]);
 }
 
+impl Hub {
+    /// A heartbeat reporting `plex` with `status` and systemd's restart counter `count`.
+    fn plex(&mut self, status: &str, count: i64) -> Vec<AlertEvent> {
+        let services = Some([("plex".to_owned(), ServiceStatus::parse(status))].into());
+        self.heartbeat(HeartbeatSample {
+            services,
+            restarts: [("plex".to_owned(), count)].into(),
+            ..Default::default()
+        })
+    }
+}
+
+#[test]
+fn a_crash_loop_seen_only_as_running_raises_one_alert_and_resolves_when_it_stops() {
+    let mut hub = Hub::new();
+    assert!(hub.plex("running", 7).is_empty(), "the first count is the baseline, however high");
+    let mut opened = Vec::new();
+    for count in 8..=20 {
+        hub.advance(secs(60));
+        opened.extend(hub.plex("running", count).into_iter().filter(|e| e.kind == EventKind::Opened));
+    }
+    assert_eq!(opened.len(), 1, "one alert for a loop of 13 restarts: {opened:#?}");
+    let alert = &opened[0];
+    assert_eq!(alert.key, AlertKey::crash_loop("plex"));
+    assert_eq!(alert.key.service_name(), Some("plex"));
+    assert_eq!(alert.severity, Severity::High, "plex is critical");
+    assert_eq!(alert.title, "Service plex is crash-looping on nas.local");
+    assert_eq!(
+        alert.message,
+        "Expected service plex on nas.local restarted 3 times in 10 minutes while reported running."
+    );
+    assert!(hub.active(&AlertKey::service("plex")).is_none(), "never seen down: no service-down alert");
+
+    // The counter stops rising: resolved exactly ten minutes after the last restart.
+    for _ in 0..9 {
+        hub.advance(secs(60));
+        assert!(hub.plex("running", 20).is_empty());
+    }
+    hub.advance(millis(59_999));
+    assert!(hub.plex("running", 20).is_empty());
+    hub.advance(millis(1));
+    let event = only(hub.plex("running", 20));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    assert_eq!(event.title, "Service plex stopped crash-looping on nas.local");
+    assert!(hub.active(&AlertKey::crash_loop("plex")).is_none());
+}
+
+#[test]
+fn occasional_restarts_and_reboots_are_not_a_crash_loop() {
+    let mut hub = Hub::new();
+    hub.plex("running", 0);
+    for count in 1..=6 {
+        hub.advance(mins(5));
+        assert!(hub.plex("running", count).is_empty(), "two restarts per 10 minutes at most");
+    }
+    hub.advance(mins(1));
+    assert!(hub.plex("running", 0).is_empty(), "a reboot resets the counter");
+    hub.advance(mins(1));
+    assert!(hub.plex("running", 2).is_empty());
+    // Restarts while reported down are the down rules' business, not a crash loop.
+    hub.advance(mins(1));
+    assert_eq!(kinds(&hub.plex("failed", 9)), [EventKind::Opened]);
+    hub.advance(mins(1));
+    assert_eq!(kinds(&hub.plex("running", 9)), [EventKind::Resolved { auto: true }]);
+    // Unwatched services are not tracked at all.
+    let services = Some([("cron".to_owned(), ServiceStatus::Running)].into());
+    hub.heartbeat(HeartbeatSample { services, restarts: [("cron".to_owned(), 50)].into(), ..Default::default() });
+    assert!(!hub.states.contains_key(&AlertKey::crash_loop("cron")));
+}
+
+#[test]
+fn a_steady_restart_counter_writes_nothing() {
+    let mut hub = Hub::new();
+    hub.plex("running", 4);
+    hub.advance(secs(60));
+    let states: Vec<AlertState> = hub.states.values().cloned().collect();
+    let services = Some([("plex".to_owned(), ServiceStatus::Running)].into());
+    let sample = HeartbeatSample { services, restarts: [("plex".to_owned(), 4)].into(), ..Default::default() };
+    let evaluation =
+        evaluate(&states, &hub.server, &hub.rules, &Observation::Heartbeat { sample, now: hub.clock.now() });
+    assert_eq!(evaluation, Evaluation::default());
+}
+
 #[test]
 fn a_service_resolved_by_hand_while_down_opens_a_new_alert() {
     let mut hub = Hub::new();
@@ -929,6 +1012,7 @@ fn a_healthy_heartbeat_writes_nothing() {
         memory_percent: Some(20.0),
         disks: [("/".to_owned(), 30.0)].into(),
         services: Some([("plex".to_owned(), ServiceStatus::Running)].into()),
+        restarts: BTreeMap::new(),
     };
     let evaluation = evaluate(&[], &hub.server, &hub.rules, &Observation::Heartbeat { sample, now: t0() });
     assert_eq!(evaluation, Evaluation::default());

@@ -21,6 +21,11 @@ pub const DEFAULT_CLEAR_SECONDS: i64 = 120;
 pub const MAX_CLEAR_SECONDS: i64 = 600;
 /// Upper bound on a service's grace period (global default or per service): an hour.
 pub const MAX_SERVICE_GRACE_SECONDS: i64 = 3600;
+/// A crash loop: an expected service's restart counter rose by at least this much within
+/// [`CRASH_LOOP_SECONDS`] while every heartbeat reported it running.
+pub const CRASH_LOOP_RESTARTS: i64 = 3;
+/// The crash-loop window; the alert resolves once the counter has not risen for this long.
+pub const CRASH_LOOP_SECONDS: i64 = 600;
 /// The v1 default for `server_offline_seconds`.
 pub const DEFAULT_OFFLINE_SECONDS: i64 = 180;
 

@@ -169,7 +169,35 @@ async fn a_restart_within_the_grace_period_raises_nothing(hub: &TestHub) {
     assert_eq!(error["detail"][0]["loc"], json!(["body", "service_grace_seconds"]), "{error}");
 }
 
+/// Agents that report systemd's restart counter (`restarts`, an optional key) let the hub see a
+/// crash loop that every heartbeat reports as running: one alert, its own key.
+async fn a_crash_loop_raises_its_own_alert(hub: &TestHub) {
+    beat_with_services(hub, json!([{"name": "plex", "status": "running"}])).await;
+    hub.post("/api/v1/servers/media/services", json!({"service_name": "plex", "is_critical": true})).await;
+    let (status, error) = hub
+        .heartbeat({
+            let mut body = heartbeat_body("media", hub.now(), 5.0);
+            body["services"] = json!([{"name": "plex", "status": "running", "restarts": -1}]);
+            body
+        })
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "services", 0, "restarts"]), "{error}");
+    for restarts in 0..6 {
+        beat_with_services(hub, json!([{"name": "plex", "status": "running", "restarts": restarts}])).await;
+    }
+    let (_, alerts) = hub.get("/api/v1/alerts?alert_type=service").await;
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    assert_eq!(alerts["alerts"][0]["title"], "Service plex is crash-looping on media.home.lan");
+    assert_eq!(alerts["alerts"][0]["service_name"], "plex");
+    assert_eq!(alerts["alerts"][0]["severity"], "high");
+    assert_eq!(hub.delete("/api/v1/servers/media/services/plex").await.0, StatusCode::NO_CONTENT);
+    let (_, open) = hub.get("/api/v1/alerts?alert_type=service&status=open").await;
+    assert_eq!(open["total"], 0, "no longer watched: closed with the service: {open}");
+}
+
 on_both_backends!(
+    a_crash_loop_raises_its_own_alert,
     a_restart_within_the_grace_period_raises_nothing,
     a_stopped_critical_service_raises_one_high_alert,
     reported_services_list_watched_and_unwatched_ones,

@@ -148,10 +148,12 @@ pub(crate) async fn delete(conn: &mut dyn Conn, server_id: &str, name: &str, now
 /// Resolves the service's active alert through the engine (as a person would), so that an alert
 /// about a service nobody watches any more does not stay open for ever.
 async fn close_alert(conn: &mut dyn Conn, pk: i64, name: &str, now: Timestamp) -> StoreResult<()> {
-    let key = AlertKey::service(name);
     lock_server(conn, pk).await?;
     let rules = load_rules(conn).await?;
-    let observation = Observation::Resolve { key: key.clone(), alert_id: None, now };
-    observe(conn, pk, &rules, &observation, Some(&key)).await?;
+    // Its crash-loop alert too: nobody watches the service any more.
+    for key in [AlertKey::service(name), AlertKey::crash_loop(name)] {
+        let observation = Observation::Resolve { key: key.clone(), alert_id: None, now };
+        observe(conn, pk, &rules, &observation, Some(&key)).await?;
+    }
     Ok(())
 }
