@@ -68,6 +68,7 @@ fn service(
         pid,
         memory_mb,
         cpu_percent: cpu,
+        restarts: None,
     }
 }
 

@@ -121,6 +121,10 @@ pub struct ServiceReport {
     /// Not capped at 100: a multi-threaded process can use several cores.
     #[serde(default)]
     pub cpu_percent: Option<f64>,
+    /// Not in v1 (a v1 hub ignores it): systemd's restart counter (`NRestarts`) of the unit, so
+    /// the hub can see a crash loop that every heartbeat reports as running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,6 +237,7 @@ impl HeartbeatRequest {
             v.range_i64("pid", s.pid, 0, None);
             v.range_f64("memory_mb", s.memory_mb, 0.0, None);
             v.range_f64("cpu_percent", s.cpu_percent, 0.0, None);
+            v.range_i64("restarts", s.restarts, 0, None);
         });
         for_each(&mut v, "packages", self.packages.as_deref(), |v, p| {
             v.str_len("name", &p.name, 1, 255);

@@ -268,6 +268,8 @@ pub struct ExpectedServiceRecord {
     pub display_name: Option<String>,
     pub is_critical: bool,
     pub enabled: bool,
+    /// Seconds it may be down before alerting; `None`: the thresholds' `service_grace_seconds`.
+    pub grace_seconds: Option<i64>,
     pub created_at: Timestamp,
     pub current_status: Option<ServiceStatusReport>,
 }
@@ -277,12 +279,15 @@ pub struct NewExpectedService {
     pub service_name: String,
     pub display_name: Option<String>,
     pub is_critical: bool,
+    pub grace_seconds: Option<i64>,
 }
 
-/// A partial update; `None` keeps the stored value, `Some(None)` clears the display name.
+/// A partial update; `None` keeps the stored value, `Some(None)` clears the display name (or
+/// the grace period, back to the global default).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExpectedServiceUpdate {
     pub display_name: Option<Option<String>>,
     pub is_critical: Option<bool>,
     pub enabled: Option<bool>,
+    pub grace_seconds: Option<Option<i64>>,
 }

@@ -33,6 +33,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "typed settings", include_str!("../migrations/sqlite/0007_typed_settings.sql")),
     (8, "messages", include_str!("../migrations/sqlite/0008_messages.sql")),
     (9, "dependencies", include_str!("../migrations/sqlite/0009_dependencies.sql")),
+    (10, "clear seconds", include_str!("../migrations/sqlite/0010_clear_seconds.sql")),
+    (11, "service grace", include_str!("../migrations/sqlite/0011_service_grace.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).

@@ -406,6 +406,30 @@ async fn acknowledged_alerts_still_auto_resolve(store: Arc<dyn Store>) {
     assert!(matches!(store.get_alert(9999).await, Err(StoreError::NotFound(_))));
 }
 
+/// While an alert stays active its row says what was last observed (title and actual value),
+/// without a notification; inside the hysteresis margin it resolves after the clear period.
+async fn an_alert_row_follows_the_value_and_resolves_after_the_clear_period(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    for minute in 0..4 {
+        beat(&store, "warm", t0 + Duration::minutes(minute), 90.0).await;
+    }
+    beat(&store, "warm", t0 + Duration::minutes(4), 83.0).await;
+    let alert = store.list_alerts(&all_alerts()).await.unwrap().alerts.remove(0);
+    assert_eq!(alert.status, AlertStatus::Open, "83 with high 85 is inside the margin");
+    assert_eq!(alert.title, "High CPU usage on warm.home.lan (83%)");
+    assert_eq!((alert.threshold_value, alert.actual_value), (Some(85.0), Some(83.0)));
+    let kinds: Vec<String> = store.outbox(10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["opened"], "an update notifies nobody");
+
+    beat(&store, "warm", t0 + Duration::minutes(5), 83.0).await;
+    assert_eq!(store.get_alert(alert.id).await.unwrap().status, AlertStatus::Open);
+    beat(&store, "warm", t0 + Duration::minutes(6), 82.0).await;
+    let resolved = store.get_alert(alert.id).await.unwrap();
+    assert_eq!((resolved.status, resolved.resolved_at), (AlertStatus::Resolved, Some(t0 + Duration::minutes(6))));
+    let kinds: Vec<String> = store.outbox(10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["resolved", "opened"]);
+}
+
 async fn manual_resolve_lets_a_new_alert_open(store: Arc<dyn Store>) {
     let t0 = t("2026-01-19T12:00:00Z");
     for minute in 0..4 {
@@ -484,14 +508,26 @@ async fn offline_detection_honours_the_timeout(store: Arc<dyn Store>) {
 async fn service_down_alerts_follow_expected_services(store: Arc<dyn Store>) {
     let t0 = t("2026-01-19T12:00:00Z");
     beat(&store, "media", t0, 5.0).await;
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: Some("Plex".into()), is_critical: true };
+    let plex = NewExpectedService {
+        service_name: "plex".into(),
+        display_name: Some("Plex".into()),
+        is_critical: true,
+        grace_seconds: None,
+    };
     let created = store.create_expected_service("media", &plex, t0).await.unwrap();
     assert!(created.enabled && created.is_critical);
     assert_eq!(created.current_status.as_ref().map(|s| s.status.as_str()), Some("running"));
     assert!(matches!(store.create_expected_service("media", &plex, t0).await, Err(StoreError::Conflict(_))));
     assert!(matches!(store.create_expected_service("ghost", &plex, t0).await, Err(StoreError::NotFound(_))));
-    let quiet = NewExpectedService { service_name: "sql".into(), display_name: None, is_critical: false };
-    store.create_expected_service("media", &quiet, t0).await.unwrap();
+    let quiet = NewExpectedService {
+        service_name: "sql".into(),
+        display_name: None,
+        is_critical: false,
+        grace_seconds: Some(30),
+    };
+    assert_eq!(store.create_expected_service("media", &quiet, t0).await.unwrap().grace_seconds, Some(30));
+    let default_grace = ExpectedServiceUpdate { grace_seconds: Some(None), ..Default::default() };
+    assert_eq!(store.update_expected_service("media", "sql", &default_grace, t0).await.unwrap().grace_seconds, None);
 
     let services = |at: Timestamp, items: serde_json::Value| {
         let mut hb = heartbeat("media", at, 5.0);
@@ -547,7 +583,8 @@ async fn deleting_a_server_removes_its_alerts(store: Arc<dyn Store>, raw: Raw) {
     for minute in 0..4 {
         beat(&store, "doomed", t0 + Duration::minutes(minute), 90.0).await;
     }
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false };
+    let plex =
+        NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false, grace_seconds: None };
     store.create_expected_service("doomed", &plex, t0).await.unwrap();
     for table in ["alerts", "alert_states", "alert_events", "expected_services"] {
         assert_eq!(raw.count(&format!("SELECT COUNT(*) FROM {table}")).await, 1, "{table}");
@@ -620,7 +657,8 @@ async fn replayed_heartbeats_do_not_alert(store: Arc<dyn Store>) {
         hb.services = serde_json::from_value(json!([{"name": "plex", "status": "failed"}])).unwrap();
         store.ingest_heartbeat(write(hb, now + Duration::seconds(minute))).await.unwrap();
     }
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: true };
+    let plex =
+        NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: true, grace_seconds: None };
     store.create_expected_service("spool", &plex, now).await.unwrap();
     assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0);
     assert_eq!(cpu_history(&store, "spool", t0, now + Duration::seconds(1)).await.len(), 11, "history is stored");
@@ -743,7 +781,12 @@ async fn service_history_records_changes_only(store: Arc<dyn Store>, raw: Raw) {
     store
         .create_expected_service(
             "svc",
-            &NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false },
+            &NewExpectedService {
+                service_name: "plex".into(),
+                display_name: None,
+                is_critical: false,
+                grace_seconds: None,
+            },
             t0,
         )
         .await
@@ -827,7 +870,8 @@ async fn reported_services_keep_their_newest_state(store: Arc<dyn Store>, _raw: 
     );
     assert!(matches!(store.list_reported_services("nobody").await, Err(StoreError::NotFound(_))));
 
-    let plex = NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false };
+    let plex =
+        NewExpectedService { service_name: "plex".into(), display_name: None, is_critical: false, grace_seconds: None };
     store.create_expected_service("svc", &plex, t0).await.unwrap();
     let expected: Vec<_> =
         store.list_reported_services("svc").await.unwrap().into_iter().map(|s| (s.service_name, s.expected)).collect();
@@ -878,7 +922,12 @@ async fn per_service_states_are_carried_into_snapshots(store: Arc<dyn Store>, ra
     }
     let reopened = homelab_store::open(&raw.url(), &homelab_store::OpenOptions::default()).await.unwrap();
     for name in ["nginx", "plex"] {
-        let new = NewExpectedService { service_name: name.into(), display_name: None, is_critical: false };
+        let new = NewExpectedService {
+            service_name: name.into(),
+            display_name: None,
+            is_critical: false,
+            grace_seconds: None,
+        };
         reopened.create_expected_service("older", &new, t0).await.unwrap();
     }
     let current: Vec<_> = reopened
@@ -933,6 +982,9 @@ async fn typed_settings_round_trip(store: Arc<dyn Store>) {
     let mut wanted = Thresholds::default();
     wanted.cpu.high_percent = 70;
     wanted.disk.sustained_heartbeats = Some(3);
+    wanted.memory.clear_seconds = 0;
+    wanted.disk.clear_seconds = 600;
+    wanted.service_grace_seconds = 90;
     wanted.server_offline_seconds = 240;
     let set = wanted;
     let saved = store.update_thresholds(Box::new(move |_| Ok(set)), now).await.unwrap();
@@ -1533,6 +1585,7 @@ suite!(
     concurrent_heartbeats_all_commit,
     sustained_cpu_breach_opens_one_alert,
     acknowledged_alerts_still_auto_resolve,
+    an_alert_row_follows_the_value_and_resolves_after_the_clear_period,
     manual_resolve_lets_a_new_alert_open,
     offline_detection_honours_the_timeout,
     service_down_alerts_follow_expected_services,

@@ -27,7 +27,7 @@ use crate::root::SystemRoot;
 pub const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The properties we ask for; everything else systemd knows about a unit is noise here.
-pub const SHOW_PROPERTIES: &str = "LoadState,ActiveState,SubState,MainPID,MemoryCurrent";
+pub const SHOW_PROPERTIES: &str = "LoadState,ActiveState,SubState,MainPID,MemoryCurrent,NRestarts";
 
 /// Reasons sent in `status_reason`, shared with the hub's wording for v1 agents.
 pub const REASON_NOT_FOUND: &str = "unit not found";
@@ -105,6 +105,8 @@ pub fn listed_reports(listed: &[ListedUnit], configured: &[String]) -> Vec<Servi
                 pid: None,
                 memory_mb: None,
                 cpu_percent: None,
+                // Only the configured units' `systemctl show` carries the restart counter.
+                restarts: None,
             }
         })
         .collect();
@@ -123,6 +125,8 @@ pub struct UnitProperties {
     pub main_pid: Option<u32>,
     /// Absent when memory accounting is off (`[not set]`, or `u64::MAX` on older systemd).
     pub memory_bytes: Option<u64>,
+    /// systemd's automatic restart counter (`NRestarts`, systemd 235+); absent on older ones.
+    pub restarts: Option<u64>,
 }
 
 /// Parses the `Key=Value` lines of `systemctl show`.
@@ -140,6 +144,7 @@ pub fn parse_systemctl_show(text: &str) -> UnitProperties {
             "SubState" => props.sub_state = text(),
             "MainPID" => props.main_pid = value.parse().ok().filter(|&pid| pid > 0),
             "MemoryCurrent" => props.memory_bytes = value.parse().ok().filter(|&bytes| bytes != u64::MAX),
+            "NRestarts" => props.restarts = value.parse().ok(),
             _ => {}
         }
     }
@@ -324,6 +329,7 @@ impl ServiceMonitor {
                 .filter(|_| status == "running")
                 .map(|bytes| round_to(bytes as f64 / (1024.0 * 1024.0), 1)),
             cpu_percent,
+            restarts: props.restarts.and_then(|n| i64::try_from(n).ok()),
         }
     }
 
@@ -369,6 +375,7 @@ pub fn unknown(unit: &str, reason: &str) -> ServiceReport {
         pid: None,
         memory_mb: None,
         cpu_percent: None,
+        restarts: None,
     }
 }
 
@@ -387,7 +394,7 @@ mod tests {
     #[test]
     fn show_output_of_a_running_unit() {
         let props = parse_systemctl_show(
-            "MainPID=812\nLoadState=loaded\nActiveState=active\nSubState=running\nMemoryCurrent=52428800\n",
+            "MainPID=812\nLoadState=loaded\nActiveState=active\nSubState=running\nMemoryCurrent=52428800\nNRestarts=4\n",
         );
         assert_eq!(
             props,
@@ -397,6 +404,7 @@ mod tests {
                 sub_state: Some("running".into()),
                 main_pid: Some(812),
                 memory_bytes: Some(52_428_800),
+                restarts: Some(4),
             }
         );
         assert_eq!(status_for(&props), ("running", None));
@@ -574,7 +582,9 @@ mod tests {
             answers: HashMap::from([
                 (
                     "nginx",
-                    Ok("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nMemoryCurrent=10485760\n"),
+                    Ok(
+                        "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nMemoryCurrent=10485760\nNRestarts=2\n",
+                    ),
                 ),
                 (
                     "backup",
@@ -603,6 +613,7 @@ mod tests {
                 pid: Some(812),
                 memory_mb: Some(10.0),
                 cpu_percent: None,
+                restarts: Some(2),
             }
         );
         assert_eq!((first[1].status.as_str(), first[1].status_reason.as_deref()), ("failed", None));

@@ -9,8 +9,17 @@
 //! - **Escalation** high → critical is immediate once the alert is open (event `Escalated`).
 //!   **De-escalation** critical → high happens when the value falls below `critical − hysteresis`
 //!   (event `DeEscalated`), so a value hovering at the critical level does not flap.
-//! - **Hysteresis.** An open metric alert resolves only when the value is below
-//!   `high − hysteresis` (default 5 points; see [`MetricThreshold::effective_hysteresis`]).
+//! - **Resolution, calm and honest.** An open metric alert resolves on the heartbeat whose value
+//!   is a clear drop: below the high level and at or below `high − hysteresis` (default 5 points;
+//!   see [`MetricThreshold::effective_hysteresis`]), so disk 85 → 75 with high 80 resolves at once,
+//!   as in v1. A value below the high level but within the margin (78 with high 80) resolves once
+//!   it has stayed below the high level for `clear_seconds` (default 120 s, two heartbeats;
+//!   counted from `below_high_since`); a value back at or above the high level restarts that
+//!   count, so a value crossing the level at every heartbeat stays one alert. `clear_seconds = 0`
+//!   is v1's rule: the first heartbeat below the high level resolves.
+//! - **The alert follows the value.** While an alert is active, a heartbeat that changes its value
+//!   (or a service's reported status) and causes no other event emits [`EventKind::Updated`]
+//!   (never notified), so the alert's title and actual value say what was last observed.
 //! - **Reminders** when `now − last_notified_at ≥ cooldown` (v1: critical 30 min, every other
 //!   severity 240 min), evaluated whenever the key is observed. Acknowledged alerts get no
 //!   reminders but still escalate and auto-resolve (v1 did neither: its defect); an escalation
@@ -31,10 +40,21 @@
 //!   escalate or resolve (with `notify: false`) and send no reminders. Breach timers keep running,
 //!   so a breach that outlasts the maintenance window opens as soon as maintenance ends.
 //! - **Service down**, on every heartbeat carrying a service list: an expected, enabled service
-//!   reported `stopped`/`failed` opens HIGH (critical service) or MEDIUM, one alert per service by
-//!   exact name; `running` resolves it (even if the service is no longer expected, so such alerts
-//!   cannot stay open for ever); `unknown`, unreported, unconfigured and disabled services change
-//!   nothing. Severity is fixed when the alert opens.
+//!   reported `stopped`/`failed` starts a timer (`first_breach_at`) and opens HIGH (critical
+//!   service) or MEDIUM once it has been down for its grace period (the service's
+//!   `grace_seconds`, else the thresholds' `service_grace_seconds`; 0, the default, opens on the
+//!   first report, as v1), one alert per service by exact name. `running` before the grace
+//!   period is over clears the timer, so a restart raises nothing; `running` resolves an open
+//!   alert (even if the service is no longer expected, so such alerts cannot stay open for
+//!   ever); `unknown`, unreported, unconfigured and disabled services change nothing. Severity
+//!   is fixed when the alert opens.
+//! - **Crash loops** (agents that report systemd's restart counter, `restarts`): an expected,
+//!   enabled service whose counter rises by at least 3 within 10 minutes while the heartbeat
+//!   that sees the rise reports it running opens its own alert (key `service:<name>:crash-loop`,
+//!   HIGH for critical services, else MEDIUM), reminded like a service alert; it resolves once
+//!   the counter has not risen for 10 minutes. The key's state keeps the counter's changes (the
+//!   first report is the baseline, a lower count after a reboot a new one), so only a change
+//!   writes anything. A rise while the service is reported down is the down rules' business.
 //! - A `null` metric leaves its key untouched; so does a non-finite value.
 //!
 //! [`MetricThreshold::effective_hysteresis`]: super::thresholds::MetricThreshold::effective_hysteresis
@@ -43,9 +63,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{ActiveAlert, AlertState};
+use super::state::{ActiveAlert, AlertState, RestartCount};
 use super::text;
-use super::thresholds::{Cooldowns, MetricThreshold, NotificationSettings, Thresholds};
+use super::thresholds::{
+    CRASH_LOOP_RESTARTS, CRASH_LOOP_SECONDS, Cooldowns, MetricThreshold, NotificationSettings, Thresholds,
+};
 use super::{AlertKey, AlertKind, AlertStatus, Severity};
 use crate::heartbeat::HeartbeatRequest;
 use crate::status::{self, MachineType};
@@ -59,13 +81,18 @@ pub struct ExpectedService {
     pub is_critical: bool,
     /// Disabled services raise nothing.
     pub enabled: bool,
+    /// How long the service may be reported down before its alert opens; `None` uses the
+    /// thresholds' `service_grace_seconds`.
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
 }
 
 /// What the engine needs to know about the server an observation belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerContext {
     pub server_id: String,
-    /// Display name, else hostname: what titles and notifications call the machine.
+    /// What titles and notifications call the machine: its hostname, as in v1 (the store falls
+    /// back to the display name only when there is no hostname).
     pub name: String,
     /// Workstations are expected to be off at times.
     pub machine_type: MachineType,
@@ -152,6 +179,8 @@ pub struct HeartbeatSample {
     pub disks: BTreeMap<String, f64>,
     /// `None` when the heartbeat carried no service list: then service alerts are left alone.
     pub services: Option<BTreeMap<String, ServiceStatus>>,
+    /// systemd's restart counter per service, for the services whose report carried one.
+    pub restarts: BTreeMap<String, i64>,
 }
 
 impl HeartbeatSample {
@@ -177,11 +206,18 @@ impl HeartbeatSample {
             .services
             .as_ref()
             .map(|services| services.iter().map(|s| (s.name.clone(), ServiceStatus::parse(&s.status))).collect());
+        let restarts = heartbeat
+            .services
+            .iter()
+            .flatten()
+            .filter_map(|s| s.restarts.map(|count| (s.name.clone(), count)))
+            .collect();
         HeartbeatSample {
             cpu_percent: metrics.and_then(|m| m.cpu_percent),
             memory_percent: metrics.and_then(|m| m.memory_percent),
             disks,
             services,
+            restarts,
         }
     }
 }
@@ -247,11 +283,15 @@ pub enum EventKind {
     Resolved { auto: bool },
     /// A person acknowledged it: status acknowledged, `acknowledged_at = at`.
     Acknowledged,
+    /// The observed value (or service status) changed while the alert stayed active: update the
+    /// row's title and actual value. Never notified (`notify` is always false), so it never
+    /// reaches the outbox.
+    Updated,
 }
 
 impl EventKind {
     /// A stable name for an outbox column: `opened`, `escalated`, `de_escalated`, `reminder`,
-    /// `resolved`, `acknowledged`.
+    /// `resolved`, `acknowledged`, `updated`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Opened => "opened",
@@ -260,6 +300,7 @@ impl EventKind {
             EventKind::Reminder => "reminder",
             EventKind::Resolved { .. } => "resolved",
             EventKind::Acknowledged => "acknowledged",
+            EventKind::Updated => "updated",
         }
     }
 }
@@ -406,6 +447,9 @@ impl Run<'_> {
         if let Some(services) = &sample.services {
             for (name, status) in services {
                 self.service(name, *status);
+                if let Some(count) = sample.restarts.get(name) {
+                    self.crash_loop(name, *status, *count);
+                }
             }
         }
         // Any heartbeat, with or without metrics, proves the server is back.
@@ -447,6 +491,8 @@ impl Run<'_> {
                 };
                 close(state, &ctx, events, true, texts);
             }
+            // Back before its grace period ran out: a restart, not an outage.
+            ServiceStatus::Running => state.reset(),
             ServiceStatus::Stopped | ServiceStatus::Failed => {
                 let Some(expected) = monitored else {
                     // Unconfigured or disabled: raise nothing, remind nothing.
@@ -460,16 +506,88 @@ impl Run<'_> {
                     actual: 0.0,
                 };
                 if state.active.is_some() {
-                    state.service_status = Some(status_text.to_owned());
+                    let previous = state.service_status.replace(status_text.to_owned());
+                    let events_before = events.len();
                     remind(state, &ctx, events, texts);
-                } else if !ctx.paused() {
-                    let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
-                    state.first_breach_at = Some(ctx.now);
+                    if events.len() == events_before && previous.as_deref() != Some(status_text) {
+                        update(state, &ctx, events, texts(Severity::High));
+                    }
+                } else {
+                    let since = *state.first_breach_at.get_or_insert(ctx.now);
                     state.service_status = Some(status_text.to_owned());
-                    open(state, severity, &ctx, events, texts(severity));
+                    let grace = expected.grace_seconds.unwrap_or(ctx.rules.thresholds.service_grace_seconds);
+                    if !ctx.paused() && ctx.reached(since, grace.max(0).saturating_mul(1000)) {
+                        let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
+                        open(state, severity, &ctx, events, texts(severity));
+                    }
                 }
             }
-            ServiceStatus::Running | ServiceStatus::Unknown => {}
+            ServiceStatus::Unknown => {}
+        }
+    }
+
+    /// Crash loops: see the rules at the top of this module.
+    fn crash_loop(&mut self, name: &str, status: ServiceStatus, count: i64) {
+        let ctx = self.ctx;
+        let key = AlertKey::crash_loop(name);
+        let expected = ctx.server.expected_services.iter().find(|e| e.service_name == name && e.enabled);
+        if expected.is_none() && !self.states.contains_key(&key) {
+            return;
+        }
+        let server_name = ctx.server.name.as_str();
+        let window = CRASH_LOOP_SECONDS.saturating_mul(1000);
+        let minutes = CRASH_LOOP_SECONDS / 60;
+        let events = &mut self.events;
+        let state = entry(&mut self.states, key);
+        let now = RestartCount { at: ctx.now, count };
+        match state.restarts.last().copied() {
+            None => state.restarts.push(now),
+            // A reboot starts the counter again; restarts while not running are the down rules'.
+            Some(last) if count < last.count || (count > last.count && status != ServiceStatus::Running) => {
+                state.restarts = vec![now];
+            }
+            Some(last) if count > last.count => state.restarts.push(now),
+            Some(_) => {}
+        }
+        if let Some(baseline) = state.restarts.iter().rposition(|r| ctx.reached(r.at, window)) {
+            state.restarts.drain(..baseline);
+        }
+        let (Some(first), Some(newest)) = (state.restarts.first().copied(), state.restarts.last().copied()) else {
+            return;
+        };
+        let increase = newest.count - first.count;
+        if state.active.is_some() {
+            if ctx.reached(newest.at, window) {
+                let texts = Texts {
+                    title: text::crash_loop_over_title(name, server_name),
+                    message: text::crash_loop_over_message(name, server_name, minutes),
+                    threshold: 0.0,
+                    actual: 0.0,
+                };
+                close(state, &ctx, events, true, texts);
+            } else {
+                let texts = |_: Severity| Texts {
+                    title: text::crash_loop_title(name, server_name),
+                    message: text::crash_loop_message(name, server_name, increase, minutes),
+                    threshold: 0.0,
+                    actual: 0.0,
+                };
+                remind(state, &ctx, events, texts);
+            }
+        } else if let Some(expected) = expected
+            && increase >= CRASH_LOOP_RESTARTS
+            && status == ServiceStatus::Running
+            && !ctx.paused()
+        {
+            let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
+            state.first_breach_at = state.restarts.get(1).map(|r| r.at);
+            let texts = Texts {
+                title: text::crash_loop_title(name, server_name),
+                message: text::crash_loop_message(name, server_name, increase, minutes),
+                threshold: 0.0,
+                actual: 0.0,
+            };
+            open(state, severity, &ctx, events, texts);
         }
     }
 
@@ -617,8 +735,18 @@ fn evaluate_metric(
         return;
     };
 
-    state.current_value = Some(value);
-    if value < threshold.resolve_below() {
+    let previous_value = state.current_value.replace(value);
+    let high = threshold.high_percent as f64;
+    let cleared = if threshold.resolves_at_once(value) {
+        true
+    } else if value < high {
+        let since = *state.below_high_since.get_or_insert(ctx.now);
+        ctx.reached(since, threshold.clear_seconds.saturating_mul(1000))
+    } else {
+        state.below_high_since = None;
+        false
+    };
+    if cleared {
         let texts = Texts {
             title: text::metric_resolved_title(name, &key, value),
             message: text::metric_resolved_message(name, &key, value),
@@ -626,7 +754,10 @@ fn evaluate_metric(
             actual: value,
         };
         close(state, ctx, events, true, texts);
-    } else if target == Some(Severity::Critical) && current < Severity::Critical {
+        return;
+    }
+    let events_before = events.len();
+    if target == Some(Severity::Critical) && current < Severity::Critical {
         let texts = Texts {
             message: text::escalation_message(&key, value, threshold.level(Severity::Critical)),
             ..texts(Severity::Critical)
@@ -641,6 +772,16 @@ fn evaluate_metric(
     } else {
         remind(state, ctx, events, texts);
     }
+    if events.len() == events_before && previous_value != Some(value) {
+        update(state, ctx, events, texts(current));
+    }
+}
+
+/// Tells the store the active alert's observed value changed (see [`EventKind::Updated`]).
+fn update(state: &AlertState, ctx: &Ctx<'_>, events: &mut Vec<AlertEvent>, texts: Texts) {
+    let Some(active) = state.active.as_ref() else { return };
+    let event = ctx.event(EventKind::Updated, state, active.severity, texts);
+    events.push(AlertEvent { notify: false, ..event });
 }
 
 /// Opens the key's alert. Callers have checked maintenance: an opening always notifies.

@@ -33,7 +33,7 @@ pub use engine::{
     AlertEvent, Evaluation, EventKind, ExpectedService, HeartbeatSample, Observation, Parent, Rules, ServerContext,
     ServiceStatus, Topology, evaluate,
 };
-pub use state::{ActiveAlert, AlertState, PendingBreach};
+pub use state::{ActiveAlert, AlertState, PendingBreach, RestartCount};
 pub use thresholds::{
     Cooldowns, CooldownsUpdate, Merged, MetricThreshold, MetricThresholdUpdate, NotificationSettings,
     NotificationSettingsUpdate, Thresholds, ThresholdsUpdate,
@@ -83,6 +83,9 @@ impl fmt::Display for AlertKind {
     }
 }
 
+/// What a crash-loop key appends to the service's name.
+const CRASH_LOOP_SUFFIX: &str = ":crash-loop";
+
 /// Identifies one alert slot of a server: at most one alert per key is active at a time.
 ///
 /// The subject is empty for `cpu`, `memory` and `offline`, the mount point for `disk` and the
@@ -116,6 +119,18 @@ impl AlertKey {
         AlertKey { kind: AlertKind::Service, subject: name.into() }
     }
 
+    /// The crash-loop key of a service (`service:plex:crash-loop`): a `service` alert of its own,
+    /// so it can be open beside the service's down alert. Expected-service names cannot contain
+    /// `:`, so it never collides with one.
+    pub fn crash_loop(name: &str) -> Self {
+        AlertKey { kind: AlertKind::Service, subject: format!("{name}{CRASH_LOOP_SUFFIX}") }
+    }
+
+    /// Whether this is a service's crash-loop key.
+    pub fn is_crash_loop(&self) -> bool {
+        self.kind == AlertKind::Service && self.subject.ends_with(CRASH_LOOP_SUFFIX)
+    }
+
     /// The compact form for the store's unique index: `cpu`, `disk:/srv`, `service:plex`, `offline`.
     pub fn key_string(&self) -> String {
         if self.subject.is_empty() { self.kind.as_str().to_owned() } else { format!("{}:{}", self.kind, self.subject) }
@@ -135,9 +150,11 @@ impl AlertKey {
         }
     }
 
-    /// The v1 `service_name` of an alert, now taken from the key rather than the title.
+    /// The v1 `service_name` of an alert, now taken from the key rather than the title (for a
+    /// crash loop, the service's name).
     pub fn service_name(&self) -> Option<&str> {
-        (self.kind == AlertKind::Service).then_some(self.subject.as_str())
+        (self.kind == AlertKind::Service)
+            .then(|| self.subject.strip_suffix(CRASH_LOOP_SUFFIX).unwrap_or(self.subject.as_str()))
     }
 }
 

@@ -22,6 +22,7 @@ enum Op {
         memory: Option<f64>,
         disks: Vec<(usize, f64)>,
         services: Option<Vec<(usize, usize)>>,
+        restarts: Vec<(usize, i64)>,
     },
     Tick,
     Acknowledge {
@@ -40,6 +41,7 @@ enum Op {
         index: usize,
         critical: bool,
         enabled: bool,
+        grace_seconds: Option<i64>,
     },
 }
 
@@ -58,8 +60,15 @@ fn op() -> impl Strategy<Value = Op> {
         proptest::option::of(value()),
         proptest::collection::vec((0..MOUNTS.len(), value()), 0..3),
         proptest::option::of(proptest::collection::vec((0..SERVICES.len(), 0..STATUSES.len()), 0..4)),
+        proptest::collection::vec((0..SERVICES.len(), 0i64..30), 0..3),
     )
-        .prop_map(|(cpu, memory, disks, services)| Op::Heartbeat { cpu, memory, disks, services });
+        .prop_map(|(cpu, memory, disks, services, restarts)| Op::Heartbeat {
+            cpu,
+            memory,
+            disks,
+            services,
+            restarts,
+        });
     prop_oneof![
         8 => heartbeat,
         2 => Just(Op::Tick),
@@ -72,25 +81,26 @@ fn op() -> impl Strategy<Value = Op> {
         ].prop_map(Op::Advance),
         1 => Just(Op::TogglePause),
         1 => Just(Op::ToggleWorkstation),
-        1 => (0..SERVICES.len(), any::<bool>(), any::<bool>())
-            .prop_map(|(index, critical, enabled)| Op::ToggleService { index, critical, enabled }),
+        1 => (0..SERVICES.len(), any::<bool>(), any::<bool>(), proptest::option::of(0i64..=3600))
+            .prop_map(|(index, critical, enabled, grace_seconds)| Op::ToggleService { index, critical, enabled, grace_seconds }),
     ]
 }
 
 fn threshold() -> impl Strategy<Value = MetricThreshold> {
-    (1i64..=99, 0i64..=600, 0i64..=50).prop_flat_map(|(high, sustained, hysteresis)| {
+    (1i64..=99, 0i64..=600, 0i64..=50, 0i64..=600).prop_flat_map(|(high, sustained, hysteresis, clear)| {
         (high + 1..=100).prop_map(move |critical| MetricThreshold {
             hysteresis_percent: hysteresis,
+            clear_seconds: clear,
             ..MetricThreshold::new(high, critical, sustained)
         })
     })
 }
 
 fn rules() -> impl Strategy<Value = Rules> {
-    (threshold(), threshold(), threshold(), 30i64..=900, 5i64..=1440, 15i64..=1440).prop_map(
-        |(cpu, memory, disk, server_offline_seconds, critical_minutes, high_minutes)| Rules {
+    (threshold(), threshold(), threshold(), 30i64..=900, 5i64..=1440, 15i64..=1440, 0i64..=3600).prop_map(
+        |(cpu, memory, disk, server_offline_seconds, critical_minutes, high_minutes, service_grace_seconds)| Rules {
+            thresholds: Thresholds { cpu, memory, disk, server_offline_seconds, service_grace_seconds },
             watching_since: None,
-            thresholds: Thresholds { cpu, memory, disk, server_offline_seconds },
             cooldowns: Cooldowns { critical_minutes, high_minutes },
         },
     )
@@ -129,7 +139,12 @@ impl Driver {
                 expected_services: SERVICES
                     .iter()
                     .take(3)
-                    .map(|name| ExpectedService { service_name: (*name).into(), is_critical: true, enabled: true })
+                    .map(|name| ExpectedService {
+                        service_name: (*name).into(),
+                        is_critical: true,
+                        enabled: true,
+                        grace_seconds: None,
+                    })
                     .collect(),
                 topology: Default::default(),
             },
@@ -181,11 +196,18 @@ impl Driver {
                     prop_assert!(self.resolved_ids.insert(id), "resolved twice");
                     self.open.remove(&event.key);
                 }
-                EventKind::Escalated | EventKind::DeEscalated | EventKind::Reminder | EventKind::Acknowledged => {
+                EventKind::Escalated
+                | EventKind::DeEscalated
+                | EventKind::Reminder
+                | EventKind::Acknowledged
+                | EventKind::Updated => {
                     let Some((id, acknowledged)) = current else {
                         return Err(TestCaseError::fail(format!("event for a closed alert: {event:?}")));
                     };
                     prop_assert_eq!(event.alert_id, Some(id));
+                    if event.kind == EventKind::Updated {
+                        prop_assert!(!event.notify, "an update notified: {:?}", event);
+                    }
                     if event.kind == EventKind::Reminder {
                         prop_assert!(!acknowledged, "reminder for an acknowledged alert");
                     }
@@ -211,7 +233,7 @@ impl Driver {
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match op {
-            Op::Heartbeat { cpu, memory, disks, services } => {
+            Op::Heartbeat { cpu, memory, disks, services, restarts } => {
                 let sample = HeartbeatSample {
                     cpu_percent: *cpu,
                     memory_percent: *memory,
@@ -219,6 +241,7 @@ impl Driver {
                     services: services
                         .as_ref()
                         .map(|list| list.iter().map(|(s, st)| (SERVICES[*s].to_owned(), STATUSES[*st])).collect()),
+                    restarts: restarts.iter().map(|(s, n)| (SERVICES[*s].to_owned(), *n)).collect(),
                 };
                 self.server.last_seen = Some(self.now);
                 self.observe(Observation::Heartbeat { sample, now: self.now })
@@ -245,13 +268,14 @@ impl Driver {
                     if self.server.is_workstation() { MachineType::Server } else { MachineType::Workstation };
                 Ok(())
             }
-            Op::ToggleService { index, critical, enabled } => {
+            Op::ToggleService { index, critical, enabled, grace_seconds } => {
                 let name = SERVICES[*index];
                 self.server.expected_services.retain(|e| e.service_name != name);
                 self.server.expected_services.push(ExpectedService {
                     service_name: name.into(),
                     is_critical: *critical,
                     enabled: *enabled,
+                    grace_seconds: *grace_seconds,
                 });
                 Ok(())
             }
@@ -264,6 +288,13 @@ impl Driver {
             memory_percent: Some(0.0),
             disks: MOUNTS.iter().map(|m| ((*m).to_owned(), 0.0)).collect(),
             services: Some(SERVICES.iter().map(|s| ((*s).to_owned(), ServiceStatus::Running)).collect()),
+            // Steady restart counters: crash loops end.
+            restarts: self
+                .states
+                .values()
+                .filter(|state| state.key.is_crash_loop())
+                .filter_map(|state| Some((state.key.service_name()?.to_owned(), state.restarts.last()?.count)))
+                .collect(),
         };
         self.server.last_seen = Some(self.now);
         self.observe(Observation::Heartbeat { sample, now: self.now })
@@ -291,8 +322,17 @@ proptest! {
             driver.now += Duration::seconds(60);
             driver.healthy_heartbeat()?;
         }
+        // Crash loops resolve once their counter has been steady for the window.
+        driver.now += Duration::seconds(thresholds::CRASH_LOOP_SECONDS);
+        driver.healthy_heartbeat()?;
         prop_assert!(driver.open.is_empty(), "still open: {:?}", driver.open);
-        prop_assert!(driver.states.is_empty(), "states left: {:?}", driver.states);
+        // Only the restart counters' baselines are kept.
+        let left: Vec<_> = driver
+            .states
+            .values()
+            .filter(|s| !s.key.is_crash_loop() || s.active.is_some() || s.first_breach_at.is_some())
+            .collect();
+        prop_assert!(left.is_empty(), "states left: {:?}", left);
         // A tick right after healthy heartbeats opens nothing either.
         driver.observe(Observation::Tick { now: driver.now })?;
         prop_assert!(driver.open.is_empty());

@@ -26,9 +26,27 @@ pub struct AlertState {
     /// reminders name the current status.
     #[serde(default)]
     pub service_status: Option<String>,
+    /// Since when the value of a metric key with an open alert has been below the high level
+    /// without a clear drop (within the hysteresis margin): the clear period counts from here, and
+    /// a value back at or above the high level clears it.
+    #[serde(default, with = "time::rfc3339_option")]
+    pub below_high_since: Option<Timestamp>,
+    /// Crash-loop keys only: the service's restart counter where it changed, oldest first, pruned
+    /// to the crash-loop window plus one baseline before it. Only changes are recorded, so a
+    /// steady counter rewrites nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<RestartCount>,
     /// The alert currently open or acknowledged for this key, if any: at most one per key.
     #[serde(default)]
     pub active: Option<ActiveAlert>,
+}
+
+/// A service's restart counter as first seen at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartCount {
+    #[serde(with = "time::rfc3339")]
+    pub at: Timestamp,
+    pub count: i64,
 }
 
 /// The open or acknowledged alert of a key.
@@ -53,12 +71,21 @@ pub struct ActiveAlert {
 impl AlertState {
     /// The idle state of a key: no alert, no breach.
     pub fn new(key: AlertKey) -> Self {
-        AlertState { key, first_breach_at: None, current_value: None, service_status: None, active: None }
+        AlertState {
+            key,
+            first_breach_at: None,
+            current_value: None,
+            service_status: None,
+            below_high_since: None,
+            restarts: Vec::new(),
+            active: None,
+        }
     }
 
-    /// No active alert and no breach timer: equivalent to having no row.
+    /// No active alert, no breach timer and no restart counter to compare with: equivalent to
+    /// having no row.
     pub fn is_idle(&self) -> bool {
-        self.active.is_none() && self.first_breach_at.is_none()
+        self.active.is_none() && self.first_breach_at.is_none() && self.restarts.is_empty()
     }
 
     /// Records the id of the `alerts` row the store inserted for this key's active alert.
@@ -73,6 +100,7 @@ impl AlertState {
         self.first_breach_at = None;
         self.current_value = None;
         self.service_status = None;
+        self.below_high_since = None;
         self.active = None;
     }
 

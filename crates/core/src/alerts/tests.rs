@@ -33,6 +33,9 @@ struct Hub {
     server: ServerContext,
     rules: Rules,
     next_id: i64,
+    /// `Updated` events, kept apart so that the other tests read only what notifies or changes
+    /// an alert's lifecycle.
+    updates: Vec<AlertEvent>,
 }
 
 impl Hub {
@@ -47,14 +50,30 @@ impl Hub {
                 is_paused: false,
                 last_seen: None,
                 expected_services: vec![
-                    ExpectedService { service_name: "plex".into(), is_critical: true, enabled: true },
-                    ExpectedService { service_name: "sql".into(), is_critical: false, enabled: true },
-                    ExpectedService { service_name: "backup".into(), is_critical: true, enabled: false },
+                    ExpectedService {
+                        service_name: "plex".into(),
+                        is_critical: true,
+                        enabled: true,
+                        grace_seconds: None,
+                    },
+                    ExpectedService {
+                        service_name: "sql".into(),
+                        is_critical: false,
+                        enabled: true,
+                        grace_seconds: None,
+                    },
+                    ExpectedService {
+                        service_name: "backup".into(),
+                        is_critical: true,
+                        enabled: false,
+                        grace_seconds: None,
+                    },
                 ],
                 topology: Default::default(),
             },
             rules: Rules::default(),
             next_id: 1,
+            updates: Vec::new(),
         }
     }
 
@@ -83,6 +102,8 @@ impl Hub {
                 self.next_id += 1;
             }
         }
+        let (updates, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.kind == EventKind::Updated);
+        self.updates.extend(updates);
         events
     }
 
@@ -271,25 +292,141 @@ fn critical_de_escalates_only_below_critical_minus_hysteresis() {
 // ---- 4. Hysteresis and auto-resolve ----------------------------------------------------------
 
 #[test]
-fn an_alert_resolves_only_below_high_minus_hysteresis() {
+fn a_clear_drop_below_high_minus_hysteresis_resolves_on_that_heartbeat() {
     let mut hub = hub_with_open_cpu_alert();
     hub.advance(secs(60));
     assert!(hub.cpu(84.0).is_empty(), "below high but inside the margin");
     hub.advance(secs(60));
-    assert!(hub.cpu(80.0).is_empty(), "exactly at high - hysteresis still open");
-    assert!(hub.active(&AlertKey::cpu()).is_some());
-    hub.advance(secs(60));
-    let event = only(hub.cpu(79.9));
-    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    let event = only(hub.cpu(80.0));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true }, "exactly at high - hysteresis is a clear drop");
     assert_eq!(event.alert_id, Some(1));
     assert_eq!(event.severity, Severity::High);
-    // The breach began at t0; now is t0 + 180 + 180 s.
-    assert_eq!(event.duration_seconds, Some(360));
-    assert_eq!(event.duration_minutes(), Some(6));
+    // The breach began at t0; now is t0 + 180 + 120 s.
+    assert_eq!(event.duration_seconds, Some(300));
+    assert_eq!(event.duration_minutes(), Some(5));
     assert_eq!(event.title, "Resolved: CPU usage on nas.local (80%)");
-    assert_eq!(event.actual_value, 79.9);
+    assert_eq!(event.actual_value, 80.0);
     assert!(event.notify);
     assert!(hub.states.is_empty(), "a resolved key is idle");
+}
+
+#[test]
+fn disk_85_then_75_with_high_80_resolves_at_once_as_v1() {
+    let mut hub = Hub::new();
+    assert_eq!(kinds(&hub.disk("/", 85.0)), [EventKind::Opened]);
+    hub.advance(secs(60));
+    let event = only(hub.disk("/", 75.0));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    assert_eq!(event.title, "Resolved: DISK usage on nas.local (75%)");
+}
+
+#[test]
+fn a_value_within_the_margin_resolves_once_below_high_for_the_clear_period() {
+    let mut hub = Hub::new();
+    assert_eq!(kinds(&hub.disk("/", 90.0)), [EventKind::Opened]);
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 78.0).is_empty(), "78 with high 80 is inside the margin");
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 78.0).is_empty(), "60 s below high: the clear period (120 s) is not over");
+    hub.advance(millis(59_999));
+    assert!(hub.disk("/", 78.0).is_empty(), "one millisecond short");
+    hub.advance(millis(1));
+    let event = only(hub.disk("/", 78.0));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    assert_eq!(event.title, "Resolved: DISK usage on nas.local (78%)");
+    assert_eq!(event.duration_seconds, Some(180));
+    assert!(hub.states.is_empty());
+}
+
+#[test]
+fn a_value_back_at_high_restarts_the_clear_period() {
+    let mut hub = Hub::new();
+    hub.disk("/", 90.0);
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 78.0).is_empty());
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 80.0).is_empty(), "at high: breaching again");
+    assert_eq!(hub.states[&AlertKey::disk("/")].below_high_since, None);
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 79.0).is_empty(), "the clear period starts over here");
+    hub.advance(secs(119));
+    assert!(hub.disk("/", 79.0).is_empty());
+    hub.advance(secs(1));
+    assert_eq!(kinds(&hub.disk("/", 79.0)), [EventKind::Resolved { auto: true }]);
+}
+
+#[test]
+fn a_value_crossing_the_level_at_every_heartbeat_stays_one_alert() {
+    let mut hub = Hub::new();
+    let mut opened = 0;
+    let mut resolved = 0;
+    for i in 0..60 {
+        let value = if i % 2 == 0 { 81.0 } else { 78.5 };
+        for event in hub.disk("/", value) {
+            match event.kind {
+                EventKind::Opened => opened += 1,
+                EventKind::Resolved { .. } => resolved += 1,
+                _ => {}
+            }
+        }
+        hub.advance(secs(60));
+    }
+    assert_eq!((opened, resolved), (1, 0), "one alert for an hour of flapping");
+    // Once it settles inside the margin (the last report, 60 s ago, was already 78.5), it
+    // resolves when it has been below high for the clear period.
+    assert!(hub.disk("/", 78.5).is_empty());
+    hub.advance(secs(60));
+    assert_eq!(kinds(&hub.disk("/", 78.5)), [EventKind::Resolved { auto: true }]);
+}
+
+#[test]
+fn a_zero_clear_period_resolves_on_the_first_heartbeat_below_high_as_v1() {
+    let mut hub = Hub::new();
+    hub.rules.thresholds.disk.clear_seconds = 0;
+    hub.disk("/", 90.0);
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 80.0).is_empty(), "at high is still a breach");
+    hub.advance(secs(60));
+    assert_eq!(kinds(&hub.disk("/", 79.9)), [EventKind::Resolved { auto: true }]);
+}
+
+#[test]
+fn a_critical_alert_within_the_margin_de_escalates_then_resolves_after_the_clear_period() {
+    let mut hub = Hub::new();
+    hub.disk("/", 97.0);
+    hub.advance(secs(60));
+    assert_eq!(kinds(&hub.disk("/", 78.0)), [EventKind::DeEscalated]);
+    hub.advance(secs(120));
+    assert_eq!(kinds(&hub.disk("/", 78.0)), [EventKind::Resolved { auto: true }]);
+}
+
+#[test]
+fn the_alert_title_and_value_follow_the_last_observation_without_notifying() {
+    let mut hub = Hub::new();
+    let opened = only(hub.disk("/", 90.0));
+    assert_eq!(opened.title, "High DISK usage on nas.local (90%)");
+    hub.advance(secs(60));
+    assert!(hub.disk("/", 78.0).is_empty());
+    let update = hub.updates.pop().expect("an update for the new value");
+    assert_eq!(update.kind, EventKind::Updated);
+    assert_eq!(update.alert_id, Some(1));
+    assert_eq!(update.title, "High DISK usage on nas.local (78%)");
+    assert_eq!(update.actual_value, 78.0);
+    assert!(!update.notify, "an update never notifies");
+    hub.advance(secs(30));
+    hub.disk("/", 78.0);
+    assert!(hub.updates.is_empty(), "an unchanged value writes nothing");
+    hub.advance(secs(30));
+    hub.disk("/", 96.0);
+    assert!(hub.updates.is_empty(), "the escalation itself carries the new title");
+
+    // A service's changed status is an update too.
+    hub.services(&[("plex", "stopped")]);
+    hub.advance(secs(60));
+    assert!(hub.services(&[("plex", "failed")]).is_empty());
+    let update = hub.updates.pop().expect("an update for the new status");
+    assert_eq!(update.title, "Service plex is failed on nas.local");
+    assert!(!update.notify);
 }
 
 #[test]
@@ -300,11 +437,11 @@ fn the_hysteresis_margin_is_configurable_and_never_above_half_the_high_level() {
     assert_eq!(kinds(&hub.disk("/", 79.9)), [EventKind::Resolved { auto: true }]);
 
     let threshold = MetricThreshold { hysteresis_percent: 5, ..MetricThreshold::new(4, 10, 0) };
-    assert_eq!(threshold.resolve_below(), 2.0);
+    assert_eq!(threshold.resolve_at_once_at(), 2.0);
     hub.rules.thresholds.disk = threshold;
     hub.disk("/", 5.0);
-    assert!(hub.disk("/", 2.0).is_empty());
-    assert_eq!(kinds(&hub.disk("/", 1.9)), [EventKind::Resolved { auto: true }]);
+    assert!(hub.disk("/", 2.1).is_empty());
+    assert_eq!(kinds(&hub.disk("/", 2.0)), [EventKind::Resolved { auto: true }]);
 }
 
 // ---- 5. Reminders ------------------------------------------------------------------------------
@@ -649,6 +786,127 @@ fn service_severity_is_fixed_when_the_alert_opens_and_medium_uses_the_high_coold
 }
 
 #[test]
+fn a_service_back_to_running_within_its_grace_period_raises_nothing() {
+    let mut hub = Hub::new();
+    hub.rules.thresholds.service_grace_seconds = 120;
+    assert!(hub.services(&[("plex", "stopped")]).is_empty(), "inside the grace period");
+    hub.advance(secs(60));
+    assert!(hub.services(&[("plex", "running")]).is_empty(), "a restart: no alert, no resolution");
+    assert!(hub.states.is_empty(), "the timer is cleared");
+    assert!(hub.updates.is_empty());
+}
+
+#[test]
+fn a_service_down_for_its_grace_period_opens_exactly_then() {
+    let mut hub = Hub::new();
+    hub.rules.thresholds.service_grace_seconds = 600;
+    hub.server.expected_services[0].grace_seconds = Some(120);
+    assert!(hub.services(&[("plex", "stopped")]).is_empty());
+    hub.advance(millis(119_999));
+    assert!(hub.services(&[("plex", "failed")]).is_empty(), "one millisecond short");
+    hub.advance(millis(1));
+    let event = only(hub.services(&[("plex", "failed")]));
+    assert_eq!(event.kind, EventKind::Opened);
+    assert_eq!(event.title, "Service plex is failed on nas.local");
+    // The service's own grace period wins over the global default; `sql` uses the default.
+    assert!(hub.services(&[("sql", "stopped")]).is_empty());
+    hub.advance(secs(60));
+    let event = only(hub.services(&[("plex", "running")]));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    assert_eq!(event.duration_seconds, Some(180), "counted from the first stopped report");
+}
+
+#[test]
+fn the_default_grace_period_of_zero_alerts_on_the_first_stopped_report() {
+    let mut hub = Hub::new();
+    assert_eq!(hub.rules.thresholds.service_grace_seconds, 0);
+    assert_eq!(kinds(&hub.services(&[("plex", "stopped")])), [EventKind::Opened]);
+}
+
+impl Hub {
+    /// A heartbeat reporting `plex` with `status` and systemd's restart counter `count`.
+    fn plex(&mut self, status: &str, count: i64) -> Vec<AlertEvent> {
+        let services = Some([("plex".to_owned(), ServiceStatus::parse(status))].into());
+        self.heartbeat(HeartbeatSample {
+            services,
+            restarts: [("plex".to_owned(), count)].into(),
+            ..Default::default()
+        })
+    }
+}
+
+#[test]
+fn a_crash_loop_seen_only_as_running_raises_one_alert_and_resolves_when_it_stops() {
+    let mut hub = Hub::new();
+    assert!(hub.plex("running", 7).is_empty(), "the first count is the baseline, however high");
+    let mut opened = Vec::new();
+    for count in 8..=20 {
+        hub.advance(secs(60));
+        opened.extend(hub.plex("running", count).into_iter().filter(|e| e.kind == EventKind::Opened));
+    }
+    assert_eq!(opened.len(), 1, "one alert for a loop of 13 restarts: {opened:#?}");
+    let alert = &opened[0];
+    assert_eq!(alert.key, AlertKey::crash_loop("plex"));
+    assert_eq!(alert.key.service_name(), Some("plex"));
+    assert_eq!(alert.severity, Severity::High, "plex is critical");
+    assert_eq!(alert.title, "Service plex is crash-looping on nas.local");
+    assert_eq!(
+        alert.message,
+        "Expected service plex on nas.local restarted 3 times in 10 minutes while reported running."
+    );
+    assert!(hub.active(&AlertKey::service("plex")).is_none(), "never seen down: no service-down alert");
+
+    // The counter stops rising: resolved exactly ten minutes after the last restart.
+    for _ in 0..9 {
+        hub.advance(secs(60));
+        assert!(hub.plex("running", 20).is_empty());
+    }
+    hub.advance(millis(59_999));
+    assert!(hub.plex("running", 20).is_empty());
+    hub.advance(millis(1));
+    let event = only(hub.plex("running", 20));
+    assert_eq!(event.kind, EventKind::Resolved { auto: true });
+    assert_eq!(event.title, "Service plex stopped crash-looping on nas.local");
+    assert!(hub.active(&AlertKey::crash_loop("plex")).is_none());
+}
+
+#[test]
+fn occasional_restarts_and_reboots_are_not_a_crash_loop() {
+    let mut hub = Hub::new();
+    hub.plex("running", 0);
+    for count in 1..=6 {
+        hub.advance(mins(5));
+        assert!(hub.plex("running", count).is_empty(), "two restarts per 10 minutes at most");
+    }
+    hub.advance(mins(1));
+    assert!(hub.plex("running", 0).is_empty(), "a reboot resets the counter");
+    hub.advance(mins(1));
+    assert!(hub.plex("running", 2).is_empty());
+    // Restarts while reported down are the down rules' business, not a crash loop.
+    hub.advance(mins(1));
+    assert_eq!(kinds(&hub.plex("failed", 9)), [EventKind::Opened]);
+    hub.advance(mins(1));
+    assert_eq!(kinds(&hub.plex("running", 9)), [EventKind::Resolved { auto: true }]);
+    // Unwatched services are not tracked at all.
+    let services = Some([("cron".to_owned(), ServiceStatus::Running)].into());
+    hub.heartbeat(HeartbeatSample { services, restarts: [("cron".to_owned(), 50)].into(), ..Default::default() });
+    assert!(!hub.states.contains_key(&AlertKey::crash_loop("cron")));
+}
+
+#[test]
+fn a_steady_restart_counter_writes_nothing() {
+    let mut hub = Hub::new();
+    hub.plex("running", 4);
+    hub.advance(secs(60));
+    let states: Vec<AlertState> = hub.states.values().cloned().collect();
+    let services = Some([("plex".to_owned(), ServiceStatus::Running)].into());
+    let sample = HeartbeatSample { services, restarts: [("plex".to_owned(), 4)].into(), ..Default::default() };
+    let evaluation =
+        evaluate(&states, &hub.server, &hub.rules, &Observation::Heartbeat { sample, now: hub.clock.now() });
+    assert_eq!(evaluation, Evaluation::default());
+}
+
+#[test]
 fn a_service_resolved_by_hand_while_down_opens_a_new_alert() {
     let mut hub = Hub::new();
     hub.services(&[("plex", "stopped")]);
@@ -755,6 +1013,7 @@ fn a_healthy_heartbeat_writes_nothing() {
         memory_percent: Some(20.0),
         disks: [("/".to_owned(), 30.0)].into(),
         services: Some([("plex".to_owned(), ServiceStatus::Running)].into()),
+        restarts: BTreeMap::new(),
     };
     let evaluation = evaluate(&[], &hub.server, &hub.rules, &Observation::Heartbeat { sample, now: t0() });
     assert_eq!(evaluation, Evaluation::default());
@@ -855,15 +1114,16 @@ fn the_manual_clock_only_moves_when_told() {
 // ---- Configuration ---------------------------------------------------------------------------------
 
 #[test]
-fn default_configuration_is_the_v1_document_plus_hysteresis() {
+fn default_configuration_is_the_v1_document_plus_hysteresis_and_clear_periods() {
     let thresholds = serde_json::to_value(Thresholds::default()).unwrap();
     assert_eq!(
         thresholds,
         json!({
-            "cpu": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5},
-            "memory": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5},
-            "disk": {"high_percent": 80, "critical_percent": 95, "sustained_seconds": 0, "sustained_heartbeats": null, "hysteresis_percent": 5},
-            "server_offline_seconds": 180
+            "cpu": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
+            "memory": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
+            "disk": {"high_percent": 80, "critical_percent": 95, "sustained_seconds": 0, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
+            "server_offline_seconds": 180,
+            "service_grace_seconds": 0
         })
     );
     let notifications = serde_json::to_value(NotificationSettings::default()).unwrap();
@@ -887,6 +1147,7 @@ fn v1_documents_parse_and_sustained_heartbeats_becomes_seconds() {
     let thresholds: Thresholds = serde_json::from_value(v1).unwrap();
     assert_eq!(thresholds.cpu.sustained_seconds, 180);
     assert_eq!(thresholds.cpu.hysteresis_percent, 5);
+    assert_eq!(thresholds.cpu.clear_seconds, 120);
     assert_eq!(thresholds.memory.sustained_seconds, 120, "only applies when sustained_seconds is 0");
     assert_eq!(thresholds.disk, Thresholds::default().disk, "missing metrics take their defaults");
     assert_eq!(thresholds.server_offline_seconds, 300);
@@ -900,7 +1161,7 @@ fn v1_documents_parse_and_sustained_heartbeats_becomes_seconds() {
 fn a_threshold_update_merges_ignores_nulls_and_lists_what_changed() {
     let update: ThresholdsUpdate = serde_json::from_value(json!({
         "cpu": {"high_percent": 80, "critical_percent": 95, "sustained_seconds": null},
-        "disk": {"sustained_heartbeats": 2},
+        "disk": {"sustained_heartbeats": 2, "clear_seconds": 60},
         "memory": null,
         "server_offline_seconds": 240,
         "unknown": true
@@ -909,7 +1170,13 @@ fn a_threshold_update_merges_ignores_nulls_and_lists_what_changed() {
     let merged = Thresholds::default().merge(&update).unwrap();
     assert_eq!(
         merged.updated,
-        ["cpu.high_percent", "disk.sustained_seconds", "disk.sustained_heartbeats", "server_offline_seconds"]
+        [
+            "cpu.high_percent",
+            "disk.sustained_seconds",
+            "disk.sustained_heartbeats",
+            "disk.clear_seconds",
+            "server_offline_seconds"
+        ]
     );
     assert_eq!(merged.config.cpu.high_percent, 80);
     assert_eq!(merged.config.cpu.sustained_seconds, 180);
@@ -922,7 +1189,7 @@ fn a_threshold_update_merges_ignores_nulls_and_lists_what_changed() {
 #[test]
 fn a_threshold_update_rejects_out_of_range_fields_with_their_path() {
     let update: ThresholdsUpdate = serde_json::from_value(json!({
-        "cpu": {"high_percent": 101, "sustained_seconds": 601, "hysteresis_percent": 51},
+        "cpu": {"high_percent": 101, "sustained_seconds": 601, "hysteresis_percent": 51, "clear_seconds": 601},
         "disk": {"sustained_heartbeats": 11},
         "server_offline_seconds": 29
     }))
@@ -935,6 +1202,7 @@ fn a_threshold_update_rejects_out_of_range_fields_with_their_path() {
             "cpu.high_percent",
             "cpu.sustained_seconds",
             "cpu.hysteresis_percent",
+            "cpu.clear_seconds",
             "disk.sustained_heartbeats",
             "server_offline_seconds"
         ]

@@ -135,6 +135,28 @@ pub fn service_running_message(service: &str, server_name: &str) -> String {
     format!("Expected service {service} on {server_name} is running again.")
 }
 
+/// `Service plex is crash-looping on mediaserver`
+pub fn crash_loop_title(service: &str, server_name: &str) -> String {
+    format!("Service {service} is crash-looping on {server_name}")
+}
+
+/// Says what was seen: restarts the heartbeats never showed as down.
+pub fn crash_loop_message(service: &str, server_name: &str, restarts: i64, minutes: i64) -> String {
+    format!(
+        "Expected service {service} on {server_name} restarted {restarts} times in {minutes} minutes while reported running."
+    )
+}
+
+/// Title of a crash loop's resolution.
+pub fn crash_loop_over_title(service: &str, server_name: &str) -> String {
+    format!("Service {service} stopped crash-looping on {server_name}")
+}
+
+/// Message of a crash loop's resolution.
+pub fn crash_loop_over_message(service: &str, server_name: &str, minutes: i64) -> String {
+    format!("Expected service {service} on {server_name} has not restarted for {minutes} minutes.")
+}
+
 /// What an alert is about, without its current numbers: used for acknowledgements and manual
 /// resolutions, which change no values.
 pub fn subject_line(server_name: &str, key: &AlertKey) -> String {
@@ -143,6 +165,9 @@ pub fn subject_line(server_name: &str, key: &AlertKey) -> String {
             format!("{} usage on {}", metric_label(key.kind), place(server_name, key))
         }
         AlertKind::Offline => offline_title(server_name),
+        AlertKind::Service if key.is_crash_loop() => {
+            format!("Crash loop of service {} on {server_name}", key.service_name().unwrap_or_default())
+        }
         AlertKind::Service => format!("Service {} on {server_name}", key.subject),
     }
 }

@@ -2,7 +2,7 @@
 //! v1 defaults, validation, and the partial updates of `PUT /config/thresholds` and
 //! `PUT /config/notifications`.
 //!
-//! Our additions (the hysteresis margin) have serde defaults, so every v1 payload and every
+//! Our additions (the hysteresis margin, the clear period) have serde defaults, so every v1 payload and every
 //! document stored by v1 still parses.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,18 @@ use crate::validate::{ValidationErrors, Validator};
 pub const DEFAULT_HYSTERESIS_PERCENT: i64 = 5;
 /// Upper bound on the hysteresis margin: wider than this and an alert would hardly ever clear.
 pub const MAX_HYSTERESIS_PERCENT: i64 = 50;
+/// Clear period used when a stored or submitted threshold does not name one: two heartbeat
+/// intervals of the default agent, so a recovery inside the margin is reported within two minutes.
+pub const DEFAULT_CLEAR_SECONDS: i64 = 120;
+/// Upper bound on the clear period, the same as on the sustained window.
+pub const MAX_CLEAR_SECONDS: i64 = 600;
+/// Upper bound on a service's grace period (global default or per service): an hour.
+pub const MAX_SERVICE_GRACE_SECONDS: i64 = 3600;
+/// A crash loop: an expected service's restart counter rose by at least this much within
+/// [`CRASH_LOOP_SECONDS`] while every heartbeat reported it running.
+pub const CRASH_LOOP_RESTARTS: i64 = 3;
+/// The crash-loop window; the alert resolves once the counter has not risen for this long.
+pub const CRASH_LOOP_SECONDS: i64 = 600;
 /// The v1 default for `server_offline_seconds`.
 pub const DEFAULT_OFFLINE_SECONDS: i64 = 180;
 
@@ -36,6 +48,11 @@ pub struct MetricThreshold {
     /// Not in v1: an open alert resolves only once the value is below `high_percent` minus this
     /// margin (0–50, default 5), so a value hovering at the threshold does not flap.
     pub hysteresis_percent: i64,
+    /// Not in v1: how long (0–600 s, default 120) a value below `high_percent` but within the
+    /// hysteresis margin must stay there before the open alert resolves. The margin stops a value
+    /// crossing the level at every heartbeat from flapping; this bounds what it costs a real
+    /// recovery. 0 resolves on the first heartbeat below `high_percent`, as v1 did.
+    pub clear_seconds: i64,
 }
 
 /// The wire form of [`MetricThreshold`] before the v1 normalisation is applied.
@@ -49,10 +66,16 @@ struct MetricThresholdFields {
     sustained_heartbeats: Option<i64>,
     #[serde(default = "default_hysteresis")]
     hysteresis_percent: i64,
+    #[serde(default = "default_clear_seconds")]
+    clear_seconds: i64,
 }
 
 fn default_hysteresis() -> i64 {
     DEFAULT_HYSTERESIS_PERCENT
+}
+
+fn default_clear_seconds() -> i64 {
+    DEFAULT_CLEAR_SECONDS
 }
 
 impl From<MetricThresholdFields> for MetricThreshold {
@@ -63,6 +86,7 @@ impl From<MetricThresholdFields> for MetricThreshold {
             sustained_seconds: fields.sustained_seconds,
             sustained_heartbeats: fields.sustained_heartbeats,
             hysteresis_percent: fields.hysteresis_percent,
+            clear_seconds: fields.clear_seconds,
         };
         threshold.normalise();
         threshold
@@ -70,7 +94,7 @@ impl From<MetricThresholdFields> for MetricThreshold {
 }
 
 impl MetricThreshold {
-    /// A threshold with the default hysteresis and no deprecated heartbeat count.
+    /// A threshold with the default hysteresis and clear period and no deprecated heartbeat count.
     pub fn new(high_percent: i64, critical_percent: i64, sustained_seconds: i64) -> Self {
         MetricThreshold {
             high_percent,
@@ -78,6 +102,7 @@ impl MetricThreshold {
             sustained_seconds,
             sustained_heartbeats: None,
             hysteresis_percent: DEFAULT_HYSTERESIS_PERCENT,
+            clear_seconds: DEFAULT_CLEAR_SECONDS,
         }
     }
 
@@ -102,9 +127,15 @@ impl MetricThreshold {
         configured.min(self.high_percent.max(0) as f64 / 2.0)
     }
 
-    /// An open alert resolves once the value is strictly below this.
-    pub fn resolve_below(&self) -> f64 {
+    /// A value at or below this (and below `high_percent`) is a clear drop: an open alert
+    /// resolves on that heartbeat. Between it and `high_percent` the clear period applies.
+    pub fn resolve_at_once_at(&self) -> f64 {
         self.high_percent as f64 - self.effective_hysteresis()
+    }
+
+    /// Whether `value` resolves an open alert on the heartbeat that reports it.
+    pub fn resolves_at_once(&self, value: f64) -> bool {
+        value < self.high_percent as f64 && value <= self.resolve_at_once_at()
     }
 
     /// An open critical alert drops back to high once the value is strictly below this.
@@ -118,6 +149,7 @@ impl MetricThreshold {
         v.range_i64("sustained_seconds", Some(self.sustained_seconds), 0, Some(600));
         v.range_i64("sustained_heartbeats", self.sustained_heartbeats, 0, Some(10));
         v.range_i64("hysteresis_percent", Some(self.hysteresis_percent), 0, Some(MAX_HYSTERESIS_PERCENT));
+        v.range_i64("clear_seconds", Some(self.clear_seconds), 0, Some(MAX_CLEAR_SECONDS));
     }
 
     /// The cross-field rule, reported on `critical_percent` and naming the other field.
@@ -133,7 +165,7 @@ impl MetricThreshold {
     }
 }
 
-/// The `thresholds` configuration document (v1 shape plus our hysteresis margins).
+/// The `thresholds` configuration document (v1 shape plus our hysteresis margins and clear periods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Thresholds {
@@ -146,6 +178,11 @@ pub struct Thresholds {
     /// Silence (≥ 30 s) after which a server is offline; unlike v1, the engine honours it.
     #[serde(default = "default_offline_seconds")]
     pub server_offline_seconds: i64,
+    /// Not in v1: how long (0–3600 s) an expected service may be reported stopped or failed
+    /// before its alert opens, for services that set no grace period of their own. 0 (the
+    /// default) alerts on the first such report, as v1 and the seed's acceptance criteria.
+    #[serde(default)]
+    pub service_grace_seconds: i64,
 }
 
 fn default_cpu() -> MetricThreshold {
@@ -172,6 +209,7 @@ impl Default for Thresholds {
             memory: default_memory(),
             disk: default_disk(),
             server_offline_seconds: DEFAULT_OFFLINE_SECONDS,
+            service_grace_seconds: 0,
         }
     }
 }
@@ -201,6 +239,7 @@ impl Thresholds {
             });
         }
         v.range_i64("server_offline_seconds", Some(self.server_offline_seconds), 30, None);
+        v.range_i64("service_grace_seconds", Some(self.service_grace_seconds), 0, Some(MAX_SERVICE_GRACE_SECONDS));
         v.finish()
     }
 
@@ -230,6 +269,7 @@ impl Thresholds {
                 ("sustained_seconds", before.sustained_seconds != threshold.sustained_seconds),
                 ("sustained_heartbeats", before.sustained_heartbeats != threshold.sustained_heartbeats),
                 ("hysteresis_percent", before.hysteresis_percent != threshold.hysteresis_percent),
+                ("clear_seconds", before.clear_seconds != threshold.clear_seconds),
             ];
             updated
                 .extend(fields.into_iter().filter(|(_, changed)| *changed).map(|(field, _)| format!("{name}.{field}")));
@@ -239,6 +279,12 @@ impl Thresholds {
         {
             merged.server_offline_seconds = seconds;
             updated.push("server_offline_seconds".to_owned());
+        }
+        if let Some(seconds) = update.service_grace_seconds
+            && seconds != merged.service_grace_seconds
+        {
+            merged.service_grace_seconds = seconds;
+            updated.push("service_grace_seconds".to_owned());
         }
         merged.validate()?;
         Ok(Merged { config: merged, updated })
@@ -267,6 +313,8 @@ pub struct MetricThresholdUpdate {
     pub sustained_heartbeats: Option<i64>,
     #[serde(default)]
     pub hysteresis_percent: Option<i64>,
+    #[serde(default)]
+    pub clear_seconds: Option<i64>,
 }
 
 impl MetricThresholdUpdate {
@@ -286,6 +334,9 @@ impl MetricThresholdUpdate {
         if let Some(value) = self.hysteresis_percent {
             threshold.hysteresis_percent = value;
         }
+        if let Some(value) = self.clear_seconds {
+            threshold.clear_seconds = value;
+        }
     }
 
     fn check_ranges(&self, v: &mut Validator) {
@@ -294,6 +345,7 @@ impl MetricThresholdUpdate {
         v.range_i64("sustained_seconds", self.sustained_seconds, 0, Some(600));
         v.range_i64("sustained_heartbeats", self.sustained_heartbeats, 0, Some(10));
         v.range_i64("hysteresis_percent", self.hysteresis_percent, 0, Some(MAX_HYSTERESIS_PERCENT));
+        v.range_i64("clear_seconds", self.clear_seconds, 0, Some(MAX_CLEAR_SECONDS));
     }
 }
 
@@ -309,6 +361,8 @@ pub struct ThresholdsUpdate {
     pub disk: Option<MetricThresholdUpdate>,
     #[serde(default)]
     pub server_offline_seconds: Option<i64>,
+    #[serde(default)]
+    pub service_grace_seconds: Option<i64>,
 }
 
 impl ThresholdsUpdate {
@@ -321,6 +375,7 @@ impl ThresholdsUpdate {
             }
         }
         v.range_i64("server_offline_seconds", self.server_offline_seconds, 30, None);
+        v.range_i64("service_grace_seconds", self.service_grace_seconds, 0, Some(MAX_SERVICE_GRACE_SECONDS));
         v.finish()
     }
 }

@@ -156,7 +156,7 @@ impl ChannelConfig {
             EventKind::Opened | EventKind::Escalated | EventKind::DeEscalated => self.events.firing,
             EventKind::Reminder => self.events.reminders,
             EventKind::Resolved { .. } => self.events.resolutions,
-            EventKind::Acknowledged => false,
+            EventKind::Acknowledged | EventKind::Updated => false,
         }
     }
 

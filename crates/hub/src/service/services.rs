@@ -1,5 +1,6 @@
 //! Expected services of a server (v1 §2.6): what the service-down alerts watch.
 
+use homelab_core::alerts::thresholds::MAX_SERVICE_GRACE_SECONDS;
 use homelab_core::server::{Patch, patch};
 use homelab_core::time::{self, Timestamp};
 use homelab_core::validate::{ValidationErrors, Validator};
@@ -30,6 +31,9 @@ pub struct ExpectedServiceResponse {
     pub display_name: Option<String>,
     pub is_critical: bool,
     pub enabled: bool,
+    /// Not in v1: seconds the service may be reported down before its alert opens; `null` uses
+    /// the thresholds' `service_grace_seconds`.
+    pub grace_seconds: Option<i64>,
     pub current_status: Option<CurrentStatus>,
 }
 
@@ -53,6 +57,7 @@ impl From<ExpectedServiceRecord> for ExpectedServiceResponse {
             display_name: record.display_name,
             is_critical: record.is_critical,
             enabled: record.enabled,
+            grace_seconds: record.grace_seconds,
             current_status: record.current_status.map(Into::into),
         }
     }
@@ -89,6 +94,10 @@ pub struct NewServiceBody {
     /// Critical services alert at HIGH when down, others at MEDIUM. Default false (as v1's code).
     #[serde(default)]
     pub is_critical: bool,
+    /// Not in v1: seconds (0–3600) the service may be reported down before its alert opens, so
+    /// that a restart raises nothing; absent or `null` uses the thresholds' `service_grace_seconds`.
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
 }
 
 fn is_service_name(name: &str) -> bool {
@@ -108,8 +117,14 @@ impl NewServiceBody {
             );
         }
         v.opt_str_len("display_name", self.display_name.as_deref(), 0, 255);
+        check_grace(&mut v, self.grace_seconds);
         v.finish()
     }
+}
+
+/// One rule for a service's grace period, for the API and the dashboard's form alike.
+fn check_grace(v: &mut Validator, grace_seconds: Option<i64>) {
+    v.range_i64("grace_seconds", grace_seconds, 0, Some(MAX_SERVICE_GRACE_SECONDS));
 }
 
 /// `PUT /servers/{id}/services/{name}` body: only the keys sent change.
@@ -122,6 +137,10 @@ pub struct ServiceUpdateBody {
     pub is_critical: Option<bool>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// `null` goes back to the global default.
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<i64>)]
+    pub grace_seconds: Patch<i64>,
 }
 
 /// Every expected service of the server, disabled ones included, by name.
@@ -155,6 +174,7 @@ pub async fn create(state: &AppState, server_id: &str, body: NewServiceBody) -> 
         service_name: body.service_name,
         display_name: body.display_name,
         is_critical: body.is_critical,
+        grace_seconds: body.grace_seconds,
     };
     let created = state.store.create_expected_service(server_id, &new, state.clock.now()).await?;
     state.web.server_changed(server_id, false);
@@ -171,9 +191,14 @@ pub async fn update(
 ) -> ServiceResult<ExpectedServiceResponse> {
     let mut v = Validator::new("body");
     v.opt_str_len("display_name", body.display_name.as_ref().and_then(|d| d.as_deref()), 0, 255);
+    check_grace(&mut v, body.grace_seconds.flatten());
     v.finish()?;
-    let update =
-        ExpectedServiceUpdate { display_name: body.display_name, is_critical: body.is_critical, enabled: body.enabled };
+    let update = ExpectedServiceUpdate {
+        display_name: body.display_name,
+        is_critical: body.is_critical,
+        enabled: body.enabled,
+        grace_seconds: body.grace_seconds,
+    };
     let updated = state.store.update_expected_service(server_id, service_name, &update, state.clock.now()).await?;
     state.web.server_changed(server_id, false);
     // Disabling a service closes its alert: a resolution to send.

@@ -128,6 +128,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/alerts/{id}/detail", get(alerts::detail))
         .route("/ui/alerts/{id}/{action}", post(alerts::one))
         .route("/ui/thresholds", post(settings::save_thresholds))
+        .route("/ui/notification-settings", post(settings::save_reminders))
         .route("/settings", get(settings::page))
         .route("/settings/notifications", get(notifications::page))
         .route("/ui/channels", get(notifications::section).post(notifications::create))

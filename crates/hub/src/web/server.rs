@@ -301,6 +301,8 @@ pub struct ServiceRow {
     pub display_name: Option<String>,
     pub is_critical: bool,
     pub enabled: bool,
+    /// The service's own grace period, blank when it uses the default.
+    pub grace: String,
     /// `running`, `stopped`, `failed` or `unknown` (never reported): a CSS class and words.
     pub state: &'static str,
     pub symbol: &'static str,
@@ -393,6 +395,7 @@ async fn services_with(state: &AppState, id: &str, message: Option<String>, erro
                         display_name: s.display_name,
                         is_critical: s.is_critical,
                         enabled: s.enabled,
+                        grace: s.grace_seconds.map(|g| g.to_string()).unwrap_or_default(),
                         state,
                         symbol,
                     }
@@ -446,6 +449,18 @@ pub struct NewServiceForm {
     display_name: String,
     #[serde(default)]
     is_critical: Option<String>,
+    #[serde(default)]
+    grace_seconds: String,
+}
+
+/// A grace period as typed: blank is the default (`None`); anything but a whole number is
+/// refused with the field named (its range is the service's rule).
+fn grace(text: &str) -> Result<Option<i64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<i64>().map(Some).map_err(|_| format!("grace seconds: enter a whole number (got “{text}”)"))
 }
 
 /// The table with an action's refusal, answered with the refusal's status (422, or 409 for a
@@ -479,10 +494,17 @@ pub async fn add_service(
         return error_toast(StatusCode::BAD_REQUEST, "The form could not be read.");
     };
     let display = form.display_name.trim();
+    let grace_seconds = match grace(&form.grace_seconds) {
+        Ok(grace_seconds) => grace_seconds,
+        Err(message) => {
+            return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
     let request = NewServiceBody {
         service_name: form.service_name.trim().to_owned(),
         display_name: (!display.is_empty()).then(|| display.to_owned()),
         is_critical: form.is_critical.is_some_and(|v| v == "true" || v == "on"),
+        grace_seconds,
     };
     let name = request.service_name.clone();
     let result = service::services::create(&state, &id, request).await;
@@ -495,6 +517,9 @@ pub struct ServiceFlagsForm {
     is_critical: Option<String>,
     #[serde(default)]
     enabled: Option<String>,
+    /// Blank goes back to the default.
+    #[serde(default)]
+    grace_seconds: Option<String>,
 }
 
 fn flag(value: Option<&str>) -> Result<Option<bool>, String> {
@@ -507,15 +532,24 @@ fn flag(value: Option<&str>) -> Result<Option<bool>, String> {
 }
 
 /// `POST /ui/servers/{id}/services/{name}`: changes the flags sent (`is_critical`, `enabled`:
-/// `true` or `false`).
+/// `true` or `false`) or the grace period (`grace_seconds`: seconds, blank for the default).
 pub async fn update_service(
     State(state): State<AppState>,
     _: CsrfUser,
     Path((id, name)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = serde_urlencoded::from_bytes::<ServiceFlagsForm>(&body)
-        .unwrap_or(ServiceFlagsForm { is_critical: None, enabled: None });
+    let form = serde_urlencoded::from_bytes::<ServiceFlagsForm>(&body).unwrap_or(ServiceFlagsForm {
+        is_critical: None,
+        enabled: None,
+        grace_seconds: None,
+    });
+    let grace_seconds = match form.grace_seconds.as_deref().map(grace).transpose() {
+        Ok(grace_seconds) => grace_seconds,
+        Err(message) => {
+            return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
     let (critical, enabled) = match (flag(form.is_critical.as_deref()), flag(form.enabled.as_deref())) {
         (Ok(c), Ok(e)) => (c, e),
         (Err(bad), _) => {
@@ -527,13 +561,17 @@ pub async fn update_service(
             return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    if critical.is_none() && enabled.is_none() {
-        let message = "Nothing to change: send is_critical or enabled.".to_owned();
+    if critical.is_none() && enabled.is_none() && grace_seconds.is_none() {
+        let message = "Nothing to change: send is_critical, enabled or grace_seconds.".to_owned();
         return refused(services_with(&state, &id, None, Some(message)).await, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let update = ServiceUpdateBody { is_critical: critical, enabled, ..Default::default() };
+    let update = ServiceUpdateBody { is_critical: critical, enabled, grace_seconds, ..Default::default() };
     let result = service::services::update(&state, &id, &name, update).await;
     let done = match (critical, enabled) {
+        (None, None) => match grace_seconds.flatten() {
+            Some(seconds) => format!("{name} may be down {seconds} s before it alerts."),
+            None => format!("{name} uses the default grace period."),
+        },
         (_, Some(false)) => format!("{name} is no longer watched (its open alert is closed)."),
         (_, Some(true)) => format!("{name} is watched again."),
         (Some(true), _) => format!("{name} is critical: down means a high alert."),

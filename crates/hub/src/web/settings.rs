@@ -1,11 +1,15 @@
-//! Settings at `/settings`: alert thresholds and agent registration tokens (create, copy the
-//! install command, revoke), through the config and registration services.
+//! Settings at `/settings`: alert thresholds, reminder intervals and notification gates, and
+//! agent registration tokens (create, copy the install command, revoke), through the config and
+//! registration services.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use homelab_core::alerts::thresholds::{MetricThresholdUpdate, Thresholds, ThresholdsUpdate};
+use homelab_core::alerts::thresholds::{
+    CooldownsUpdate, MetricThresholdUpdate, NotificationSettings, NotificationSettingsUpdate, Thresholds,
+    ThresholdsUpdate,
+};
 use serde::Deserialize;
 
 use super::session::{CsrfUser, WebUser};
@@ -20,6 +24,7 @@ use crate::state::AppState;
 pub struct SettingsPage {
     pub layout: Layout,
     pub thresholds: ThresholdsPartial,
+    pub reminders: RemindersPartial,
     pub tokens: TokensPartial,
 }
 
@@ -44,7 +49,8 @@ async fn tokens(state: &AppState, created: Option<CreatedToken>, error: Option<S
 pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
     let tokens = tokens(&state, None, None).await;
     let thresholds = thresholds_form(&state, None, Vec::new()).await;
-    render(&SettingsPage { layout: Layout::new("Settings", "settings", &user.csrf), thresholds, tokens })
+    let reminders = reminders_form(&state, None, Vec::new()).await;
+    render(&SettingsPage { layout: Layout::new("Settings", "settings", &user.csrf), thresholds, reminders, tokens })
 }
 
 #[derive(Deserialize)]
@@ -104,6 +110,7 @@ pub struct ThresholdRow {
     pub high: String,
     pub critical: String,
     pub sustained: String,
+    pub clear: String,
 }
 
 /// The thresholds form with the outcome of the last save.
@@ -112,6 +119,7 @@ pub struct ThresholdRow {
 pub struct ThresholdsPartial {
     pub rows: Vec<ThresholdRow>,
     pub offline: String,
+    pub service_grace: String,
     pub message: Option<String>,
     pub errors: Vec<String>,
 }
@@ -124,10 +132,12 @@ impl ThresholdsPartial {
             high: m.high_percent.to_string(),
             critical: m.critical_percent.to_string(),
             sustained: m.sustained_seconds.to_string(),
+            clear: m.clear_seconds.to_string(),
         };
         ThresholdsPartial {
             rows: vec![row("cpu", "CPU", &t.cpu), row("memory", "Memory", &t.memory), row("disk", "Disk", &t.disk)],
             offline: t.server_offline_seconds.to_string(),
+            service_grace: t.service_grace_seconds.to_string(),
             message,
             errors,
         }
@@ -165,6 +175,7 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         high_percent: number(&format!("{key}_high")),
         critical_percent: number(&format!("{key}_critical")),
         sustained_seconds: number(&format!("{key}_sustained")),
+        clear_seconds: number(&format!("{key}_clear")),
         ..MetricThresholdUpdate::default()
     };
     let update = ThresholdsUpdate {
@@ -172,6 +183,7 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         memory: Some(metric("memory")),
         disk: Some(metric("disk")),
         server_offline_seconds: number("server_offline_seconds"),
+        service_grace_seconds: number("service_grace_seconds"),
     };
     if !errors.is_empty() {
         let mut form = thresholds_form(&state, None, errors).await;
@@ -193,4 +205,112 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         }
         Err(e) => render(&thresholds_form(&state, None, vec![error_message(&e)]).await),
     }
+}
+
+/// One notify-on switch of the reminders form.
+pub struct FlagRow {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub on: bool,
+}
+
+/// The reminder intervals (cooldowns) and the v1 notify-on switches, with the outcome of the
+/// last save. The Slack URL stays with the channels, on the notifications page.
+#[derive(Template)]
+#[template(path = "partials/reminders.html")]
+pub struct RemindersPartial {
+    pub critical_minutes: String,
+    pub high_minutes: String,
+    pub flags: Vec<FlagRow>,
+    pub message: Option<String>,
+    pub errors: Vec<String>,
+}
+
+/// The switches in the form's order: name, label, value.
+fn flags_of(n: &NotificationSettings) -> [(&'static str, &'static str, bool); 6] {
+    [
+        ("notify_on_critical", "Notify critical alerts", n.notify_on_critical),
+        ("notify_on_high", "Notify high alerts", n.notify_on_high),
+        ("notify_on_remediation", "Notify resolutions", n.notify_on_remediation),
+        ("notify_on_auto_resolve", "Notify automatic resolutions", n.notify_on_auto_resolve),
+        ("notify_on_action_failure", "Notify failed actions", n.notify_on_action_failure),
+        ("notify_on_action_success", "Notify successful actions", n.notify_on_action_success),
+    ]
+}
+
+impl RemindersPartial {
+    fn of(n: &NotificationSettings, message: Option<String>, errors: Vec<String>) -> Self {
+        RemindersPartial {
+            critical_minutes: n.cooldowns.critical_minutes.to_string(),
+            high_minutes: n.cooldowns.high_minutes.to_string(),
+            flags: flags_of(n).into_iter().map(|(name, label, on)| FlagRow { name, label, on }).collect(),
+            message,
+            errors,
+        }
+    }
+}
+
+async fn reminders_form(state: &AppState, message: Option<String>, errors: Vec<String>) -> RemindersPartial {
+    match config::notifications(state).await {
+        Ok(n) => RemindersPartial::of(&n, message, errors),
+        Err(e) => RemindersPartial::of(&NotificationSettings::default(), message, vec![error_message(&e)]),
+    }
+}
+
+/// `POST /ui/notification-settings`: the notifications update the API makes, with the form's
+/// intervals and switches (a switch not sent is off, as browsers send only ticked boxes). Entries
+/// that are not whole numbers are reported here; the ranges are the service's, its messages shown
+/// as they are (`cooldowns.critical_minutes: …`).
+pub async fn save_reminders(State(state): State<AppState>, _: CsrfUser, body: axum::body::Bytes) -> Response {
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.trim().to_owned())).collect();
+    let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut errors = Vec::new();
+    let mut minutes = |name: &str| -> Option<i64> {
+        let text = value(name).unwrap_or_default();
+        if text.is_empty() {
+            return None;
+        }
+        text.parse::<i64>()
+            .map_err(|_| errors.push(format!("{}: enter a whole number (got “{text}”)", name.replace('_', " "))))
+            .ok()
+    };
+    let cooldowns =
+        CooldownsUpdate { critical_minutes: minutes("critical_minutes"), high_minutes: minutes("high_minutes") };
+    if !errors.is_empty() {
+        return refused(reminders_form(&state, None, errors).await);
+    }
+    let on = |name: &str| Some(value(name).is_some_and(|v| v == "true" || v == "on"));
+    let update = NotificationSettingsUpdate {
+        cooldowns: Some(cooldowns),
+        notify_on_critical: on("notify_on_critical"),
+        notify_on_high: on("notify_on_high"),
+        notify_on_remediation: on("notify_on_remediation"),
+        notify_on_auto_resolve: on("notify_on_auto_resolve"),
+        notify_on_action_failure: on("notify_on_action_failure"),
+        notify_on_action_success: on("notify_on_action_success"),
+        ..NotificationSettingsUpdate::default()
+    };
+    match config::update_notifications(&state, update).await {
+        Ok(saved) => {
+            let message = if saved.updated.is_empty() {
+                "Nothing changed.".to_owned()
+            } else {
+                format!("Saved: {}.", saved.updated.join(", "))
+            };
+            render(&RemindersPartial::of(&saved.notifications, Some(message), Vec::new()))
+        }
+        Err(ServiceError::Invalid(list)) => {
+            let errors = list.0.iter().map(|e| e.msg.clone()).collect();
+            refused(reminders_form(&state, None, errors).await)
+        }
+        Err(e) => render(&reminders_form(&state, None, vec![error_message(&e)]).await),
+    }
+}
+
+/// The form with its refusal, answered 422 as the API answers it; htmx still shows it.
+fn refused(partial: RemindersPartial) -> Response {
+    let mut response = render(&partial);
+    *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    response
 }

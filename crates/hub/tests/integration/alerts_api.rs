@@ -171,7 +171,32 @@ async fn every_alert_endpoint_needs_the_key(hub: &TestHub) {
     }
 }
 
+/// v1 puts `server.hostname` into alert titles and Slack texts (clients match titles), so a
+/// display name changes neither; the API and dashboard show the display name beside them.
+async fn titles_and_slack_texts_use_the_hostname_not_the_display_name(hub: &TestHub) {
+    let receiver = common::receiver::FakeReceiver::start(&[]).await;
+    let (status, body) = hub.put("/api/v1/config/notifications", json!({"slack_webhook_url": receiver.url})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    hub.create_server(json!({"id": "nas", "hostname": "nas.home.lan", "display_name": "Storage NAS"})).await;
+    let mut heartbeat = heartbeat_body("nas", hub.now(), 10.0);
+    heartbeat["filesystems"][0]["percent"] = json!(97.0);
+    assert_eq!(hub.heartbeat(heartbeat).await.0, StatusCode::OK);
+
+    let (_, list) = hub.get("/api/v1/alerts?alert_type=disk").await;
+    let alert = &list["alerts"][0];
+    assert_eq!(alert["title"], "Critical DISK usage on nas.home.lan (97%)", "{list}");
+    assert_eq!(alert["message"], "DISK usage on nas.home.lan reached 97.0%, exceeding the critical threshold of 95%.");
+    assert_eq!(alert["server_name"], "Storage NAS", "the display name is shown beside the title");
+
+    hub.step_dispatcher().await;
+    let received = receiver.wait_for(1).await;
+    let text = String::from_utf8_lossy(&received[0].body).into_owned();
+    assert!(text.contains("nas.home.lan"), "{text}");
+    assert!(!text.contains("Storage NAS"), "{text}");
+}
+
 on_both_backends!(
+    titles_and_slack_texts_use_the_hostname_not_the_display_name,
     an_alert_walks_from_open_to_acknowledged_to_resolved,
     offline_detection_fires_on_the_manual_clock,
     every_alert_endpoint_needs_the_key,

@@ -78,6 +78,43 @@ async fn stored_settings_are_honoured(hub: &TestHub) {
     assert_eq!(hub.get("/api/v1/alerts?alert_type=offline").await.1["total"], 1);
 }
 
+/// A heartbeat of `lab` whose root disk is at `percent`.
+fn disk_heartbeat(hub: &TestHub, percent: f64) -> serde_json::Value {
+    let mut body = heartbeat_body("lab", hub.now(), 10.0);
+    body["filesystems"][0]["percent"] = json!(percent);
+    body
+}
+
+/// v1's "disk 85 then 70 resolves" on the next heartbeat; a value inside the hysteresis margin
+/// resolves after the configured clear period, and meanwhile the alert shows the latest value.
+async fn clear_periods_resolve_honestly(hub: &TestHub) {
+    let (status, error) = hub.put("/api/v1/config/thresholds", json!({"disk": {"clear_seconds": 601}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "disk", "clear_seconds"]), "{error}");
+    let (status, body) = hub.put("/api/v1/config/thresholds", json!({"disk": {"clear_seconds": 60}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["updated"], json!(["disk.clear_seconds"]));
+    assert_eq!(hub.get("/api/v1/config/thresholds").await.1["disk"]["clear_seconds"], 60, "persisted");
+
+    hub.heartbeat(disk_heartbeat(hub, 85.0)).await;
+    hub.clock.advance(Duration::seconds(60));
+    hub.heartbeat(disk_heartbeat(hub, 70.0)).await;
+    let (_, alerts) = hub.get("/api/v1/alerts?alert_type=disk").await;
+    assert_eq!((alerts["total"].clone(), alerts["alerts"][0]["status"].clone()), (json!(1), json!("resolved")));
+
+    hub.clock.advance(Duration::seconds(60));
+    hub.heartbeat(disk_heartbeat(hub, 90.0)).await;
+    hub.clock.advance(Duration::seconds(60));
+    hub.heartbeat(disk_heartbeat(hub, 78.0)).await;
+    let (_, open) = hub.get("/api/v1/alerts?alert_type=disk&status=open").await;
+    assert_eq!(open["total"], 1, "78 with high 80 is inside the margin: {open}");
+    assert_eq!(open["alerts"][0]["title"], "High DISK usage on lab.home.lan (78%)", "the title follows the value");
+    assert_eq!(open["alerts"][0]["actual_value"], 78.0);
+    hub.clock.advance(Duration::seconds(60));
+    hub.heartbeat(disk_heartbeat(hub, 78.0)).await;
+    assert_eq!(hub.get("/api/v1/alerts?alert_type=disk&status=open").await.1["total"], 0, "resolved after 60 s");
+}
+
 async fn notification_settings_merge_all_eight_fields(hub: &TestHub) {
     let (status, body) = hub
         .put(
@@ -114,6 +151,7 @@ on_both_backends!(
     defaults_are_the_v1_defaults,
     threshold_updates_merge_and_validate,
     stored_settings_are_honoured,
+    clear_periods_resolve_honestly,
     notification_settings_merge_all_eight_fields,
     every_config_endpoint_needs_the_key,
 );

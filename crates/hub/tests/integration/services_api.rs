@@ -133,7 +133,72 @@ async fn every_service_endpoint_needs_the_key(hub: &TestHub) {
     assert_eq!(hub.client.delete(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A grace period (per service, else the global default) lets a restart pass: stopped on one
+/// heartbeat and running on the next raises nothing; down for longer alerts once.
+async fn a_restart_within_the_grace_period_raises_nothing(hub: &TestHub) {
+    beat_with_services(hub, json!([{"name": "plex", "status": "running"}])).await;
+    let (status, error) =
+        hub.post("/api/v1/servers/media/services", json!({"service_name": "plex", "grace_seconds": 3601})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "grace_seconds"]), "{error}");
+    let (status, created) =
+        hub.post("/api/v1/servers/media/services", json!({"service_name": "plex", "grace_seconds": 90})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["grace_seconds"], 90);
+
+    beat_with_services(hub, json!([{"name": "plex", "status": "stopped"}])).await;
+    beat_with_services(hub, json!([{"name": "plex", "status": "running"}])).await;
+    assert_eq!(hub.get("/api/v1/alerts?alert_type=service").await.1["total"], 0, "a restart, not an outage");
+
+    beat_with_services(hub, json!([{"name": "plex", "status": "stopped"}])).await;
+    beat_with_services(hub, json!([{"name": "plex", "status": "stopped"}])).await;
+    assert_eq!(hub.get("/api/v1/alerts?alert_type=service").await.1["total"], 0, "60 s of 90");
+    beat_with_services(hub, json!([{"name": "plex", "status": "stopped"}])).await;
+    assert_eq!(hub.get("/api/v1/alerts?alert_type=service").await.1["total"], 1, "down for 120 s");
+
+    // Back to the global default (0 unless set): the first stopped report alerts again.
+    let (status, updated) = hub.put("/api/v1/servers/media/services/plex", json!({"grace_seconds": null})).await;
+    assert_eq!((status, updated["grace_seconds"].clone()), (StatusCode::OK, json!(null)), "{updated}");
+    let (status, error) = hub.put("/api/v1/servers/media/services/plex", json!({"grace_seconds": -1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "grace_seconds"]), "{error}");
+    let (status, body) = hub.put("/api/v1/config/thresholds", json!({"service_grace_seconds": 300})).await;
+    assert_eq!((status, body["updated"].clone()), (StatusCode::OK, json!(["service_grace_seconds"])), "{body}");
+    let (status, error) = hub.put("/api/v1/config/thresholds", json!({"service_grace_seconds": 3601})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "service_grace_seconds"]), "{error}");
+}
+
+/// Agents that report systemd's restart counter (`restarts`, an optional key) let the hub see a
+/// crash loop that every heartbeat reports as running: one alert, its own key.
+async fn a_crash_loop_raises_its_own_alert(hub: &TestHub) {
+    beat_with_services(hub, json!([{"name": "plex", "status": "running"}])).await;
+    hub.post("/api/v1/servers/media/services", json!({"service_name": "plex", "is_critical": true})).await;
+    let (status, error) = hub
+        .heartbeat({
+            let mut body = heartbeat_body("media", hub.now(), 5.0);
+            body["services"] = json!([{"name": "plex", "status": "running", "restarts": -1}]);
+            body
+        })
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["detail"][0]["loc"], json!(["body", "services", 0, "restarts"]), "{error}");
+    for restarts in 0..6 {
+        beat_with_services(hub, json!([{"name": "plex", "status": "running", "restarts": restarts}])).await;
+    }
+    let (_, alerts) = hub.get("/api/v1/alerts?alert_type=service").await;
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    assert_eq!(alerts["alerts"][0]["title"], "Service plex is crash-looping on media.home.lan");
+    assert_eq!(alerts["alerts"][0]["service_name"], "plex");
+    assert_eq!(alerts["alerts"][0]["severity"], "high");
+    assert_eq!(hub.delete("/api/v1/servers/media/services/plex").await.0, StatusCode::NO_CONTENT);
+    let (_, open) = hub.get("/api/v1/alerts?alert_type=service&status=open").await;
+    assert_eq!(open["total"], 0, "no longer watched: closed with the service: {open}");
+}
+
 on_both_backends!(
+    a_crash_loop_raises_its_own_alert,
+    a_restart_within_the_grace_period_raises_nothing,
     a_stopped_critical_service_raises_one_high_alert,
     reported_services_list_watched_and_unwatched_ones,
     every_service_endpoint_needs_the_key

@@ -443,6 +443,38 @@ async fn thresholds_show_the_api_validation_messages() {
     hub.stop().await;
 }
 
+/// Reminder intervals and the notify-on switches are the API's notification settings, refused
+/// by the same rules (field named, 422) and saved through the same service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_and_notify_switches_are_edited_through_the_api_rules() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    let b = Browser::login(&hub).await;
+    let (_, page) = b.get("/settings").await;
+    assert!(page.contains("id=\"reminders\"") && page.contains("name=\"critical_minutes\" value=\"30\""), "{page}");
+    assert!(page.contains("name=\"notify_on_high\" value=\"true\" checked"), "{page}");
+
+    let (status, text) = b.post("/ui/notification-settings", "critical_minutes=1&high_minutes=240").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("cooldowns.critical_minutes") && text.contains("field-error"), "{text}");
+    let (status, text) = b.post("/ui/notification-settings", "critical_minutes=soon").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("critical minutes: enter a whole number"), "{text}");
+    let (_, stored) = hub.get("/api/v1/config/notifications").await;
+    assert_eq!(stored["cooldowns"]["critical_minutes"], 30, "a refusal saves nothing");
+
+    let form = "critical_minutes=10&high_minutes=60&notify_on_critical=true&notify_on_remediation=true\
+                &notify_on_auto_resolve=true&notify_on_action_failure=true";
+    let (status, text) = b.post("/ui/notification-settings", form).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("Saved: cooldowns.critical_minutes, cooldowns.high_minutes, notify_on_high."), "{text}");
+    let (_, stored) = hub.get("/api/v1/config/notifications").await;
+    assert_eq!(stored["cooldowns"], serde_json::json!({"critical_minutes": 10, "high_minutes": 60}));
+    assert_eq!((stored["notify_on_high"].as_bool(), stored["notify_on_critical"].as_bool()), (Some(false), Some(true)));
+    let (_, text) = b.post("/ui/notification-settings", form).await;
+    assert!(text.contains("Nothing changed."), "{text}");
+    hub.stop().await;
+}
+
 /// A logged-in form client: posts with the session cookie, the CSRF token and the htmx header.
 struct Browser<'a> {
     hub: &'a TestHub,
@@ -866,6 +898,26 @@ async fn expected_services_are_edited_through_the_api_rules() {
         (&services["services"][0]["enabled"], &services["services"][0]["is_critical"]),
         (&false.into(), &false.into())
     );
+    // The grace period: set, refused as the API refuses it (field named), and back to the default.
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=120").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("plex may be down 120 s before it alerts.") && text.contains("value=\"120\""), "{text}");
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=soon").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("grace seconds: enter a whole number"), "{text}");
+    let (status, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=4000").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("grace") && text.contains("3600"), "{text}");
+    assert_eq!(hub.get("/api/v1/servers/web01/services").await.1["services"][0]["grace_seconds"], 120, "kept");
+    let (_, text) = b.post("/ui/servers/web01/services/plex", "grace_seconds=").await;
+    assert!(text.contains("plex uses the default grace period."), "{text}");
+    assert_eq!(
+        hub.get("/api/v1/servers/web01/services").await.1["services"][0]["grace_seconds"],
+        serde_json::Value::Null
+    );
+    let (status, text) = b.post("/ui/servers/web01/services", "service_name=sshd&grace_seconds=-5").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("grace"), "{text}");
     let (status, text) = b.post("/ui/servers/web01/services/plex", "is_critical=maybe").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text.contains("is critical: should be true or false"), "{text}");

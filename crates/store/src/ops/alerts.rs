@@ -48,15 +48,25 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("Server #{pk} not found")))?;
     let services = conn
-        .query("SELECT service_name, is_critical, enabled FROM expected_services WHERE server_pk = $1", &[pk.into()])
+        .query(
+            "SELECT service_name, is_critical, enabled, grace_seconds FROM expected_services WHERE server_pk = $1",
+            &[pk.into()],
+        )
         .await?;
     let expected_services = services
         .iter()
-        .map(|s| Ok(ExpectedService { service_name: s.str(0)?, is_critical: s.bool(1)?, enabled: s.bool(2)? }))
+        .map(|s| {
+            Ok(ExpectedService {
+                service_name: s.str(0)?,
+                is_critical: s.bool(1)?,
+                enabled: s.bool(2)?,
+                grace_seconds: s.opt_i64(3)?,
+            })
+        })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(ServerContext {
         server_id: row.str(0)?,
-        name: row.opt_str(2)?.unwrap_or(row.str(1)?),
+        name: alert_name(&row.str(0)?, &row.str(1)?, row.opt_str(2)?),
         machine_type: super::servers::machine_type(&row.str(3)?)?,
         is_paused: row.bool(4)?,
         last_seen: row.opt_i64(5)?.map(from_millis),
@@ -100,6 +110,16 @@ async fn topology(conn: &mut dyn Conn, pk: i64, server: &ServerContext) -> Store
         None => Vec::new(),
     };
     Ok(Topology { parent, unreachable_behind })
+}
+
+/// What alert titles and notifications call a machine: its hostname, as v1 writes them (clients
+/// match titles), even when a display name is set; the dashboard shows the display name beside
+/// them. A server created without a hostname falls back to its display name, then its id.
+fn alert_name(server_id: &str, hostname: &str, display_name: Option<String>) -> String {
+    if !hostname.trim().is_empty() {
+        return hostname.to_owned();
+    }
+    display_name.filter(|name| !name.trim().is_empty()).unwrap_or_else(|| server_id.to_owned())
 }
 
 /// The stored states of a server; with `key`, only that key's.
@@ -260,10 +280,11 @@ async fn write_alert_row(conn: &mut dyn Conn, pk: i64, event: &AlertEvent) -> St
             )
             .await?
         }
-        EventKind::Reminder => {
+        // A reminder also carries what was last observed, so it refreshes the row like an update.
+        EventKind::Reminder | EventKind::Updated => {
             conn.query_opt(
-                "SELECT id FROM alerts WHERE server_pk = $1 AND alert_key = $2 AND status <> 'resolved'",
-                &[pk.into(), (&key).into()],
+                &active("title = $3, actual_value = $4, updated_at = $5"),
+                &[pk.into(), (&key).into(), (&event.title).into(), event.actual_value.into(), at.into()],
             )
             .await?
         }

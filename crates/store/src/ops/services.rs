@@ -11,7 +11,7 @@ use crate::{
     ExpectedServiceRecord, ExpectedServiceUpdate, NewExpectedService, ReportedService, StoreError, StoreResult,
 };
 
-const COLUMNS: &str = "service_name, display_name, is_critical, enabled, created_at";
+const COLUMNS: &str = "service_name, display_name, is_critical, enabled, created_at, grace_seconds";
 
 fn from_row(row: &Row, states: &[ServiceState]) -> StoreResult<ExpectedServiceRecord> {
     let service_name = row.str(0)?;
@@ -21,6 +21,7 @@ fn from_row(row: &Row, states: &[ServiceState]) -> StoreResult<ExpectedServiceRe
         display_name: row.opt_str(1)?,
         is_critical: row.bool(2)?,
         enabled: row.bool(3)?,
+        grace_seconds: row.opt_i64(5)?,
         created_at: from_millis(row.i64(4)?),
         current_status,
     })
@@ -73,14 +74,15 @@ pub(crate) async fn create(
     let pk = server_pk(conn, server_id).await?;
     let inserted = conn
         .execute(
-            "INSERT INTO expected_services (server_pk, service_name, display_name, is_critical, enabled, created_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (server_pk, service_name) DO NOTHING",
+            "INSERT INTO expected_services (server_pk, service_name, display_name, is_critical, enabled, created_at, \
+             grace_seconds) VALUES ($1, $2, $3, $4, TRUE, $5, $6) ON CONFLICT (server_pk, service_name) DO NOTHING",
             &[
                 pk.into(),
                 (&new.service_name).into(),
                 new.display_name.as_deref().into(),
                 new.is_critical.into(),
                 to_millis(&now).into(),
+                new.grace_seconds.into(),
             ],
         )
         .await?;
@@ -115,6 +117,10 @@ pub(crate) async fn update(
         params.push(enabled.into());
         sets.push(format!("enabled = ${}", params.len()));
     }
+    if let Some(grace_seconds) = update.grace_seconds {
+        params.push(grace_seconds.into());
+        sets.push(format!("grace_seconds = ${}", params.len()));
+    }
     if !sets.is_empty() {
         let sql =
             format!("UPDATE expected_services SET {} WHERE server_pk = $1 AND service_name = $2", sets.join(", "));
@@ -142,10 +148,12 @@ pub(crate) async fn delete(conn: &mut dyn Conn, server_id: &str, name: &str, now
 /// Resolves the service's active alert through the engine (as a person would), so that an alert
 /// about a service nobody watches any more does not stay open for ever.
 async fn close_alert(conn: &mut dyn Conn, pk: i64, name: &str, now: Timestamp) -> StoreResult<()> {
-    let key = AlertKey::service(name);
     lock_server(conn, pk).await?;
     let rules = load_rules(conn).await?;
-    let observation = Observation::Resolve { key: key.clone(), alert_id: None, now };
-    observe(conn, pk, &rules, &observation, Some(&key)).await?;
+    // Its crash-loop alert too: nobody watches the service any more.
+    for key in [AlertKey::service(name), AlertKey::crash_loop(name)] {
+        let observation = Observation::Resolve { key: key.clone(), alert_id: None, now };
+        observe(conn, pk, &rules, &observation, Some(&key)).await?;
+    }
     Ok(())
 }

@@ -17,10 +17,14 @@ const THRESHOLDS: &str = "thresholds";
 const NOTIFICATIONS: &str = "notification settings";
 
 const THRESHOLD_COLUMNS: &str = "cpu_high_percent, cpu_critical_percent, cpu_sustained_seconds, \
-    cpu_sustained_heartbeats, cpu_hysteresis_percent, memory_high_percent, memory_critical_percent, \
-    memory_sustained_seconds, memory_sustained_heartbeats, memory_hysteresis_percent, disk_high_percent, \
-    disk_critical_percent, disk_sustained_seconds, disk_sustained_heartbeats, disk_hysteresis_percent, \
-    server_offline_seconds";
+    cpu_sustained_heartbeats, cpu_hysteresis_percent, cpu_clear_seconds, memory_high_percent, \
+    memory_critical_percent, memory_sustained_seconds, memory_sustained_heartbeats, memory_hysteresis_percent, \
+    memory_clear_seconds, disk_high_percent, disk_critical_percent, disk_sustained_seconds, \
+    disk_sustained_heartbeats, disk_hysteresis_percent, disk_clear_seconds, server_offline_seconds, \
+    service_grace_seconds";
+
+/// Columns per metric in [`THRESHOLD_COLUMNS`].
+const METRIC_COLUMNS: usize = 6;
 
 const NOTIFICATION_COLUMNS: &str = "slack_webhook_url, cooldown_critical_minutes, cooldown_high_minutes, \
     notify_on_critical, notify_on_high, notify_on_remediation, notify_on_action_failure, \
@@ -80,13 +84,14 @@ async fn lock_row(
     Ok(())
 }
 
-fn metric_values(metric: &MetricThreshold) -> [Value; 5] {
+fn metric_values(metric: &MetricThreshold) -> [Value; METRIC_COLUMNS] {
     [
         metric.high_percent.into(),
         metric.critical_percent.into(),
         metric.sustained_seconds.into(),
         metric.sustained_heartbeats.into(),
         metric.hysteresis_percent.into(),
+        metric.clear_seconds.into(),
     ]
 }
 
@@ -97,6 +102,7 @@ fn metric_from(row: &Row, at: usize) -> StoreResult<MetricThreshold> {
         sustained_seconds: row.i64(at + 2)?,
         sustained_heartbeats: row.opt_i64(at + 3)?,
         hysteresis_percent: row.i64(at + 4)?,
+        clear_seconds: row.i64(at + 5)?,
     })
 }
 
@@ -107,20 +113,22 @@ pub(crate) async fn thresholds(conn: &mut dyn Conn) -> StoreResult<Thresholds> {
     let read = || -> StoreResult<Thresholds> {
         Ok(Thresholds {
             cpu: metric_from(&row, 0)?,
-            memory: metric_from(&row, 5)?,
-            disk: metric_from(&row, 10)?,
-            server_offline_seconds: row.i64(15)?,
+            memory: metric_from(&row, METRIC_COLUMNS)?,
+            disk: metric_from(&row, 2 * METRIC_COLUMNS)?,
+            server_offline_seconds: row.i64(3 * METRIC_COLUMNS)?,
+            service_grace_seconds: row.i64(3 * METRIC_COLUMNS + 1)?,
         })
     };
     read().map_err(StoreError::unreadable(THRESHOLDS))
 }
 
 fn threshold_values(value: &Thresholds) -> Vec<Value> {
-    let mut values: Vec<Value> = Vec::with_capacity(16);
+    let mut values: Vec<Value> = Vec::with_capacity(3 * METRIC_COLUMNS + 2);
     for metric in [&value.cpu, &value.memory, &value.disk] {
         values.extend(metric_values(metric));
     }
     values.push(value.server_offline_seconds.into());
+    values.push(value.service_grace_seconds.into());
     values
 }
 
