@@ -198,13 +198,27 @@ impl ServerUpdate {
         }
         v.opt_str_len("display_name", patched_text(&self.display_name), 0, 255);
         v.opt_str_len("ip_address", patched_text(&self.ip_address), 0, 45);
-        v.opt_str_len("machine_category", patched_text(&self.machine_category), 0, 50);
-        v.opt_str_len("machine_category_source", patched_text(&self.machine_category_source), 0, 10);
+        v.opt_one_of("machine_category", patched_text(&self.machine_category), &crate::power::category_names());
+        let sources = [crate::power::SOURCE_AUTO, crate::power::SOURCE_USER];
+        v.opt_one_of("machine_category_source", patched_text(&self.machine_category_source), &sources);
         v.opt_str_len("ssh_username", patched_text(&self.ssh_username), 0, 255);
         v.opt_str_len("config_user", patched_text(&self.config_user), 0, 255);
         v.range_i64("tdp_watts", self.tdp_watts.flatten(), 0, Some(10_000));
         v.range_i64("idle_watts", self.idle_watts.flatten(), 0, Some(10_000));
         v.finish()
+    }
+}
+
+impl ServerUpdate {
+    /// A category chosen by a person is theirs (`source: user`), so heartbeats stop inferring it;
+    /// clearing it hands the choice back to the next heartbeat. An explicit source is kept.
+    pub fn with_category_source(mut self) -> Self {
+        if self.machine_category_source.is_none()
+            && let Some(category) = &self.machine_category
+        {
+            self.machine_category_source = Some(category.as_ref().map(|_| crate::power::SOURCE_USER.to_owned()));
+        }
+        self
     }
 }
 

@@ -45,9 +45,10 @@ pub fn new_agent_token(guid: &str) -> (String, NewCredential) {
     (token, credential)
 }
 
-/// What to run on the new machine.
+/// What to run on the new machine (v1's form): the hub's installer fetches the agent, writes
+/// the unit, claims the token and starts the service.
 pub fn install_command(hub_url: &str, token: &str) -> String {
-    format!("homelabcmd-agent register --hub {hub_url} --token {token}")
+    format!("curl -sSL {hub_url}/api/v1/agents/register/install.sh | sudo bash -s -- --token {token}")
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "service snapshots", include_str!("../migrations/sqlite/0005_service_snapshots.sql")),
     (6, "retention in units", include_str!("../migrations/sqlite/0006_retention_in_units.sql")),
     (7, "typed settings", include_str!("../migrations/sqlite/0007_typed_settings.sql")),
+    (8, "cost and preferences", include_str!("../migrations/sqlite/0008_cost_and_preferences.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).

@@ -35,7 +35,8 @@ pub async fn get(state: &AppState, id: &str) -> ServiceResult<Server> {
 /// Partial update: only the keys sent are changed; `null` clears an optional field.
 pub async fn update(state: &AppState, id: &str, update: &ServerUpdate) -> ServiceResult<Server> {
     update.validate()?;
-    let server = state.store.update_server(id, update, state.clock.now()).await?;
+    let update = update.clone().with_category_source();
+    let server = state.store.update_server(id, &update, state.clock.now()).await?;
     state.web.server_changed(&server.id, false);
     status::observed_one(state, server).await
 }

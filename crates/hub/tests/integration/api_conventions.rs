@@ -40,8 +40,14 @@ const ENDPOINTS: [(&str, &str); 22] = [
 const PUBLIC: [&str; 2] = ["/api/v1/system/health", "/api/v1/agents/register/claim"];
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "1").replace("{guid}", "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b").replace("{name}", "x")
+    path.replace("{id}", "1")
+        .replace("{guid}", "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b")
+        .replace("{name}", "x")
+        .replace("{arch}", "x86_64")
 }
+
+/// Served without any key (as in v1): the agent installer and the binary it downloads.
+const INSTALLER: [&str; 2] = ["/api/v1/agents/register/install.sh", "/api/v1/agents/download/{arch}"];
 
 async fn openapi_document(hub: &TestHub) -> Value {
     let reply = hub.request(Method::GET, "/api/openapi.json", &[], None).await;
@@ -76,6 +82,11 @@ async fn every_endpoint_but_health_needs_the_api_key(hub: &TestHub) {
             if path == "/api/v1/system/health" {
                 assert_eq!(reply.status, StatusCode::OK);
                 assert_eq!(reply.body["status"], "healthy");
+            } else if path == INSTALLER[0] {
+                assert_eq!(reply.status, StatusCode::OK, "{method} {path}");
+            } else if path == INSTALLER[1] {
+                // No binaries directory is configured: a 404 saying so, not a 401.
+                assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
             } else if PUBLIC.contains(&path.as_str()) {
                 // The claim needs no key: an empty body is a validation error, not a 401.
                 assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {}", reply.text);
@@ -136,6 +147,16 @@ async fn openapi_lists_every_route(hub: &TestHub) {
 }
 
 async fn docs_page_is_served_offline(hub: &TestHub) {
+    // ReDoc too (v1 §1.1), from the same embedded files.
+    let redoc = hub.request(Method::GET, "/api/redoc", &[], None).await;
+    assert_eq!(redoc.status, StatusCode::OK);
+    assert!(redoc.text.contains("spec-url=\"/api/openapi.json\""), "{}", redoc.text);
+    let script = redoc.text.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(script.starts_with("/api/docs/redoc.standalone.js?v="), "{script}");
+    let bundle = hub.request(Method::GET, script, &[], None).await;
+    assert_eq!(bundle.status, StatusCode::OK);
+    assert!(bundle.text.contains("Redoc"), "the bundle is ReDoc's");
+
     let reply = hub.request(Method::GET, "/api/docs/", &[], None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.header("content-type").unwrap().starts_with("text/html"), "{:?}", reply.headers);

@@ -633,7 +633,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.find(Locator::XPath("//button[contains(., 'Create token')]")).await.unwrap().click().await.unwrap();
     let command = s.wait_css("#install-command").await.text().await.unwrap();
     assert!(
-        command.starts_with("homelabcmd-agent register --hub http://127.0.0.1:") && command.contains("hlh_rt_"),
+        command.starts_with("curl -sSL http://127.0.0.1:")
+            && command.contains("install.sh | sudo bash -s -- --token hlh_rt_"),
         "{command}"
     );
     s.shoot("settings").await;

@@ -65,7 +65,7 @@ impl TestHub {
         Some(Self::start_running(config, dir).await)
     }
 
-    async fn config(backend: Backend) -> Option<(Config, tempfile::TempDir)> {
+    pub async fn config(backend: Backend) -> Option<(Config, tempfile::TempDir)> {
         install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let database_url = match backend {
