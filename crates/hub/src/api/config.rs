@@ -32,14 +32,23 @@ pub async fn get_thresholds(_: AdminAuth, State(state): State<AppState>) -> ApiR
 #[utoipa::path(put, path = "/api/v1/config/thresholds", tag = "config", security(("api_key" = [])),
     request_body = ThresholdsUpdate,
     responses((status = 200, body = ThresholdsUpdated), (status = 401, body = ErrorBody),
-        (status = 422, description = "A field out of range (list) or critical not above high (string)",
-            content((ValidationBody = "application/json"), (PlainErrorBody = "application/json")))))]
+        (status = 422, body = ThresholdsRefusal,
+            description = "A field out of range (list) or critical not above high (string)")))]
 pub async fn put_thresholds(
     _: AdminAuth,
     State(state): State<AppState>,
     ApiJson(update): ApiJson<ThresholdsUpdate>,
 ) -> ApiResult<Json<ThresholdsUpdated>> {
     config::update_thresholds(&state, update).await.map(Json).map_err(v1_cross_field)
+}
+
+/// The two 422 shapes of `PUT /config/thresholds`, for the document only.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ThresholdsRefusal {
+    Fields(ValidationBody),
+    CrossField(PlainErrorBody),
 }
 
 /// v1 (pydantic) answers the critical-above-high rule, checked on the merged document, with a

@@ -7,6 +7,7 @@ pub mod compat;
 pub mod config;
 pub mod costs;
 mod docs;
+mod document;
 pub mod export;
 pub mod fleet;
 pub mod metrics;
@@ -69,7 +70,7 @@ impl Modify for SecuritySchemes {
 
 /// The API routes and the OpenAPI document generated from their annotations.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::health))
         .routes(routes!(servers::list, servers::create))
         .routes(routes!(servers::get, servers::update, servers::delete))
@@ -118,7 +119,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compat::agent_version))
         .routes(routes!(compat::config_packs))
         .routes(routes!(compat::assigned_packs))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes: the document is complete only now.
+    document::Truthful.modify(&mut openapi);
+    (router, openapi)
 }
 
 /// The API plus `/api/openapi.json` and the interactive docs at `/api/docs/` (Swagger UI from

@@ -36,8 +36,8 @@ pub async fn list_tokens(_: AdminAuth, State(state): State<AppState>) -> ApiResu
 }
 
 /// Revokes a token that has not been used yet.
-#[utoipa::path(delete, path = "/api/v1/agents/register/tokens/{id}", tag = "registration", security(("api_key" = [])),
-    params(("id" = i64, Path, description = "Token id")),
+#[utoipa::path(delete, path = "/api/v1/agents/register/tokens/{token_id}", tag = "registration", security(("api_key" = [])),
+    params(("token_id" = i64, Path, description = "Token id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 400, body = PlainErrorBody), (status = 404, body = PlainErrorBody)))]
 pub async fn delete_token(
     _: AdminAuth,
@@ -61,8 +61,8 @@ pub async fn claim(
 }
 
 /// The agent's current (or last) credential, without the secret.
-#[utoipa::path(get, path = "/api/v1/agents/register/credentials/{guid}", tag = "registration", security(("api_key" = [])),
-    params(("guid" = String, Path, description = "Server GUID")),
+#[utoipa::path(get, path = "/api/v1/agents/register/credentials/{server_guid}", tag = "registration", security(("api_key" = [])),
+    params(("server_guid" = String, Path, description = "Server GUID")),
     responses((status = 200, body = CredentialInfo), (status = 401, body = ErrorBody), (status = 404, body = PlainErrorBody)))]
 pub async fn credential(
     _: AdminAuth,
@@ -73,8 +73,8 @@ pub async fn credential(
 }
 
 /// Issues a new agent token and revokes the old one at once.
-#[utoipa::path(post, path = "/api/v1/agents/register/credentials/{guid}/rotate", tag = "registration",
-    security(("api_key" = [])), params(("guid" = String, Path, description = "Server GUID")),
+#[utoipa::path(post, path = "/api/v1/agents/register/credentials/{server_guid}/rotate", tag = "registration",
+    security(("api_key" = [])), params(("server_guid" = String, Path, description = "Server GUID")),
     responses((status = 200, body = RotateResponse), (status = 401, body = ErrorBody), (status = 404, body = PlainErrorBody)))]
 pub async fn rotate(
     _: AdminAuth,
@@ -85,8 +85,8 @@ pub async fn rotate(
 }
 
 /// Revokes the agent's token; its heartbeats are refused until it registers again.
-#[utoipa::path(post, path = "/api/v1/agents/register/credentials/{guid}/revoke", tag = "registration",
-    security(("api_key" = [])), params(("guid" = String, Path, description = "Server GUID")),
+#[utoipa::path(post, path = "/api/v1/agents/register/credentials/{server_guid}/revoke", tag = "registration",
+    security(("api_key" = [])), params(("server_guid" = String, Path, description = "Server GUID")),
     responses((status = 200, body = RevokeResponse), (status = 401, body = ErrorBody), (status = 404, body = PlainErrorBody)))]
 pub async fn revoke(
     _: AdminAuth,

@@ -72,6 +72,7 @@ impl From<AlertRecord> for AlertResponse {
 /// Query of `GET /alerts`. Strings match exactly and are not validated, as in v1; `alert_type`,
 /// `from` and `to` are additions (v1 ignored `alert_type`).
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     pub status: Option<String>,
     pub severity: Option<String>,

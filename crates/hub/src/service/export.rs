@@ -25,6 +25,7 @@ const AGGREGATE_COLUMNS: [&str; 9] =
     ["cpu_avg", "cpu_min", "cpu_max", "memory_avg", "memory_min", "memory_max", "disk_avg", "disk_min", "disk_max"];
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `24h`, `7d`, `30d` or `12m` (required).
     pub range: Option<String>,

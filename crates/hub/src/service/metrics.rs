@@ -17,6 +17,7 @@ use crate::state::AppState;
 const CHART_METRICS: [MetricKind; 3] = [MetricKind::CpuPercent, MetricKind::MemoryPercent, MetricKind::DiskPercent];
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
     pub range: Option<String>,
@@ -107,6 +108,7 @@ pub async fn history(state: &AppState, id: &str, params: &RangeParams) -> Servic
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SparklineParams {
     /// `cpu_percent` (default), `memory_percent` or `disk_percent`.
     pub metric: Option<String>,
@@ -176,6 +178,7 @@ pub async fn sparkline(state: &AppState, id: &str, params: SparklineParams) -> S
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
     pub range: Option<String>,

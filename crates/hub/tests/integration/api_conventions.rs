@@ -15,23 +15,23 @@ const ENDPOINTS: [(&str, &str); 22] = [
     ("GET", "/api/v1/system/health"),
     ("GET", "/api/v1/servers"),
     ("POST", "/api/v1/servers"),
-    ("GET", "/api/v1/servers/{id}"),
-    ("PUT", "/api/v1/servers/{id}"),
-    ("DELETE", "/api/v1/servers/{id}"),
-    ("PUT", "/api/v1/servers/{id}/pause"),
-    ("PUT", "/api/v1/servers/{id}/unpause"),
-    ("GET", "/api/v1/servers/{id}/packages"),
+    ("GET", "/api/v1/servers/{server_id}"),
+    ("PUT", "/api/v1/servers/{server_id}"),
+    ("DELETE", "/api/v1/servers/{server_id}"),
+    ("PUT", "/api/v1/servers/{server_id}/pause"),
+    ("PUT", "/api/v1/servers/{server_id}/unpause"),
+    ("GET", "/api/v1/servers/{server_id}/packages"),
     ("POST", "/api/v1/agents/heartbeat"),
-    ("GET", "/api/v1/servers/{id}/metrics"),
-    ("GET", "/api/v1/servers/{id}/metrics/sparkline"),
-    ("GET", "/api/v1/servers/{id}/metrics/series"),
+    ("GET", "/api/v1/servers/{server_id}/metrics"),
+    ("GET", "/api/v1/servers/{server_id}/metrics/sparkline"),
+    ("GET", "/api/v1/servers/{server_id}/metrics/series"),
     ("POST", "/api/v1/agents/register/tokens"),
     ("GET", "/api/v1/agents/register/tokens"),
-    ("DELETE", "/api/v1/agents/register/tokens/{id}"),
+    ("DELETE", "/api/v1/agents/register/tokens/{token_id}"),
     ("POST", "/api/v1/agents/register/claim"),
-    ("GET", "/api/v1/agents/register/credentials/{guid}"),
-    ("POST", "/api/v1/agents/register/credentials/{guid}/rotate"),
-    ("POST", "/api/v1/agents/register/credentials/{guid}/revoke"),
+    ("GET", "/api/v1/agents/register/credentials/{server_guid}"),
+    ("POST", "/api/v1/agents/register/credentials/{server_guid}/rotate"),
+    ("POST", "/api/v1/agents/register/credentials/{server_guid}/revoke"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs/"),
 ];
@@ -242,8 +242,8 @@ async fn bad_path_parameters_are_a_422_naming_the_parameter(hub: &TestHub) {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
     assert_eq!(
         reply.body,
-        json!({"detail": [{"type": "type_error", "loc": ["path", "id"], "msg": "id: Cannot parse `abc` to a `i64`",
-                           "input": "abc"}]})
+        json!({"detail": [{"type": "type_error", "loc": ["path", "token_id"],
+                           "msg": "token_id: Cannot parse `abc` to a `i64`", "input": "abc"}]})
     );
     // Every integer id of the API answers the same JSON (these once answered axum's plain text).
     for path in [
@@ -264,7 +264,7 @@ async fn bad_path_parameters_are_a_422_naming_the_parameter(hub: &TestHub) {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
     assert_eq!(
         (&reply.body["detail"][0]["type"], &reply.body["detail"][0]["loc"]),
-        (&json!("string_unicode"), &json!(["path", "id"]))
+        (&json!("string_unicode"), &json!(["path", "server_id"]))
     );
     let reply = hub.request(Method::GET, "/api/v1/servers/%FF/metrics/sparkline", &key, None).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);

@@ -22,6 +22,7 @@ mod install_script;
 mod notification_channels;
 mod notifications_api;
 mod notifications_delivery;
+mod openapi_conformance;
 mod services_api;
 mod smoke;
 mod v1_ui;
