@@ -275,9 +275,11 @@ impl Default for CostSettings {
 pub struct CostSettingsUpdate {
     /// Price of one kWh, 0 or more.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub electricity_rate: Option<f64>,
     /// Shown before amounts, at most 10 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 10))]
     pub currency_symbol: Option<String>,
 }
 

@@ -29,6 +29,7 @@ pub struct DashboardPreferences {
     pub collapsed_sections: Vec<String>,
     /// The UI's view mode (`grid` or `list`), at most 20 characters.
     #[serde(default = "default_view_mode")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     pub view_mode: String,
 }
 

@@ -20,8 +20,10 @@ pub struct ActionsQuery {
     /// Only actions in this state (`pending`, `approved`, …).
     pub status: Option<String>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Actions to skip, 0 or more (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -28,8 +28,10 @@ const AGGREGATE_COLUMNS: [&str; 9] =
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `24h`, `7d`, `30d` or `12m` (required).
+    #[param(required = true, pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
     /// `csv` (default) or `json`.
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
 }
 

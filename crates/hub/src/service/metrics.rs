@@ -20,6 +20,7 @@ const CHART_METRICS: [MetricKind; 3] = [MetricKind::CpuPercent, MetricKind::Memo
 #[into_params(parameter_in = Query)]
 pub struct RangeParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
+    #[param(pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
 }
 
@@ -111,8 +112,10 @@ pub async fn history(state: &AppState, id: &str, params: &RangeParams) -> Servic
 #[into_params(parameter_in = Query)]
 pub struct SparklineParams {
     /// `cpu_percent` (default), `memory_percent` or `disk_percent`.
+    #[param(pattern = "^(cpu_percent|memory_percent|disk_percent)$")]
     pub metric: Option<String>,
     /// `30m` (default), `1h` or `6h`.
+    #[param(pattern = "^(30m|1h|6h)$")]
     pub period: Option<String>,
 }
 
@@ -181,6 +184,7 @@ pub async fn sparkline(state: &AppState, id: &str, params: SparklineParams) -> S
 #[into_params(parameter_in = Query)]
 pub struct SeriesParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
+    #[param(pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
     /// Comma-separated metric names; default `cpu_percent,memory_percent,disk_percent`.
     pub metrics: Option<String>,

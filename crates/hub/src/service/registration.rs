@@ -20,13 +20,17 @@ use crate::tokens;
 pub struct CreateTokenRequest {
     /// `readonly` (default) or `readwrite`.
     #[serde(default = "default_mode")]
+    #[schema(pattern = "^(readonly|readwrite)$")]
     pub mode: String,
+    /// Name for the server the token registers, at most 255 characters.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub display_name: Option<String>,
     #[serde(default)]
     pub monitored_services: Option<Vec<String>>,
     /// 5–60, default 15.
     #[serde(default = "default_expiry")]
+    #[schema(minimum = 5, maximum = 60)]
     pub expiry_minutes: i64,
 }
 
@@ -151,8 +155,14 @@ pub async fn delete_token(state: &AppState, id: i64) -> ServiceResult<()> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClaimRequest {
+    /// The registration token (`hlh_rt_…`).
+    #[schema(min_length = 40, max_length = 200)]
     pub token: String,
+    /// Server slug: 1–100 of `a-z 0-9 -`.
+    #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100)]
     pub server_id: String,
+    /// Host name, 1–255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub hostname: String,
 }
 
