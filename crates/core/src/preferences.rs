@@ -58,9 +58,8 @@ impl DashboardPreferences {
                 v.custom(field, "too_long", &format!("should have at most {MAX_ENTRIES} items"), items.len().into());
             }
             for (i, item) in items.iter().enumerate() {
-                let len = item.chars().count();
-                if len == 0 || len > max_len {
-                    let detail = format!("item {i} should have 1 to {max_len} characters");
+                if item.chars().count() > max_len {
+                    let detail = format!("item {i} should have at most {max_len} characters");
                     v.custom(field, "string_length", &detail, item.as_str().into());
                 }
             }
