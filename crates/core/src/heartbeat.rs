@@ -18,9 +18,16 @@ pub const SERVICE_STATUSES: [&str; 4] = ["running", "stopped", "failed", "unknow
 pub struct HeartbeatRequest {
     /// Stable agent identity (lower-case UUID v4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+    )]
     pub server_guid: Option<String>,
     /// Server slug (`^[a-z0-9-]+$`).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100))]
     pub server_id: String,
+    /// The machine's host name, 1–255 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub hostname: String,
     /// The agent's clock; any RFC 3339 offset, stored as UTC.
     #[serde(with = "time::rfc3339")]
@@ -30,6 +37,7 @@ pub struct HeartbeatRequest {
     pub agent_version: Option<String>,
     /// `readonly` or `readwrite`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(readonly|readwrite)$"))]
     pub agent_mode: Option<String>,
     #[serde(default)]
     pub os_info: Option<OsInfo>,

@@ -7,6 +7,8 @@ pub mod alerts;
 pub mod heartbeat;
 pub mod history;
 pub mod notify;
+pub mod power;
+pub mod preferences;
 pub mod server;
 pub mod status;
 pub mod time;

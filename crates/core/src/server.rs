@@ -89,15 +89,27 @@ impl Server {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewServer {
+    /// Server slug: 1–100 of `a-z 0-9 -`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100))]
     pub id: String,
+    /// Host name, 1–255 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub hostname: String,
+    /// Name to show instead of the host name, at most 255 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub display_name: Option<String>,
+    /// At most 45 characters (an IPv6 address).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 45))]
     pub ip_address: Option<String>,
+    /// Full-load draw in watts, 0–10000.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10000))]
     pub tdp_watts: Option<i64>,
+    /// `server` (default) or `workstation`.
     #[serde(default = "default_machine_type")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(server|workstation)$"))]
     pub machine_type: String,
 }
 
@@ -143,38 +155,49 @@ where
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerUpdate {
+    /// Host name, 1–255 characters; may not be null.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 255))]
     pub hostname: Patch<String>,
+    /// Name to show; `null` shows the host name.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 255))]
     pub display_name: Patch<String>,
+    /// At most 45 characters.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 45))]
     pub ip_address: Patch<String>,
+    /// Full-load draw in watts, 0–10000; `null` uses the category default.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 10000))]
     pub tdp_watts: Patch<i64>,
+    /// Power category; setting it marks it chosen (`user`), `null` hands it back to the heartbeats.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^(sbc|mini_pc|nas|office_desktop|gaming_desktop|workstation|office_laptop|gaming_laptop|rack_server)$"))]
     pub machine_category: Patch<String>,
+    /// `auto` or `user`; set with the category when not sent.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^(auto|user)$"))]
     pub machine_category_source: Patch<String>,
+    /// Idle draw in watts, 0–10000; `null` uses the category default.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 10000))]
     pub idle_watts: Patch<i64>,
+    /// At most 255 characters.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 255))]
     pub ssh_username: Patch<String>,
+    /// `passwordless` or `password`; may not be null.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(passwordless|password)$"))]
     pub sudo_mode: Patch<String>,
+    /// At most 255 characters.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 255))]
     pub config_user: Patch<String>,
+    /// `server` or `workstation`; may not be null.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(server|workstation)$"))]
     pub machine_type: Patch<String>,
     /// Not in v1: the server id of the machine this one depends on; `null` removes it.
     #[serde(default, deserialize_with = "patch")]
@@ -208,13 +231,27 @@ impl ServerUpdate {
         v.opt_str_len("display_name", patched_text(&self.display_name), 0, 255);
         v.opt_str_len("depends_on", patched_text(&self.depends_on), 1, 100);
         v.opt_str_len("ip_address", patched_text(&self.ip_address), 0, 45);
-        v.opt_str_len("machine_category", patched_text(&self.machine_category), 0, 50);
-        v.opt_str_len("machine_category_source", patched_text(&self.machine_category_source), 0, 10);
+        v.opt_one_of("machine_category", patched_text(&self.machine_category), &crate::power::category_names());
+        let sources = [crate::power::SOURCE_AUTO, crate::power::SOURCE_USER];
+        v.opt_one_of("machine_category_source", patched_text(&self.machine_category_source), &sources);
         v.opt_str_len("ssh_username", patched_text(&self.ssh_username), 0, 255);
         v.opt_str_len("config_user", patched_text(&self.config_user), 0, 255);
         v.range_i64("tdp_watts", self.tdp_watts.flatten(), 0, Some(10_000));
         v.range_i64("idle_watts", self.idle_watts.flatten(), 0, Some(10_000));
         v.finish()
+    }
+}
+
+impl ServerUpdate {
+    /// A category chosen by a person is theirs (`source: user`), so heartbeats stop inferring it;
+    /// clearing it hands the choice back to the next heartbeat. An explicit source is kept.
+    pub fn with_category_source(mut self) -> Self {
+        if self.machine_category_source.is_none()
+            && let Some(category) = &self.machine_category
+        {
+            self.machine_category_source = Some(category.as_ref().map(|_| crate::power::SOURCE_USER.to_owned()));
+        }
+        self
     }
 }
 

@@ -33,12 +33,27 @@ pub struct FieldError {
     /// Machine-readable error kind, e.g. `less_than_equal`, `string_pattern_mismatch`, `missing`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Path to the field, starting with `body`, `query` or `path`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    /// Path to the field, starting with `body`, `query` or `path`: keys and list indexes.
+    #[cfg_attr(feature = "openapi", schema(schema_with = loc_schema))]
     pub loc: Vec<LocSegment>,
     pub msg: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The value that was refused (any JSON value; `null` when there was none).
+    #[cfg_attr(feature = "openapi", schema(schema_with = any_value))]
     pub input: Value,
+}
+
+/// `loc` items are strings (keys) or integers (indexes), as we serialise them.
+#[cfg(feature = "openapi")]
+fn loc_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let key = ObjectBuilder::new().schema_type(Type::String);
+    let index = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+    ArrayBuilder::new().items(OneOfBuilder::new().item(key).item(index)).build()
+}
+
+#[cfg(feature = "openapi")]
+fn any_value() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue).build()
 }
 
 impl FieldError {

@@ -40,6 +40,12 @@ pub struct Config {
     pub notification_storm_servers: i64,
     /// A notification that keeps failing is dead-lettered after this many hours.
     pub notification_retry_horizon_hours: i64,
+    /// Directory of agent binaries named `homelabcmd-agent-<arch>` (`uname -m`: `x86_64`,
+    /// `aarch64`, …), which the install script downloads; without it the script says where to
+    /// get one.
+    pub agent_binaries_dir: Option<PathBuf>,
+    /// Origins a browser may call the API from (`*`: any, as v1).
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The agent built into the hub, so the machine running it is monitored with zero set-up.
@@ -76,6 +82,8 @@ impl Default for Config {
             notification_group_interval_seconds: 60,
             notification_storm_servers: 3,
             notification_retry_horizon_hours: 24,
+            agent_binaries_dir: None,
+            cors_allowed_origins: vec!["*".into()],
         }
     }
 }
@@ -100,6 +108,8 @@ pub struct ConfigFile {
     pub notification_group_interval_seconds: Option<i64>,
     pub notification_storm_servers: Option<i64>,
     pub notification_retry_horizon_hours: Option<i64>,
+    pub agent_binaries_dir: Option<PathBuf>,
+    pub cors_allowed_origins: Option<Vec<String>>,
 }
 
 /// Values given on the command line. No `Debug`: it may hold the API key.
@@ -142,6 +152,8 @@ impl std::fmt::Debug for Config {
             notification_group_interval_seconds,
             notification_storm_servers,
             notification_retry_horizon_hours,
+            agent_binaries_dir,
+            cors_allowed_origins,
         } = self;
         f.debug_struct("Config")
             .field("api_key", &MASK)
@@ -157,6 +169,8 @@ impl std::fmt::Debug for Config {
             .field("notification_group_interval_seconds", notification_group_interval_seconds)
             .field("notification_storm_servers", notification_storm_servers)
             .field("notification_retry_horizon_hours", notification_retry_horizon_hours)
+            .field("agent_binaries_dir", agent_binaries_dir)
+            .field("cors_allowed_origins", cors_allowed_origins)
             .finish()
     }
 }
@@ -235,6 +249,8 @@ impl Config {
                 file.notification_storm_servers.unwrap_or(config.notification_storm_servers);
             config.notification_retry_horizon_hours =
                 file.notification_retry_horizon_hours.unwrap_or(config.notification_retry_horizon_hours);
+            config.agent_binaries_dir = file.agent_binaries_dir.or(config.agent_binaries_dir);
+            config.cors_allowed_origins = file.cors_allowed_origins.unwrap_or(config.cors_allowed_origins);
         }
         if let Some(key) = parse_env::<String>(env, "HOMELAB_CMD_API_KEY")? {
             config.api_key = key;
@@ -244,6 +260,11 @@ impl Config {
         config.database_url = parse_env(env, "HOMELAB_CMD_DATABASE_URL")?.unwrap_or(config.database_url);
         config.external_url = parse_env(env, "HOMELAB_CMD_EXTERNAL_URL")?.or(config.external_url);
         config.local_agent.enabled = parse_env(env, "HOMELAB_CMD_LOCAL_AGENT")?.unwrap_or(config.local_agent.enabled);
+        config.agent_binaries_dir = parse_env(env, "HOMELAB_CMD_AGENT_BINARIES_DIR")?.or(config.agent_binaries_dir);
+        if let Some(origins) = parse_env::<String>(env, "HOMELAB_CMD_CORS_ORIGINS")? {
+            config.cors_allowed_origins =
+                origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
+        }
 
         config.api_key = flags.api_key.clone().unwrap_or(config.api_key);
         config.host = flags.host.unwrap_or(config.host);
@@ -271,6 +292,13 @@ impl Config {
         self.retention.check().map_err(ConfigError::Invalid)?;
         for (index, channel) in self.channels.iter().enumerate() {
             channel.validate().map_err(|e| ConfigError::Invalid(format!("channels[{index}] ({}): {e}", channel.id)))?;
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin != "*" && (origin.parse::<axum::http::HeaderValue>().is_err() || !origin.contains("://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "cors_allowed_origins: '{origin}' is not an origin (scheme://host[:port]) or *"
+                )));
+            }
         }
         if self.retention_interval_seconds == 0 {
             return Err(ConfigError::Invalid("retention_interval_seconds must be at least 1".into()));

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// Logged in full; the client sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
+    /// v1's plain-string shape, `{"detail":"…"}`, which the registration endpoints answer.
+    #[error("{message}")]
+    Plain { status: StatusCode, message: String },
 }
 
 /// `{"detail":{"code":…,"message":…}}`
@@ -48,6 +51,12 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+}
+
+/// `{"detail":"…"}`: v1's registration errors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlainErrorBody {
+    pub detail: String,
 }
 
 /// `{"detail":[{type, loc, msg, input}]}`
@@ -68,6 +77,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::StoredDataUnreadable(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Plain { status, .. } => *status,
         }
     }
 
@@ -83,11 +93,24 @@ impl ApiError {
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::StoredDataUnreadable(_) => "STORED_DATA_UNREADABLE",
             ApiError::Internal(_) => "INTERNAL_ERROR",
+            ApiError::Plain { .. } => "ERROR",
         }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest { code, message: message.into() }
+    }
+
+    /// The registration endpoints' errors in v1's plain-string shape: a refusal is a 400, a
+    /// missing token or credential a 404; validation, auth and faults keep their usual shapes.
+    pub fn plain(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound(message) => ApiError::Plain { status: StatusCode::NOT_FOUND, message },
+            ServiceError::Refused { message, .. } | ServiceError::Conflict(message) => {
+                ApiError::Plain { status: StatusCode::BAD_REQUEST, message }
+            }
+            other => other.into(),
+        }
     }
 }
 
@@ -124,6 +147,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match self {
             ApiError::Validation(errors) => (status, Json(ValidationBody { detail: errors.0 })).into_response(),
+            ApiError::Plain { message, .. } => (status, Json(PlainErrorBody { detail: message })).into_response(),
             ApiError::StoredDataUnreadable(message) => {
                 tracing::error!(%message, "stored settings are unreadable");
                 let body = ErrorBody { detail: ErrorDetail { code: "STORED_DATA_UNREADABLE".into(), message } };

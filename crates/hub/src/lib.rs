@@ -44,6 +44,7 @@ pub enum HubError {
 /// The complete HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api::router();
+    let cors = api::cors(&state.config.cors_allowed_origins);
     api::with_docs(api, openapi)
         .merge(web::router())
         .fallback(api::not_found)
@@ -52,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::Internal("a handler panicked".into()))
         }))
+        // Around everything: a route's own 405 must not answer a preflight first.
+        .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -45,14 +45,32 @@ pub fn new_agent_token(guid: &str) -> (String, NewCredential) {
     (token, credential)
 }
 
-/// What to run on the new machine.
+/// What to run on the new machine (v1's form): the hub's installer fetches the agent, writes
+/// the unit, claims the token and starts the service.
 pub fn install_command(hub_url: &str, token: &str) -> String {
+    format!("curl -sSL {hub_url}/api/v1/agents/register/install.sh | sudo bash -s -- --token {token}")
+}
+
+/// What to run where the agent is already installed: it claims the token itself.
+pub fn register_command(hub_url: &str, token: &str) -> String {
     format!("homelabcmd-agent register --hub {hub_url} --token {token}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_fetch_the_installer_or_register_with_this_hub() {
+        assert_eq!(
+            install_command("http://hub.lan:8080", "hlh_rt_abc"),
+            "curl -sSL http://hub.lan:8080/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_abc"
+        );
+        assert_eq!(
+            register_command("http://hub.lan:8080", "hlh_rt_abc"),
+            "homelabcmd-agent register --hub http://hub.lan:8080 --token hlh_rt_abc"
+        );
+    }
 
     #[test]
     fn token_formats() {

@@ -31,6 +31,8 @@ use async_trait::async_trait;
 use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
 use homelab_core::notify::Grouping;
+use homelab_core::power::CostSettings;
+use homelab_core::preferences::DashboardPreferences;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::Timestamp;
 
@@ -111,6 +113,23 @@ pub trait Store: Send + Sync + 'static {
         change: Change<NotificationSettings>,
         now: Timestamp,
     ) -> StoreResult<NotificationSettings>;
+
+    /// The electricity tariff; the v1 defaults (and no `updated_at`) while none was saved.
+    async fn cost_settings(&self) -> StoreResult<Stamped<CostSettings>>;
+    /// Changes the tariff in one transaction, as [`Store::update_thresholds`].
+    async fn update_cost_settings(
+        &self,
+        change: Change<CostSettings>,
+        now: Timestamp,
+    ) -> StoreResult<Stamped<CostSettings>>;
+    /// The original web UI's dashboard layout; its defaults while none was saved.
+    async fn dashboard_preferences(&self) -> StoreResult<Stamped<DashboardPreferences>>;
+    /// Replaces the dashboard layout whole.
+    async fn set_dashboard_preferences(
+        &self,
+        value: &DashboardPreferences,
+        now: Timestamp,
+    ) -> StoreResult<Stamped<DashboardPreferences>>;
 
     /// Configured channels, by id (not the one v1's Slack URL stands for: see
     /// [`V1_SLACK_CHANNEL`]).

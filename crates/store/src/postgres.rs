@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "dependencies", include_str!("../migrations/postgres/0009_dependencies.sql")),
     (10, "clear seconds", include_str!("../migrations/postgres/0010_clear_seconds.sql")),
     (11, "service grace", include_str!("../migrations/postgres/0011_service_grace.sql")),
+    (12, "cost and preferences", include_str!("../migrations/postgres/0012_cost_and_preferences.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.

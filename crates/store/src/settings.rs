@@ -48,3 +48,10 @@ impl Default for ChannelEvents {
 
 /// Server id → its tags (sorted), for every server that has any.
 pub type TagMap = BTreeMap<String, Vec<String>>;
+
+/// A single-row setting and when it was last saved (`None`: never, the defaults apply).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stamped<T> {
+    pub value: T,
+    pub updated_at: Option<homelab_core::time::Timestamp>,
+}

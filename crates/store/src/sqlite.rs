@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "dependencies", include_str!("../migrations/sqlite/0009_dependencies.sql")),
     (10, "clear seconds", include_str!("../migrations/sqlite/0010_clear_seconds.sql")),
     (11, "service grace", include_str!("../migrations/sqlite/0011_service_grace.sql")),
+    (12, "cost and preferences", include_str!("../migrations/sqlite/0012_cost_and_preferences.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).

@@ -1,4 +1,4 @@
-//! `/api/openapi.json` and the interactive docs at `/api/docs/`: Swagger UI's bundle and
+//! `/api/openapi.json`, ReDoc at `/api/redoc` and the interactive docs at `/api/docs/`: Swagger UI's bundle and
 //! stylesheet (unmodified, `assets/vendor/swagger-ui/`) and a small page and initialiser of our
 //! own, all embedded in the binary so the page works offline. Like v1, no key is needed.
 //!
@@ -34,6 +34,7 @@ static FILES: &[Asset] = &[
     ),
     asset!("swagger-ui.css", "text/css; charset=utf-8", "/assets/vendor/swagger-ui/swagger-ui.css.gz"),
     asset!("swagger-initializer.js", "text/javascript; charset=utf-8", "/assets/api-docs.js"),
+    asset!("redoc.standalone.js", "text/javascript; charset=utf-8", "/assets/vendor/redoc/redoc.standalone.js.gz"),
 ];
 
 /// Which of [`FILES`] are stored gzipped.
@@ -42,17 +43,25 @@ fn gzipped(file: &Asset) -> bool {
 }
 
 const PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/api-docs.html"));
+const REDOC_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/redoc.html"));
+
+fn versioned(name: &str) -> String {
+    match FILES.iter().find(|file| file.name == name) {
+        Some(file) => format!("{name}?v={}", assets::version(file)),
+        None => name.to_owned(),
+    }
+}
 
 /// The page with cache-busted (`?v=` content hash) URLs, so the files can be cached for good.
 static INDEX: LazyLock<String> = LazyLock::new(|| {
-    let url = |name: &str| match FILES.iter().find(|file| file.name == name) {
-        Some(file) => format!("{name}?v={}", assets::version(file)),
-        None => name.to_owned(),
-    };
-    PAGE.replace("{{swagger_css}}", &url("swagger-ui.css"))
-        .replace("{{swagger_js}}", &url("swagger-ui-bundle.js"))
-        .replace("{{initializer}}", &url("swagger-initializer.js"))
+    PAGE.replace("{{swagger_css}}", &versioned("swagger-ui.css"))
+        .replace("{{swagger_js}}", &versioned("swagger-ui-bundle.js"))
+        .replace("{{initializer}}", &versioned("swagger-initializer.js"))
 });
+
+/// v1's second docs page, ReDoc, from the same embedded files (its bundle under `/api/docs/`).
+static REDOC: LazyLock<String> =
+    LazyLock::new(|| REDOC_PAGE.replace("{{redoc_js}}", &format!("/api/docs/{}", versioned("redoc.standalone.js"))));
 
 /// The docs routes for `openapi`, serialised once.
 pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenApi) -> Router<S> {
@@ -74,6 +83,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(openapi: &utoipa::openapi::OpenA
         .route("/api/docs", get(|| async { Redirect::temporary("/api/docs/") }))
         .route("/api/docs/", get(|| async { Html(INDEX.as_str()) }))
         .route("/api/docs/{file}", get(file))
+        .route("/api/redoc", get(|| async { Html(REDOC.as_str()) }))
 }
 
 async fn file(ApiPath(name): ApiPath<String>, headers: HeaderMap) -> Response {
@@ -123,10 +133,11 @@ mod tests {
 
     #[test]
     fn the_page_names_every_file_with_its_version() {
-        for file in FILES {
+        for file in FILES.iter().filter(|file| file.name != "redoc.standalone.js") {
             assert!(!file.bytes.is_empty(), "{} is empty", file.name);
             assert!(INDEX.contains(&format!("{}?v={}", file.name, assets::version(file))), "{}", file.name);
         }
         assert!(!INDEX.contains("{{"), "{}", *INDEX);
+        assert!(REDOC.contains("/api/docs/redoc.standalone.js?v="), "{}", *REDOC);
     }
 }

@@ -1,4 +1,4 @@
-//! `GET /api/v1/servers/{id}/metrics/export` (v1 US0048); built by [`crate::service::export`].
+//! `GET /api/v1/servers/{server_id}/metrics/export` (v1 US0048); built by [`crate::service::export`].
 
 use axum::extract::State;
 use axum::http::header;
@@ -19,8 +19,8 @@ impl IntoResponse for ExportFile {
 }
 
 /// The shown range of CPU, memory and disk history as a CSV or JSON download.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/metrics/export", tag = "metrics", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id"), ExportParams),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/metrics/export", tag = "metrics", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id"), ExportParams),
     responses(
         (status = 200, description = "CSV (`text/csv`) or JSON attachment"),
         (status = 404, body = ErrorBody),

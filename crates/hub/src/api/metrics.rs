@@ -14,8 +14,8 @@ use crate::state::AppState;
 
 /// CPU, memory and root-disk history (v1 shape). Every range merges the rollup tiers with the
 /// newest raw data, so recent points always show.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/metrics", tag = "metrics", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id"), RangeParams),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/metrics", tag = "metrics", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id"), RangeParams),
     responses((status = 200, body = MetricsHistory), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn history(
     _: AdminAuth,
@@ -27,8 +27,8 @@ pub async fn history(
 }
 
 /// A short, down-sampled series for cards (v1 `metrics/sparkline`).
-#[utoipa::path(get, path = "/api/v1/servers/{id}/metrics/sparkline", tag = "metrics", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id"), SparklineParams),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/metrics/sparkline", tag = "metrics", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id"), SparklineParams),
     responses((status = 200, body = Sparkline), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn sparkline(
     _: AdminAuth,
@@ -41,8 +41,8 @@ pub async fn sparkline(
 
 /// History of any metrics, including per-mount (`fs_percent`, `fs_used_bytes`) and
 /// per-interface (`if_rx_bytes`, `if_tx_bytes`) series, with min/max where the data is a rollup.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/metrics/series", tag = "metrics", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id"), SeriesParams),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/metrics/series", tag = "metrics", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id"), SeriesParams),
     responses((status = 200, body = SeriesResponse), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn series(
     _: AdminAuth,

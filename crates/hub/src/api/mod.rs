@@ -3,12 +3,16 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod compat;
 pub mod config;
+pub mod costs;
 mod docs;
+mod document;
 pub mod export;
 pub mod fleet;
 pub mod metrics;
 pub mod notifications;
+pub mod preferences;
 pub mod registration;
 pub mod servers;
 pub mod services;
@@ -45,6 +49,9 @@ use crate::state::AppState;
         (name = "services", description = "Expected services per server"),
         (name = "config", description = "Alert thresholds and notification settings"),
         (name = "fleet", description = "Fleet-wide counts"),
+        (name = "costs", description = "Electricity tariff and estimated power and cost"),
+        (name = "preferences", description = "The original web UI's dashboard layout"),
+        (name = "actions", description = "Remediation actions (none on this hub; v1's empty list)"),
     )
 )]
 struct ApiDoc;
@@ -63,7 +70,7 @@ impl Modify for SecuritySchemes {
 
 /// The API routes and the OpenAPI document generated from their annotations.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::health))
         .routes(routes!(servers::list, servers::create))
         .routes(routes!(servers::get, servers::update, servers::delete))
@@ -82,6 +89,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(registration::credential))
         .routes(routes!(registration::rotate))
         .routes(routes!(registration::revoke))
+        .routes(routes!(registration::install_script))
+        .routes(routes!(registration::download_agent))
         .routes(routes!(notifications::list_channels, notifications::create_channel))
         .routes(routes!(notifications::update_channel, notifications::delete_channel))
         .routes(routes!(notifications::test_channel))
@@ -102,13 +111,41 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(config::get_thresholds, config::put_thresholds))
         .routes(routes!(config::get_notifications, config::put_notifications))
         .routes(routes!(fleet::fleet_summary))
-        .split_for_parts()
+        .routes(routes!(costs::get_config, costs::put_config))
+        .routes(routes!(costs::summary))
+        .routes(routes!(costs::breakdown))
+        .routes(routes!(preferences::get_dashboard, preferences::put_dashboard))
+        .routes(routes!(compat::list_actions))
+        .routes(routes!(compat::agent_version))
+        .routes(routes!(compat::config_packs))
+        .routes(routes!(compat::assigned_packs))
+        .split_for_parts();
+    // After the routes: the document is complete only now.
+    document::Truthful.modify(&mut openapi);
+    (router, openapi)
 }
 
 /// The API plus `/api/openapi.json` and the interactive docs at `/api/docs/` (Swagger UI from
 /// files embedded in the binary, so it works offline; cached as immutable). No key needed.
 pub fn with_docs(router: Router<AppState>, openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
     router.merge(docs::router(&openapi))
+}
+
+/// CORS (v1 §1.1), so that a web UI on another origin (the original React app) can call this
+/// hub: any method and header, from the configured origins (`*`: any). Preflights are answered
+/// here, before authentication. No credentials: the API authenticates by header, and the
+/// dashboard's session cookie must never be usable from another origin.
+pub fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+    let origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
 }
 
 /// Unknown paths: a trailing slash is redirected (as v1 does), everything else is a JSON 404.

@@ -29,16 +29,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(servers::create(&state, &new).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
 pub async fn get(_: AdminAuth, State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Server>> {
     Ok(Json(servers::get(&state, &id).await?))
 }
 
 /// Partial update: only the keys sent are changed; `null` clears an optional field.
-#[utoipa::path(put, path = "/api/v1/servers/{id}", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")), request_body = ServerUpdate,
+#[utoipa::path(put, path = "/api/v1/servers/{server_id}", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")), request_body = ServerUpdate,
     responses((status = 200, body = Server), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn update(
     _: AdminAuth,
@@ -50,8 +50,8 @@ pub async fn update(
 }
 
 /// Deletes the server and all its history, alerts and credentials.
-#[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(delete, path = "/api/v1/servers/{server_id}", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     _: AdminAuth,
@@ -63,8 +63,8 @@ pub async fn delete(
 }
 
 /// Maintenance mode on.
-#[utoipa::path(put, path = "/api/v1/servers/{id}/pause", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(put, path = "/api/v1/servers/{server_id}/pause", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
 pub async fn pause(
     _: AdminAuth,
@@ -75,8 +75,8 @@ pub async fn pause(
 }
 
 /// Maintenance mode off.
-#[utoipa::path(put, path = "/api/v1/servers/{id}/unpause", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(put, path = "/api/v1/servers/{server_id}/unpause", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
 pub async fn unpause(
     _: AdminAuth,
@@ -87,8 +87,8 @@ pub async fn unpause(
 }
 
 /// Pending package updates, sorted by name.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/packages", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/packages", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = PackageList), (status = 404, body = ErrorBody)))]
 pub async fn packages(
     _: AdminAuth,

@@ -14,8 +14,8 @@ use crate::service::services::{
 use crate::state::AppState;
 
 /// Every expected service of the server, disabled ones included, by name.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/services", tag = "services", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/services", tag = "services", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = ServiceList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     _: AdminAuth,
@@ -27,8 +27,8 @@ pub async fn list(
 
 /// Every service the agent has reported, with its newest state, by name: what to pick the
 /// services to watch from.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/reported-services", tag = "services", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/reported-services", tag = "services", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = ReportedServiceList), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn reported(
@@ -40,8 +40,8 @@ pub async fn reported(
 }
 
 /// Starts watching a service (enabled).
-#[utoipa::path(post, path = "/api/v1/servers/{id}/services", tag = "services", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")), request_body = NewServiceBody,
+#[utoipa::path(post, path = "/api/v1/servers/{server_id}/services", tag = "services", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")), request_body = NewServiceBody,
     responses((status = 201, body = ExpectedServiceResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn create(
@@ -55,9 +55,9 @@ pub async fn create(
 
 /// Changes the display name, criticality or enabled flag. Severity of an open alert is kept;
 /// disabling closes the service's open alert.
-#[utoipa::path(put, path = "/api/v1/servers/{id}/services/{service_name}", tag = "services",
+#[utoipa::path(put, path = "/api/v1/servers/{server_id}/services/{service_name}", tag = "services",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id"), ("service_name" = String, Path, description = "Service")),
+    params(("server_id" = String, Path, description = "Server id"), ("service_name" = String, Path, description = "Service")),
     request_body = ServiceUpdateBody,
     responses((status = 200, body = ExpectedServiceResponse), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody)))]
@@ -71,9 +71,9 @@ pub async fn update(
 }
 
 /// Stops watching a service and closes its open alert; its status history is kept.
-#[utoipa::path(delete, path = "/api/v1/servers/{id}/services/{service_name}", tag = "services",
+#[utoipa::path(delete, path = "/api/v1/servers/{server_id}/services/{service_name}", tag = "services",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id"), ("service_name" = String, Path, description = "Service")),
+    params(("server_id" = String, Path, description = "Server id"), ("service_name" = String, Path, description = "Service")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     _: AdminAuth,

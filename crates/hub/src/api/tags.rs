@@ -1,4 +1,4 @@
-//! Server tags (`GET/PUT /api/v1/servers/{id}/tags`); the rules are in [`crate::service::tags`].
+//! Server tags (`GET/PUT /api/v1/servers/{server_id}/tags`); the rules are in [`crate::service::tags`].
 
 use axum::Json;
 use axum::extract::State;
@@ -10,8 +10,8 @@ use crate::service::tags::{self, ServerTags, TagsBody};
 use crate::state::AppState;
 
 /// Tags of one server.
-#[utoipa::path(get, path = "/api/v1/servers/{id}/tags", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")),
+#[utoipa::path(get, path = "/api/v1/servers/{server_id}/tags", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")),
     responses((status = 200, body = ServerTags), (status = 404, body = ErrorBody)))]
 pub async fn get(
     _: AdminAuth,
@@ -22,8 +22,8 @@ pub async fn get(
 }
 
 /// Replaces the tags of one server. Tags of servers that no longer exist are dropped on the way.
-#[utoipa::path(put, path = "/api/v1/servers/{id}/tags", tag = "servers", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Server id")), request_body = TagsBody,
+#[utoipa::path(put, path = "/api/v1/servers/{server_id}/tags", tag = "servers", security(("api_key" = [])),
+    params(("server_id" = String, Path, description = "Server id")), request_body = TagsBody,
     responses((status = 200, body = ServerTags), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn put(
     _: AdminAuth,

@@ -72,6 +72,7 @@ impl From<AlertRecord> for AlertResponse {
 /// Query of `GET /alerts`. Strings match exactly and are not validated, as in v1; `alert_type`,
 /// `from` and `to` are additions (v1 ignored `alert_type`).
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     pub status: Option<String>,
     pub severity: Option<String>,
@@ -79,12 +80,16 @@ pub struct AlertQuery {
     /// `cpu`, `memory`, `disk`, `offline` or `service`.
     pub alert_type: Option<String>,
     /// Alerts created at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Alerts created at or before this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// ≥ 0, default 0.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

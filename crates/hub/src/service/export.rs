@@ -25,10 +25,13 @@ const AGGREGATE_COLUMNS: [&str; 9] =
     ["cpu_avg", "cpu_min", "cpu_max", "memory_avg", "memory_min", "memory_max", "disk_avg", "disk_min", "disk_max"];
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `24h`, `7d`, `30d` or `12m` (required).
+    #[param(required = true, pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
     /// `csv` (default) or `json`.
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
 }
 

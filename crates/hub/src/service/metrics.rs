@@ -17,8 +17,10 @@ use crate::state::AppState;
 const CHART_METRICS: [MetricKind; 3] = [MetricKind::CpuPercent, MetricKind::MemoryPercent, MetricKind::DiskPercent];
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
+    #[param(pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
 }
 
@@ -63,11 +65,23 @@ pub struct MetricsHistory {
     pub total_points: usize,
 }
 
+/// The v1 chart's buckets and label per range: 7 days hourly, as v1 (§2.4) and its web UI expect;
+/// the series endpoint keeps the finer 15-minute buckets for 7 days.
+fn v1_chart_resolution(range: HistoryRange) -> (Option<i64>, &'static str) {
+    match range {
+        HistoryRange::Week => (Some(3_600_000), "1h"),
+        other => (other.bucket_millis(), other.resolution()),
+    }
+}
+
 /// CPU, memory and root-disk history (v1 shape). Every range merges the rollup tiers with the
 /// newest raw data, so recent points always show.
 pub async fn history(state: &AppState, id: &str, params: &RangeParams) -> ServiceResult<MetricsHistory> {
     let range = parse_range(params.range.as_deref())?;
-    let series = state.store.history(id, &query_for(range, CHART_METRICS.to_vec(), state.clock.now())).await?;
+    let (bucket_millis, resolution) = v1_chart_resolution(range);
+    let mut query = query_for(range, CHART_METRICS.to_vec(), state.clock.now());
+    query.bucket_millis = bucket_millis;
+    let series = state.store.history(id, &query).await?;
     let mut rows: BTreeMap<i64, [Option<f64>; 3]> = BTreeMap::new();
     for data in &series {
         let Some(column) = CHART_METRICS.iter().position(|m| *m == data.metric) else { continue };
@@ -88,17 +102,20 @@ pub async fn history(state: &AppState, id: &str, params: &RangeParams) -> Servic
     Ok(MetricsHistory {
         server_id: id.to_owned(),
         range: range.as_str().into(),
-        resolution: range.resolution().into(),
+        resolution: resolution.into(),
         total_points: data_points.len(),
         data_points,
     })
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SparklineParams {
     /// `cpu_percent` (default), `memory_percent` or `disk_percent`.
+    #[param(pattern = "^(cpu_percent|memory_percent|disk_percent)$")]
     pub metric: Option<String>,
     /// `30m` (default), `1h` or `6h`.
+    #[param(pattern = "^(30m|1h|6h)$")]
     pub period: Option<String>,
 }
 
@@ -164,8 +181,10 @@ pub async fn sparkline(state: &AppState, id: &str, params: SparklineParams) -> S
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
+    #[param(pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
     /// Comma-separated metric names; default `cpu_percent,memory_percent,disk_percent`.
     pub metrics: Option<String>,

@@ -8,12 +8,15 @@
 //! adapter can forget to.
 
 pub mod alerts;
+pub mod compat;
 pub mod config;
+pub mod costs;
 pub mod export;
 pub mod fleet;
 pub mod heartbeat;
 pub mod metrics;
 pub mod notifications;
+pub mod preferences;
 pub mod registration;
 pub mod servers;
 pub mod services;

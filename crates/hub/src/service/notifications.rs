@@ -210,6 +210,7 @@ pub async fn test_webhook(state: &AppState, request: TestWebhookRequest) -> Serv
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     /// `pending`, `delivered`, `dead` or `discarded`.
     pub status: Option<String>,

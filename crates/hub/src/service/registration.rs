@@ -20,13 +20,17 @@ use crate::tokens;
 pub struct CreateTokenRequest {
     /// `readonly` (default) or `readwrite`.
     #[serde(default = "default_mode")]
+    #[schema(pattern = "^(readonly|readwrite)$")]
     pub mode: String,
+    /// Name for the server the token registers, at most 255 characters.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub display_name: Option<String>,
     #[serde(default)]
     pub monitored_services: Option<Vec<String>>,
     /// 5–60, default 15.
     #[serde(default = "default_expiry")]
+    #[schema(minimum = 5, maximum = 60)]
     pub expiry_minutes: i64,
 }
 
@@ -151,8 +155,14 @@ pub async fn delete_token(state: &AppState, id: i64) -> ServiceResult<()> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClaimRequest {
+    /// The registration token (`hlh_rt_…`).
+    #[schema(min_length = 40, max_length = 200)]
     pub token: String,
+    /// Server slug: 1–100 of `a-z 0-9 -`.
+    #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100)]
     pub server_id: String,
+    /// Host name, 1–255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub hostname: String,
 }
 
@@ -205,6 +215,9 @@ pub async fn claim(state: &AppState, request: ClaimRequest, origin: &HeaderMap) 
         claimed.server_guid,
         claimed.mode
     );
+    if claimed.mode == "readwrite" {
+        config_yaml.push_str("command_execution_enabled: true\n");
+    }
     if let Some(services) = claimed.monitored_services.as_ref().filter(|s| !s.is_empty()) {
         config_yaml.push_str("monitored_services:\n");
         for service in services {
@@ -249,8 +262,13 @@ impl From<AgentCredential> for CredentialInfo {
 }
 
 /// The agent's current (or last) credential, without the secret.
+/// A revoked credential is not found (as v1): the agent has none until it registers again.
 pub async fn credential(state: &AppState, guid: &str) -> ServiceResult<CredentialInfo> {
-    Ok(state.store.credential_info(guid).await?.into())
+    let credential = state.store.credential_info(guid).await?;
+    if credential.revoked_at.is_some() {
+        return Err(ServiceError::NotFound("Credential not found".into()));
+    }
+    Ok(credential.into())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -286,4 +304,38 @@ pub struct RevokeResponse {
 pub async fn revoke(state: &AppState, guid: &str) -> ServiceResult<RevokeResponse> {
     state.store.revoke_credential(guid, state.clock.now()).await?;
     Ok(RevokeResponse { success: true, server_guid: guid.to_owned(), error: None })
+}
+
+const INSTALL_SCRIPT: &str = include_str!("../../assets/install.sh");
+const AGENT_UNIT: &str = include_str!("../../../agent/dist/homelabcmd-agent.service");
+
+/// Architectures (`uname -m`) the download route serves; anything else is not a file name we
+/// would ever look up.
+pub const AGENT_ARCHITECTURES: [&str; 6] = ["x86_64", "aarch64", "armv7l", "armv6l", "riscv64", "i686"];
+
+/// A URL that is safe to paste into a shell script between double quotes: the hub URL may come
+/// from request headers, so anything else is left for the person to pass with `--hub`.
+fn shell_safe(url: &str) -> &str {
+    let safe = url.bytes().all(|b| b.is_ascii_alphanumeric() || b":/.-_[]%@".contains(&b));
+    if safe { url } else { "" }
+}
+
+/// The installer for our agent, with this hub's URL and the agent's systemd unit filled in.
+pub fn install_script(state: &AppState, origin: &HeaderMap) -> String {
+    let hub = hub_url(state, origin);
+    INSTALL_SCRIPT.replace("__HUB_URL__", shell_safe(&hub)).replace("__UNIT__", AGENT_UNIT.trim_end())
+}
+
+/// The agent binary for `arch` from the configured directory (`homelabcmd-agent-<arch>`).
+pub async fn agent_binary(state: &AppState, arch: &str) -> ServiceResult<Vec<u8>> {
+    let missing = || ServiceError::NotFound(format!("No agent binary for architecture '{arch}' on this hub"));
+    if !AGENT_ARCHITECTURES.contains(&arch) {
+        return Err(missing());
+    }
+    let Some(dir) = &state.config.agent_binaries_dir else { return Err(missing()) };
+    match tokio::fs::read(dir.join(format!("homelabcmd-agent-{arch}"))).await {
+        Ok(bytes) => Ok(bytes),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(missing()),
+        Err(error) => Err(ServiceError::Internal(format!("reading the agent binary for {arch}: {error}"))),
+    }
 }

@@ -41,7 +41,8 @@ pub async fn update(state: &AppState, id: &str, update: &ServerUpdate) -> Servic
     if let Some(Some(parent)) = &update.depends_on {
         check_dependency(state, id, parent).await?;
     }
-    let server = state.store.update_server(id, update, state.clock.now()).await?;
+    let update = update.clone().with_category_source();
+    let server = state.store.update_server(id, &update, state.clock.now()).await?;
     state.web.server_changed(&server.id, false);
     status::observed_one(state, server).await
 }

@@ -88,6 +88,7 @@ pub struct ServiceList {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewServiceBody {
     /// 1–255 characters of `a-z 0-9 @ . _ -` (systemd unit names; upper case is refused as in v1).
+    #[schema(pattern = "^[a-z0-9@._-]+$", min_length = 1, max_length = 255)]
     pub service_name: String,
     #[serde(default)]
     pub display_name: Option<String>,

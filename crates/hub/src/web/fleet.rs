@@ -81,6 +81,8 @@ pub struct FleetPage {
     pub install: super::install::InstallPartial,
     /// Per card, the group heading to show before it ([`group_heads`]).
     pub heads: Vec<Option<&'static str>>,
+    /// The fleet's estimated power and electricity cost, one line.
+    pub power: String,
 }
 
 /// The card of one machine; also sent as an SSE event when the machine changes.
@@ -344,7 +346,12 @@ pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
     };
     let summary = Summary::of(&cards).with_alerts(&state).await;
     let (banner, pending) = tokio::join!(banner(&state), pending(&state));
+    let power = match crate::service::costs::summary(&state).await {
+        Ok(costs) => power_total(&costs),
+        Err(error) => return super::error_page(&error),
+    };
     render(&FleetPage {
+        power,
         layout: Layout::new("Fleet", "fleet", &user.csrf),
         summary,
         banner,
@@ -354,6 +361,16 @@ pub async fn page(State(state): State<AppState>, user: WebUser) -> Response {
         heads: group_heads(&cards),
         cards,
     })
+}
+
+/// "Estimated power 116.0 W · £0.70 a day, £20.88 a month (2 of 3 machines)".
+fn power_total(costs: &crate::service::costs::CostSummary) -> String {
+    let symbol = &costs.currency_symbol;
+    let machines = costs.servers_included + costs.servers_missing_config;
+    format!(
+        "Estimated power {:.1} W · {symbol}{:.2} a day, {symbol}{:.2} a month ({} of {machines} machines)",
+        costs.total_estimated_watts, costs.daily_cost, costs.monthly_cost, costs.servers_included
+    )
 }
 
 /// `GET /ui/grid`: summary and cards again (after a new machine appears, or a missed update).

@@ -37,11 +37,6 @@ impl InstallPartial {
     }
 }
 
-/// The command that downloads the installer from this hub and registers the agent with `token`.
-pub fn one_command(hub_url: &str, token: &str) -> String {
-    format!("curl -fsSL {hub_url}/api/v1/agents/register/install.sh | sudo bash -s -- --token {token}")
-}
-
 #[derive(Deserialize, Default)]
 pub struct InstallForm {
     #[serde(default)]
@@ -67,8 +62,8 @@ pub async fn create(
         Ok(created) => {
             let hub = registration::hub_url(&state, &headers);
             render(&InstallPartial {
-                one_command: Some(one_command(&hub, &created.token)),
-                register_command: Some(tokens::install_command(&hub, &created.token)),
+                one_command: Some(tokens::install_command(&hub, &created.token)),
+                register_command: Some(tokens::register_command(&hub, &created.token)),
                 expires: Some(created.expires_at.format("at %H:%M UTC").to_string()),
                 name,
                 error: None,
@@ -82,18 +77,5 @@ pub async fn create(
             }
             response
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::one_command;
-
-    #[test]
-    fn the_one_command_fetches_the_installer_from_this_hub() {
-        assert_eq!(
-            one_command("http://hub.lan:8080", "hlh_rt_abc"),
-            "curl -fsSL http://hub.lan:8080/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_abc"
-        );
     }
 }

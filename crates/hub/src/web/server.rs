@@ -39,6 +39,24 @@ pub struct ServerPage {
     pub alerts: ServerAlertsPartial,
     /// How to install the agent, while the machine waits for its first heartbeat.
     pub install: super::install::InstallPartial,
+    /// The power and cost estimate, one line (`homelab_core::power`).
+    pub power: String,
+}
+
+/// "Mini PC (auto) · 10–25 W · about 16.0 W · £0.10 a day, £2.88 a month".
+fn power_line(cost: &service::costs::ServerCost, settings: &homelab_core::power::CostSettings) -> String {
+    let category = match (&cost.machine_category_label, &cost.machine_category_source) {
+        (Some(label), Some(source)) => format!("{label} ({source})"),
+        (Some(label), None) => label.clone(),
+        _ => "No category".to_owned(),
+    };
+    let (Some(idle), Some(max), Some(watts), Some(daily), Some(monthly)) =
+        (cost.idle_watts, cost.tdp_watts, cost.estimated_watts, cost.daily_cost, cost.monthly_cost)
+    else {
+        return format!("{category} · not estimated: set a category or idle and full-load watts");
+    };
+    let symbol = &settings.currency_symbol;
+    format!("{category} · {idle}–{max} W · about {watts:.1} W · {symbol}{daily:.2} a day, {symbol}{monthly:.2} a month")
 }
 
 /// Pending packages listed before "Show all": a machine behind on updates can have over a hundred.
@@ -129,6 +147,10 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
         Ok(fleet) => fleet,
         Err(error) => return super::error_page(&error.into()),
     };
+    let power = match service::costs::for_server(&state, &server).await {
+        Ok((cost, settings)) => power_line(&cost, &settings),
+        Err(error) => return super::error_page(&error),
+    };
     render(&ServerPage {
         layout: Layout::new(server.name().to_owned(), "fleet", &user.csrf),
         edit: EditPanel::of(&server, &card.tags, &fleet),
@@ -138,6 +160,7 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
         filesystems: server.filesystems.clone().unwrap_or_default(),
         interfaces: server.network_interfaces.clone().unwrap_or_default(),
         packages,
+        power,
         card,
         server,
     })

@@ -163,7 +163,7 @@ async fn every_alert_endpoint_needs_the_key(hub: &TestHub) {
         "/api/v1/alerts",
         "/api/v1/alerts/pending",
         "/api/v1/alerts/{alert_id}/acknowledge",
-        "/api/v1/servers/{id}/services/{service_name}",
+        "/api/v1/servers/{server_id}/services/{service_name}",
         "/api/v1/config/thresholds",
         "/api/v1/fleet/summary",
     ] {

@@ -15,23 +15,23 @@ const ENDPOINTS: [(&str, &str); 22] = [
     ("GET", "/api/v1/system/health"),
     ("GET", "/api/v1/servers"),
     ("POST", "/api/v1/servers"),
-    ("GET", "/api/v1/servers/{id}"),
-    ("PUT", "/api/v1/servers/{id}"),
-    ("DELETE", "/api/v1/servers/{id}"),
-    ("PUT", "/api/v1/servers/{id}/pause"),
-    ("PUT", "/api/v1/servers/{id}/unpause"),
-    ("GET", "/api/v1/servers/{id}/packages"),
+    ("GET", "/api/v1/servers/{server_id}"),
+    ("PUT", "/api/v1/servers/{server_id}"),
+    ("DELETE", "/api/v1/servers/{server_id}"),
+    ("PUT", "/api/v1/servers/{server_id}/pause"),
+    ("PUT", "/api/v1/servers/{server_id}/unpause"),
+    ("GET", "/api/v1/servers/{server_id}/packages"),
     ("POST", "/api/v1/agents/heartbeat"),
-    ("GET", "/api/v1/servers/{id}/metrics"),
-    ("GET", "/api/v1/servers/{id}/metrics/sparkline"),
-    ("GET", "/api/v1/servers/{id}/metrics/series"),
+    ("GET", "/api/v1/servers/{server_id}/metrics"),
+    ("GET", "/api/v1/servers/{server_id}/metrics/sparkline"),
+    ("GET", "/api/v1/servers/{server_id}/metrics/series"),
     ("POST", "/api/v1/agents/register/tokens"),
     ("GET", "/api/v1/agents/register/tokens"),
-    ("DELETE", "/api/v1/agents/register/tokens/{id}"),
+    ("DELETE", "/api/v1/agents/register/tokens/{token_id}"),
     ("POST", "/api/v1/agents/register/claim"),
-    ("GET", "/api/v1/agents/register/credentials/{guid}"),
-    ("POST", "/api/v1/agents/register/credentials/{guid}/rotate"),
-    ("POST", "/api/v1/agents/register/credentials/{guid}/revoke"),
+    ("GET", "/api/v1/agents/register/credentials/{server_guid}"),
+    ("POST", "/api/v1/agents/register/credentials/{server_guid}/rotate"),
+    ("POST", "/api/v1/agents/register/credentials/{server_guid}/revoke"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs/"),
 ];
@@ -40,8 +40,14 @@ const ENDPOINTS: [(&str, &str); 22] = [
 const PUBLIC: [&str; 2] = ["/api/v1/system/health", "/api/v1/agents/register/claim"];
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "1").replace("{guid}", "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b").replace("{name}", "x")
+    path.replace("{id}", "1")
+        .replace("{guid}", "3f2b8a1e-9c4d-4e5f-8a6b-7c8d9e0f1a2b")
+        .replace("{name}", "x")
+        .replace("{arch}", "x86_64")
 }
+
+/// Served without any key (as in v1): the agent installer and the binary it downloads.
+const INSTALLER: [&str; 2] = ["/api/v1/agents/register/install.sh", "/api/v1/agents/download/{arch}"];
 
 async fn openapi_document(hub: &TestHub) -> Value {
     let reply = hub.request(Method::GET, "/api/openapi.json", &[], None).await;
@@ -76,6 +82,11 @@ async fn every_endpoint_but_health_needs_the_api_key(hub: &TestHub) {
             if path == "/api/v1/system/health" {
                 assert_eq!(reply.status, StatusCode::OK);
                 assert_eq!(reply.body["status"], "healthy");
+            } else if path == INSTALLER[0] {
+                assert_eq!(reply.status, StatusCode::OK, "{method} {path}");
+            } else if path == INSTALLER[1] {
+                // No binaries directory is configured: a 404 saying so, not a 401.
+                assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
             } else if PUBLIC.contains(&path.as_str()) {
                 // The claim needs no key: an empty body is a validation error, not a 401.
                 assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {}", reply.text);
@@ -136,6 +147,16 @@ async fn openapi_lists_every_route(hub: &TestHub) {
 }
 
 async fn docs_page_is_served_offline(hub: &TestHub) {
+    // ReDoc too (v1 §1.1), from the same embedded files.
+    let redoc = hub.request(Method::GET, "/api/redoc", &[], None).await;
+    assert_eq!(redoc.status, StatusCode::OK);
+    assert!(redoc.text.contains("spec-url=\"/api/openapi.json\""), "{}", redoc.text);
+    let script = redoc.text.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(script.starts_with("/api/docs/redoc.standalone.js?v="), "{script}");
+    let bundle = hub.request(Method::GET, script, &[], None).await;
+    assert_eq!(bundle.status, StatusCode::OK);
+    assert!(bundle.text.contains("Redoc"), "the bundle is ReDoc's");
+
     let reply = hub.request(Method::GET, "/api/docs/", &[], None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.header("content-type").unwrap().starts_with("text/html"), "{:?}", reply.headers);
@@ -221,8 +242,8 @@ async fn bad_path_parameters_are_a_422_naming_the_parameter(hub: &TestHub) {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
     assert_eq!(
         reply.body,
-        json!({"detail": [{"type": "type_error", "loc": ["path", "id"], "msg": "id: Cannot parse `abc` to a `i64`",
-                           "input": "abc"}]})
+        json!({"detail": [{"type": "type_error", "loc": ["path", "token_id"],
+                           "msg": "token_id: Cannot parse `abc` to a `i64`", "input": "abc"}]})
     );
     // Every integer id of the API answers the same JSON (these once answered axum's plain text).
     for path in [
@@ -243,7 +264,7 @@ async fn bad_path_parameters_are_a_422_naming_the_parameter(hub: &TestHub) {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
     assert_eq!(
         (&reply.body["detail"][0]["type"], &reply.body["detail"][0]["loc"]),
-        (&json!("string_unicode"), &json!(["path", "id"]))
+        (&json!("string_unicode"), &json!(["path", "server_id"]))
     );
     let reply = hub.request(Method::GET, "/api/v1/servers/%FF/metrics/sparkline", &key, None).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);

@@ -9,7 +9,7 @@ use homelab_core::time;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const RANGES: [(&str, &str); 4] = [("24h", "1m"), ("7d", "15m"), ("30d", "1h"), ("12m", "1d")];
+const RANGES: [(&str, &str); 4] = [("24h", "1m"), ("7d", "1h"), ("30d", "1h"), ("12m", "1d")];
 
 fn fmt(ts: DateTime<Utc>) -> String {
     time::format(&ts)
@@ -68,11 +68,14 @@ async fn the_day_view_returns_every_raw_sample(hub: &TestHub) {
             point("2026-01-19T12:02:00.000Z", 30.25),
         ]})
     );
+    // 7 days is hourly, as v1: four samples in one hour (two 15-minute buckets), their mean
+    // rounded to 2 dp.
+    beat_at(hub, "nas", t0 + Duration::minutes(20), 40.0).await;
     let (_, week) = hub.get("/api/v1/servers/nas/metrics?range=7d").await;
+    assert_eq!(week["resolution"], "1h");
     assert_eq!(week["total_points"], 2);
     assert_eq!(week["data_points"][0], point("2026-01-18T11:00:00.000Z", 99.0));
-    // Three samples in one 15-minute bucket: mean rounded to 2 dp.
-    assert_eq!(week["data_points"][1], point("2026-01-19T12:00:00.000Z", 20.25));
+    assert_eq!(week["data_points"][1], point("2026-01-19T12:00:00.000Z", 25.19));
 }
 
 async fn null_metrics_are_null_in_the_chart(hub: &TestHub) {

@@ -724,7 +724,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.find(Locator::XPath("//button[contains(., 'Create token')]")).await.unwrap().click().await.unwrap();
     let command = s.wait_css("#install-command").await.text().await.unwrap();
     assert!(
-        command.starts_with("homelabcmd-agent register --hub http://127.0.0.1:") && command.contains("hlh_rt_"),
+        command.starts_with("curl -sSL http://127.0.0.1:")
+            && command.contains("install.sh | sudo bash -s -- --token hlh_rt_"),
         "{command}"
     );
     s.shoot("settings").await;
@@ -943,7 +944,7 @@ async fn a_new_users_first_hour() {
     s.click_css("#install button[type=submit]").await;
     let command = s.wait_css("#install-one-command").await.text().await.unwrap();
     let prefix =
-        format!("curl -fsSL {}/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_", hub.url(""));
+        format!("curl -sSL {}/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_", hub.url(""));
     assert!(command.starts_with(&prefix), "{command}");
     let token = command.rsplit(' ').next().unwrap().to_owned();
     let register = s.wait_css("#install-register").await.text().await.unwrap();

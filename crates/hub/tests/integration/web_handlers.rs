@@ -171,7 +171,7 @@ async fn pages_show_the_fleet_the_server_and_tokens() {
     // Tokens: created (install command shown once), listed, revoked.
     let text =
         post("/ui/tokens", "display_name=Pi&mode=readonly&expiry_minutes=15").await.unwrap().text().await.unwrap();
-    assert!(text.contains("homelabcmd-agent register --hub") && text.contains("hlh_rt_"), "{text}");
+    assert!(text.contains("/api/v1/agents/register/install.sh | sudo bash -s -- --token hlh_rt_"), "{text}");
     let text = post("/ui/tokens", "mode=readonly&expiry_minutes=999").await.unwrap().text().await.unwrap();
     assert!(
         text.contains("field-error") && text.contains("expiry minutes: should be less than or equal to 60"),

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::history::{MetricKind, Sample, bucket_start, samples_of};
+use homelab_core::power::{SOURCE_AUTO, SOURCE_USER, infer_category};
 use homelab_core::time::{Timestamp, to_millis};
 
 use homelab_core::alerts::{HeartbeatSample, Observation};
@@ -187,6 +188,21 @@ async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> 
     }
     if let Some(count) = hb.security_updates {
         set("security_updates", count.into());
+    }
+    if let Some(cpu) = &hb.cpu_info {
+        // v1: the CPU suggests the power category unless a person chose one.
+        let architecture = hb.os_info.as_ref().and_then(|os| os.architecture.as_deref());
+        if let Some(category) = infer_category(cpu.cpu_model.as_deref(), architecture) {
+            params.push(category.as_str().into());
+            sets.push(format!(
+                "machine_category = CASE WHEN machine_category_source = '{SOURCE_USER}' THEN machine_category ELSE ${} END",
+                params.len()
+            ));
+            sets.push(format!(
+                "machine_category_source = CASE WHEN machine_category_source = '{SOURCE_USER}' \
+                 THEN machine_category_source ELSE '{SOURCE_AUTO}' END"
+            ));
+        }
     }
     let ts = to_millis(&hb.timestamp);
     let mut snapshot = |column: &str, json: String| {

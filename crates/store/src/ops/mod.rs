@@ -5,6 +5,7 @@ mod channels;
 mod deliveries;
 mod history;
 mod ingest;
+mod preferences;
 mod servers;
 mod service_states;
 mod services;
@@ -20,6 +21,8 @@ use async_trait::async_trait;
 use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
 use homelab_core::notify::Grouping;
+use homelab_core::power::CostSettings;
+use homelab_core::preferences::DashboardPreferences;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{Timestamp, to_millis};
 
@@ -28,8 +31,8 @@ use crate::{
     AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ClaimedMessage,
     DeliveryOutcome, EventRoute, ExpectedServiceRecord, ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome,
     HeartbeatWrite, HistoryQuery, Lease, NewCredential, NewExpectedService, NewRegistrationToken, OfflineReport,
-    OutboxEvent, PendingAlert, RegistrationToken, ReportedService, RetentionReport, SeriesData, Store, StoreResult,
-    TagMap, TokenClaim,
+    OutboxEvent, PendingAlert, RegistrationToken, ReportedService, RetentionReport, SeriesData, Stamped, Store,
+    StoreResult, TagMap, TokenClaim,
 };
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -220,6 +223,33 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn update_thresholds(&self, change: Change<Thresholds>, now: Timestamp) -> StoreResult<Thresholds> {
         self.backend.write(work(move |conn| Box::pin(settings::update_thresholds(conn, change, now)))).await
+    }
+
+    async fn cost_settings(&self) -> StoreResult<Stamped<CostSettings>> {
+        self.backend.read(work(|conn| Box::pin(preferences::cost(conn)))).await
+    }
+
+    async fn update_cost_settings(
+        &self,
+        change: Change<CostSettings>,
+        now: Timestamp,
+    ) -> StoreResult<Stamped<CostSettings>> {
+        self.backend.write(work(move |conn| Box::pin(preferences::update_cost(conn, change, now)))).await
+    }
+
+    async fn dashboard_preferences(&self) -> StoreResult<Stamped<DashboardPreferences>> {
+        self.backend.read(work(|conn| Box::pin(preferences::dashboard(conn)))).await
+    }
+
+    async fn set_dashboard_preferences(
+        &self,
+        value: &DashboardPreferences,
+        now: Timestamp,
+    ) -> StoreResult<Stamped<DashboardPreferences>> {
+        let value = value.clone();
+        self.backend
+            .write(work(move |conn| Box::pin(async move { preferences::put_dashboard(conn, &value, now).await })))
+            .await
     }
 
     async fn notification_settings(&self) -> StoreResult<NotificationSettings> {

@@ -86,7 +86,7 @@ impl TestHub {
         Some(Self::start_running(config, dir).await)
     }
 
-    async fn config(backend: Backend) -> Option<(Config, tempfile::TempDir)> {
+    pub async fn config(backend: Backend) -> Option<(Config, tempfile::TempDir)> {
         install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let database_url = match backend {
@@ -134,6 +134,9 @@ impl TestHub {
         let store = homelab_hub::open_store(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        // As in production, the configured port is the one listened on: it names the hub in
+        // notification leases, so two test hubs on one database must not share it.
+        let config = Config { port: listener.local_addr().unwrap().port(), ..config };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn({
             let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
