@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod notify;
 pub mod service;
 pub mod state;
+pub mod strict_json;
 pub mod tokens;
 pub mod web;
 

@@ -72,6 +72,7 @@ struct PgConn<'a>(Transaction<'a>);
 
 impl PgConn<'_> {
     async fn run(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<tokio_postgres::Row>> {
+        crate::backend::check_storable(params)?;
         let statement = self.0.prepare_cached(sql).await?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         Ok(self.0.query(&statement, &params).await?)
@@ -89,6 +90,7 @@ impl Conn for PgConn<'_> {
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
+        crate::backend::check_storable(params)?;
         let statement = self.0.prepare_cached(sql).await?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         Ok(self.0.execute(&statement, &params).await?)

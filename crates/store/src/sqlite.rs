@@ -76,11 +76,13 @@ struct SqliteConn(Connection);
 #[async_trait]
 impl Conn for SqliteConn {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
+        crate::backend::check_storable(params)?;
         let mut statement = self.0.prepare_cached(&sqlite_placeholders(sql))?;
         Ok(statement.execute(rusqlite::params_from_iter(params.iter()))? as u64)
     }
 
     async fn query(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<Row>> {
+        crate::backend::check_storable(params)?;
         let mut statement = self.0.prepare_cached(&sqlite_placeholders(sql))?;
         let columns = statement.column_count();
         let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;

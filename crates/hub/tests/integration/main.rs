@@ -18,6 +18,7 @@ mod api_servers;
 mod config_api;
 mod durability;
 mod fleet_status;
+mod hardening;
 mod notification_channels;
 mod notifications_api;
 mod notifications_delivery;
