@@ -184,3 +184,54 @@ on_both_backends!(
     timestamps_the_hub_cannot_keep_are_refused,
     dashboard_answers_carry_security_headers,
 );
+
+/// 1 100 connections that send nothing, against the real hub binary at an open-file limit of
+/// 1 024 (soft and hard, so it cannot raise it): the health check and a heartbeat are still
+/// answered at once, because the connections idle for longest are closed to make room. Before,
+/// every descriptor went to the silent connections and both timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_do_not_lock_the_hub_out() {
+    use common::process::{free_port, wait_until_ready};
+    use std::process::{Command, Stdio};
+    use tokio::io::AsyncReadExt;
+
+    common::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let database_url = format!("sqlite://{}", dir.path().join("hub.db").display());
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 1024 && exec \"$0\" serve --host 127.0.0.1 --port \"$1\" --no-local-agent"])
+        .args([env!("CARGO_BIN_EXE_homelabcmd"), &port.to_string()])
+        .env("HOMELAB_CMD_DATABASE_URL", &database_url)
+        .env("HOMELAB_CMD_API_KEY", common::API_KEY)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap();
+    wait_until_ready(&client, &base, &mut child).await;
+
+    let mut silent = Vec::new();
+    for _ in 0..1100 {
+        silent.push(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+    }
+    let health = client.get(format!("{base}/api/v1/system/health")).send().await.expect("health must answer");
+    assert_eq!(health.status(), StatusCode::OK);
+    let heartbeat = client
+        .post(format!("{base}/api/v1/agents/heartbeat"))
+        .header("X-API-Key", common::API_KEY)
+        .json(&heartbeat_body("nas", chrono::Utc::now(), 10.0))
+        .send()
+        .await
+        .expect("a heartbeat must be answered");
+    assert_eq!(heartbeat.status(), StatusCode::OK);
+    // The oldest silent connection was closed by the hub (end of stream or a reset), not left open.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), silent[0].read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the idlest connection is still open: {read:?}");
+    drop(silent);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
