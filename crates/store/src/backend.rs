@@ -193,6 +193,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs `work` on a connection that sees committed data.
     async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T>;
 
+    /// Whether writes can happen now (SQLite: its writer thread is running). Reads may still
+    /// succeed when this fails, so the health check asks both.
+    fn writable(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Drains queued writes; later writes fail with [`StoreError::Closed`].
     async fn close(&self);
 }

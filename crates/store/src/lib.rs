@@ -45,7 +45,7 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and the health endpoint.
     fn backend_name(&self) -> &'static str;
 
-    /// Cheap liveness probe (`SELECT 1`).
+    /// Cheap liveness probe: `SELECT 1`, and whether writes can happen (SQLite's writer thread).
     async fn ping(&self) -> StoreResult<()>;
 
     /// Waits for queued writes to commit, then refuses new ones. Called on shutdown.

@@ -71,7 +71,12 @@ fn sqlite_placeholders(sql: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| sql.to_owned())
 }
 
-struct SqliteConn(Connection);
+struct SqliteConn(Connection, Poison);
+
+/// Set when a unit's savepoint could not be rolled back: its changes may be in the transaction,
+/// so the whole batch must be rolled back instead of committed.
+#[derive(Default)]
+struct Poison(Option<String>);
 
 #[async_trait]
 impl Conn for SqliteConn {
@@ -113,14 +118,31 @@ fn run_now<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
     }
 }
 
-/// Runs `work` inside a savepoint so that its failure undoes only its own changes.
+/// Runs `work` inside a savepoint so that its failure undoes only its own changes. A panic in
+/// `work` is its failure like any other: the writer thread must outlive every unit, or every
+/// later write would fail while reads still succeed. When the savepoint cannot be rolled back,
+/// the batch is poisoned (see [`Poison`]); the savepoint is released either way, so the next
+/// unit does not nest inside it.
 fn in_savepoint<T>(conn: &mut SqliteConn, work: Work<T>) -> StoreResult<T> {
     conn.0.prepare_cached("SAVEPOINT unit")?.execute([])?;
-    let result = run_now(work(conn));
-    if result.is_err() {
-        conn.0.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_now(work(conn))));
+    let result = outcome.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a store operation panicked; its changes are rolled back");
+        Err(StoreError::Database(format!("a store operation panicked: {what}")))
+    });
+    if result.is_err()
+        && let Err(error) = conn.0.prepare_cached("ROLLBACK TO unit").and_then(|mut s| s.execute([]))
+    {
+        conn.1.0 = Some(format!("a failed unit could not be rolled back: {error}"));
     }
-    conn.0.prepare_cached("RELEASE unit")?.execute([])?;
+    if let Err(error) = conn.0.prepare_cached("RELEASE unit").and_then(|mut s| s.execute([])) {
+        conn.1.0.get_or_insert(format!("a unit's savepoint could not be released: {error}"));
+    }
     result
 }
 
@@ -139,7 +161,7 @@ fn open_connection(path: &Path, flags: OpenFlags) -> StoreResult<SqliteConn> {
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -4000; PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
-    Ok(SqliteConn(conn))
+    Ok(SqliteConn(conn, Poison::default()))
 }
 
 /// Applies the migrations up to and including `up_to` that are not applied yet.
@@ -185,9 +207,12 @@ fn writer_loop(mut conn: SqliteConn, jobs: Receiver<Job>, max_batch: usize) {
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(Some(&mut conn))).collect();
-        let commit = conn.0.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let commit = match conn.1.0.take() {
+            Some(poisoned) => Err(poisoned),
+            None => conn.0.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        };
         if let Err(message) = &commit {
-            tracing::error!(%message, "SQLite commit failed; the batch was rolled back");
+            tracing::error!(%message, "SQLite batch not committed; it was rolled back");
             let _ = conn.0.execute_batch("ROLLBACK");
         }
         for complete in completions {
@@ -318,6 +343,11 @@ impl Backend for SqliteBackend {
         answered.await.map_err(|_| StoreError::Closed)?
     }
 
+    fn writable(&self) -> StoreResult<()> {
+        let running = self.writer.lock().ok().is_some_and(|w| w.as_ref().is_some_and(|h| !h.is_finished()));
+        if running { Ok(()) } else { Err(StoreError::Database("the SQLite writer has stopped".into())) }
+    }
+
     async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T> {
         let _slot = self.read_slots.acquire().await.map_err(|_| StoreError::Closed)?;
         let readers = Arc::clone(&self.readers);
@@ -373,6 +403,77 @@ mod tests {
         assert_eq!(path_from_url("sqlite:///var/lib/h.db?mode=rwc"), Some(PathBuf::from("/var/lib/h.db")));
         assert_eq!(path_from_url("postgres://x"), None);
         assert_eq!(path_from_url("sqlite://"), None);
+    }
+
+    fn insert(name: &'static str) -> Work<()> {
+        crate::backend::work(move |conn| {
+            Box::pin(async move {
+                conn.execute("INSERT INTO servers_probe (name) VALUES ($1)", &[name.into()]).await.map(|_| ())
+            })
+        })
+    }
+
+    async fn probe_backend(dir: &Path) -> SqliteBackend {
+        let backend = SqliteBackend::open(&dir.join("probe.db"), &OpenOptions::default()).await.unwrap();
+        backend
+            .write(crate::backend::work(|conn| {
+                Box::pin(async move { conn.execute("CREATE TABLE servers_probe (name TEXT)", &[]).await.map(|_| ()) })
+            }))
+            .await
+            .unwrap();
+        backend
+    }
+
+    async fn names(backend: &SqliteBackend) -> Vec<String> {
+        backend
+            .read(crate::backend::work(|conn| {
+                Box::pin(async move {
+                    let rows = conn.query("SELECT name FROM servers_probe ORDER BY name", &[]).await?;
+                    rows.iter().map(|r| r.str(0)).collect()
+                })
+            }))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_unit_rolls_back_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = probe_backend(dir.path()).await;
+        let panicking = crate::backend::work(|conn| {
+            Box::pin(async move {
+                conn.execute("INSERT INTO servers_probe (name) VALUES ('half-done')", &[]).await?;
+                panic!("a bug in a store operation")
+            })
+        });
+        let (before, panicked, after) =
+            tokio::join!(backend.write(insert("a")), backend.write::<()>(panicking), backend.write(insert("b")));
+        assert!(before.is_ok() && after.is_ok());
+        assert!(matches!(panicked, Err(StoreError::Database(m)) if m.contains("panicked")));
+        backend.writable().unwrap();
+        backend.write(insert("c")).await.unwrap();
+        assert_eq!(names(&backend).await, ["a", "b", "c"]);
+        backend.close().await;
+        assert!(backend.writable().is_err(), "a stopped writer is reported");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_that_cannot_be_rolled_back_takes_its_batch_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = probe_backend(dir.path()).await;
+        // The unit releases its own savepoint and fails: ROLLBACK TO has nothing to roll back to,
+        // and its insert would have been committed with the batch.
+        let unrollable = crate::backend::work(|conn| {
+            Box::pin(async move {
+                conn.execute("INSERT INTO servers_probe (name) VALUES ('failed-but-kept')", &[]).await?;
+                conn.execute("RELEASE unit", &[]).await?;
+                Err::<(), _>(StoreError::Rejected("refused after writing".into()))
+            })
+        });
+        assert!(backend.write(unrollable).await.is_err());
+        backend.write(insert("next")).await.unwrap();
+        assert_eq!(names(&backend).await, ["next"], "nothing of the failed unit was committed");
+        backend.close().await;
     }
 
     #[test]

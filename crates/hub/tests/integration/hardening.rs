@@ -177,7 +177,21 @@ async fn dashboard_answers_carry_security_headers(hub: &TestHub) {
     }
 }
 
+/// When writes cannot happen (the SQLite writer has stopped, PostgreSQL's pool is closed) the
+/// health check says so with a 503 instead of "healthy".
+async fn health_answers_503_when_writes_cannot_happen(hub: &TestHub) {
+    let (status, body) = hub.get_without_key("/api/v1/system/health").await;
+    assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("healthy")));
+    hub.store.close().await;
+    let (status, body) = hub.get_without_key("/api/v1/system/health").await;
+    assert_eq!(
+        (status, &body["status"], &body["database"]),
+        (StatusCode::SERVICE_UNAVAILABLE, &json!("degraded"), &json!("disconnected"))
+    );
+}
+
 on_both_backends!(
+    health_answers_503_when_writes_cannot_happen,
     nul_in_a_heartbeat_is_refused_naming_the_field,
     nul_in_other_input_is_refused_naming_the_field,
     bodies_are_read_strictly,
