@@ -139,6 +139,11 @@ impl IntoResponse for ApiError {
                 };
                 (status, Json(body)).into_response()
             }
+            ApiError::ServiceUnavailable(message) => {
+                // Agents spool and retry on 503; tell them (and proxies) when.
+                let body = ErrorBody { detail: ErrorDetail { code: "SERVICE_UNAVAILABLE".into(), message } };
+                (status, [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS)], Json(body)).into_response()
+            }
             other => {
                 let body = ErrorBody { detail: ErrorDetail { code: other.code().into(), message: other.to_string() } };
                 (status, Json(body)).into_response()
@@ -148,3 +153,19 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a 503 asks clients to wait: long enough for a queue of writes to drain, short enough
+/// that an agent's next interval is not missed.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_answers_say_when_to_retry() {
+        let response = ApiError::from(ServiceError::from(StoreError::Overloaded("queue full".into()))).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], RETRY_AFTER_SECONDS);
+    }
+}

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
@@ -250,7 +250,7 @@ fn checkpoint_loop(path: &Path, stop: &Receiver<()>) {
 /// SQLite behind a single group-committing writer and a pool of readers.
 pub struct SqliteBackend {
     path: PathBuf,
-    jobs: Mutex<Option<Sender<Job>>>,
+    jobs: Mutex<Option<SyncSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Dropping it stops the checkpointer.
     stop_checkpoints: Mutex<Option<Sender<()>>>,
@@ -263,6 +263,7 @@ impl SqliteBackend {
     pub async fn open(path: &Path, options: &OpenOptions) -> StoreResult<Self> {
         let path = path.to_owned();
         let max_batch = options.max_batch.max(1);
+        let max_queue = options.max_queue.max(1);
         let (conn, jobs, receiver) = tokio::task::spawn_blocking({
             let path = path.clone();
             move || -> StoreResult<_> {
@@ -277,7 +278,7 @@ impl SqliteBackend {
                 // open_connection), more for the writer, whose hot pages are the index leaves of
                 // recent samples.
                 conn.0.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -16000;")?;
-                let (jobs, receiver) = mpsc::channel::<Job>();
+                let (jobs, receiver) = mpsc::sync_channel::<Job>(max_queue);
                 Ok((conn, jobs, receiver))
             }
         })
@@ -338,7 +339,11 @@ impl Backend for SqliteBackend {
         });
         {
             let jobs = self.jobs.lock().map_err(|_| StoreError::Closed)?;
-            jobs.as_ref().ok_or(StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
+            match jobs.as_ref().ok_or(StoreError::Closed)?.try_send(job) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => return Err(crate::shed("the SQLite write queue is full")),
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+            }
         }
         answered.await.map_err(|_| StoreError::Closed)?
     }
@@ -473,6 +478,51 @@ mod tests {
         assert!(backend.write(unrollable).await.is_err());
         backend.write(insert("next")).await.unwrap();
         assert_eq!(names(&backend).await, ["next"], "nothing of the failed unit was committed");
+        backend.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_bound_writes_are_shed_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OpenOptions { max_queue: 2, ..OpenOptions::default() };
+        let backend = SqliteBackend::open(&dir.path().join("queue.db"), &options).await.unwrap();
+        backend
+            .write(crate::backend::work(|conn| {
+                Box::pin(async move { conn.execute("CREATE TABLE servers_probe (name TEXT)", &[]).await.map(|_| ()) })
+            }))
+            .await
+            .unwrap();
+        let backend = Arc::new(backend);
+        // A unit that holds the writer until released, so that the queue behind it fills.
+        let (started, has_started) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let blocker = crate::backend::work(move |conn| {
+            Box::pin(async move {
+                let _ = started.send(());
+                let _ = released.recv();
+                conn.execute("INSERT INTO servers_probe (name) VALUES ('blocker')", &[]).await.map(|_| ())
+            })
+        });
+        let held = tokio::spawn({
+            let backend = Arc::clone(&backend);
+            async move { backend.write(blocker).await }
+        });
+        tokio::task::spawn_blocking(move || has_started.recv()).await.unwrap().unwrap();
+        let mut queued = vec![backend.write(insert("q0")), backend.write(insert("q1"))];
+        for write in &mut queued {
+            let polled = write.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert!(polled.is_pending(), "queued behind the blocker");
+        }
+        let before = crate::writes_shed();
+        let shed = backend.write(insert("shed")).await;
+        assert!(matches!(shed, Err(StoreError::Overloaded(_))), "{shed:?}");
+        assert!(crate::writes_shed() > before, "counted");
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        for write in queued {
+            write.await.unwrap();
+        }
+        assert_eq!(names(&backend).await, ["blocker", "q0", "q1"]);
         backend.close().await;
     }
 

@@ -21,6 +21,9 @@ pub struct Health {
     /// Which store backs the hub: `sqlite` or `postgres`.
     pub database_backend: &'static str,
     pub timestamp: String,
+    /// Writes refused with 503 since the hub started because the database was saturated (not
+    /// in v1).
+    pub writes_shed: u64,
 }
 
 /// Liveness and database connectivity. 503 (with the same body) when the hub cannot store
@@ -44,6 +47,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             database: if connected { "connected" } else { "disconnected" },
             database_backend: state.store.backend_name(),
             timestamp: state.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            writes_shed: homelab_store::writes_shed(),
         }),
     )
 }

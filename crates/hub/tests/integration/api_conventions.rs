@@ -264,13 +264,15 @@ async fn health_answers_without_a_key(hub: &TestHub) {
     assert!(backend == "sqlite" || backend == "postgres", "{backend}");
     assert!(body["uptime_seconds"].as_u64().unwrap() < 600);
     assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(body["writes_shed"].is_u64(), "{body}");
     let mut body = body;
     body["uptime_seconds"] = json!(0);
     body["version"] = json!("x");
+    body["writes_shed"] = json!(0);
     assert_eq!(
         body,
         json!({"status": "healthy", "version": "x", "uptime_seconds": 0, "database": "connected",
-               "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z"})
+               "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z", "writes_shed": 0})
     );
 }
 
