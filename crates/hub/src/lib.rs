@@ -13,6 +13,7 @@ pub mod notify;
 pub mod service;
 pub mod state;
 pub mod strict_json;
+pub mod throttle;
 pub mod tokens;
 pub mod web;
 
@@ -90,6 +91,7 @@ pub async fn serve_with(
         started: Instant::now(),
         web: web::WebState::new(),
         outbox: jobs::outbox::OutboxSignal::default(),
+        auth_throttle: Arc::default(),
     };
     if let Err(error) = service::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");

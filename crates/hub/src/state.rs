@@ -20,4 +20,6 @@ pub struct AppState {
     /// Rung after commits that give the notification dispatcher work (outbox events, retries,
     /// channel changes).
     pub outbox: OutboxSignal,
+    /// Failed authentication per client address (API key, agent token, dashboard login).
+    pub auth_throttle: Arc<crate::throttle::AuthThrottle>,
 }

@@ -72,6 +72,9 @@ async fn every_endpoint_but_health_needs_the_api_key(hub: &TestHub) {
         let url = concrete(path);
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         for headers in [vec![], vec![("X-API-Key", "wrong-key")], vec![("X-API-Key", "")]] {
+            // A minute apart, so that these many refusals from one address stay below the
+            // failed-authentication throttle (`hardening.rs` tests that).
+            hub.clock.advance(Duration::minutes(1));
             let reply = hub.request(method.clone(), &url, &headers, Some(&body)).await;
             if path == "/api/v1/system/health" {
                 assert_eq!(reply.status, StatusCode::OK);

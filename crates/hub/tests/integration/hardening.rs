@@ -190,7 +190,68 @@ async fn health_answers_503_when_writes_cannot_happen(hub: &TestHub) {
     );
 }
 
+/// A client bound to its own loopback address, so that tests can speak from several addresses.
+fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Wrong admin keys (API and dashboard login) from one address get 429 with `Retry-After` once
+/// there were 20 in a minute, for 5 minutes and whatever that address sends; an agent on another
+/// address is not slowed at all.
+async fn failed_authentication_is_throttled_per_address(hub: &TestHub) {
+    let (guesser, agent, browser) = (client_from("127.0.0.3"), client_from("127.0.0.2"), client_from("127.0.0.4"));
+    for attempt in 1..=homelab_hub::throttle::MAX_FAILURES {
+        let reply = guesser
+            .get(hub.url("/api/v1/servers"))
+            .header("X-API-Key", format!("guess-{attempt}"))
+            .send()
+            .await
+            .unwrap();
+        let expected = if attempt < homelab_hub::throttle::MAX_FAILURES {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(reply.status(), expected, "attempt {attempt}");
+        // The agent on another address goes on at full speed.
+        let beat = agent
+            .post(hub.url("/api/v1/agents/heartbeat"))
+            .header("X-API-Key", common::API_KEY)
+            .json(&heartbeat_body("nas", start_time(), 10.0))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(beat.status(), StatusCode::OK);
+    }
+    let blocked = guesser.get(hub.url("/api/v1/servers")).header("X-API-Key", common::API_KEY).send().await.unwrap();
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS, "blocked whatever it sends: no oracle");
+    assert_eq!(blocked.headers()["retry-after"], "300");
+    hub.clock.advance(chrono::Duration::minutes(5));
+    let freed = guesser.get(hub.url("/api/v1/servers")).header("X-API-Key", common::API_KEY).send().await.unwrap();
+    assert_eq!(freed.status(), StatusCode::OK);
+
+    let login = |key: String| {
+        browser
+            .post(hub.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("api_key={key}"))
+            .send()
+    };
+    for attempt in 1..homelab_hub::throttle::MAX_FAILURES {
+        assert_eq!(login(format!("guess-{attempt}")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = login("guess".into()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "300");
+    assert_eq!(login(common::API_KEY.into()).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 on_both_backends!(
+    failed_authentication_is_throttled_per_address,
     health_answers_503_when_writes_cannot_happen,
     nul_in_a_heartbeat_is_refused_naming_the_field,
     nul_in_other_input_is_refused_naming_the_field,
