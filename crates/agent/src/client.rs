@@ -9,6 +9,9 @@ use crate::config::Auth;
 
 /// The heartbeat endpoint, relative to the hub URL.
 pub const HEARTBEAT_PATH: &str = "/api/v1/agents/heartbeat";
+/// The health check, relative to the hub URL: asked when a heartbeat fails with a hub error, to
+/// tell a hub that is down from one that cannot take this one heartbeat.
+pub const HEALTH_PATH: &str = "/api/v1/system/health";
 /// The registration endpoint, relative to the hub URL.
 pub const CLAIM_PATH: &str = "/api/v1/agents/register/claim";
 
@@ -27,6 +30,11 @@ pub struct TransportError(pub String);
 /// Sends a JSON body; a trait so the sender's logic is tested without a network.
 pub trait Transport {
     fn post_json(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<HttpResponse, TransportError>;
+    /// A plain GET (the health check). Transports that cannot (test doubles) answer as an
+    /// unreachable hub would, which never sets a heartbeat aside.
+    fn get(&self, url: &str) -> Result<HttpResponse, TransportError> {
+        Err(TransportError(format!("GET {url} is not supported by this transport")))
+    }
 }
 
 /// The real transport.
@@ -68,15 +76,24 @@ impl Transport for HttpClient {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let mut response = request.send(body).map_err(|e| TransportError(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_string() {
-            Ok(text) => text,
-            // The status is what matters; an unreadable body only loses detail for the log.
-            Err(e) => format!("(unreadable body: {e})"),
-        };
-        Ok(HttpResponse { status, body })
+        let response = request.send(body).map_err(|e| TransportError(e.to_string()))?;
+        Ok(read_answer(response))
     }
+
+    fn get(&self, url: &str) -> Result<HttpResponse, TransportError> {
+        let response = self.agent.get(url).call().map_err(|e| TransportError(e.to_string()))?;
+        Ok(read_answer(response))
+    }
+}
+
+fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> HttpResponse {
+    let status = response.status().as_u16();
+    let body = match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_string() {
+        Ok(text) => text,
+        // The status is what matters; an unreadable body only loses detail for the log.
+        Err(e) => format!("(unreadable body: {e})"),
+    };
+    HttpResponse { status, body }
 }
 
 /// The authentication headers for `auth` (v1 §6: token + GUID, or the admin key).
@@ -99,8 +116,13 @@ pub enum Outcome {
     /// same answer until a human fixes the credentials or the URL. Nothing is retried until the
     /// next interval, and spooled heartbeats are kept for when it is fixed.
     Refused(String),
-    /// Temporary (connection failure, timeout, 408, 429, 5xx): keep it and try later.
+    /// The hub is unavailable (connection failure, timeout, 408, 429, 502, 503, 504): keep it
+    /// and try later, for as long as the spool's bounds allow.
     Retry(String),
+    /// The hub answered with an error of its own (500 and the other 5xx): perhaps a passing
+    /// fault, perhaps something in this heartbeat it cannot store. Kept and retried, but set
+    /// aside after a few tries while the hub answers otherwise, so it cannot block newer ones.
+    Failed(String),
 }
 
 /// Classifies one attempt.
@@ -116,7 +138,8 @@ pub fn classify(result: &Result<HttpResponse, TransportError>) -> Outcome {
     };
     match status {
         200..=299 => Outcome::Delivered,
-        408 | 429 | 500..=599 => Outcome::Retry(detail()),
+        408 | 429 | 502..=504 => Outcome::Retry(detail()),
+        500..=599 => Outcome::Failed(detail()),
         401 => Outcome::Refused(format!("{} (check api_token and server_guid, or api_key)", detail())),
         403 => Outcome::Refused(detail()),
         404 => Outcome::Refused(format!("{} (is hub_url the hub's address?)", detail())),
@@ -159,8 +182,11 @@ mod tests {
 
     #[test]
     fn temporary_failures_are_kept() {
-        for status in [408, 429, 500, 502, 503, 504] {
+        for status in [408, 429, 502, 503, 504] {
             assert!(matches!(classify(&answer(status, "")), Outcome::Retry(_)), "{status}");
+        }
+        for status in [500, 501, 507] {
+            assert!(matches!(classify(&answer(status, "")), Outcome::Failed(_)), "{status}");
         }
         let outcome = classify(&Err(TransportError("connection refused".into())));
         assert_eq!(outcome, Outcome::Retry("hub unreachable: connection refused".into()));

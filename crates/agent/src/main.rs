@@ -28,11 +28,13 @@ Usage:
 
 Commands:
   run       Send a heartbeat every interval (the default). Heartbeats the hub cannot take now
-            (unreachable, 429, 5xx) are kept in an on-disk spool and replayed in order later.
+            (unreachable, 429, 5xx) are kept in an on-disk spool and replayed in order later;
+            one the hub answers 500 to 5 times while its health check answers is set aside in
+            <spool>/dead-letter so that newer ones flow.
   register  Claim a registration token from the hub's dashboard and write the config file
             (hub_url, server_id, server_guid, api_token; mode 0600).
   check     Collect twice, one second apart (so CPU % is real), and print the heartbeat as JSON.
-            Nothing is sent anywhere.
+            Nothing is sent anywhere. Warns about heartbeats set aside in the dead-letter directory.
 
 Options for run (each overrides HOMELAB_AGENT_<NAME>, which overrides the config file):
   --config PATH      TOML config file [default: /etc/homelab-agent/config.toml]
@@ -229,6 +231,14 @@ fn check(args: CheckArgs) -> ExitCode {
     let root = args.root.map(PathBuf::from).or(settings.root).map_or_else(SystemRoot::host, SystemRoot::under);
     let hostname = settings.hostname.unwrap_or_else(|| hostname_of(&root));
     let state_dir = settings.state_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_DIR));
+    let spool_dir = settings.spool_dir.clone().unwrap_or_else(|| state_dir.join("spool"));
+    let set_aside = homelab_agent::spool::dead_letter_count(&spool_dir);
+    if set_aside > 0 {
+        eprintln!(
+            "warning: {set_aside} heartbeat(s) the hub kept failing on are set aside in {}",
+            spool_dir.join(homelab_agent::spool::DEAD_LETTER_DIR).display()
+        );
+    }
     // Read, never created: check must not leave state behind.
     let stored_guid = std::fs::read_to_string(state_dir.join(homelab_agent::state::GUID_FILE))
         .ok()

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-use crate::client::{HEARTBEAT_PATH, Outcome, Transport, auth_headers, classify};
+use crate::client::{HEALTH_PATH, HEARTBEAT_PATH, Outcome, Transport, auth_headers, classify};
 use crate::config::Auth;
 use crate::spool::{DropReason, Dropped, Spool};
 
@@ -25,7 +25,14 @@ pub struct Report {
     pub rejected: usize,
     /// Whether the fresh heartbeat went to the spool.
     pub spooled: bool,
+    /// Moved to the dead-letter directory: the hub kept failing on them while answering.
+    pub set_aside: usize,
 }
+
+/// How many times a heartbeat may fail with a hub error (500) while the hub's health check
+/// answers, before it is set aside so that newer heartbeats flow. Tries made while the hub is
+/// unavailable do not count: waiting those out is what the spool is for.
+pub const MAX_FAILED_TRIES: u32 = 5;
 
 /// Why replaying the backlog ended.
 enum Drained {
@@ -54,6 +61,10 @@ pub struct Sender<T: Transport> {
     outage: Option<(SystemTime, String)>,
     /// The agent-level refusal in force.
     refused: Option<String>,
+    health_url: String,
+    /// The spool entry at the front that the hub failed on, and how many times it did while
+    /// otherwise answering.
+    failures: Option<(u64, u32)>,
 }
 
 impl<T: Transport> Sender<T> {
@@ -61,6 +72,8 @@ impl<T: Transport> Sender<T> {
         Sender {
             transport,
             url: format!("{}{HEARTBEAT_PATH}", hub_url.trim_end_matches('/')),
+            health_url: format!("{}{HEALTH_PATH}", hub_url.trim_end_matches('/')),
+            failures: None,
             auth,
             server_guid,
             spool,
@@ -93,7 +106,8 @@ impl<T: Transport> Sender<T> {
             Outcome::Delivered => report.delivered += 1,
             Outcome::Rejected(_) => report.rejected += 1,
             Outcome::Refused(_) => {}
-            Outcome::Retry(_) => self.push(&body, now, &mut report),
+            // A hub error on the fresh one: it joins the backlog, where its tries are counted.
+            Outcome::Retry(_) | Outcome::Failed(_) => self.push(&body, now, &mut report),
         }
         report
     }
@@ -122,6 +136,35 @@ impl<T: Transport> Sender<T> {
                 Outcome::Rejected(_) => report.rejected += 1,
                 Outcome::Refused(_) => break Drained::Refused,
                 Outcome::Retry(_) => break Drained::Interrupted,
+                Outcome::Failed(reason) => {
+                    if !self.hub_answers() {
+                        break Drained::Interrupted;
+                    }
+                    let tries = match self.failures {
+                        Some((seq, tries)) if seq == entry.seq => tries + 1,
+                        _ => 1,
+                    };
+                    self.failures = Some((entry.seq, tries));
+                    if tries < MAX_FAILED_TRIES {
+                        break Drained::Interrupted;
+                    }
+                    match self.spool.set_aside_front() {
+                        Ok(place) => {
+                            report.set_aside += 1;
+                            self.failures = None;
+                            let place = place.map_or_else(String::new, |p| p.display().to_string());
+                            error!(
+                                "hub failed {tries} times on one heartbeat while answering otherwise; it is set \
+                                 aside in {place} so that newer ones flow. The hub answered: {reason}"
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            self.log_once(format!("spool: cannot set aside a heartbeat the hub fails on: {e}"));
+                            break Drained::Interrupted;
+                        }
+                    }
+                }
             }
             done += 1;
             if !self.pop() {
@@ -169,6 +212,9 @@ impl<T: Transport> Sender<T> {
             Outcome::Rejected(reason) => {
                 self.log_once(format!("hub rejected a heartbeat, which is dropped: {reason}"));
             }
+            Outcome::Failed(reason) => {
+                self.log_once(format!("hub failed to store a heartbeat, which is kept and retried: {reason}"));
+            }
             Outcome::Refused(reason) => {
                 self.refused = Some(reason.clone());
                 self.log_once(format!(
@@ -179,6 +225,12 @@ impl<T: Transport> Sender<T> {
             }
         }
         outcome
+    }
+
+    /// Whether the hub answers its health check: a hub error on one heartbeat while this
+    /// answers is about that heartbeat, not an outage.
+    fn hub_answers(&self) -> bool {
+        matches!(self.transport.get(&self.health_url), Ok(response) if (200..300).contains(&response.status))
     }
 
     fn push(&mut self, body: &[u8], now: SystemTime, report: &mut Report) {
@@ -261,6 +313,9 @@ mod tests {
     struct Script {
         answers: RefCell<VecDeque<Result<u16, ()>>>,
         sent: RefCell<Vec<Sent>>,
+        /// Answers to the health check; 200 once the script is used up.
+        health: RefCell<VecDeque<Result<u16, ()>>>,
+        health_checks: RefCell<usize>,
     }
 
     impl Transport for &Script {
@@ -272,6 +327,15 @@ mod tests {
             ));
             match self.answers.borrow_mut().pop_front().unwrap_or(Ok(200)) {
                 Ok(status) => Ok(HttpResponse { status, body: format!("{{\"detail\":\"status {status}\"}}") }),
+                Err(()) => Err(TransportError("connection refused".into())),
+            }
+        }
+
+        fn get(&self, url: &str) -> Result<HttpResponse, TransportError> {
+            assert_eq!(url, "http://hub:8080/api/v1/system/health");
+            *self.health_checks.borrow_mut() += 1;
+            match self.health.borrow_mut().pop_front().unwrap_or(Ok(200)) {
+                Ok(status) => Ok(HttpResponse { status, body: String::new() }),
                 Err(()) => Err(TransportError("connection refused".into())),
             }
         }
@@ -307,7 +371,7 @@ mod tests {
         let script = Script::default();
         let mut s = sender(&script, dir.path());
         let report = s.deliver(b"hb0".to_vec(), at(0), &never);
-        assert_eq!(report, Report { delivered: 1, rejected: 0, spooled: false });
+        assert_eq!(report, Report { delivered: 1, rejected: 0, spooled: false, set_aside: 0 });
         let sent = script.sent.borrow();
         assert_eq!(sent[0].0, "http://hub:8080/api/v1/agents/heartbeat");
         assert_eq!(sent[0].1, vec![("x-agent-token".into(), "tok".into()), ("x-server-guid".into(), "guid".into())]);
@@ -327,7 +391,7 @@ mod tests {
         assert_eq!(script.take_bodies(), vec!["hb0", "hb0", "hb0"]);
         assert_eq!(s.spool().len(), 3);
         let report = s.deliver(b"hb3".to_vec(), at(180), &never);
-        assert_eq!(report, Report { delivered: 4, rejected: 0, spooled: false });
+        assert_eq!(report, Report { delivered: 4, rejected: 0, spooled: false, set_aside: 0 });
         assert_eq!(script.take_bodies(), vec!["hb0", "hb1", "hb2", "hb3"]);
         assert!(s.spool().is_empty());
     }
@@ -359,7 +423,7 @@ mod tests {
         script.take_bodies();
         script.answer(&[Ok(422), Ok(200), Ok(422)]);
         let report = s.deliver(b"hb2".to_vec(), at(2), &never);
-        assert_eq!(report, Report { delivered: 1, rejected: 2, spooled: false });
+        assert_eq!(report, Report { delivered: 1, rejected: 2, spooled: false, set_aside: 0 });
         assert_eq!(script.take_bodies(), vec!["hb0", "hb1", "hb2"]);
         assert!(s.spool().is_empty());
     }
@@ -387,6 +451,62 @@ mod tests {
         script.answer(&[Ok(409)]);
         assert_eq!(s.deliver(b"hb4".to_vec(), at(4), &never), Report::default());
         assert!(s.spool().is_empty());
+    }
+
+    #[test]
+    fn a_heartbeat_the_hub_keeps_failing_on_is_set_aside_while_the_hub_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Script::default();
+        let mut s = sender(&script, dir.path());
+        // hb1 cannot be stored (a 500 every time); the hub otherwise answers. Its first failure,
+        // as the fresh heartbeat, spools it; the tries from the spool are counted.
+        for round in 1..=MAX_FAILED_TRIES {
+            script.answer(&[Ok(500)]);
+            let report = s.deliver(format!("hb{round}").into_bytes(), at(u64::from(round)), &never);
+            assert_eq!(report.set_aside, 0, "round {round}");
+        }
+        assert!(script.take_bodies().iter().all(|body| body == "hb1"), "nothing overtook it");
+        assert_eq!(s.spool().len(), MAX_FAILED_TRIES as usize);
+        script.answer(&[Ok(500)]);
+        let report = s.deliver(b"fresh".to_vec(), at(100), &never);
+        assert_eq!(report.set_aside, 1);
+        assert_eq!(report.delivered, MAX_FAILED_TRIES as usize, "the newer backlog and the fresh one flow");
+        assert!(s.spool().is_empty());
+        assert_eq!(crate::spool::dead_letter_count(dir.path()), 1);
+        let aside = std::fs::read_dir(dir.path().join(crate::spool::DEAD_LETTER_DIR)).unwrap().next().unwrap().unwrap();
+        assert_eq!(std::fs::read(aside.path()).unwrap(), b"hb1", "kept as sent");
+        // It is not replayed after a restart either.
+        drop(s);
+        let mut s = sender(&script, dir.path());
+        script.take_bodies();
+        s.deliver(b"later".to_vec(), at(200), &never);
+        assert_eq!(script.take_bodies(), vec!["later"]);
+    }
+
+    #[test]
+    fn an_unavailable_hub_never_sets_anything_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Script::default();
+        let mut s = sender(&script, dir.path());
+        // Unavailable answers are not even a reason to ask the health check.
+        for (round, answer) in
+            [Err(()), Ok(502), Ok(503), Ok(504), Ok(429), Ok(408)].into_iter().cycle().take(30).enumerate()
+        {
+            script.answer(&[answer]);
+            assert_eq!(s.deliver(format!("hb{round}").into_bytes(), at(round as u64), &never).set_aside, 0);
+        }
+        assert_eq!(*script.health_checks.borrow(), 0);
+        // A 500 while the health check fails too (or says 503) is an outage, not this heartbeat.
+        for round in 30..50 {
+            script.answer(&[Ok(500)]);
+            script.health.borrow_mut().push_back(if round % 2 == 0 { Err(()) } else { Ok(503) });
+            assert_eq!(s.deliver(format!("hb{round}").into_bytes(), at(round), &never).set_aside, 0);
+        }
+        assert_eq!(s.spool().len(), 50);
+        assert_eq!(crate::spool::dead_letter_count(dir.path()), 0);
+        let report = s.deliver(b"back".to_vec(), at(60), &never);
+        assert_eq!((report.delivered, report.set_aside), (51, 0));
+        assert_eq!(script.take_bodies()[30..33], ["hb0", "hb0", "hb0"], "the oldest was still first");
     }
 
     #[test]

@@ -20,6 +20,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::state::sync_dir;
 
+/// Where heartbeats the hub kept failing on are set aside, inside the spool directory (which
+/// `open` does not replay: only files named like entries are).
+pub const DEAD_LETTER_DIR: &str = "dead-letter";
+
+/// How many heartbeats are set aside in the spool at `dir` (for `homelabcmd-agent check`).
+pub fn dead_letter_count(dir: &Path) -> usize {
+    fs::read_dir(dir.join(DEAD_LETTER_DIR))
+        .map(|items| {
+            items.filter_map(Result::ok).filter(|i| parse_name(&i.file_name().to_string_lossy()).is_some()).count()
+        })
+        .unwrap_or(0)
+}
+
 /// Bounds of the spool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpoolLimits {
@@ -212,6 +225,20 @@ impl Spool {
     /// Removes the oldest entry, after the hub acknowledged it (or it was rejected for good).
     pub fn pop_front(&mut self) -> Result<Option<Entry>, SpoolError> {
         self.remove_front()
+    }
+
+    /// Moves the oldest entry into [`DEAD_LETTER_DIR`], out of the replay order, and returns
+    /// where it now is: the hub keeps failing on it while it takes others, so it must not hold
+    /// back newer heartbeats, yet it is kept for a person to look at (or send again by hand).
+    pub fn set_aside_front(&mut self) -> Result<Option<PathBuf>, SpoolError> {
+        let Some(front) = self.front() else { return Ok(None) };
+        let aside = self.dir.join(DEAD_LETTER_DIR);
+        fs::create_dir_all(&aside).map_err(spool_error(&aside))?;
+        let target = aside.join(file_name(&front));
+        fs::rename(self.path_of(&front), &target).map_err(spool_error(&target))?;
+        sync_dir(&self.dir).map_err(spool_error(&self.dir))?;
+        self.forget_front();
+        Ok(Some(target))
     }
 
     fn remove_front(&mut self) -> Result<Option<Entry>, SpoolError> {

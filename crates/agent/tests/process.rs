@@ -91,6 +91,8 @@ fn serve(stream: TcpStream, status: &AtomicU16, seen: &Mutex<Vec<Seen>>) {
             "config_yaml": "monitored_services:\n  - cron\n", "error": null
         });
         (200, answer.to_string())
+    } else if path == "/api/v1/system/health" {
+        (200, r#"{"status":"healthy"}"#.to_owned())
     } else {
         let code = status.load(Ordering::SeqCst);
         (code, r#"{"status":"ok","server_registered":false,"pending_commands":[],"results_acknowledged":[]}"#.into())
@@ -262,4 +264,51 @@ fn without_a_token_the_guid_is_made_once_and_kept() {
     }
     assert_eq!(guids[0], guids[1], "one GUID across restarts");
     assert_eq!(std::fs::read_to_string(state.join("guid")).unwrap().trim(), guids[0]);
+}
+
+/// A heartbeat the hub answers 500 to while its health check answers is set aside after a few
+/// tries, so that newer heartbeats flow, and `check` counts what was set aside.
+#[test]
+fn heartbeats_the_hub_keeps_failing_on_are_set_aside_and_counted_by_check() {
+    let hub = StandIn::start();
+    hub.status.store(500, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let (empty, state_arg) = (empty.to_str().unwrap(), state.to_str().unwrap());
+    let args = [
+        "--hub",
+        &hub.url,
+        "--api-key",
+        "admin-key",
+        "--server-id",
+        "failing",
+        "--interval-ms",
+        "50",
+        "--no-packages",
+        "--config",
+        empty,
+        "--state-dir",
+        state_arg,
+    ];
+    let child = agent(&args).spawn().unwrap();
+    let aside = state.join("spool/dead-letter");
+    wait_for("a heartbeat set aside", Duration::from_secs(60), || !spooled(&aside).is_empty());
+    hub.status.store(200, Ordering::SeqCst);
+    wait_for("newer heartbeats delivered", Duration::from_secs(30), || !hub.heartbeats(200).is_empty());
+    kill(child);
+    let set_aside = spooled(&aside);
+    let first_failed = hub.heartbeats(500)[0].body["timestamp"].clone();
+    let body: serde_json::Value = serde_json::from_slice(&std::fs::read(aside.join(&set_aside[0])).unwrap()).unwrap();
+    assert_eq!(body["timestamp"], first_failed, "the oldest is the one set aside");
+
+    let output = agent(&["check", "--config", empty])
+        .env("HOMELAB_AGENT_STATE_DIR", state_arg)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!("{} heartbeat(s) the hub kept failing on are set aside", set_aside.len());
+    assert!(stderr.contains(&expected), "{stderr}");
 }

@@ -195,6 +195,14 @@ impl HeartbeatRequest {
     /// Checks every v1 constraint (with the v1 defects fixed: service CPU may exceed 100 %),
     /// plus a bound on clock skew relative to the hub's `now`.
     pub fn validate(&self, now: Timestamp) -> Result<(), ValidationErrors> {
+        self.validate_kept(now, None)
+    }
+
+    /// [`HeartbeatRequest::validate`], also refusing a timestamp older than `history_from`, the
+    /// oldest instant the hub keeps history for: such a heartbeat would be answered 200 and
+    /// stored nowhere (the next retention run deletes it), which tells the agent nothing about
+    /// its clock.
+    pub fn validate_kept(&self, now: Timestamp, history_from: Option<Timestamp>) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("body");
         if let Some(guid) = self.server_guid.as_ref().filter(|guid| !is_uuid_v4(guid)) {
             v.custom(
@@ -213,6 +221,17 @@ impl HeartbeatRequest {
                 "datetime_future",
                 &format!(
                     "is {skew} s ahead of the hub clock (at most {MAX_CLOCK_SKEW_SECONDS} s allowed); check the agent's time synchronisation"
+                ),
+                time::format(&self.timestamp).into(),
+            );
+        }
+        if let Some(from) = history_from.filter(|from| self.timestamp < *from) {
+            v.custom(
+                "timestamp",
+                "datetime_past",
+                &format!(
+                    "is before {}, older than the history the hub keeps; check the agent's clock",
+                    time::format(&from)
                 ),
                 time::format(&self.timestamp).into(),
             );
@@ -358,5 +377,20 @@ mod tests {
         assert_eq!(hb.validate(now()).unwrap_err().0[0].kind, "datetime_future");
         hb.timestamp = time::parse("2026-01-18T12:00:00Z").unwrap();
         hb.validate(now()).unwrap();
+    }
+
+    #[test]
+    fn timestamps_older_than_the_kept_history_are_rejected() {
+        let from = time::parse("2024-01-19T12:00:00Z").unwrap();
+        let mut hb = parse(r#"{"server_id":"a","hostname":"a","timestamp":"2024-01-19T12:00:00Z"}"#);
+        hb.validate_kept(now(), Some(from)).unwrap();
+        for old in ["2024-01-19T11:59:59.999Z", "1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z"] {
+            hb.timestamp = time::parse(old).unwrap();
+            let errors = hb.validate_kept(now(), Some(from)).unwrap_err().0;
+            assert_eq!(
+                (errors[0].kind.as_str(), errors[0].msg.split(':').next()),
+                ("datetime_past", Some("timestamp"))
+            );
+        }
     }
 }

@@ -25,6 +25,34 @@ pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// The client's address, as the connection saw it (a reverse proxy's own address behind one).
+pub fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// Runs one credential check under the per-address throttle: a blocked address is answered 429
+/// without a check; a failure is counted (and may block), a success clears the record.
+pub fn throttled<T>(
+    state: &AppState,
+    address: Option<std::net::IpAddr>,
+    check: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let Some(address) = address else { return check() };
+    let now = state.clock.now();
+    state.auth_throttle.check(address, now).map_err(ApiError::TooManyAttempts)?;
+    match check() {
+        Ok(value) => {
+            state.auth_throttle.succeeded(address);
+            Ok(value)
+        }
+        Err(ApiError::Unauthorized(message)) => {
+            state.auth_throttle.failed(address, now).map_err(ApiError::TooManyAttempts)?;
+            Err(ApiError::Unauthorized(message))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
@@ -37,10 +65,10 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match header(parts, API_KEY_HEADER) {
+        throttled(state, peer(parts), || match header(parts, API_KEY_HEADER) {
             Some(key) if secrets_equal(key.as_bytes(), state.config.api_key.as_bytes()) => Ok(AdminAuth(())),
             _ => Err(ApiError::Unauthorized("Invalid or missing API key")),
-        }
+        })
     }
 }
 
@@ -59,17 +87,17 @@ impl FromRequestParts<AppState> for AgentAuth {
             // No fallback to the API key once agent headers are sent (as in v1).
             let credential = state.store.active_credential(guid).await?;
             let presented = sha256_hex(token);
-            return match credential {
+            return throttled(state, peer(parts), || match credential {
                 Some(credential) if secrets_equal(presented.as_bytes(), credential.token_hash.as_bytes()) => {
                     Ok(AgentAuth::Agent { server_guid: credential.server_guid })
                 }
                 _ => Err(ApiError::Unauthorized("Invalid agent token or server GUID")),
-            };
+            });
         }
-        match header(parts, API_KEY_HEADER) {
+        throttled(state, peer(parts), || match header(parts, API_KEY_HEADER) {
             Some(key) if secrets_equal(key.as_bytes(), state.config.api_key.as_bytes()) => Ok(AgentAuth::AdminKey),
             _ => Err(ApiError::Unauthorized("Invalid or missing authentication")),
-        }
+        })
     }
 }
 

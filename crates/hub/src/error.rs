@@ -30,6 +30,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// Too many failed authentications from this address: wait this many seconds.
+    #[error("too many failed authentication attempts from this address; retry in {0} s")]
+    TooManyAttempts(u64),
     /// Stored settings that cannot be read: a 500 that says which, so the admin can repair it.
     #[error("{0}")]
     StoredDataUnreadable(String),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::StoredDataUnreadable(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Plain { status, .. } => *status,
         }
@@ -91,6 +95,7 @@ impl ApiError {
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            ApiError::TooManyAttempts(_) => "TOO_MANY_ATTEMPTS",
             ApiError::StoredDataUnreadable(_) => "STORED_DATA_UNREADABLE",
             ApiError::Internal(_) => "INTERNAL_ERROR",
             ApiError::Plain { .. } => "ERROR",
@@ -163,6 +168,16 @@ impl IntoResponse for ApiError {
                 };
                 (status, Json(body)).into_response()
             }
+            ApiError::ServiceUnavailable(message) => {
+                // Agents spool and retry on 503; tell them (and proxies) when.
+                let body = ErrorBody { detail: ErrorDetail { code: "SERVICE_UNAVAILABLE".into(), message } };
+                (status, [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS)], Json(body)).into_response()
+            }
+            ApiError::TooManyAttempts(seconds) => {
+                let message = ApiError::TooManyAttempts(seconds).to_string();
+                let body = ErrorBody { detail: ErrorDetail { code: "TOO_MANY_ATTEMPTS".into(), message } };
+                (status, [(axum::http::header::RETRY_AFTER, seconds.to_string())], Json(body)).into_response()
+            }
             other => {
                 let body = ErrorBody { detail: ErrorDetail { code: other.code().into(), message: other.to_string() } };
                 (status, Json(body)).into_response()
@@ -172,3 +187,19 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a 503 asks clients to wait: long enough for a queue of writes to drain, short enough
+/// that an agent's next interval is not missed.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_answers_say_when_to_retry() {
+        let response = ApiError::from(ServiceError::from(StoreError::Overloaded("queue full".into()))).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], RETRY_AFTER_SECONDS);
+    }
+}

@@ -29,32 +29,101 @@ fn path_to_loc(root: &str, path: &serde_path_to_error::Path) -> Vec<LocSegment> 
     loc
 }
 
+/// The one kind of valid JSON text the hub cannot keep: PostgreSQL's `TEXT` has no NUL, and a
+/// NUL in a host, service or package name is a collector's fault, not data worth keeping. Both
+/// backends refuse it the same way (422 naming the field) rather than store it on one only.
+const NUL_KIND: &str = "string_nul_character";
+const NUL_DETAIL: &str = "may not contain a NUL character (U+0000)";
+
+/// Every place in `value` holding a NUL, keys included, as `loc` paths under `root`.
+fn nul_locations(value: &serde_json::Value, loc: &mut Vec<LocSegment>, found: &mut Vec<FieldError>) {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => {
+            found.push(FieldError::new(NUL_KIND, loc.clone(), NUL_DETAIL, value.clone()));
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                loc.push(LocSegment::Index(index));
+                nul_locations(item, loc, found);
+                loc.pop();
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                loc.push(LocSegment::Key(key.clone()));
+                if key.contains('\0') {
+                    found.push(FieldError::new(NUL_KIND, loc.clone(), NUL_DETAIL, serde_json::Value::Null));
+                } else {
+                    nul_locations(item, loc, found);
+                }
+                loc.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Refuses a body with a NUL anywhere. JSON can only carry one escaped (`\u0000`), so bodies
+/// without that sequence (nearly all) cost one scan and are never parsed twice.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
+    let mut found = Vec::new();
+    nul_locations(&value, &mut vec![LocSegment::from("body")], &mut found);
+    if found.is_empty() { Ok(()) } else { Err(ApiError::Validation(ValidationErrors(found))) }
+}
+
 /// Parses JSON, reporting where it failed. Valid bodies (nearly all) take the plain parser;
 /// only a failed one is parsed again with path tracking, which costs on every field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    refuse_nul(bytes)?;
+    // A body with a list in it may have one where an object belongs, which serde's derived
+    // structs would take; such bodies are read strictly (about twice the cost of a plain parse).
+    if bytes.contains(&b'[') {
+        if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            return serde_path_to_error::deserialize(crate::strict_json::Strict(&tree)).map_err(json_error);
+        }
+    } else if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let inner = error.inner();
-        let (kind, loc) = if inner.is_syntax() || inner.is_eof() {
-            ("json_invalid", vec![LocSegment::from("body"), LocSegment::Index(inner.column())])
-        } else if inner.to_string().starts_with("missing field") {
-            let field = inner.to_string().split('`').nth(1).unwrap_or_default().to_owned();
-            let mut loc = path_to_loc("body", error.path());
-            if !field.is_empty() {
-                loc.push(LocSegment::Key(field));
-            }
-            ("missing", loc)
-        } else {
-            ("type_error", path_to_loc("body", error.path()))
-        };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    // The path-tracking parse stops after the value; what follows it (`{…}garbage`) is an error.
+    deserializer.end().map_err(|inner| {
+        let loc = vec![LocSegment::from("body"), LocSegment::Index(inner.column())];
         let detail = inner.to_string();
-        let detail = detail.split(" at line ").next().unwrap_or(&detail);
-        let detail = if kind == "missing" { "field required" } else { detail };
-        ApiError::Validation(ValidationErrors(vec![FieldError::new(kind, loc, detail, serde_json::Value::Null)]))
-    })
+        let detail = detail.split(" at line ").next().unwrap_or(&detail).to_owned();
+        ApiError::Validation(ValidationErrors(vec![FieldError::new(
+            "json_invalid",
+            loc,
+            &detail,
+            serde_json::Value::Null,
+        )]))
+    })?;
+    Ok(value)
+}
+
+/// A parse error as a v1 422 naming where it happened.
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = error.inner();
+    let (kind, loc) = if inner.is_syntax() || inner.is_eof() {
+        ("json_invalid", vec![LocSegment::from("body"), LocSegment::Index(inner.column())])
+    } else if inner.to_string().starts_with("missing field") {
+        let field = inner.to_string().split('`').nth(1).unwrap_or_default().to_owned();
+        let mut loc = path_to_loc("body", error.path());
+        if !field.is_empty() {
+            loc.push(LocSegment::Key(field));
+        }
+        ("missing", loc)
+    } else {
+        ("type_error", path_to_loc("body", error.path()))
+    };
+    let detail = inner.to_string();
+    let detail = detail.split(" at line ").next().unwrap_or(&detail);
+    let detail = if kind == "missing" { "field required" } else { detail };
+    ApiError::Validation(ValidationErrors(vec![FieldError::new(kind, loc, detail, serde_json::Value::Null)]))
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -88,6 +157,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        let nul: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(key, value)| key.contains('\0') || value.contains('\0'))
+            .map(|(key, value)| {
+                let loc = vec![LocSegment::from("query"), LocSegment::Key(key.replace('\0', "\\u0000"))];
+                FieldError::new(NUL_KIND, loc, NUL_DETAIL, serde_json::Value::String(value.into_owned()))
+            })
+            .collect();
+        if !nul.is_empty() {
+            return Err(ApiError::Validation(ValidationErrors(nul)));
+        }
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|error| {
             let message = error.inner().to_string();
@@ -128,6 +207,19 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         use axum::extract::path::ErrorKind;
         use axum::extract::rejection::PathRejection;
 
+        if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
+            let nul: Vec<FieldError> = raw
+                .iter()
+                .filter(|(_, value)| value.contains('\0'))
+                .map(|(key, value)| {
+                    let loc = vec![LocSegment::from("path"), LocSegment::from(key)];
+                    FieldError::new(NUL_KIND, loc, NUL_DETAIL, value.into())
+                })
+                .collect();
+            if !nul.is_empty() {
+                return Err(ApiError::Validation(ValidationErrors(nul)));
+            }
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
             Err(PathRejection::FailedToDeserializePathParams(error)) => {

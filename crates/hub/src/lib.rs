@@ -8,9 +8,12 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod listen;
 pub mod notify;
 pub mod service;
 pub mod state;
+pub mod strict_json;
+pub mod throttle;
 pub mod tokens;
 pub mod web;
 
@@ -101,6 +104,7 @@ pub async fn serve_with(
         web: web::WebState::new(),
         outbox: jobs::outbox::OutboxSignal::default(),
         watching_since,
+        auth_throttle: Arc::default(),
     };
     if let Err(error) = service::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");
@@ -112,8 +116,10 @@ pub async fn serve_with(
         shutdown.await;
         web.close();
     };
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(HubError::Serve);
+    let limits = listen::Limits::for_this_process();
+    tracing::info!(max_connections = limits.max_connections, "serving");
+    listen::serve(listener, app(state), limits, shutdown).await;
+    let result = Ok(());
     workers.stop(jobs::worker::EXIT_DEADLINE).await;
     store.close().await;
     tracing::info!("hub stopped; all acknowledged writes are committed");

@@ -109,6 +109,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              Set HOMELAB_CMD_API_KEY to a secret of your own."
         );
     }
+    match homelab_hub::listen::raise_open_file_limit() {
+        Some(files) => tracing::info!(open_files = files, "open-file limit"),
+        None => tracing::warn!("cannot read the open-file limit"),
+    }
     tracing::info!(database = %homelab_store::redact_url(&config.database_url), "opening the database");
     let store = homelab_hub::open_store(&config).await?;
     let listener = homelab_hub::bind(&config).await?;

@@ -26,6 +26,8 @@ pub struct AppState {
     /// When this hub started watching, if it had been down for longer than a heartbeat interval
     /// before: machines then get a grace period before silence counts ([`Silence`]).
     pub watching_since: Option<Timestamp>,
+    /// Failed authentication per client address (API key, agent token, dashboard login).
+    pub auth_throttle: Arc<crate::throttle::AuthThrottle>,
 }
 
 impl AppState {

@@ -65,6 +65,17 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+/// Refuses text with a NUL before it reaches a backend: PostgreSQL cannot store or even compare
+/// it (a 500 from deep in a transaction), SQLite would keep it. Refusing on both keeps them alike
+/// and is the last line behind the API's own field-named check, for input that arrives another
+/// way (a dashboard form, a path the API does not extract).
+pub(crate) fn check_storable(params: &[Value]) -> StoreResult<()> {
+    if params.iter().any(|p| matches!(p, Value::Text(text) if text.contains('\0'))) {
+        return Err(StoreError::Rejected("text containing a NUL character (U+0000) cannot be stored".into()));
+    }
+    Ok(())
+}
+
 /// One result row; getters convert between the backends' representations (SQLite stores
 /// booleans as integers, PostgreSQL as `BOOLEAN`).
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +192,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Runs `work` on a connection that sees committed data.
     async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T>;
+
+    /// Whether writes can happen now (SQLite: its writer thread is running). Reads may still
+    /// succeed when this fails, so the health check asks both.
+    fn writable(&self) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Drains queued writes; later writes fail with [`StoreError::Closed`].
     async fn close(&self);

@@ -30,6 +30,12 @@ pub enum StoreError {
     /// The database failed; details are for logs, not for API clients.
     #[error("database error: {0}")]
     Database(String),
+    /// More writes are waiting than the store takes on (SQLite's queue is full, or no PostgreSQL
+    /// connection freed up in time): the caller should retry later (503 with `Retry-After`).
+    /// Shedding early keeps memory and latency bounded in a reconnect storm, when thousands of
+    /// agents replay their spools at once, and agents spool what is shed.
+    #[error("{0}")]
+    Overloaded(String),
     /// The store was closed (the hub is shutting down).
     #[error("the store is shutting down")]
     Closed,

@@ -48,7 +48,7 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and the health endpoint.
     fn backend_name(&self) -> &'static str;
 
-    /// Cheap liveness probe (`SELECT 1`).
+    /// Cheap liveness probe: `SELECT 1`, and whether writes can happen (SQLite's writer thread).
     async fn ping(&self) -> StoreResult<()>;
 
     /// Waits for queued writes to commit, then refuses new ones. Called on shutdown.
@@ -275,14 +275,37 @@ pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Arc<dyn Store
 pub struct OpenOptions {
     /// Most heartbeats committed in one SQLite transaction.
     pub max_batch: usize,
+    /// Most writes waiting for SQLite's writer; past it writes are shed (`Overloaded`).
+    pub max_queue: usize,
     /// PostgreSQL pool size.
     pub pool_size: usize,
+    /// Longest wait for a PostgreSQL connection before a unit is shed (`Overloaded`).
+    pub pool_wait: std::time::Duration,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { max_batch: 512, pool_size: 16 }
+        // 4 096 queued heartbeats are about half a second of SQLite's group-committed ingest.
+        OpenOptions { max_batch: 512, max_queue: 4096, pool_size: 16, pool_wait: std::time::Duration::from_secs(5) }
     }
+}
+
+/// Writes shed since the process started (both backends), for the health check and logs.
+static WRITES_SHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many writes were shed because the store was saturated.
+pub fn writes_shed() -> u64 {
+    WRITES_SHED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts one shed write and logs it: the first of a streak at once, then every thousandth,
+/// so that shedding is never silent and never floods the log.
+pub(crate) fn shed(why: &str) -> StoreError {
+    let total = WRITES_SHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if total % 1000 == 1 {
+        tracing::warn!(total, "store saturated, shedding writes (answered 503 with Retry-After): {why}");
+    }
+    StoreError::Overloaded(format!("the hub is saturated ({why}); retry shortly"))
 }
 
 /// Hides the password of a database URL for logs and error messages.

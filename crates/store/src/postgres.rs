@@ -77,6 +77,7 @@ struct PgConn<'a>(Transaction<'a>);
 
 impl PgConn<'_> {
     async fn run(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<tokio_postgres::Row>> {
+        crate::backend::check_storable(params)?;
         let statement = self.0.prepare_cached(sql).await?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         Ok(self.0.query(&statement, &params).await?)
@@ -94,6 +95,7 @@ impl Conn for PgConn<'_> {
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
+        crate::backend::check_storable(params)?;
         let statement = self.0.prepare_cached(sql).await?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         Ok(self.0.execute(&statement, &params).await?)
@@ -108,7 +110,13 @@ impl Conn for PgConn<'_> {
 }
 
 fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
-    StoreError::Database(format!("PostgreSQL connection pool: {error}"))
+    match error {
+        deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+            crate::shed("no PostgreSQL connection became free in time")
+        }
+        deadpool_postgres::PoolError::Closed => StoreError::Closed,
+        other => StoreError::Database(format!("PostgreSQL connection pool: {other}")),
+    }
 }
 
 /// PostgreSQL through a pool of connections.
@@ -124,6 +132,8 @@ impl PostgresBackend {
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
+            .wait_timeout(Some(options.pool_wait))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Config(format!("cannot build the PostgreSQL pool: {e}")))?;
         let backend = PostgresBackend { pool };
@@ -219,5 +229,48 @@ impl Backend for PostgresBackend {
 
     async fn close(&self) {
         self.pool.close();
+    }
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::backend::work;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_for_a_connection_is_bounded_and_the_unit_shed() {
+        let Some(cluster) = crate::testing::postgres_cluster() else { return };
+        let url = cluster.create_database().await.unwrap();
+        let options = OpenOptions { pool_size: 1, pool_wait: Duration::from_millis(200), ..OpenOptions::default() };
+        let backend = Arc::new(PostgresBackend::open(&url, &options).await.unwrap());
+        // A unit that holds the only connection until released.
+        let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let held = tokio::spawn({
+            let backend = Arc::clone(&backend);
+            async move {
+                backend
+                    .write(work(move |_conn| {
+                        Box::pin(async move {
+                            let _ = started.send(());
+                            let _ = released.await;
+                            Ok(())
+                        })
+                    }))
+                    .await
+            }
+        });
+        has_started.await.unwrap();
+        let before = crate::writes_shed();
+        let shed =
+            backend.write(work(|conn| Box::pin(async move { conn.execute("SELECT 1", &[]).await.map(|_| ()) }))).await;
+        assert!(matches!(shed, Err(StoreError::Overloaded(_))), "{shed:?}");
+        assert!(crate::writes_shed() > before, "counted");
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        backend.close().await;
     }
 }

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
@@ -76,16 +76,23 @@ fn sqlite_placeholders(sql: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| sql.to_owned())
 }
 
-struct SqliteConn(Connection);
+struct SqliteConn(Connection, Poison);
+
+/// Set when a unit's savepoint could not be rolled back: its changes may be in the transaction,
+/// so the whole batch must be rolled back instead of committed.
+#[derive(Default)]
+struct Poison(Option<String>);
 
 #[async_trait]
 impl Conn for SqliteConn {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
+        crate::backend::check_storable(params)?;
         let mut statement = self.0.prepare_cached(&sqlite_placeholders(sql))?;
         Ok(statement.execute(rusqlite::params_from_iter(params.iter()))? as u64)
     }
 
     async fn query(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<Row>> {
+        crate::backend::check_storable(params)?;
         let mut statement = self.0.prepare_cached(&sqlite_placeholders(sql))?;
         let columns = statement.column_count();
         let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
@@ -116,14 +123,31 @@ fn run_now<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
     }
 }
 
-/// Runs `work` inside a savepoint so that its failure undoes only its own changes.
+/// Runs `work` inside a savepoint so that its failure undoes only its own changes. A panic in
+/// `work` is its failure like any other: the writer thread must outlive every unit, or every
+/// later write would fail while reads still succeed. When the savepoint cannot be rolled back,
+/// the batch is poisoned (see [`Poison`]); the savepoint is released either way, so the next
+/// unit does not nest inside it.
 fn in_savepoint<T>(conn: &mut SqliteConn, work: Work<T>) -> StoreResult<T> {
     conn.0.prepare_cached("SAVEPOINT unit")?.execute([])?;
-    let result = run_now(work(conn));
-    if result.is_err() {
-        conn.0.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_now(work(conn))));
+    let result = outcome.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a store operation panicked; its changes are rolled back");
+        Err(StoreError::Database(format!("a store operation panicked: {what}")))
+    });
+    if result.is_err()
+        && let Err(error) = conn.0.prepare_cached("ROLLBACK TO unit").and_then(|mut s| s.execute([]))
+    {
+        conn.1.0 = Some(format!("a failed unit could not be rolled back: {error}"));
     }
-    conn.0.prepare_cached("RELEASE unit")?.execute([])?;
+    if let Err(error) = conn.0.prepare_cached("RELEASE unit").and_then(|mut s| s.execute([])) {
+        conn.1.0.get_or_insert(format!("a unit's savepoint could not be released: {error}"));
+    }
     result
 }
 
@@ -142,7 +166,7 @@ fn open_connection(path: &Path, flags: OpenFlags) -> StoreResult<SqliteConn> {
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -4000; PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
-    Ok(SqliteConn(conn))
+    Ok(SqliteConn(conn, Poison::default()))
 }
 
 /// Applies the migrations up to and including `up_to` that are not applied yet.
@@ -188,9 +212,12 @@ fn writer_loop(mut conn: SqliteConn, jobs: Receiver<Job>, max_batch: usize) {
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(Some(&mut conn))).collect();
-        let commit = conn.0.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let commit = match conn.1.0.take() {
+            Some(poisoned) => Err(poisoned),
+            None => conn.0.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        };
         if let Err(message) = &commit {
-            tracing::error!(%message, "SQLite commit failed; the batch was rolled back");
+            tracing::error!(%message, "SQLite batch not committed; it was rolled back");
             let _ = conn.0.execute_batch("ROLLBACK");
         }
         for complete in completions {
@@ -228,7 +255,7 @@ fn checkpoint_loop(path: &Path, stop: &Receiver<()>) {
 /// SQLite behind a single group-committing writer and a pool of readers.
 pub struct SqliteBackend {
     path: PathBuf,
-    jobs: Mutex<Option<Sender<Job>>>,
+    jobs: Mutex<Option<SyncSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Dropping it stops the checkpointer.
     stop_checkpoints: Mutex<Option<Sender<()>>>,
@@ -241,6 +268,7 @@ impl SqliteBackend {
     pub async fn open(path: &Path, options: &OpenOptions) -> StoreResult<Self> {
         let path = path.to_owned();
         let max_batch = options.max_batch.max(1);
+        let max_queue = options.max_queue.max(1);
         let (conn, jobs, receiver) = tokio::task::spawn_blocking({
             let path = path.clone();
             move || -> StoreResult<_> {
@@ -255,7 +283,7 @@ impl SqliteBackend {
                 // open_connection), more for the writer, whose hot pages are the index leaves of
                 // recent samples.
                 conn.0.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -16000;")?;
-                let (jobs, receiver) = mpsc::channel::<Job>();
+                let (jobs, receiver) = mpsc::sync_channel::<Job>(max_queue);
                 Ok((conn, jobs, receiver))
             }
         })
@@ -316,9 +344,18 @@ impl Backend for SqliteBackend {
         });
         {
             let jobs = self.jobs.lock().map_err(|_| StoreError::Closed)?;
-            jobs.as_ref().ok_or(StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
+            match jobs.as_ref().ok_or(StoreError::Closed)?.try_send(job) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => return Err(crate::shed("the SQLite write queue is full")),
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+            }
         }
         answered.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn writable(&self) -> StoreResult<()> {
+        let running = self.writer.lock().ok().is_some_and(|w| w.as_ref().is_some_and(|h| !h.is_finished()));
+        if running { Ok(()) } else { Err(StoreError::Database("the SQLite writer has stopped".into())) }
     }
 
     async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T> {
@@ -376,6 +413,122 @@ mod tests {
         assert_eq!(path_from_url("sqlite:///var/lib/h.db?mode=rwc"), Some(PathBuf::from("/var/lib/h.db")));
         assert_eq!(path_from_url("postgres://x"), None);
         assert_eq!(path_from_url("sqlite://"), None);
+    }
+
+    fn insert(name: &'static str) -> Work<()> {
+        crate::backend::work(move |conn| {
+            Box::pin(async move {
+                conn.execute("INSERT INTO servers_probe (name) VALUES ($1)", &[name.into()]).await.map(|_| ())
+            })
+        })
+    }
+
+    async fn probe_backend(dir: &Path) -> SqliteBackend {
+        let backend = SqliteBackend::open(&dir.join("probe.db"), &OpenOptions::default()).await.unwrap();
+        backend
+            .write(crate::backend::work(|conn| {
+                Box::pin(async move { conn.execute("CREATE TABLE servers_probe (name TEXT)", &[]).await.map(|_| ()) })
+            }))
+            .await
+            .unwrap();
+        backend
+    }
+
+    async fn names(backend: &SqliteBackend) -> Vec<String> {
+        backend
+            .read(crate::backend::work(|conn| {
+                Box::pin(async move {
+                    let rows = conn.query("SELECT name FROM servers_probe ORDER BY name", &[]).await?;
+                    rows.iter().map(|r| r.str(0)).collect()
+                })
+            }))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_unit_rolls_back_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = probe_backend(dir.path()).await;
+        let panicking = crate::backend::work(|conn| {
+            Box::pin(async move {
+                conn.execute("INSERT INTO servers_probe (name) VALUES ('half-done')", &[]).await?;
+                panic!("a bug in a store operation")
+            })
+        });
+        let (before, panicked, after) =
+            tokio::join!(backend.write(insert("a")), backend.write::<()>(panicking), backend.write(insert("b")));
+        assert!(before.is_ok() && after.is_ok());
+        assert!(matches!(panicked, Err(StoreError::Database(m)) if m.contains("panicked")));
+        backend.writable().unwrap();
+        backend.write(insert("c")).await.unwrap();
+        assert_eq!(names(&backend).await, ["a", "b", "c"]);
+        backend.close().await;
+        assert!(backend.writable().is_err(), "a stopped writer is reported");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_that_cannot_be_rolled_back_takes_its_batch_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = probe_backend(dir.path()).await;
+        // The unit releases its own savepoint and fails: ROLLBACK TO has nothing to roll back to,
+        // and its insert would have been committed with the batch.
+        let unrollable = crate::backend::work(|conn| {
+            Box::pin(async move {
+                conn.execute("INSERT INTO servers_probe (name) VALUES ('failed-but-kept')", &[]).await?;
+                conn.execute("RELEASE unit", &[]).await?;
+                Err::<(), _>(StoreError::Rejected("refused after writing".into()))
+            })
+        });
+        assert!(backend.write(unrollable).await.is_err());
+        backend.write(insert("next")).await.unwrap();
+        assert_eq!(names(&backend).await, ["next"], "nothing of the failed unit was committed");
+        backend.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_bound_writes_are_shed_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OpenOptions { max_queue: 2, ..OpenOptions::default() };
+        let backend = SqliteBackend::open(&dir.path().join("queue.db"), &options).await.unwrap();
+        backend
+            .write(crate::backend::work(|conn| {
+                Box::pin(async move { conn.execute("CREATE TABLE servers_probe (name TEXT)", &[]).await.map(|_| ()) })
+            }))
+            .await
+            .unwrap();
+        let backend = Arc::new(backend);
+        // A unit that holds the writer until released, so that the queue behind it fills.
+        let (started, has_started) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let blocker = crate::backend::work(move |conn| {
+            Box::pin(async move {
+                let _ = started.send(());
+                let _ = released.recv();
+                conn.execute("INSERT INTO servers_probe (name) VALUES ('blocker')", &[]).await.map(|_| ())
+            })
+        });
+        let held = tokio::spawn({
+            let backend = Arc::clone(&backend);
+            async move { backend.write(blocker).await }
+        });
+        tokio::task::spawn_blocking(move || has_started.recv()).await.unwrap().unwrap();
+        let mut queued = vec![backend.write(insert("q0")), backend.write(insert("q1"))];
+        for write in &mut queued {
+            let polled = write.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert!(polled.is_pending(), "queued behind the blocker");
+        }
+        let before = crate::writes_shed();
+        let shed = backend.write(insert("shed")).await;
+        assert!(matches!(shed, Err(StoreError::Overloaded(_))), "{shed:?}");
+        assert!(crate::writes_shed() > before, "counted");
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        for write in queued {
+            write.await.unwrap();
+        }
+        assert_eq!(names(&backend).await, ["blocker", "q0", "q1"]);
+        backend.close().await;
     }
 
     #[test]

@@ -81,6 +81,23 @@ async fn servers_crud(store: Arc<dyn Store>) {
     assert!(matches!(store.delete_server("pi").await, Err(StoreError::NotFound(_))));
 }
 
+/// PostgreSQL's TEXT cannot hold a NUL; both backends refuse it alike, before any write, and
+/// a lookup by such an id is refused rather than failing inside the database.
+async fn nul_text_is_refused_alike(store: Arc<dyn Store>) {
+    let ts = t("2026-01-19T12:00:00Z");
+    store.ingest_heartbeat(write(heartbeat("media", ts, 10.0), ts)).await.unwrap();
+    let mut bad = heartbeat("media", ts + Duration::minutes(1), 99.0);
+    bad.os_info.as_mut().unwrap().distribution = Some("Debian\0".into());
+    let refused = store.ingest_heartbeat(write(bad, ts + Duration::minutes(1))).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(_))), "{refused:?}");
+    let server = store.get_server("media").await.unwrap();
+    assert_eq!(server.os_distribution.as_deref(), Some("Debian GNU/Linux"), "nothing of the refused unit was kept");
+    assert_eq!(server.latest_metrics.and_then(|m| m.cpu_percent), Some(10.0));
+    assert!(matches!(store.get_server("me\0dia").await, Err(StoreError::Rejected(_))));
+    let update: ServerUpdate = serde_json::from_value(json!({"display_name": "a\0b"})).unwrap();
+    assert!(matches!(store.update_server("media", &update, ts).await, Err(StoreError::Rejected(_))));
+}
+
 async fn heartbeat_registers_then_updates(store: Arc<dyn Store>) {
     let ts = t("2026-01-19T12:00:00Z");
     let mut first = heartbeat("media", ts, 12.5);
@@ -1569,6 +1586,7 @@ macro_rules! upgrade_suite {
 
 suite!(
     servers_crud,
+    nul_text_is_refused_alike,
     heartbeat_registers_then_updates,
     guid_rules,
     packages_are_replaced_only_when_sent,

@@ -77,7 +77,7 @@ fn v1_cross_field(error: ServiceError) -> ApiError {
 #[utoipa::path(get, path = "/api/v1/config/notifications", tag = "config", security(("api_key" = [])),
     responses((status = 200, body = NotificationSettings), (status = 401, body = ErrorBody)))]
 pub async fn get_notifications(_: AdminAuth, State(state): State<AppState>) -> ApiResult<Json<NotificationSettings>> {
-    Ok(Json(config::notifications(&state).await?))
+    Ok(Json(config::notifications_shown(&state).await?))
 }
 
 /// Partial update of all eight v1 settings (v1 silently dropped three of them).

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::SecondsFormat;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -10,27 +11,43 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `healthy` when the database answers, `degraded` otherwise.
+    /// `healthy` when the database answers and takes writes, `degraded` otherwise (503).
     pub status: &'static str,
     pub version: &'static str,
     pub uptime_seconds: u64,
-    /// `connected` or `disconnected`.
+    /// `connected`, or `disconnected` when it does not answer or cannot take writes (SQLite's
+    /// writer has stopped).
     pub database: &'static str,
     /// Which store backs the hub: `sqlite` or `postgres`.
     pub database_backend: &'static str,
     pub timestamp: String,
+    /// Writes refused with 503 since the hub started because the database was saturated (not
+    /// in v1).
+    pub writes_shed: u64,
 }
 
-/// Liveness and database connectivity; always 200 so that monitors can read the body.
-#[utoipa::path(get, path = "/api/v1/system/health", tag = "system", responses((status = 200, body = Health)))]
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    let connected = state.store.ping().await.is_ok();
-    Json(Health {
-        status: if connected { "healthy" } else { "degraded" },
-        version: env!("CARGO_PKG_VERSION"),
-        uptime_seconds: state.started.elapsed().as_secs(),
-        database: if connected { "connected" } else { "disconnected" },
-        database_backend: state.store.backend_name(),
-        timestamp: state.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
-    })
+/// Liveness and database connectivity. 503 (with the same body) when the hub cannot store
+/// anything, unlike v1's constant 200: a load balancer or an agent asking whether the hub is
+/// really up must not be told yes while every heartbeat fails.
+#[utoipa::path(get, path = "/api/v1/system/health", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let probe = state.store.ping().await;
+    if let Err(error) = &probe {
+        tracing::warn!(%error, "health check: the database cannot take writes");
+    }
+    let connected = probe.is_ok();
+    let status = if connected { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (
+        status,
+        Json(Health {
+            status: if connected { "healthy" } else { "degraded" },
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: state.started.elapsed().as_secs(),
+            database: if connected { "connected" } else { "disconnected" },
+            database_backend: state.store.backend_name(),
+            timestamp: state.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            writes_shed: homelab_store::writes_shed(),
+        }),
+    )
 }

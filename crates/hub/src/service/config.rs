@@ -60,9 +60,17 @@ pub struct ConfigResponse {
     pub notifications: NotificationSettings,
 }
 
-/// Both documents, defaults filled in.
+/// Both documents, defaults filled in, the v1 Slack URL masked.
 pub async fn all(state: &AppState) -> ServiceResult<ConfigResponse> {
-    Ok(ConfigResponse { thresholds: thresholds(state).await?, notifications: notifications(state).await? })
+    Ok(ConfigResponse { thresholds: thresholds(state).await?, notifications: notifications_shown(state).await? })
+}
+
+/// The v1 Slack URL is a secret like every channel's webhook URL (its path lets anyone post to
+/// the channel), so it is shown as channels show theirs: scheme and host only
+/// (`https://hooks.slack.com/…`). It is write-only: the masked form sent back changes nothing.
+fn shown(mut settings: NotificationSettings) -> NotificationSettings {
+    settings.slack_webhook_url = crate::notify::config::redact_url(&settings.slack_webhook_url);
+    settings
 }
 
 pub async fn thresholds(state: &AppState) -> ServiceResult<Thresholds> {
@@ -88,8 +96,14 @@ pub async fn update_thresholds(state: &AppState, update: ThresholdsUpdate) -> Se
     Ok(ThresholdsUpdated { updated, thresholds })
 }
 
+/// The stored settings with the v1 Slack URL in full, for the dispatcher; never shown.
 pub async fn notifications(state: &AppState) -> ServiceResult<NotificationSettings> {
     Ok(state.store.notification_settings().await?)
+}
+
+/// The settings as the API shows them: the v1 Slack URL masked.
+pub async fn notifications_shown(state: &AppState) -> ServiceResult<NotificationSettings> {
+    Ok(shown(notifications(state).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,12 +117,17 @@ pub async fn update_notifications(
     state: &AppState,
     update: NotificationSettingsUpdate,
 ) -> ServiceResult<NotificationsUpdated> {
+    let mut update = update;
     let (change, guard) = guarded(move |current: &mut NotificationSettings| {
+        let masked = crate::notify::config::redact_url(&current.slack_webhook_url);
+        if !current.slack_webhook_url.is_empty() && update.slack_webhook_url.as_deref() == Some(masked.as_str()) {
+            update.slack_webhook_url = None;
+        }
         let merged = current.merge(&update)?;
         *current = merged.config.clone();
         Ok((merged.updated, merged.config))
     });
     let saved = state.store.update_notification_settings(change, state.clock.now()).await;
     let (updated, notifications) = guard.outcome(saved)?;
-    Ok(NotificationsUpdated { updated, notifications })
+    Ok(NotificationsUpdated { updated, notifications: shown(notifications) })
 }

@@ -19,7 +19,8 @@ pub struct Sender {
 /// Stores a heartbeat. Returns only after it is committed, so an answer means it is durable.
 pub async fn ingest(state: &AppState, request: HeartbeatRequest, sender: Sender) -> ServiceResult<HeartbeatResponse> {
     let now = state.clock.now();
-    request.validate(now)?;
+    let history_from = state.config.retention.cutoff(homelab_core::history::Tier::Hourly, now);
+    request.validate_kept(now, Some(history_from))?;
     let outcome = state
         .store
         .ingest_heartbeat(HeartbeatWrite {

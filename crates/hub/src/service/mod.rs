@@ -90,6 +90,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Forbidden(message) => ServiceError::Forbidden(message),
             StoreError::Rejected(message) => ServiceError::refused("INVALID_REQUEST", message),
             StoreError::Closed => ServiceError::Unavailable("The hub is shutting down; retry shortly".into()),
+            StoreError::Overloaded(message) => ServiceError::Unavailable(message),
             error @ StoreError::Unreadable { .. } => ServiceError::Unreadable(error.to_string()),
             StoreError::Config(message) | StoreError::Database(message) => ServiceError::Internal(message),
         }

@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod assets;
 pub mod events;
 pub mod fleet;
+pub mod headers;
 pub mod install;
 pub mod notifications;
 pub mod server;
@@ -144,6 +145,7 @@ pub fn router() -> Router<AppState> {
         // Pages and scripts shrink several-fold with gzip (a 100-machine fleet page is ~150 KB
         // of HTML). The default predicate leaves the SSE stream uncompressed, so it is not buffered.
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::map_response(headers::add))
 }
 
 /// What every page's frame needs.

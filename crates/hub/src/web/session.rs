@@ -182,16 +182,35 @@ fn is_https(headers: &HeaderMap) -> bool {
 
 /// `POST /login` (a plain form post, no htmx): checks the key in constant time and sets the
 /// session cookie.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn login(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let body = axum::body::to_bytes(body, crate::extract::BODY_LIMIT).await.unwrap_or_default();
     let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or(LoginForm { api_key: String::new() });
     let key = form.api_key.trim();
-    if key.is_empty() || !secrets_equal(key.as_bytes(), state.config.api_key.as_bytes()) {
-        let page =
-            LoginPage { assets: super::assets::urls(), error: Some("That key is not the hub's API key.".into()) };
-        return (StatusCode::UNAUTHORIZED, super::render(&page)).into_response();
+    let checked = crate::auth::throttled(&state, crate::auth::peer(&parts), || {
+        if key.is_empty() || !secrets_equal(key.as_bytes(), state.config.api_key.as_bytes()) {
+            Err(crate::error::ApiError::Unauthorized("That key is not the hub's API key."))
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(error) = checked {
+        let (status, retry_after) = match error {
+            crate::error::ApiError::TooManyAttempts(seconds) => (StatusCode::TOO_MANY_REQUESTS, Some(seconds)),
+            _ => (StatusCode::UNAUTHORIZED, None),
+        };
+        let page = LoginPage { assets: super::assets::urls(), error: Some(error.to_string()) };
+        let mut response = (status, super::render(&page)).into_response();
+        if let Some(seconds) = retry_after
+            && let Ok(value) = header::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
     }
     let (id, _) = state.web.sessions.create();
-    let secure = if is_https(&headers) { "; Secure" } else { "" };
+    let secure = if is_https(headers) { "; Secure" } else { "" };
     let cookie =
         format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", IDLE_TIMEOUT.as_secs());
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, "/".to_owned())]).into_response()

@@ -78,6 +78,9 @@ async fn every_endpoint_but_health_needs_the_api_key(hub: &TestHub) {
         let url = concrete(path);
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         for headers in [vec![], vec![("X-API-Key", "wrong-key")], vec![("X-API-Key", "")]] {
+            // A minute apart, so that these many refusals from one address stay below the
+            // failed-authentication throttle (`hardening.rs` tests that).
+            hub.clock.advance(Duration::minutes(1));
             let reply = hub.request(method.clone(), &url, &headers, Some(&body)).await;
             if path == "/api/v1/system/health" {
                 assert_eq!(reply.status, StatusCode::OK);
@@ -285,13 +288,15 @@ async fn health_answers_without_a_key(hub: &TestHub) {
     assert!(backend == "sqlite" || backend == "postgres", "{backend}");
     assert!(body["uptime_seconds"].as_u64().unwrap() < 600);
     assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(body["writes_shed"].is_u64(), "{body}");
     let mut body = body;
     body["uptime_seconds"] = json!(0);
     body["version"] = json!("x");
+    body["writes_shed"] = json!(0);
     assert_eq!(
         body,
         json!({"status": "healthy", "version": "x", "uptime_seconds": 0, "database": "connected",
-               "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z"})
+               "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z", "writes_shed": 0})
     );
 }
 

@@ -131,7 +131,18 @@ async fn notification_settings_merge_all_eight_fields(hub: &TestHub) {
         body["updated"],
         json!(["slack_webhook_url", "cooldowns.high_minutes", "notify_on_action_success", "notify_on_auto_resolve"])
     );
+    assert_eq!(
+        body["notifications"]["slack_webhook_url"], "https://hooks.slack.com/…",
+        "write-only, like channels' URLs"
+    );
     let (_, stored) = hub.get("/api/v1/config/notifications").await;
+    assert_eq!(stored["slack_webhook_url"], "https://hooks.slack.com/…");
+    assert_eq!(hub.get("/api/v1/config").await.1["notifications"]["slack_webhook_url"], "https://hooks.slack.com/…");
+    // The masked form sent back (a client saving what it read) keeps the stored URL.
+    let (status, body) = hub.put("/api/v1/config/notifications", stored.clone()).await;
+    assert_eq!((status, &body["updated"]), (StatusCode::OK, &json!([])), "{body}");
+    let v1 = hub.store.notification_settings().await.unwrap();
+    assert_eq!(v1.slack_webhook_url, "https://hooks.slack.com/services/T/B/x");
     assert_eq!(stored["notify_on_auto_resolve"], false, "v1 silently dropped this one");
     assert_eq!(stored["cooldowns"], json!({"critical_minutes": 30, "high_minutes": 60}));
 

@@ -19,6 +19,7 @@ mod config_api;
 mod dependencies;
 mod durability;
 mod fleet_status;
+mod hardening;
 mod install_script;
 mod notification_channels;
 mod notification_timing;

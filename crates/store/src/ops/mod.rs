@@ -84,6 +84,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        self.backend.writable()?;
         self.backend.read(work(|conn| Box::pin(async move { conn.query_one("SELECT 1", &[]).await.map(|_| ()) }))).await
     }
 
