@@ -74,9 +74,14 @@ struct Args {
     /// What to measure: `ingest` (throughput and latency), `storage` (bytes per heartbeat and
     /// per sample after rollups, back-filling --days of history for --history-servers
     /// machines), `query` (fleet list and 30-day chart after a back-fill), `notify` (heartbeat
-    /// commit to webhook), `agent` (the agent's memory over time and CPU per heartbeat), or `all`.
-    #[arg(long, default_value = "ingest", value_parser = ["ingest", "storage", "query", "notify", "agent", "all"])]
+    /// commit to webhook), `agent` (the agent's memory over time and CPU per heartbeat), `wal`
+    /// (SQLite's WAL size each minute of --wal-minutes of open-loop ingest at --rate, default 200
+    /// heartbeats/s; not part of `all`), or `all`.
+    #[arg(long, default_value = "ingest", value_parser = ["ingest", "storage", "query", "notify", "agent", "wal", "all"])]
     scenario: String,
+    /// Minutes the `wal` scenario ingests.
+    #[arg(long, default_value_t = 10)]
+    wal_minutes: u64,
     /// Days of history to back-fill for `storage` and `query`.
     #[arg(long, default_value_t = 30)]
     days: i64,
@@ -281,6 +286,29 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         json_report.insert("ingest".into(), sweep.into());
+    }
+    if args.scenario == "wal" {
+        let Some(started) = started.as_ref().filter(|_| database_url.is_none()) else {
+            bail!("the wal scenario measures a SQLite hub it starts itself: drop --hub and --postgres");
+        };
+        let wal = PathBuf::from(format!("{}-wal", started.database_path().display()));
+        let rate = args.rate.unwrap_or(200.0);
+        let fleet = Arc::new(Fleet::new(args.servers.first().copied().unwrap_or(12_000)));
+        eprintln!("hub {hub}: {rate} heartbeats/s for {} min, the WAL's size after each minute", args.wal_minutes);
+        let mut largest = 0;
+        for minute in 1..=args.wal_minutes {
+            let outcomes =
+                run(&client, &hub, &args.api_key, &fleet, Mode::Rate(rate), Duration::from_secs(60), "wal").await;
+            let size = std::fs::metadata(&wal).map_or(0, |meta| meta.len());
+            largest = largest.max(size);
+            let ok = outcomes.iter().filter(|o| o.error.is_none()).count();
+            println!(
+                "wal            minute {minute:>2}: {:>8.1} MB  ({ok} heartbeats acknowledged)",
+                size as f64 / 1e6
+            );
+        }
+        summary.row("SQLite WAL, largest after a minute", format!("{:.1} MB", largest as f64 / 1e6), "< 128 MB");
+        json_report.insert("wal_largest_bytes".into(), largest.into());
     }
     if wants("notify") {
         let fleet = Fleet::new(args.servers.first().copied().unwrap_or(100));

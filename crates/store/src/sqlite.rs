@@ -234,6 +234,11 @@ fn writer_loop(mut conn: SqliteConn, jobs: Receiver<Job>, max_batch: usize) {
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Past this size the WAL is emptied by a truncating checkpoint. Under sustained ingest a passive
+/// checkpoint never catches up (the writer keeps appending while readers pin older frames), and
+/// the WAL grew past a gigabyte for a 25 MB database.
+pub const WAL_TRUNCATE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Checkpoints the WAL from its own connection. The writer's automatic checkpoint is off: run
 /// inside a commit it stalled every heartbeat of that batch for the length of an fsync of the
 /// database file. A passive checkpoint here never blocks the writer.
@@ -245,11 +250,32 @@ fn checkpoint_loop(path: &Path, stop: &Receiver<()>) {
             return;
         }
     };
+    let wal = wal_path(path);
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-        if let Err(error) = conn.0.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+        if let Err(error) = checkpoint_once(&conn.0, &wal, WAL_TRUNCATE_BYTES) {
             tracing::warn!(%error, "SQLite checkpoint failed; retrying");
         }
     }
+}
+
+fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// One checkpoint: passive while the WAL is below `truncate_above` bytes; past it, a truncating
+/// one, which waits (up to the busy timeout) for readers of old frames and holds new writes back
+/// while it copies the rest, then empties the file.
+fn checkpoint_once(conn: &Connection, wal: &Path, truncate_above: u64) -> rusqlite::Result<()> {
+    let size = std::fs::metadata(wal).map_or(0, |meta| meta.len());
+    if size <= truncate_above {
+        return conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    let after = std::fs::metadata(wal).map_or(0, |meta| meta.len());
+    tracing::info!(before_bytes = size, after_bytes = after, "the SQLite WAL passed its bound; truncated it");
+    Ok(())
 }
 
 /// SQLite behind a single group-committing writer and a pool of readers.
@@ -404,6 +430,36 @@ impl Backend for SqliteBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wal_past_its_bound_is_emptied_and_one_below_it_is_left_to_passive_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = open_connection(&path, OpenFlags::default()).unwrap();
+        writer.0.execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE blobs (data BLOB NOT NULL);").unwrap();
+        let checkpointer = open_connection(&path, OpenFlags::default()).unwrap();
+        // A reader in the middle of a read pins the frames it sees, as the hub's readers do.
+        let reader = open_connection(&path, OpenFlags::default()).unwrap();
+        let wal = wal_path(&path);
+        let grow = || {
+            for _ in 0..64 {
+                writer.0.execute("INSERT INTO blobs (data) VALUES (zeroblob(16384))", []).unwrap();
+            }
+        };
+        grow();
+        reader.0.execute_batch("BEGIN; SELECT COUNT(*) FROM blobs;").unwrap();
+        grow();
+        let grown = std::fs::metadata(&wal).unwrap().len();
+        assert!(grown > 1_000_000, "{grown}");
+
+        checkpoint_once(&checkpointer.0, &wal, grown).unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), grown, "below the bound: passive, never truncated");
+        reader.0.execute_batch("COMMIT").unwrap();
+        checkpoint_once(&checkpointer.0, &wal, 512 * 1024).unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "past the bound: emptied");
+        let count: i64 = checkpointer.0.query_row("SELECT COUNT(*) FROM blobs", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 128, "nothing lost");
+    }
 
     #[test]
     fn urls_map_to_paths() {

@@ -150,28 +150,7 @@ async fn an_alerts_resolution_never_overtakes_its_opening(backend: Backend) {
     hub.stop().await;
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+for_each_backend!(
     isolated_events_go_within_two_seconds,
     a_storm_is_one_message_and_one_follow_up,
     v1_slack_sends_one_event_per_message,

@@ -103,25 +103,4 @@ async fn a_hub_back_from_downtime_raises_no_offline_storm(backend: Backend) {
     hub.stop().await;
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(an_offline_alert_opens_at_the_machines_deadline, a_hub_back_from_downtime_raises_no_offline_storm);
+for_each_backend!(an_offline_alert_opens_at_the_machines_deadline, a_hub_back_from_downtime_raises_no_offline_storm);

@@ -323,6 +323,30 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Generates a `sqlite` and a `postgres` test for each named scenario `async fn(Backend)`: for
+/// scenarios that start their hubs themselves (production timing, a restart on the same database).
+#[macro_export]
+macro_rules! for_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 // ---- Helpers for the endpoint tests (api_*.rs) ----
 
 /// A response with everything a test may look at: status, headers, raw text and parsed JSON
