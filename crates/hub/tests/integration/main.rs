@@ -20,6 +20,7 @@ mod dependencies;
 mod durability;
 mod fleet_status;
 mod hardening;
+mod hostile_corpus;
 mod install_script;
 mod notification_channels;
 mod notification_timing;
