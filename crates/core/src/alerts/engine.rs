@@ -123,7 +123,6 @@ pub struct Topology {
 /// The machine a server depends on, as its offline rule needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parent {
-    pub name: String,
     #[serde(default, with = "time::rfc3339_option")]
     pub last_seen: Option<Timestamp>,
     /// When its latest offline alert resolved: the machines behind it get a heartbeat interval

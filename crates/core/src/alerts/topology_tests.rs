@@ -29,8 +29,7 @@ fn machine(name: &str, last_seen: i64) -> ServerContext {
 }
 
 fn behind(mut server: ServerContext, parent_last_seen: i64, back_at: Option<i64>) -> ServerContext {
-    server.topology.parent =
-        Some(Parent { name: "switch-1".into(), last_seen: Some(at(parent_last_seen)), back_at: back_at.map(at) });
+    server.topology.parent = Some(Parent { last_seen: Some(at(parent_last_seen)), back_at: back_at.map(at) });
     server
 }
 

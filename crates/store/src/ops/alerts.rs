@@ -80,7 +80,7 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
 async fn topology(conn: &mut dyn Conn, pk: i64, server: &ServerContext) -> StoreResult<Topology> {
     let parent = conn
         .query_opt(
-            "SELECT COALESCE(p.display_name, p.hostname), p.last_seen, \
+            "SELECT p.last_seen, \
              (SELECT MAX(a.resolved_at) FROM alerts a WHERE a.server_pk = p.pk AND a.alert_type = 'offline') \
              FROM servers c JOIN servers p ON p.id = c.depends_on WHERE c.pk = $1",
             &[pk.into()],
@@ -88,9 +88,8 @@ async fn topology(conn: &mut dyn Conn, pk: i64, server: &ServerContext) -> Store
         .await?
         .map(|row| {
             Ok::<_, StoreError>(Parent {
-                name: row.str(0)?,
-                last_seen: row.opt_i64(1)?.map(from_millis),
-                back_at: row.opt_i64(2)?.map(from_millis),
+                last_seen: row.opt_i64(0)?.map(from_millis),
+                back_at: row.opt_i64(1)?.map(from_millis),
             })
         })
         .transpose()?;
