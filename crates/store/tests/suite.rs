@@ -734,6 +734,59 @@ async fn one_hub_at_a_time_rolls_up(store: Arc<dyn Store>, raw: Raw) {
     assert_eq!(store.run_retention(&policy, later).await.unwrap().five_minute_buckets_written, 1);
 }
 
+/// A late sample whose heartbeat is still committing while retention rolls its server up (on
+/// PostgreSQL, where the two run at once): the heartbeat read the rollup marks before retention
+/// claimed the range, so it marked nothing for later; the rollup must therefore wait for the
+/// heartbeat's transaction (it holds the server's row, as every heartbeat does) and count the
+/// sample. SQLite has one writer, so the two cannot overlap there.
+async fn a_sample_committing_during_a_rollup_is_counted(store: Arc<dyn Store>, raw: Raw) {
+    let Raw::Postgres(url) = raw else { return };
+    let t0 = t("2026-01-19T12:00:00Z");
+    beat(&store, "late", t0, 5.0).await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    // The heartbeat's transaction: the server's row, then its sample (a copy of the first), not
+    // yet committed.
+    let late = time::to_millis(&(t0 + Duration::minutes(10)));
+    client.batch_execute("BEGIN").await.unwrap();
+    client.execute("UPDATE servers SET last_seen = last_seen WHERE id = 'late'", &[]).await.unwrap();
+    client
+        .execute(
+            "INSERT INTO history_raw (server_pk, ts, samples) SELECT server_pk, $1, samples FROM history_raw LIMIT 1",
+            &[&late],
+        )
+        .await
+        .unwrap();
+    let retention = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.run_retention(&RetentionPolicy::default(), t0 + Duration::hours(2)).await.unwrap() }
+    });
+    // Until the rollup waits for the heartbeat's row (or has finished without it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (watcher, watching) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let watch_driver = tokio::spawn(watching);
+    while !retention.is_finished() {
+        let waiting: i64 = watcher
+            .query_one("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the rollup neither waited nor finished");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    client.batch_execute("COMMIT").await.unwrap();
+    retention.await.unwrap();
+    let bucket = time::to_millis(&(t0 + Duration::minutes(10)));
+    let rolled: i64 =
+        watcher.query_one("SELECT COUNT(*) FROM history_5m WHERE ts = $1", &[&bucket]).await.unwrap().get(0);
+    assert_eq!(rolled, 1, "the late sample is in its 5-minute bucket");
+    drop((client, watcher));
+    let _ = (driver.await, watch_driver.await);
+}
+
 /// Runs `check` while another connection holds the store's advisory lock `key` (PostgreSQL;
 /// SQLite has one writer and no such lock, so there `check` is skipped).
 async fn while_another_hub_holds(raw: &Raw, key: i64, check: impl AsyncFnOnce()) {
@@ -1618,6 +1671,7 @@ raw_suite!(
     the_database_enforces_alert_invariants,
     one_hub_at_a_time_checks_offline,
     one_hub_at_a_time_rolls_up,
+    a_sample_committing_during_a_rollup_is_counted,
     service_history_records_changes_only,
     per_series_history_is_converted_on_open,
     per_service_states_are_carried_into_snapshots,

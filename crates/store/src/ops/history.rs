@@ -275,6 +275,10 @@ async fn roll_up_servers(
     let mut last = cursor;
     for server in &batch {
         last = server.i64(0)?;
+        // A heartbeat holds its server's row until it commits, and one that read the marks
+        // before this range was claimed queued nothing for later: wait for it, so that its
+        // sample is read here rather than lost (PostgreSQL; SQLite has one writer).
+        super::alerts::lock_server(conn, last).await?;
         let mut buckets = Buckets::new();
         aggregate(source, width, rows(conn, source, last, done, claimed).await?, &mut buckets)?;
         written += write_buckets(conn, target, last, &buckets).await?;
