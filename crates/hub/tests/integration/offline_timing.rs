@@ -7,7 +7,6 @@ use crate::common;
 use chrono::Duration;
 use common::{Backend, TestHub, heartbeat_body};
 use homelab_core::status::HEARTBEAT_INTERVAL_SECONDS;
-use homelab_hub::config::{Config, LocalAgentConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -50,27 +49,12 @@ async fn an_offline_alert_opens_at_the_machines_deadline(backend: Backend) {
     hub.stop().await;
 }
 
-/// The database a hub and its restarted successor share.
-async fn shared_database(backend: Backend) -> Option<(Config, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("hub.db").display()),
-        Backend::Postgres => homelab_store::testing::postgres_cluster()?.create_database().await.unwrap(),
-    };
-    let config = Config {
-        api_key: common::API_KEY.into(),
-        database_url,
-        local_agent: LocalAgentConfig { enabled: false, ..Default::default() },
-        ..Config::default()
-    };
-    Some((config, dir))
-}
-
 /// Ten machines report, the hub is down for ten minutes, then restarts: no offline alert until
 /// one heartbeat interval plus the timeout after the restart; the nine that report every minute
 /// from then on never get one, the one that does not gets one at the end of the grace, to the millisecond.
 async fn a_hub_back_from_downtime_raises_no_offline_storm(backend: Backend) {
-    let Some((config, _dir)) = shared_database(backend).await else { return };
+    // The database the hub and its restarted successor share.
+    let Some((config, _dir)) = TestHub::config(backend).await else { return };
     let before = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
     let machines: Vec<String> = (0..10).map(|i| format!("node-{i}")).collect();
     for machine in &machines {

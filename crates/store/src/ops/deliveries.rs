@@ -76,7 +76,8 @@ pub(crate) async fn frame_messages(
     let mut channels: BTreeMap<String, (bool, Vec<Unframed>)> = BTreeMap::new();
     for row in &rows {
         let unframed = Unframed { id: row.i64(0)?, created_at: from_millis(row.i64(2)?), group: row.str(3)? };
-        channels.entry(row.str(1)?).or_insert_with(|| (row.bool(4).unwrap_or(false), Vec::new())).1.push(unframed);
+        let (channel, v1_slack) = (row.str(1)?, row.bool(4)?);
+        channels.entry(channel).or_insert_with(|| (v1_slack, Vec::new())).1.push(unframed);
     }
     let mut next_due: Option<Timestamp> = None;
     for (channel, (v1_slack, unframed)) in channels {
