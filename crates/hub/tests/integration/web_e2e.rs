@@ -167,6 +167,15 @@ impl Session<'_> {
         }
     }
 
+    /// The text of `css` once it is there, read in the page in one step: live updates replace
+    /// the banner and summary whole (`outerHTML`), which can make a found element stale before
+    /// its text is asked for.
+    async fn text_of(&self, css: &str) -> String {
+        self.wait_css(css).await;
+        let script = format!("return document.querySelector({}).innerText;", serde_json::to_string(css).unwrap());
+        self.eval(&script).await.as_str().unwrap_or_default().to_owned()
+    }
+
     async fn eval(&self, script: &str) -> Value {
         self.client.execute(script, vec![]).await.unwrap()
     }
@@ -458,7 +467,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.find(Locator::Id("fleet-type")).await.unwrap().select_by_value("").await.unwrap();
 
     // The open-alerts banner (most severe first) and the breach about to fire, counting down.
-    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    let banner = s.text_of("#alert-banner").await;
     assert!(banner.contains("2 open alerts") && banner.contains("Critical DISK usage on nas"), "{banner}");
     let pending = s.wait_css("#pending").await.text().await.unwrap();
     assert!(pending.contains("nas") && pending.contains("CPU") && pending.contains("Fires in"), "{pending}");
@@ -500,7 +509,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     }
     println!("alert acknowledged → banner updated in the browser: {} ms", sent.elapsed().as_millis());
     assert!(sent.elapsed() < Duration::from_secs(1), "took {:?}", sent.elapsed());
-    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    let banner = s.text_of("#alert-banner").await;
     assert!(banner.contains("1 open alert"), "{banner}");
 
     // A new machine appears without a reload.
@@ -930,7 +939,7 @@ async fn a_new_users_first_hour() {
         assert!(Instant::now() < deadline, "this machine did not report: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let summary = s.wait_css("#summary").await.text().await.unwrap();
+    let summary = s.text_of("#summary").await;
     assert!(summary.contains("1\nmachine") || summary.contains("1 machine"), "{summary}");
     s.assert_no_console_errors("fleet (first start)").await;
     s.shoot("first-hour-1-fleet").await;
@@ -964,11 +973,11 @@ async fn a_new_users_first_hour() {
     assert_eq!(status, 200, "{claimed}");
     assert!(hub.store.get_server("garage-pi").await.unwrap().last_seen.is_none(), "registered, never heard from");
     client.refresh().await.unwrap();
-    let badge = s.wait_css("#card-garage-pi .badge").await.text().await.unwrap();
+    let badge = s.text_of("#card-garage-pi .badge").await;
     assert!(badge.contains("Waiting"), "not a red OFFLINE: {badge}");
-    let foot = s.wait_css("#card-garage-pi .card-foot").await.text().await.unwrap();
+    let foot = s.text_of("#card-garage-pi .card-foot").await;
     assert!(foot.contains("Waiting for its first heartbeat") && !foot.contains("seen never"), "{foot}");
-    let summary = s.wait_css("#summary").await.text().await.unwrap();
+    let summary = s.text_of("#summary").await;
     assert!(summary.contains("waiting for first heartbeat"), "{summary}");
     let offline = s.eval("return document.querySelector('#summary .stat-offline .stat-n').textContent;").await;
     assert_eq!(offline, "0", "a machine that never reported is not offline");
@@ -1060,9 +1069,9 @@ async fn a_new_users_first_hour() {
     let alert = got.last().unwrap().json().to_string();
     assert!(alert.contains("garage-pi") && alert.contains("DISK"), "{alert}");
     client.goto(&hub.url("/")).await.unwrap();
-    let banner = s.wait_css("#alert-banner").await.text().await.unwrap();
+    let banner = s.text_of("#alert-banner").await;
     assert!(banner.contains("1 open alert") && !banner.contains("1 open alerts"), "{banner}");
-    let stat = s.wait_css("#summary .stat-alerts").await.text().await.unwrap();
+    let stat = s.text_of("#summary .stat-alerts").await;
     assert!(stat.contains("open alert") && !stat.contains("open alerts"), "one alert, singular: {stat}");
     s.shoot("first-hour-6-alert").await;
     s.click_css("#alert-banner button[aria-label^='Acknowledge']").await;
