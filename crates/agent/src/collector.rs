@@ -249,6 +249,13 @@ impl Collector {
                 cpu_info,
                 filesystems,
                 network_interfaces: interfaces,
+                containers: None,
+                temperatures: None,
+                fans: None,
+                disk_health: None,
+                raid_arrays: None,
+                zfs_pools: None,
+                gpus: None,
             },
             warnings,
         }

@@ -191,6 +191,13 @@ fn raspberry_pi_heartbeat() {
             iface("tailscale0", (5_551_212, 4321), (1_212_555, 3210), true),
             iface("veth3c1d2e0", (1000, 10), (2000, 20), true),
         ]),
+        containers: None,
+        temperatures: None,
+        fans: None,
+        disk_health: None,
+        raid_arrays: None,
+        zfs_pools: None,
+        gpus: None,
     };
     assert_eq!(collection.heartbeat, expected);
     collection.heartbeat.validate(now()).unwrap();

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::inventory::{
+    self, ContainerReport, DiskHealthReport, FanReport, GpuReport, RaidArrayReport, TemperatureReport, ZfsPoolReport,
+};
 use crate::time::{self, Timestamp};
 use crate::validate::{ValidationErrors, Validator, is_uuid_v4};
 
@@ -58,6 +61,22 @@ pub struct HeartbeatRequest {
     pub filesystems: Option<Vec<FilesystemReport>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_interfaces: Option<Vec<InterfaceReport>>,
+    /// Not in v1 (nor the other keys below, which a v1 hub ignores): Docker and Podman
+    /// containers. Absent = not collected; see [`crate::inventory`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperatures: Option<Vec<TemperatureReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fans: Option<Vec<FanReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_health: Option<Vec<DiskHealthReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raid_arrays: Option<Vec<RaidArrayReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zfs_pools: Option<Vec<ZfsPoolReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<Vec<GpuReport>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -288,6 +307,13 @@ impl HeartbeatRequest {
             v.range_i64("rx_packets", Some(i.rx_packets), 0, None);
             v.range_i64("tx_packets", Some(i.tx_packets), 0, None);
         });
+        for_each(&mut v, "containers", self.containers.as_deref(), inventory::validate_container);
+        for_each(&mut v, "temperatures", self.temperatures.as_deref(), inventory::validate_temperature);
+        for_each(&mut v, "fans", self.fans.as_deref(), inventory::validate_fan);
+        for_each(&mut v, "disk_health", self.disk_health.as_deref(), inventory::validate_disk);
+        for_each(&mut v, "raid_arrays", self.raid_arrays.as_deref(), inventory::validate_raid);
+        for_each(&mut v, "zfs_pools", self.zfs_pools.as_deref(), inventory::validate_zfs_pool);
+        for_each(&mut v, "gpus", self.gpus.as_deref(), inventory::validate_gpu);
         v.finish()
     }
 }
@@ -392,5 +418,53 @@ mod tests {
                 ("datetime_past", Some("timestamp"))
             );
         }
+    }
+
+    #[test]
+    fn the_keys_beyond_v1_are_optional_and_validated_with_their_paths() {
+        let plain = parse(r#"{"server_id":"a","hostname":"a","timestamp":"2026-01-19T12:00:00Z"}"#);
+        assert_eq!((plain.containers.as_ref(), plain.gpus.as_ref()), (None, None));
+
+        let hb = parse(
+            r#"{"server_id":"a","hostname":"a","timestamp":"2026-01-19T12:00:00Z",
+                "containers":[{"id":"3f2a","name":"plex","image":"plexinc/pms","state":"running","health":"healthy",
+                               "restart_count":0,"cpu_percent":150.5,"compose_project":"media"}],
+                "temperatures":[{"sensor":"coretemp/Package id 0","kind":"cpu","celsius":54.0,"high_celsius":80.0}],
+                "fans":[{"sensor":"nct6775/fan2","rpm":812}],
+                "disk_health":[{"device":"/dev/sda","protocol":"ata","passed":true,"reallocated_sectors":0}],
+                "raid_arrays":[{"name":"md0","level":"raid1","state":"clean","devices_total":2,"devices_active":2}],
+                "zfs_pools":[{"name":"tank","health":"ONLINE"}],
+                "gpus":[{"id":"nvidia0","vendor":"nvidia","utilisation_percent":12,"temperature_celsius":41}]}"#,
+        );
+        hb.validate(now()).unwrap();
+        assert_eq!(hb.containers.as_ref().unwrap()[0].compose_project.as_deref(), Some("media"));
+
+        let bad = parse(
+            r#"{"server_id":"a","hostname":"a","timestamp":"2026-01-19T12:00:00Z",
+                "containers":[{"id":"3f2a","name":"plex","image":"x","state":"sleeping"}],
+                "temperatures":[{"sensor":"t","kind":"cpu","celsius":1000}],
+                "disk_health":[{"device":"/dev/sda","protocol":"usb"}],
+                "raid_arrays":[{"name":"md0","level":"raid1","state":"clean","devices_total":-1,"devices_active":0}],
+                "zfs_pools":[{"name":"tank","health":"online"}],
+                "gpus":[{"id":"g","vendor":"intel"}]}"#,
+        );
+        let fields: Vec<String> = bad
+            .validate(now())
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| crate::validate::FieldError::field_name(&e.loc))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "containers[0].state",
+                "temperatures[0].celsius",
+                "disk_health[0].protocol",
+                "raid_arrays[0].devices_total",
+                "zfs_pools[0].health",
+                "gpus[0].vendor"
+            ]
+        );
     }
 }

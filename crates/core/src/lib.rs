@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod heartbeat;
 pub mod history;
+pub mod inventory;
 pub mod notify;
 pub mod power;
 pub mod preferences;

@@ -1,0 +1,290 @@
+//! What the agent sees beyond v1: containers, temperatures and fans, disk health (S.M.A.R.T.,
+//! software RAID, ZFS) and GPUs.
+//!
+//! Each is an optional heartbeat key that a v1 hub ignores. `None` means *not collected* (an
+//! older agent, or no Docker socket, no `smartctl`, no GPU): the hub keeps what it knew and
+//! neither raises nor resolves anything on it. `Some(vec![])` means *collected, and there is
+//! none*: a watched container that is no longer listed is missing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::Validator;
+
+/// Container states as the Docker and Podman Engine APIs name them.
+pub const CONTAINER_STATES: [&str; 7] = ["created", "running", "restarting", "paused", "exited", "removing", "dead"];
+
+/// Container health as the Engine API reports it when the image defines a health check.
+pub const CONTAINER_HEALTH: [&str; 3] = ["healthy", "unhealthy", "starting"];
+
+/// What a temperature sensor measures; thresholds are set per kind.
+pub const SENSOR_KINDS: [&str; 6] = ["cpu", "drive", "chipset", "gpu", "ambient", "other"];
+
+/// A disk's transport as `smartctl` names it.
+pub const DISK_PROTOCOLS: [&str; 3] = ["ata", "nvme", "scsi"];
+
+/// `/proc/mdstat` states, reduced to what the hub acts on.
+pub const RAID_STATES: [&str; 4] = ["clean", "degraded", "rebuilding", "inactive"];
+
+/// `zpool list -H -o health` values.
+pub const ZFS_HEALTH: [&str; 6] = ["ONLINE", "DEGRADED", "FAULTED", "OFFLINE", "UNAVAIL", "REMOVED"];
+
+/// GPU vendors the agent reads.
+pub const GPU_VENDORS: [&str; 2] = ["nvidia", "amd"];
+
+/// One Docker or Podman container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContainerReport {
+    /// The engine's container id (64 hex characters, or its 12-character short form).
+    pub id: String,
+    /// Without the leading `/` the Engine API puts before it.
+    pub name: String,
+    pub image: String,
+    /// `docker` or `podman`: which socket it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// One of [`CONTAINER_STATES`].
+    pub state: String,
+    /// One of [`CONTAINER_HEALTH`]; absent when the image has no health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The last exit code (meaningful when `exited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// The engine's restart counter (restart policies); rising fast means a crash loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<i64>,
+    /// RFC 3339, as the engine reports it; absent when it never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Share of one core: like `top`, may exceed 100 on several cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_bytes: Option<i64>,
+    /// The cgroup limit, or the machine's memory when unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<i64>,
+    /// Cumulative since the container started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_rx_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_tx_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_read_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_write_bytes: Option<i64>,
+    /// `com.docker.compose.project` label, so the dashboard can group a stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_project: Option<String>,
+    /// `com.docker.compose.service` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_service: Option<String>,
+}
+
+/// One temperature sensor (hwmon `tempN_input`, or a thermal zone when hwmon has none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TemperatureReport {
+    /// Unique on the machine and stable across boots: `<chip>/<label>`, e.g.
+    /// `coretemp/Package id 0`, `nvme0/Composite`, `thermal/x86_pkg_temp`.
+    pub sensor: String,
+    /// One of [`SENSOR_KINDS`].
+    pub kind: String,
+    pub celsius: f64,
+    /// The chip's own warning point (`tempN_max`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_celsius: Option<f64>,
+    /// The chip's own critical point (`tempN_crit`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_celsius: Option<f64>,
+}
+
+/// One fan (hwmon `fanN_input`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FanReport {
+    /// `<chip>/<label>`, e.g. `nct6775/fan2`.
+    pub sensor: String,
+    pub rpm: f64,
+}
+
+/// One disk's S.M.A.R.T. report (`smartctl --json -a`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiskHealthReport {
+    /// The device path, e.g. `/dev/sda`, `/dev/nvme0`.
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Identifies the disk when device names move between boots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// One of [`DISK_PROTOCOLS`].
+    pub protocol: String,
+    /// The overall self-assessment; `false` means the drive predicts its own failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_celsius: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_on_hours: Option<i64>,
+    /// ATA attribute 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reallocated_sectors: Option<i64>,
+    /// ATA attribute 197.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_sectors: Option<i64>,
+    /// ATA attribute 198.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncorrectable_sectors: Option<i64>,
+    /// NVMe: share of the rated endurance used (may exceed 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage_used: Option<i64>,
+    /// NVMe: unrecovered data integrity errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_errors: Option<i64>,
+}
+
+impl DiskHealthReport {
+    /// The counters that only grow on a failing disk, by name, for "increased since" checks.
+    pub fn failure_counters(&self) -> [(&'static str, Option<i64>); 4] {
+        [
+            ("reallocated_sectors", self.reallocated_sectors),
+            ("pending_sectors", self.pending_sectors),
+            ("uncorrectable_sectors", self.uncorrectable_sectors),
+            ("media_errors", self.media_errors),
+        ]
+    }
+}
+
+/// One Linux software RAID array (`/proc/mdstat`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RaidArrayReport {
+    /// `md0`, …
+    pub name: String,
+    /// `raid1`, `raid5`, …
+    pub level: String,
+    /// One of [`RAID_STATES`].
+    pub state: String,
+    pub devices_total: i64,
+    pub devices_active: i64,
+    /// Progress of a resync, recovery or reshape, when one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild_percent: Option<f64>,
+}
+
+/// One ZFS pool (`zpool list`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ZfsPoolReport {
+    pub name: String,
+    /// One of [`ZFS_HEALTH`].
+    pub health: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_bytes: Option<i64>,
+}
+
+/// One GPU.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GpuReport {
+    /// Stable on the machine: `nvidia0`, `card1`, …
+    pub id: String,
+    /// One of [`GPU_VENDORS`].
+    pub vendor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilisation_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_celsius: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_watts: Option<f64>,
+}
+
+/// The highest temperature a report can plausibly carry; hwmon reports 127 °C or more for a
+/// disconnected probe on some chips, which is still within range and shows as what it is.
+const MAX_CELSIUS: f64 = 300.0;
+const MIN_CELSIUS: f64 = -100.0;
+
+pub(crate) fn validate_container(v: &mut Validator, c: &ContainerReport) {
+    v.str_len("id", &c.id, 1, 128);
+    v.str_len("name", &c.name, 1, 255);
+    v.str_len("image", &c.image, 0, 512);
+    v.opt_one_of("engine", c.engine.as_deref(), &["docker", "podman"]);
+    v.one_of("state", &c.state, &CONTAINER_STATES);
+    v.opt_one_of("health", c.health.as_deref(), &CONTAINER_HEALTH);
+    v.range_i64("restart_count", c.restart_count, 0, None);
+    v.opt_str_len("started_at", c.started_at.as_deref(), 0, 64);
+    v.range_f64("cpu_percent", c.cpu_percent, 0.0, None);
+    v.range_i64("memory_used_bytes", c.memory_used_bytes, 0, None);
+    v.range_i64("memory_limit_bytes", c.memory_limit_bytes, 0, None);
+    v.range_i64("network_rx_bytes", c.network_rx_bytes, 0, None);
+    v.range_i64("network_tx_bytes", c.network_tx_bytes, 0, None);
+    v.range_i64("block_read_bytes", c.block_read_bytes, 0, None);
+    v.range_i64("block_write_bytes", c.block_write_bytes, 0, None);
+    v.opt_str_len("compose_project", c.compose_project.as_deref(), 0, 255);
+    v.opt_str_len("compose_service", c.compose_service.as_deref(), 0, 255);
+}
+
+pub(crate) fn validate_temperature(v: &mut Validator, t: &TemperatureReport) {
+    v.str_len("sensor", &t.sensor, 1, 255);
+    v.one_of("kind", &t.kind, &SENSOR_KINDS);
+    v.range_f64("celsius", Some(t.celsius), MIN_CELSIUS, Some(MAX_CELSIUS));
+    v.range_f64("high_celsius", t.high_celsius, MIN_CELSIUS, Some(MAX_CELSIUS));
+    v.range_f64("critical_celsius", t.critical_celsius, MIN_CELSIUS, Some(MAX_CELSIUS));
+}
+
+pub(crate) fn validate_fan(v: &mut Validator, f: &FanReport) {
+    v.str_len("sensor", &f.sensor, 1, 255);
+    v.range_f64("rpm", Some(f.rpm), 0.0, Some(1_000_000.0));
+}
+
+pub(crate) fn validate_disk(v: &mut Validator, d: &DiskHealthReport) {
+    v.str_len("device", &d.device, 1, 255);
+    v.opt_str_len("model", d.model.as_deref(), 0, 255);
+    v.opt_str_len("serial", d.serial.as_deref(), 0, 255);
+    v.one_of("protocol", &d.protocol, &DISK_PROTOCOLS);
+    v.range_f64("temperature_celsius", d.temperature_celsius, MIN_CELSIUS, Some(MAX_CELSIUS));
+    v.range_i64("power_on_hours", d.power_on_hours, 0, None);
+    v.range_i64("reallocated_sectors", d.reallocated_sectors, 0, None);
+    v.range_i64("pending_sectors", d.pending_sectors, 0, None);
+    v.range_i64("uncorrectable_sectors", d.uncorrectable_sectors, 0, None);
+    v.range_i64("percentage_used", d.percentage_used, 0, Some(255));
+    v.range_i64("media_errors", d.media_errors, 0, None);
+}
+
+pub(crate) fn validate_raid(v: &mut Validator, r: &RaidArrayReport) {
+    v.str_len("name", &r.name, 1, 64);
+    v.str_len("level", &r.level, 0, 32);
+    v.one_of("state", &r.state, &RAID_STATES);
+    v.range_i64("devices_total", Some(r.devices_total), 0, Some(1024));
+    v.range_i64("devices_active", Some(r.devices_active), 0, Some(1024));
+    v.range_f64("rebuild_percent", r.rebuild_percent, 0.0, Some(100.0));
+}
+
+pub(crate) fn validate_zfs_pool(v: &mut Validator, p: &ZfsPoolReport) {
+    v.str_len("name", &p.name, 1, 255);
+    v.one_of("health", &p.health, &ZFS_HEALTH);
+    v.range_i64("size_bytes", p.size_bytes, 0, None);
+    v.range_i64("allocated_bytes", p.allocated_bytes, 0, None);
+}
+
+pub(crate) fn validate_gpu(v: &mut Validator, g: &GpuReport) {
+    v.str_len("id", &g.id, 1, 64);
+    v.one_of("vendor", &g.vendor, &GPU_VENDORS);
+    v.opt_str_len("name", g.name.as_deref(), 0, 255);
+    v.range_f64("utilisation_percent", g.utilisation_percent, 0.0, Some(100.0));
+    v.range_i64("memory_used_bytes", g.memory_used_bytes, 0, None);
+    v.range_i64("memory_total_bytes", g.memory_total_bytes, 0, None);
+    v.range_f64("temperature_celsius", g.temperature_celsius, MIN_CELSIUS, Some(MAX_CELSIUS));
+    v.range_f64("power_watts", g.power_watts, 0.0, Some(10_000.0));
+}
