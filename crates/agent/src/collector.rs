@@ -1,16 +1,20 @@
 //! The whole heartbeat from all collectors, with the state that rates and schedules need.
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use homelab_core::heartbeat::{HeartbeatRequest, Metrics};
 
+use crate::background::{CommandProbes, CommandSchedule, DEFAULT_COMMAND_INTERVAL, DEFAULT_DISK_HEALTH_INTERVAL};
+use crate::collectors::containers::{self, ContainerMonitor, EngineSocket};
 use crate::collectors::cpu::{self, CpuSampler, ProcStat};
 use crate::collectors::disks::{self, FsStats, RootDisk, Statvfs};
 use crate::collectors::packages::{self, PackageUpdates};
 use crate::collectors::services::ServiceMonitor;
-use crate::collectors::{load, memory, network, os, uptime};
+use crate::collectors::{gpus, load, mdstat, memory, network, os, sensors, uptime};
 use crate::command::{CommandRunner, SystemCommandRunner};
 use crate::error::CollectError;
 use crate::root::SystemRoot;
@@ -39,11 +43,40 @@ pub struct CollectorConfig {
     pub collect_packages: bool,
     /// How often to list them when enabled.
     pub package_interval: Duration,
+    /// Docker and Podman containers through their API sockets.
+    pub collect_containers: bool,
+    /// The engine sockets to ask; `None`: the default paths below the root
+    /// ([`containers::default_sockets`]).
+    pub container_sockets: Option<Vec<PathBuf>>,
+    /// The most one container collection may take over all engines.
+    pub container_timeout: Duration,
+    /// hwmon temperatures and fans (thermal zones as the fallback).
+    pub collect_sensors: bool,
+    /// S.M.A.R.T. (`smartctl`), `/proc/mdstat` and ZFS pools (`zpool`).
+    pub collect_disk_health: bool,
+    /// How often `smartctl` reads the disks.
+    pub disk_health_interval: Duration,
+    /// NVIDIA (`nvidia-smi`) and AMD (sysfs) GPUs.
+    pub collect_gpus: bool,
+    /// How often the quick tools (`zpool`, `nvidia-smi`) run; usually the heartbeat interval.
+    pub command_interval: Duration,
 }
 
 impl Default for CollectorConfig {
     fn default() -> Self {
-        CollectorConfig { services: Vec::new(), collect_packages: false, package_interval: DEFAULT_PACKAGE_INTERVAL }
+        CollectorConfig {
+            services: Vec::new(),
+            collect_packages: false,
+            package_interval: DEFAULT_PACKAGE_INTERVAL,
+            collect_containers: true,
+            container_sockets: None,
+            container_timeout: containers::DEFAULT_TIMEOUT,
+            collect_sensors: true,
+            collect_disk_health: true,
+            disk_health_interval: DEFAULT_DISK_HEALTH_INTERVAL,
+            collect_gpus: true,
+            command_interval: DEFAULT_COMMAND_INTERVAL,
+        }
     }
 }
 
@@ -69,20 +102,27 @@ pub struct Collection {
     pub warnings: Vec<Warning>,
 }
 
-/// Builds v1 heartbeats for one machine. Keeps the previous CPU counters (machine and service
-/// processes) so each heartbeat reports the average over the interval since the previous one,
-/// and the time of the last package listing.
+/// Builds v1 heartbeats for one machine. Keeps the previous CPU counters (machine, service
+/// processes and containers) so each heartbeat reports the average over the interval since the
+/// previous one, and the time of the last package listing.
 ///
-/// `collect` blocks (file reads, `systemctl`, and `apt` when packages are due): async callers
-/// should run it on a blocking thread.
+/// `collect` blocks (file reads, `systemctl`, the container engines' sockets for at most
+/// `container_timeout`, and `apt` when packages are due): async callers should run it on a
+/// blocking thread. The slow tools (`smartctl`, `zpool`, `nvidia-smi`) never run inside
+/// `collect`: [`start_command_probes`](Self::start_command_probes) runs them on a thread of their
+/// own and each heartbeat carries their newest results; without it those keys stay absent
+/// unless [`run_command_probes_now`](Self::run_command_probes_now) is called.
 pub struct Collector {
     root: SystemRoot,
     config: CollectorConfig,
     fs_stats: Box<dyn FsStats>,
-    commands: Box<dyn CommandRunner>,
+    commands: Arc<dyn CommandRunner>,
     cpu: CpuSampler,
     services: ServiceMonitor,
     last_package_run: Option<DateTime<Utc>>,
+    containers: ContainerMonitor,
+    sockets: Vec<EngineSocket>,
+    probes: CommandProbes,
 }
 
 impl fmt::Debug for Collector {
@@ -111,7 +151,22 @@ impl Collector {
         fs_stats: Box<dyn FsStats>,
         commands: Box<dyn CommandRunner>,
     ) -> Self {
+        let commands: Arc<dyn CommandRunner> = Arc::from(commands);
+        let sockets = match &config.container_sockets {
+            Some(paths) => paths.iter().map(|p| EngineSocket::at(p.clone())).collect(),
+            None => {
+                let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+                containers::default_sockets(&root, runtime_dir.as_deref())
+            }
+        };
+        let schedule = CommandSchedule {
+            disk_health: config.collect_disk_health,
+            disk_health_interval: config.disk_health_interval,
+            gpus: config.collect_gpus,
+            command_interval: config.command_interval,
+        };
         Collector {
+            probes: CommandProbes::new(schedule, Arc::clone(&commands)),
             root,
             config,
             fs_stats,
@@ -119,7 +174,32 @@ impl Collector {
             cpu: CpuSampler::new(),
             services: ServiceMonitor::new(),
             last_package_run: None,
+            containers: ContainerMonitor::new(),
+            sockets,
         }
+    }
+
+    /// Starts the thread that runs `smartctl`, `zpool` and `nvidia-smi` on their schedule (once;
+    /// nothing starts when disk health and GPUs are both off). It ends when the collector is
+    /// dropped.
+    pub fn start_command_probes(&mut self) {
+        self.probes.start();
+    }
+
+    /// Runs those tools now, on this thread, so the next heartbeat carries their results
+    /// (`check`, tests). Blocks for as long as they take, within their timeouts.
+    pub fn run_command_probes_now(&self) {
+        self.probes.run_all_now();
+    }
+
+    /// The tools' runner, to wait for results in tests.
+    pub fn command_probes(&self) -> &CommandProbes {
+        &self.probes
+    }
+
+    /// The container engine sockets asked, in order.
+    pub fn container_sockets(&self) -> &[EngineSocket] {
+        &self.sockets
     }
 
     /// The directories read, for callers that look at more files of the same machine.
@@ -132,14 +212,18 @@ impl Collector {
         &self.config
     }
 
-    /// Takes the CPU baselines (machine and service processes) so that the first heartbeat
-    /// already carries CPU %. Call at start-up; the first `collect` after it measures the
-    /// interval since this call, so leave at least a second between them.
+    /// Takes the CPU baselines (machine, service processes and containers) so that the first
+    /// heartbeat already carries CPU %. Call at start-up; the first `collect` after it measures
+    /// the interval since this call, so leave at least a second between them.
     pub fn prime(&mut self) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let (stat, _) = self.sample_cpu(&mut warnings);
         if !self.config.services.is_empty() {
             self.services.collect(&self.root, self.commands.as_ref(), &self.config.services, stat.as_ref(), false);
+        }
+        if self.config.collect_containers {
+            let (_, messages) = self.containers.collect(&self.sockets, self.config.container_timeout);
+            warnings.extend(messages.into_iter().map(|message| Warning { collector: "containers", message }));
         }
         warnings
     }
@@ -223,6 +307,36 @@ impl Collector {
             Some(self.services.collect(&self.root, self.commands.as_ref(), &self.config.services, stat.as_ref(), true))
                 .filter(|reports| !reports.is_empty());
 
+        let (containers, container_warnings) = if self.config.collect_containers {
+            self.containers.collect(&self.sockets, self.config.container_timeout)
+        } else {
+            (None, Vec::new())
+        };
+        for message in container_warnings {
+            warn("containers", &message);
+        }
+
+        let sensors = if self.config.collect_sensors { sensors::read_sensors(&self.root) } else { Default::default() };
+
+        let raid_arrays = if self.config.collect_disk_health {
+            mdstat::read_raid_arrays(&self.root).inspect_err(|e| warn("raid_arrays", e)).ok().flatten()
+        } else {
+            None
+        };
+
+        let (results, command_warnings) = self.probes.take();
+        for warning in command_warnings {
+            warn(warning.collector, &warning.message);
+        }
+        let gpus = if self.config.collect_gpus {
+            let mut found = gpus::read_amd_gpus(&self.root).unwrap_or_default();
+            found.extend(results.nvidia_gpus.unwrap_or_default());
+            // No GPU at all is "not collected", so the hub shows no empty GPU panel.
+            Some(found).filter(|g| !g.is_empty())
+        } else {
+            None
+        };
+
         let mut updates = None;
         if self.packages_due(now) {
             self.last_package_run = Some(now);
@@ -249,13 +363,13 @@ impl Collector {
                 cpu_info,
                 filesystems,
                 network_interfaces: interfaces,
-                containers: None,
-                temperatures: None,
-                fans: None,
-                disk_health: None,
-                raid_arrays: None,
-                zfs_pools: None,
-                gpus: None,
+                containers,
+                temperatures: sensors.temperatures,
+                fans: sensors.fans,
+                disk_health: results.disk_health,
+                raid_arrays,
+                zfs_pools: results.zfs_pools,
+                gpus,
             },
             warnings,
         }

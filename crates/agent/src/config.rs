@@ -22,6 +22,8 @@ pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 50 * 1024 * 1024;
 pub const DEFAULT_SPOOL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// v1's request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// S.M.A.R.T. more often than this only wakes disks.
+pub const MIN_DISK_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// One source's view of the configuration: every key optional, so that sources can be layered.
 /// The same struct is the TOML file's schema; unknown keys are refused so a typo is an error
@@ -78,6 +80,24 @@ pub struct Settings {
     /// Read `proc`, `sys`, `etc` below this directory (a host mounted into a container).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<PathBuf>,
+    /// Report Docker and Podman containers (default on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collect_containers: Option<bool>,
+    /// Engine API sockets to ask; default Podman's and Docker's usual paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_sockets: Option<Vec<PathBuf>>,
+    /// Report temperatures and fans (default on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collect_sensors: Option<bool>,
+    /// Report S.M.A.R.T., software RAID and ZFS pools (default on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collect_disk_health: Option<bool>,
+    /// Seconds between two S.M.A.R.T. readings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_health_interval: Option<u64>,
+    /// Report GPUs (default on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collect_gpus: Option<bool>,
 }
 
 impl Settings {
@@ -110,6 +130,12 @@ impl Settings {
             spool_max_age_hours: over.spool_max_age_hours.or(self.spool_max_age_hours),
             request_timeout: over.request_timeout.or(self.request_timeout),
             root: over.root.or(self.root),
+            collect_containers: over.collect_containers.or(self.collect_containers),
+            container_sockets: over.container_sockets.or(self.container_sockets),
+            collect_sensors: over.collect_sensors.or(self.collect_sensors),
+            collect_disk_health: over.collect_disk_health.or(self.collect_disk_health),
+            disk_health_interval: over.disk_health_interval.or(self.disk_health_interval),
+            collect_gpus: over.collect_gpus.or(self.collect_gpus),
         }
     }
 
@@ -162,6 +188,13 @@ impl Settings {
             spool_max_age_hours: number("SPOOL_MAX_AGE_HOURS")?,
             request_timeout: number("REQUEST_TIMEOUT")?,
             root: get("ROOT").map(PathBuf::from),
+            collect_containers: boolean("COLLECT_CONTAINERS")?,
+            container_sockets: get("CONTAINER_SOCKETS")
+                .map(|v| split_list(&v).into_iter().map(PathBuf::from).collect()),
+            collect_sensors: boolean("COLLECT_SENSORS")?,
+            collect_disk_health: boolean("COLLECT_DISK_HEALTH")?,
+            disk_health_interval: number("DISK_HEALTH_INTERVAL")?,
+            collect_gpus: boolean("COLLECT_GPUS")?,
         })
     }
 }
@@ -199,6 +232,12 @@ impl std::fmt::Debug for Settings {
             spool_max_age_hours,
             request_timeout,
             root,
+            collect_containers,
+            container_sockets,
+            collect_sensors,
+            collect_disk_health,
+            disk_health_interval,
+            collect_gpus,
         } = self;
         let masked = |secret: &Option<String>| secret.as_ref().map(|_| "***");
         f.debug_struct("Settings")
@@ -218,6 +257,12 @@ impl std::fmt::Debug for Settings {
             .field("spool_max_age_hours", spool_max_age_hours)
             .field("request_timeout", request_timeout)
             .field("root", root)
+            .field("collect_containers", collect_containers)
+            .field("container_sockets", container_sockets)
+            .field("collect_sensors", collect_sensors)
+            .field("collect_disk_health", collect_disk_health)
+            .field("disk_health_interval", disk_health_interval)
+            .field("collect_gpus", collect_gpus)
             .finish()
     }
 }
@@ -261,6 +306,13 @@ pub struct Config {
     pub spool_max_age: Duration,
     pub request_timeout: Duration,
     pub root: Option<PathBuf>,
+    pub collect_containers: bool,
+    /// `None`: the default paths.
+    pub container_sockets: Option<Vec<PathBuf>>,
+    pub collect_sensors: bool,
+    pub collect_disk_health: bool,
+    pub disk_health_interval: Duration,
+    pub collect_gpus: bool,
 }
 
 /// What is wrong with the configuration, worded for the person who has to fix it.
@@ -328,6 +380,15 @@ pub fn resolve(file: Settings, env: Settings, flags: Settings) -> Result<Config,
         return invalid("request_timeout must be greater than 0".into());
     }
 
+    let disk_health_interval =
+        s.disk_health_interval.map_or(crate::background::DEFAULT_DISK_HEALTH_INTERVAL, Duration::from_secs);
+    if disk_health_interval < MIN_DISK_HEALTH_INTERVAL {
+        return invalid(format!(
+            "disk_health_interval must be at least {} seconds: reading every disk more often wears them for nothing",
+            MIN_DISK_HEALTH_INTERVAL.as_secs()
+        ));
+    }
+
     let state_dir = s.state_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
     let spool_dir = s.spool_dir.unwrap_or_else(|| state_dir.join("spool"));
     Ok(Config {
@@ -347,7 +408,33 @@ pub fn resolve(file: Settings, env: Settings, flags: Settings) -> Result<Config,
             .map_or(DEFAULT_SPOOL_MAX_AGE, |h| Duration::from_secs(h.saturating_mul(3600))),
         request_timeout,
         root: s.root,
+        collect_containers: s.collect_containers.unwrap_or(true),
+        container_sockets: s.container_sockets,
+        collect_sensors: s.collect_sensors.unwrap_or(true),
+        collect_disk_health: s.collect_disk_health.unwrap_or(true),
+        disk_health_interval,
+        collect_gpus: s.collect_gpus.unwrap_or(true),
     })
+}
+
+impl Config {
+    /// What the collectors gather under this configuration. The quick tools (`zpool`,
+    /// `nvidia-smi`) run at the heartbeat's pace, but never more than every 10 s nor less than
+    /// every 5 minutes.
+    pub fn collector_config(&self) -> crate::CollectorConfig {
+        crate::CollectorConfig {
+            services: self.services.clone(),
+            collect_packages: self.collect_packages,
+            collect_containers: self.collect_containers,
+            container_sockets: self.container_sockets.clone(),
+            collect_sensors: self.collect_sensors,
+            collect_disk_health: self.collect_disk_health,
+            disk_health_interval: self.disk_health_interval,
+            collect_gpus: self.collect_gpus,
+            command_interval: self.interval.clamp(Duration::from_secs(10), Duration::from_secs(300)),
+            ..crate::CollectorConfig::default()
+        }
+    }
 }
 
 /// Reads the config file. A missing file at the default path is not an error (env and flags may
@@ -390,6 +477,11 @@ mod tests {
         assert_eq!(config.spool_max_age, Duration::from_secs(7 * 86400));
         assert!(config.collect_packages);
         assert!(config.services.is_empty());
+        assert!(
+            config.collect_containers && config.collect_sensors && config.collect_disk_health && config.collect_gpus
+        );
+        assert_eq!(config.container_sockets, None);
+        assert_eq!(config.disk_health_interval, Duration::from_secs(600));
         assert_eq!(config.server_id, None);
         assert_eq!(config.server_guid, None);
     }
@@ -458,6 +550,7 @@ mod tests {
             (Settings { server_id: Some("My.Host".into()), ..base() }, "server_id"),
             (Settings { server_guid: Some("not-a-guid".into()), ..base() }, "server_guid"),
             (Settings { request_timeout: Some(0), ..base() }, "request_timeout"),
+            (Settings { disk_health_interval: Some(5), ..base() }, "disk_health_interval"),
         ];
         for (settings, needle) in cases {
             let error = resolve(settings, Settings::default(), Settings::default()).unwrap_err();
@@ -477,6 +570,10 @@ mod tests {
             ("HOMELAB_AGENT_SPOOL_DIR", "/tmp/spool"),
             ("HOMELAB_AGENT_SPOOL_MAX_MB", "5"),
             ("HOMELAB_AGENT_SERVER_ID", "  "),
+            ("HOMELAB_AGENT_COLLECT_CONTAINERS", "off"),
+            ("HOMELAB_AGENT_CONTAINER_SOCKETS", "/run/a.sock, /run/user/1000/podman/podman.sock"),
+            ("HOMELAB_AGENT_DISK_HEALTH_INTERVAL", "3600"),
+            ("HOMELAB_AGENT_COLLECT_GPUS", "false"),
         ];
         let env = Settings::from_env(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).unwrap();
         let config = resolve(Settings::default(), env, Settings::default()).unwrap();
@@ -488,6 +585,15 @@ mod tests {
         assert_eq!(config.spool_dir, Path::new("/tmp/spool"));
         assert_eq!(config.spool_max_bytes, 5 * 1024 * 1024);
         assert_eq!(config.server_id, None, "blank counts as unset");
+        assert!(!config.collect_containers && !config.collect_gpus && config.collect_sensors);
+        assert_eq!(
+            config.container_sockets,
+            Some(vec![PathBuf::from("/run/a.sock"), PathBuf::from("/run/user/1000/podman/podman.sock")])
+        );
+        assert_eq!(config.disk_health_interval, Duration::from_secs(3600));
+        let collector = config.collector_config();
+        assert_eq!(collector.command_interval, Duration::from_secs(15));
+        assert!(!collector.collect_containers && collector.collect_disk_health);
 
         let bad = Settings::from_env(|name| (name == "HOMELAB_AGENT_HEARTBEAT_INTERVAL").then(|| "1m".to_owned()));
         assert!(bad.unwrap_err().to_string().contains("HOMELAB_AGENT_HEARTBEAT_INTERVAL"));
@@ -497,10 +603,13 @@ mod tests {
     fn toml_file_round_trips_and_refuses_typos() {
         let text = format!(
             "hub_url = \"http://hub:8080\"\nserver_id = \"nas\"\nserver_guid = \"{GUID}\"\napi_token = \"t\"\n\
-             monitored_services = [\"plex\", \"smbd\"]\n"
+             monitored_services = [\"plex\", \"smbd\"]\ncollect_sensors = false\n\
+             container_sockets = [\"/var/run/docker.sock\"]\n"
         );
         let settings = Settings::from_toml(&text).unwrap();
         assert_eq!(settings.monitored_services, Some(vec!["plex".into(), "smbd".into()]));
+        assert_eq!(settings.collect_sensors, Some(false));
+        assert_eq!(settings.container_sockets, Some(vec![PathBuf::from("/var/run/docker.sock")]));
         assert_eq!(Settings::from_toml(&settings.to_toml().unwrap()).unwrap(), settings);
         let error = Settings::from_toml("hub_ulr = \"x\"").unwrap_err();
         assert!(error.to_string().contains("hub_ulr"), "{error}");

@@ -22,6 +22,7 @@
 #[macro_use]
 pub mod log;
 
+pub mod background;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod collector;

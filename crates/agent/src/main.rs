@@ -251,7 +251,17 @@ fn check(args: CheckArgs) -> ExitCode {
     };
     let services =
         if args.services.is_empty() { settings.monitored_services.unwrap_or_default() } else { args.services };
-    let config = CollectorConfig { services, collect_packages: args.packages, ..CollectorConfig::default() };
+    let defaults = CollectorConfig::default();
+    let config = CollectorConfig {
+        services,
+        collect_packages: args.packages,
+        collect_containers: settings.collect_containers.unwrap_or(defaults.collect_containers),
+        container_sockets: settings.container_sockets,
+        collect_sensors: settings.collect_sensors.unwrap_or(defaults.collect_sensors),
+        collect_disk_health: settings.collect_disk_health.unwrap_or(defaults.collect_disk_health),
+        collect_gpus: settings.collect_gpus.unwrap_or(defaults.collect_gpus),
+        ..defaults
+    };
     let mut collector = Collector::new(root, config);
     for warning in collector.prime() {
         eprintln!("warning: {warning}");
@@ -259,7 +269,11 @@ fn check(args: CheckArgs) -> ExitCode {
     if let Some(n) = args.bench {
         return bench(&mut collector, &identity, n);
     }
-    thread::sleep(Duration::from_secs(1));
+    // S.M.A.R.T., ZFS and nvidia-smi run on a thread of their own when the agent runs; here
+    // they run once, in the foreground, so that the output shows them.
+    let started = Instant::now();
+    collector.run_command_probes_now();
+    thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
     let collection = collector.collect(&identity, chrono::Utc::now());
     for warning in &collection.warnings {
         eprintln!("warning: {warning}");

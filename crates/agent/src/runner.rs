@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::sender::Sender;
 use crate::spool::{Spool, SpoolError, SpoolLimits};
 use crate::state::{self, StateError};
-use crate::{AGENT_VERSION, AgentIdentity, Collector, CollectorConfig, SystemRoot};
+use crate::{AGENT_VERSION, AgentIdentity, Collector, SystemRoot};
 
 /// A stop request shared between the loop and whoever wants it to end; waiting on it is an
 /// interruptible sleep.
@@ -112,14 +112,8 @@ pub fn run_with<T: Transport>(config: &Config, transport: T, shutdown: &Shutdown
         config.spool_dir.display()
     );
     let mut sender = Sender::new(transport, &config.hub_url, config.auth.clone(), guid, spool);
-    let mut collector = Collector::new(
-        root,
-        CollectorConfig {
-            services: config.services.clone(),
-            collect_packages: config.collect_packages,
-            ..CollectorConfig::default()
-        },
-    );
+    let mut collector = Collector::new(root, config.collector_config());
+    collector.start_command_probes();
     let mut warnings = WarningLog::default();
     warnings.log(collector.prime().iter().map(ToString::to_string));
 

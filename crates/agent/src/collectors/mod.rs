@@ -1,15 +1,22 @@
 //! One module per data source. Each exposes a pure `parse_*` function over the file's text and a
 //! thin `read*` function that takes a [`SystemRoot`](crate::SystemRoot) and does the I/O.
 
+pub mod containers;
 pub mod cpu;
 pub mod disks;
+pub mod gpus;
 pub mod load;
+pub mod mdstat;
 pub mod memory;
 pub mod network;
 pub mod os;
 pub mod packages;
+pub mod sensors;
 pub mod services;
+pub mod smart;
+pub mod unix_http;
 pub mod uptime;
+pub mod zfs;
 
 use std::path::Path;
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};

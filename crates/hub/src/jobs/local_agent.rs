@@ -70,8 +70,16 @@ fn prime(settings: &crate::config::LocalAgentConfig) -> (AgentIdentity, Collecto
         server_guid: None,
         hostname,
     };
-    let config = CollectorConfig { services: settings.services.clone(), collect_packages: true, ..Default::default() };
+    let config = CollectorConfig {
+        services: settings.services.clone(),
+        collect_packages: true,
+        command_interval: Duration::from_secs(settings.interval_seconds)
+            .clamp(Duration::from_secs(10), Duration::from_secs(300)),
+        ..Default::default()
+    };
     let mut collector = Collector::new(root, config);
+    // smartctl, zpool and nvidia-smi on their own thread: never on a heartbeat's path.
+    collector.start_command_probes();
     for warning in collector.prime() {
         tracing::debug!(%warning, "local agent");
     }
