@@ -43,8 +43,9 @@ fn parse_array(name: &str, header: &str, detail: &[&str]) -> RaidArrayReport {
     let members: Vec<&str> = words.iter().copied().filter(|w| w.contains('[')).collect();
     let spares = members.iter().filter(|m| m.ends_with("(S)")).count();
     let failed = members.iter().filter(|m| m.ends_with("(F)")).count();
-    let mut total = members.len().saturating_sub(spares);
-    let mut active = total.saturating_sub(failed);
+    // An inactive array lists every member as a spare; none of them works.
+    let mut total = if inactive { members.len() } else { members.len().saturating_sub(spares) };
+    let mut active = if inactive { 0 } else { total.saturating_sub(failed) };
     let mut missing_slot = false;
     let mut rebuild_percent = None;
     let mut rebuilding = false;

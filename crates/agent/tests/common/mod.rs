@@ -22,7 +22,10 @@ pub fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), target).unwrap();
+        } else if kind.is_dir() {
             copy_tree(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
@@ -62,8 +65,10 @@ impl FsStats for FixtureFs {
     }
 }
 
-/// Replays `commands/systemctl/<unit>.txt`, `commands/systemctl-list-units.txt` and
-/// `commands/apt-list-upgradable.txt`.
+/// Replays `commands/systemctl/<unit>.txt`, `commands/systemctl-list-units.txt`,
+/// `commands/apt-list-upgradable.txt`, `commands/smartctl/scan.json` and `<disk>.json`,
+/// `commands/zpool-list.txt` and `commands/nvidia-smi.csv`; a tool without its file is not
+/// installed.
 pub struct Replay(pub PathBuf);
 
 impl CommandRunner for Replay {
@@ -75,6 +80,13 @@ impl CommandRunner for Replay {
                 assert_eq!(args, ["list", "--upgradable"]);
                 self.0.join("commands/apt-list-upgradable.txt")
             }
+            "smartctl" if args.contains(&"--scan-open") => self.0.join("commands/smartctl/scan.json"),
+            "smartctl" => {
+                let device = Path::new(args.last().unwrap()).file_name().unwrap().to_str().unwrap();
+                self.0.join("commands/smartctl").join(format!("{device}.json"))
+            }
+            "zpool" => self.0.join("commands/zpool-list.txt"),
+            "nvidia-smi" => self.0.join("commands/nvidia-smi.csv"),
             other => panic!("unexpected command {other}"),
         };
         match std::fs::read_to_string(file) {
