@@ -33,8 +33,10 @@ Commands:
             <spool>/dead-letter so that newer ones flow.
   register  Claim a registration token from the hub's dashboard and write the config file
             (hub_url, server_id, server_guid, api_token; mode 0600).
-  check     Collect twice, one second apart (so CPU % is real), and print the heartbeat as JSON.
-            Nothing is sent anywhere. Warns about heartbeats set aside in the dead-letter directory.
+  check     Collect twice, one second apart (so CPU % is real), and print the heartbeat as JSON,
+            containers, temperatures, disk health and GPUs included (smartctl, zpool and
+            nvidia-smi run once in the foreground). Nothing is sent anywhere. Warns about
+            heartbeats set aside in the dead-letter directory.
 
 Options for run (each overrides HOMELAB_AGENT_<NAME>, which overrides the config file):
   --config PATH      TOML config file [default: /etc/homelab-agent/config.toml]
@@ -57,6 +59,15 @@ Options for run (each overrides HOMELAB_AGENT_<NAME>, which overrides the config
   --spool-max-mb N   Spool size bound [default: 50]                   (SPOOL_MAX_MB, spool_max_mb)
   --spool-max-age-hours N  Spool age bound [default: 168]             (SPOOL_MAX_AGE_HOURS, …)
   --root DIR         Read proc, sys, etc below DIR (host mounted into a container) (ROOT, root)
+
+Collectors beyond v1 (config file keys; HOMELAB_AGENT_<KEY in capitals> in the environment):
+  collect_containers = true      Docker and Podman containers through their API sockets
+  container_sockets = [PATH,…]   [default: /var/run/podman/podman.sock,
+                                  $XDG_RUNTIME_DIR/podman/podman.sock, /var/run/docker.sock]
+  collect_sensors = true         temperatures and fans (hwmon, thermal zones)
+  collect_disk_health = true     S.M.A.R.T. (smartctl, as root), /proc/mdstat, ZFS (zpool)
+  disk_health_interval = 600     seconds between S.M.A.R.T. readings (at least 60)
+  collect_gpus = true            NVIDIA (nvidia-smi) and AMD (sysfs) GPUs
 
 Options for check (services, server id, host name and root default to run's settings):
   --config PATH    The config file to take them from [default: /etc/homelab-agent/config.toml]
