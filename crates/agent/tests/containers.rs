@@ -193,3 +193,67 @@ fn the_collector_puts_containers_in_the_heartbeat() {
     let heartbeat = Collector::new(SystemRoot::under(root.path()), off).collect(&identity, now).heartbeat;
     assert_eq!((heartbeat.containers, engine.request_count()), (None, before), "switched off: not asked");
 }
+
+/// Not a test: serves the stand-in engine for footprint measurements (BENCHMARKS.md) until
+/// killed. `HOMELAB_STAND_IN_ENGINE=/tmp/engine.sock HOMELAB_STAND_IN_CONTAINERS=30 cargo test
+/// -p homelab-agent --test containers -- --ignored --exact serve_stand_in_engine`
+#[test]
+#[ignore = "serves until killed; for footprint measurements"]
+fn serve_stand_in_engine() {
+    let socket = std::env::var("HOMELAB_STAND_IN_ENGINE").expect("HOMELAB_STAND_IN_ENGINE: the socket path");
+    let copies = std::env::var("HOMELAB_STAND_IN_CONTAINERS").map_or(30, |n| n.parse().unwrap());
+    let _ = std::fs::remove_file(&socket);
+    let engine = StandInEngine::serve(std::path::Path::new(&socket), Behaviour::Answer, Some(copies));
+    eprintln!("serving {copies} containers on {socket}");
+    loop {
+        // The CPU counters advance as a running engine's would.
+        std::thread::sleep(Duration::from_secs(1));
+        engine.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Not a test: a hub that answers every request 200, for the same measurements
+/// (`HOMELAB_STAND_IN_HUB=127.0.0.1:18931`).
+#[test]
+#[ignore = "serves until killed; for footprint measurements"]
+fn serve_stand_in_hub() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let address = std::env::var("HOMELAB_STAND_IN_HUB").expect("HOMELAB_STAND_IN_HUB: host:port");
+    let listener = std::net::TcpListener::bind(&address).unwrap();
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut stream = stream;
+            loop {
+                let mut length = 0;
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}";
+                if stream.write_all(answer.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
