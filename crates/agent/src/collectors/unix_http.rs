@@ -7,8 +7,11 @@
 //! read and write is bounded by one deadline, so a hung engine costs at most that long.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// A larger answer is refused: 30 containers' stats are a few hundred kilobytes in all, and a
@@ -46,7 +49,7 @@ pub fn get(socket: &Path, path: &str, deadline: Instant, budget: Duration) -> Re
         if left.is_zero() { Err(HttpError::Timeout(budget)) } else { Ok(left) }
     };
     remaining()?;
-    let mut stream = UnixStream::connect(socket).map_err(HttpError::Connect)?;
+    let mut stream = connect(socket, deadline, budget)?;
     let timed_out = |e: io::Error| match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout(budget),
         _ => HttpError::Io(e),
@@ -60,6 +63,52 @@ pub fn get(socket: &Path, path: &str, deadline: Instant, budget: Duration) -> Re
         HttpError::Io(e) => timed_out(e),
         other => other,
     })
+}
+
+/// How long to wait before trying again to connect to an engine whose queue of connections to
+/// accept is full.
+const CONNECT_RETRY: Duration = Duration::from_millis(10);
+
+/// Connects before `deadline`. `UnixStream::connect` has no timeout, and on an engine that has
+/// stopped accepting (a frozen process) it blocks for ever once the listen queue is full; a
+/// non-blocking connect answers `EAGAIN` then instead, and we try again until the deadline.
+pub fn connect(socket: &Path, deadline: Instant, budget: Duration) -> Result<UnixStream, HttpError> {
+    // SAFETY: an all-zero sockaddr_un is a valid (empty) address; we fill in family and path.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let path = socket.as_os_str().as_bytes();
+    if path.len() >= address.sun_path.len() || path.contains(&0) {
+        return Err(HttpError::Connect(io::Error::new(io::ErrorKind::InvalidInput, "socket path too long")));
+    }
+    for (slot, byte) in address.sun_path.iter_mut().zip(path) {
+        *slot = *byte as libc::c_char;
+    }
+    let length = (std::mem::size_of::<libc::sa_family_t>() + path.len() + 1) as libc::socklen_t;
+    // SAFETY: plain socket(2); the descriptor is owned by `fd` from here on.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    if raw < 0 {
+        return Err(HttpError::Connect(io::Error::last_os_error()));
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    loop {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid descriptor and a pointer to a live, initialised sockaddr_un of `length`.
+        let rc = unsafe { libc::connect(fd.as_raw_fd(), (&raw const address).cast::<libc::sockaddr>(), length) };
+        if rc == 0 {
+            let stream = UnixStream::from(fd);
+            stream.set_nonblocking(false).map_err(HttpError::Io)?;
+            return Ok(stream);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(HttpError::Connect(error));
+        }
+        if Instant::now() + CONNECT_RETRY >= deadline {
+            return Err(HttpError::Timeout(budget));
+        }
+        thread::sleep(CONNECT_RETRY);
+    }
 }
 
 /// A socket whose every read waits no longer than what is left before the deadline.
@@ -226,6 +275,38 @@ mod tests {
         ] {
             assert!(parse(raw).is_err(), "{}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn an_engine_that_never_accepts_costs_at_most_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frozen.sock");
+        // Listens, never accepts: once its queue is full, a blocking connect would never return.
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let budget = Duration::from_millis(200);
+        let mut queued = Vec::new();
+        let started = Instant::now();
+        let error = loop {
+            match connect(&path, Instant::now() + budget, budget) {
+                Ok(stream) => queued.push(stream),
+                Err(error) => break error,
+            }
+            assert!(queued.len() < 100_000, "the queue never filled");
+        };
+        assert!(matches!(error, HttpError::Timeout(_)), "{error}");
+        assert!(!queued.is_empty(), "the first connections are queued");
+        let took = Instant::now();
+        let answer = get(&path, "/containers/json", Instant::now() + budget, budget);
+        assert!(matches!(answer, Err(HttpError::Timeout(_))), "{answer:?}");
+        assert!(took.elapsed() < budget + Duration::from_secs(2), "{:?}", took.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_missing_socket_is_a_connect_error() {
+        let budget = Duration::from_millis(100);
+        let error = connect(Path::new("/nonexistent/docker.sock"), Instant::now() + budget, budget).unwrap_err();
+        assert!(matches!(&error, HttpError::Connect(e) if e.kind() == io::ErrorKind::NotFound), "{error}");
     }
 
     #[test]
