@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
 const GUID: &str = "0b6c1a3e-7f2d-4c4b-9e1a-5d2f3c4b5a69";
 
 /// A request as the stand-in hub saw it.
@@ -311,4 +313,49 @@ fn heartbeats_the_hub_keeps_failing_on_are_set_aside_and_counted_by_check() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let expected = format!("{} heartbeat(s) the hub kept failing on are set aside", set_aside.len());
     assert!(stderr.contains(&expected), "{stderr}");
+}
+
+/// `check` prints the inventory beyond v1: containers from an engine's socket, and (run once in
+/// the foreground) what `smartctl`, `zpool` and `nvidia-smi` report; here the fixture NAS, its
+/// tools replaced by scripts printing the fixture's output.
+#[test]
+fn check_prints_containers_sensors_disks_and_gpus() {
+    let engine = common::engine::StandInEngine::start(common::engine::Behaviour::Answer);
+    let nas = common::fixture("nas-ryzen-bookworm");
+    let bin = tempfile::tempdir().unwrap();
+    let commands = nas.join("commands");
+    let scripts = [
+        (
+            "smartctl",
+            format!(
+                "case \"$*\" in *--scan-open*) exec cat {0}/smartctl/scan.json ;; esac\n\
+                 for last; do :; done; exec cat {0}/smartctl/$(basename \"$last\").json\n",
+                commands.display()
+            ),
+        ),
+        ("zpool", format!("exec cat {}/zpool-list.txt\n", commands.display())),
+        ("nvidia-smi", format!("exec cat {}/nvidia-smi.csv\n", commands.display())),
+    ];
+    for (name, body) in scripts {
+        let path = bin.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let config = bin.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let output = agent(&["check", "--config", config.to_str().unwrap(), "--root", nas.to_str().unwrap()])
+        .env("PATH", path)
+        .env("HOMELAB_AGENT_CONTAINER_SOCKETS", &engine.socket)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let heartbeat: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    let count = |key: &str| heartbeat[key].as_array().map_or(0, Vec::len);
+    let counts: Vec<usize> =
+        ["containers", "temperatures", "fans", "disk_health", "raid_arrays", "zfs_pools", "gpus"].map(count).to_vec();
+    assert_eq!(counts, [5, 8, 2, 4, 4, 3, 3], "{heartbeat:#}");
+    assert_eq!(heartbeat["disk_health"][1]["passed"], serde_json::json!(false));
+    assert_eq!(heartbeat["containers"][1]["health"], serde_json::json!("unhealthy"));
 }
