@@ -181,6 +181,8 @@ pub struct DiskRow {
     pub verdict: &'static str,
     pub verdict_tone: &'static str,
     pub temperature: String,
+    /// `ok`, `warn` or `crit` against the drive levels.
+    pub level: &'static str,
     pub hours: String,
     /// Reallocated / pending / uncorrectable sectors (ATA).
     pub sectors: String,
@@ -197,6 +199,8 @@ pub struct ArrayRow {
 
 pub struct GpuRow {
     pub name: String,
+    /// Its id and vendor.
+    pub detail: String,
     pub utilisation: String,
     pub memory: String,
     pub temperature: String,
@@ -248,6 +252,7 @@ impl HardwarePartial {
             })
             .collect();
         let fans = inventory.fans.iter().flatten().map(|f| (f.sensor.clone(), format!("{:.0} rpm", f.rpm))).collect();
+        let drive = thresholds.temperature.for_kind("drive");
         let disks = inventory
             .disk_health
             .iter()
@@ -262,7 +267,7 @@ impl HardwarePartial {
                 let nvme = match (d.percentage_used, d.media_errors) {
                     (None, None) => "–".into(),
                     (used, errors) => format!(
-                        "{} used · {} media errors",
+                        "{} used, {} media errors",
                         used.map_or_else(|| "–".into(), |u| format!("{u} %")),
                         count(errors)
                     ),
@@ -273,6 +278,7 @@ impl HardwarePartial {
                     verdict,
                     verdict_tone,
                     temperature: celsius(d.temperature_celsius),
+                    level: view::level(d.temperature_celsius, drive.high_percent, drive.critical_percent),
                     hours: d.power_on_hours.map_or_else(|| "–".into(), |h| format!("{h} h")),
                     sectors: if ata.iter().all(Option::is_none) { "–".into() } else { ata.map(count).join(" / ") },
                     nvme,
@@ -307,10 +313,8 @@ impl HardwarePartial {
             .iter()
             .flatten()
             .map(|g| GpuRow {
-                name: match &g.name {
-                    Some(name) => format!("{name} ({})", g.id),
-                    None => format!("{} ({})", g.id, g.vendor),
-                },
+                name: g.name.clone().unwrap_or_else(|| g.id.clone()),
+                detail: format!("{} · {}", g.id, g.vendor),
                 utilisation: g.utilisation_percent.map_or_else(|| "–".into(), |u| format!("{u:.0} %")),
                 memory: match (g.memory_used_bytes, g.memory_total_bytes) {
                     (Some(used), Some(total)) => format!("{} / {}", view::bytes(used), view::bytes(total)),

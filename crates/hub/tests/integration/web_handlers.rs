@@ -1001,7 +1001,13 @@ async fn containers_and_sensors_are_shown_and_watched_through_the_service() {
     assert!(page.contains("1200 rpm"));
     assert!(page.contains("FAILED") && page.contains("8 / 0 / 1") && page.contains("31000 h"), "S.M.A.R.T.");
     assert!(page.contains("rebuilding 42.5 %") && page.contains("raid1 · 1 of 2 devices"), "RAID");
-    assert!(page.contains("RTX 3060 (nvidia0)") && page.contains("1.0 GiB / 12.0 GiB") && page.contains("95 W"), "GPU");
+    assert!(
+        page.contains("RTX 3060")
+            && page.contains("nvidia0 · nvidia")
+            && page.contains("1.0 GiB / 12.0 GiB")
+            && page.contains("95 W"),
+        "GPU"
+    );
 
     // Watching one container, then all running ones, through the service's rules.
     let (status, text) = b.post("/ui/servers/nas/containers/watch", "name=sonarr&watched=true").await;
