@@ -1153,6 +1153,21 @@ async fn containers_sensors_and_disks_in_a_real_browser() {
         "{disks}"
     );
     assert!(s.text_of("#gpus").await.contains("74 W") || s.text_of("#gpus").await.contains("75 W"));
+    // Temperature and GPU charts from the series endpoint, one line per sensor or GPU.
+    wait_for("the charts", || async {
+        s.eval("return document.getElementById('history').dataset.loaded || '';").await == "24h"
+    })
+    .await;
+    let lines = "return [...document.querySelectorAll('#chart-temp .u-legend .u-series, #chart-gpu .u-legend .u-series')]\
+                 .map(e => e.innerText.split('\\n')[0].trim()).filter(t => t);";
+    let legend = s.eval(lines).await;
+    for sensor in ["coretemp/Package id 0", "nvme0/Composite", "nvidia0"] {
+        assert!(
+            legend.as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains(sensor)),
+            "{sensor} charted: {legend}"
+        );
+    }
+    assert!(s.eval("return document.getElementById('chart-temp').querySelector('canvas') !== null;").await == true);
     s.assert_no_console_errors("server page with containers").await;
 
     // Watch the stopped container with its button: it shows as watched and down.
@@ -1175,7 +1190,9 @@ async fn containers_sensors_and_disks_in_a_real_browser() {
     let set_aside = |selectors: &str| {
         format!("document.querySelectorAll({selectors:?}).forEach(e => e.style.display = 'none'); return 0;")
     };
-    s.eval(&set_aside(".detail-top, #history")).await;
+    s.eval(&set_aside(".detail-top, #chart-cpu, #chart-memory, #chart-disk, #chart-load, #chart-net")).await;
+    s.shoot("inventory-charts").await;
+    s.eval(&set_aside("#history")).await;
     s.shoot("inventory-containers").await;
     s.eval(&set_aside("#containers-section, #services-section, #srv-alerts-title")).await;
     s.eval("document.getElementById('srv-alerts-title').parentElement.style.display = 'none'; return 0;").await;
