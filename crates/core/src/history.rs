@@ -31,10 +31,21 @@ pub enum MetricKind {
     /// Per interface (subject = interface name); cumulative counters.
     InterfaceRxBytes,
     InterfaceTxBytes,
+    /// Per container (subject = container name).
+    ContainerCpuPercent,
+    ContainerMemoryBytes,
+    /// Per sensor (subject = sensor id; GPUs as `gpu/<id>`, SATA disks as `smart/<device>`).
+    TemperatureCelsius,
+    /// Per fan (subject = sensor id).
+    FanRpm,
+    /// Per GPU (subject = GPU id).
+    GpuUtilisationPercent,
+    GpuMemoryUsedBytes,
+    GpuPowerWatts,
 }
 
 impl MetricKind {
-    pub const ALL: [MetricKind; 14] = [
+    pub const ALL: [MetricKind; 21] = [
         MetricKind::CpuPercent,
         MetricKind::MemoryPercent,
         MetricKind::MemoryUsedMb,
@@ -49,6 +60,13 @@ impl MetricKind {
         MetricKind::FilesystemUsedBytes,
         MetricKind::InterfaceRxBytes,
         MetricKind::InterfaceTxBytes,
+        MetricKind::ContainerCpuPercent,
+        MetricKind::ContainerMemoryBytes,
+        MetricKind::TemperatureCelsius,
+        MetricKind::FanRpm,
+        MetricKind::GpuUtilisationPercent,
+        MetricKind::GpuMemoryUsedBytes,
+        MetricKind::GpuPowerWatts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +85,13 @@ impl MetricKind {
             MetricKind::FilesystemUsedBytes => "fs_used_bytes",
             MetricKind::InterfaceRxBytes => "if_rx_bytes",
             MetricKind::InterfaceTxBytes => "if_tx_bytes",
+            MetricKind::ContainerCpuPercent => "container_cpu_percent",
+            MetricKind::ContainerMemoryBytes => "container_memory_bytes",
+            MetricKind::TemperatureCelsius => "temperature_celsius",
+            MetricKind::FanRpm => "fan_rpm",
+            MetricKind::GpuUtilisationPercent => "gpu_utilisation_percent",
+            MetricKind::GpuMemoryUsedBytes => "gpu_memory_used_bytes",
+            MetricKind::GpuPowerWatts => "gpu_power_watts",
         }
     }
 
@@ -111,6 +136,22 @@ pub fn samples_of(hb: &HeartbeatRequest) -> Vec<Sample> {
     for iface in hb.network_interfaces.iter().flatten() {
         push(MetricKind::InterfaceRxBytes, &iface.name, Some(iface.rx_bytes as f64));
         push(MetricKind::InterfaceTxBytes, &iface.name, Some(iface.tx_bytes as f64));
+    }
+    for container in hb.containers.iter().flatten() {
+        push(MetricKind::ContainerCpuPercent, &container.name, container.cpu_percent);
+        push(MetricKind::ContainerMemoryBytes, &container.name, container.memory_used_bytes.map(|v| v as f64));
+    }
+    // The same sensors the alert engine judges, so a chart shows what an alert was about.
+    for reading in crate::alerts::engine::temperatures_of(hb) {
+        push(MetricKind::TemperatureCelsius, &reading.sensor, Some(reading.celsius));
+    }
+    for fan in hb.fans.iter().flatten() {
+        push(MetricKind::FanRpm, &fan.sensor, Some(fan.rpm));
+    }
+    for gpu in hb.gpus.iter().flatten() {
+        push(MetricKind::GpuUtilisationPercent, &gpu.id, gpu.utilisation_percent);
+        push(MetricKind::GpuMemoryUsedBytes, &gpu.id, gpu.memory_used_bytes.map(|v| v as f64));
+        push(MetricKind::GpuPowerWatts, &gpu.id, gpu.power_watts);
     }
     samples
 }

@@ -8,7 +8,64 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::time::{self, Timestamp};
 use crate::validate::Validator;
+
+/// A machine's latest report of each key, and which of its containers are watched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MachineInventory {
+    /// `null`: never reported (no Docker or Podman socket, or an agent without the collector).
+    pub containers: Option<Vec<ContainerReport>>,
+    pub temperatures: Option<Vec<TemperatureReport>>,
+    pub fans: Option<Vec<FanReport>>,
+    pub disk_health: Option<Vec<DiskHealthReport>>,
+    pub raid_arrays: Option<Vec<RaidArrayReport>>,
+    pub zfs_pools: Option<Vec<ZfsPoolReport>>,
+    pub gpus: Option<Vec<GpuReport>>,
+    /// When the last heartbeat carrying any of these keys arrived.
+    #[serde(with = "time::rfc3339_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub updated_at: Option<Timestamp>,
+    /// Containers whose state alerts, by name.
+    pub watched_containers: Vec<String>,
+    /// Whether every container seen running is watched from then on.
+    pub watch_all_containers: bool,
+}
+
+impl MachineInventory {
+    /// Containers running, and listed in all.
+    pub fn container_counts(&self) -> Option<(usize, usize)> {
+        let containers = self.containers.as_ref()?;
+        Some((containers.iter().filter(|c| c.state == "running").count(), containers.len()))
+    }
+
+    /// Watched containers that are not running well (down, missing or unhealthy).
+    pub fn watched_containers_down(&self) -> Vec<&str> {
+        let Some(containers) = &self.containers else { return Vec::new() };
+        self.watched_containers
+            .iter()
+            .filter(|name| {
+                containers.iter().find(|c| &c.name == *name).is_none_or(|c| {
+                    !matches!(c.state.as_str(), "running" | "paused") || c.health.as_deref() == Some("unhealthy")
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The hottest temperature sensor (GPUs and disks included), as `(sensor, °C)`.
+    pub fn hottest(&self) -> Option<(String, f64)> {
+        let sensors = self.temperatures.iter().flatten().map(|t| (t.sensor.clone(), t.celsius));
+        let gpus = self.gpus.iter().flatten().filter_map(|g| Some((format!("gpu/{}", g.id), g.temperature_celsius?)));
+        let disks = self
+            .disk_health
+            .iter()
+            .flatten()
+            .filter_map(|d| Some((format!("smart/{}", d.device), d.temperature_celsius?)));
+        sensors.chain(gpus).chain(disks).filter(|(_, c)| c.is_finite()).max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
 
 /// Container states as the Docker and Podman Engine APIs name them.
 pub const CONTAINER_STATES: [&str; 7] = ["created", "running", "restarting", "paused", "exited", "removing", "dead"];

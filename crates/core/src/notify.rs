@@ -33,6 +33,9 @@ fn suggestion(kind: AlertKind) -> &'static str {
         AlertKind::Disk => "Check for large log files or run disk cleanup",
         AlertKind::Offline => "Check network connectivity and server power",
         AlertKind::Service => "Check service logs and consider restarting the service",
+        AlertKind::Container => "Check the container's logs (docker logs) and its restart policy",
+        AlertKind::Temperature => "Check cooling: fans, dust, airflow and the room's temperature",
+        AlertKind::DiskHealth => "Back up the data on it and plan to replace or repair the disk",
     }
 }
 
@@ -66,6 +69,9 @@ pub fn headline(event: &AlertEvent) -> String {
         return match event.alert_type {
             AlertKind::Offline => "Resolved: Server Back Online".into(),
             AlertKind::Service => format!("Resolved: Service {} Running", event.key.subject),
+            AlertKind::Container | AlertKind::DiskHealth | AlertKind::Temperature => {
+                format!("Resolved: {} Alert", title_words(metric_label(event.alert_type)))
+            }
             kind => format!("Resolved: {} Usage Alert", metric_label(kind)),
         };
     }
@@ -73,13 +79,41 @@ pub fn headline(event: &AlertEvent) -> String {
     let what = match event.alert_type {
         AlertKind::Offline => "Server Offline".to_owned(),
         AlertKind::Service => "Service Alert".to_owned(),
+        AlertKind::Container | AlertKind::DiskHealth | AlertKind::Temperature => {
+            format!("{} Alert", title_words(metric_label(event.alert_type)))
+        }
         kind => format!("{} Usage Alert", metric_label(kind)),
     };
     format!("{prefix}{}: {what}", event.severity.title_case())
 }
 
+/// `DISK HEALTH` → `Disk Health`, for the headlines of the kinds v1 did not have.
+fn title_words(label: &str) -> String {
+    label
+        .split(' ')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| first.to_string() + &chars.as_str().to_lowercase())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn slack_fields(event: &AlertEvent, sent_at: &Timestamp) -> Vec<Value> {
     let mut fields = vec![field("Server", &event.server_name)];
+    if matches!(event.alert_type, AlertKind::Container | AlertKind::DiskHealth | AlertKind::Temperature) {
+        fields.push(field(title_words(metric_label(event.alert_type)).as_str(), &event.key.subject));
+        if event.alert_type == AlertKind::Temperature {
+            fields.push(field("Current Value", &format!("{:.0} °C", event.actual_value)));
+        }
+        if is_resolution(event) {
+            fields.push(field("Duration", &duration_text(event)));
+        } else {
+            fields.push(field("Details", &event.message));
+            fields.push(field("Time", &slack_time(sent_at)));
+        }
+        return fields;
+    }
     let mount = (event.alert_type == AlertKind::Disk && !event.key.subject.is_empty() && event.key.subject != "/")
         .then_some(event.key.subject.as_str());
     if is_resolution(event) {

@@ -1,7 +1,7 @@
 // Homelab Command dashboard behaviour that is not htmx's: the remembered theme, client-side
-// search/filter of the fleet (status, type, tag; preset from ?q=&status=&type=&tag=), the
-// countdowns of breaches about to fire, copy buttons. Loaded in <head> so the theme applies
-// before paint.
+// search/filter of the fleet (status, type, tag, a watched container down; preset from
+// ?q=&status=&type=&tag=&containers=down), the countdowns of breaches about to fire, copy
+// buttons. Loaded in <head> so the theme applies before paint.
 (function () {
   "use strict";
   var KEY = "hlc-theme";
@@ -32,13 +32,16 @@
     var type = document.getElementById("fleet-type").value;
     var tagSelect = document.getElementById("fleet-tag");
     var tag = tagSelect ? tagSelect.value : "";
+    var containerSelect = document.getElementById("fleet-containers");
+    var containers = containerSelect ? containerSelect.value : "";
     var shown = 0, total = 0;
     document.querySelectorAll("#grid .card").forEach(function (card) {
       total++;
       var ok = (!text || (card.dataset.search || "").indexOf(text) !== -1) &&
         (!status || card.dataset.status === status) &&
         (!type || card.dataset.type === type) &&
-        (!tag || (card.dataset.tags || "").indexOf(" " + tag + " ") !== -1);
+        (!tag || (card.dataset.tags || "").indexOf(" " + tag + " ") !== -1) &&
+        (!containers || card.dataset.containers === containers);
       card.hidden = !ok;
       if (ok) shown++;
     });
@@ -55,7 +58,7 @@
     var toggle = document.getElementById("theme-toggle");
     if (toggle) toggle.addEventListener("click", toggleTheme);
     var params = new URLSearchParams(window.location.search);
-    [["fleet-search", "q"], ["fleet-status", "status"], ["fleet-type", "type"], ["fleet-tag", "tag"]].forEach(function (pair) {
+    [["fleet-search", "q"], ["fleet-status", "status"], ["fleet-type", "type"], ["fleet-tag", "tag"], ["fleet-containers", "containers"]].forEach(function (pair) {
       var el = document.getElementById(pair[0]);
       if (!el) return;
       var preset = params.get(pair[1]);

@@ -11,7 +11,8 @@
   var range = "24h";
   var charts = [];
   var lastData = null;
-  var METRICS = "cpu_percent,memory_percent,fs_percent,load_1m,load_5m,load_15m,network_rx_bytes,network_tx_bytes";
+  var METRICS = "cpu_percent,memory_percent,fs_percent,load_1m,load_5m,load_15m,network_rx_bytes,network_tx_bytes," +
+    "temperature_celsius,gpu_utilisation_percent";
 
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
   function palette() { return [css("--chart-1"), css("--chart-2"), css("--chart-3"), css("--chart-4"), css("--chart-5")]; }
@@ -25,6 +26,7 @@
   var UNITS = {
     percent: function (v) { return v == null ? "–" : v.toFixed(1) + " %"; },
     load: function (v) { return v == null ? "–" : v.toFixed(2); },
+    celsius: function (v) { return v == null ? "–" : v.toFixed(1) + " °C"; },
     rate: fmtBytesRate
   };
 
@@ -236,6 +238,16 @@
     }).filter(Boolean);
     draw("chart-net", net, "rate", UNITS.rate,
       counters === 1 ? "Collecting history: a rate needs a second sample." : null);
+    // Only on machines that report sensors or GPUs (the page leaves the boxes out otherwise).
+    if (document.getElementById("chart-temp")) {
+      draw("chart-temp", find(data, "temperature_celsius").map(function (s) {
+        // Disks are `smart/<device>`: "disk sda" reads better than "smart//dev/sda".
+        return withBand(s, s.subject.replace(/^smart\/\/dev\//, "disk "));
+      }), "load", UNITS.celsius);
+    }
+    if (document.getElementById("chart-gpu")) {
+      draw("chart-gpu", find(data, "gpu_utilisation_percent").map(function (s) { return withBand(s, s.subject); }), "percent", UNITS.percent);
+    }
     section.dataset.loaded = range;
   }
 

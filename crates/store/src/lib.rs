@@ -30,6 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
+use homelab_core::inventory::MachineInventory;
 use homelab_core::notify::Grouping;
 use homelab_core::power::CostSettings;
 use homelab_core::preferences::DashboardPreferences;
@@ -251,6 +252,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ExpectedServiceRecord>;
     /// Stops watching a service and closes its open alert, as disabling does.
     async fn delete_expected_service(&self, server_id: &str, service_name: &str, now: Timestamp) -> StoreResult<()>;
+
+    /// A machine's containers, sensors, disk health and GPUs as last reported, and which of its
+    /// containers are watched.
+    async fn inventory(&self, server_id: &str) -> StoreResult<MachineInventory>;
+    /// [`Store::inventory`] of every server, by server id.
+    async fn all_inventories(&self) -> StoreResult<Vec<(String, MachineInventory)>>;
+    /// Watches a container by name (alerts when it stops, goes missing or turns unhealthy), or
+    /// stops; an alert of an unwatched container closes with the next container report.
+    async fn set_container_watched(
+        &self,
+        server_id: &str,
+        name: &str,
+        watched: bool,
+        now: Timestamp,
+    ) -> StoreResult<MachineInventory>;
+    /// "Watch all running containers": on, every container seen running joins the list.
+    async fn set_watch_all_containers(
+        &self,
+        server_id: &str,
+        on: bool,
+        now: Timestamp,
+    ) -> StoreResult<MachineInventory>;
 }
 
 /// Opens the store a database URL names: `sqlite://path`, `sqlite::memory:` is not supported

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "clear seconds", include_str!("../migrations/postgres/0010_clear_seconds.sql")),
     (11, "service grace", include_str!("../migrations/postgres/0011_service_grace.sql")),
     (12, "cost and preferences", include_str!("../migrations/postgres/0012_cost_and_preferences.sql")),
+    (13, "inventory", include_str!("../migrations/postgres/0013_inventory.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "clear seconds", include_str!("../migrations/sqlite/0010_clear_seconds.sql")),
     (11, "service grace", include_str!("../migrations/sqlite/0011_service_grace.sql")),
     (12, "cost and preferences", include_str!("../migrations/sqlite/0012_cost_and_preferences.sql")),
+    (13, "inventory", include_str!("../migrations/sqlite/0013_inventory.sql")),
 ];
 
 /// Read connections kept open (and the most reads running at once).
@@ -184,6 +185,12 @@ fn migrate(conn: &mut SqliteConn, up_to: i64) -> StoreResult<()> {
         }
         let tx = conn.0.transaction()?;
         tx.execute_batch(sql)?;
+        if sql.contains("writable_schema") {
+            // The schema text was edited in place: a new cookie makes every connection,
+            // this one included, parse it again.
+            let cookie: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+            tx.execute_batch(&format!("PRAGMA schema_version = {}", cookie + 1))?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, CAST(strftime('%s','now') AS INTEGER) * 1000)",
             rusqlite::params![version, name],

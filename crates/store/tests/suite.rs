@@ -350,6 +350,82 @@ fn all_alerts() -> AlertFilter {
     AlertFilter { limit: 100, ..Default::default() }
 }
 
+/// Containers, sensors, disks and GPUs: each key's latest report is kept until a heartbeat
+/// carries that key again; a watched container that exits opens a `container` alert (a kind
+/// the database must accept), "watch all" picks up what runs, and series are charted.
+async fn inventory_keeps_each_key_and_watched_containers_alert(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let with_keys = |at: Timestamp, plex_state: &str| {
+        let mut hb = heartbeat("nas", at, 10.0);
+        hb.containers = Some(
+            serde_json::from_value(json!([
+                {"id": "a1", "name": "plex", "image": "plexinc/pms", "state": plex_state, "cpu_percent": 12.5, "compose_project": "media"},
+                {"id": "b2", "name": "db", "image": "postgres:16", "state": "running", "health": "healthy"}
+            ]))
+            .unwrap(),
+        );
+        hb.temperatures = Some(
+            serde_json::from_value(json!([{"sensor": "coretemp/Package id 0", "kind": "cpu", "celsius": 48.0}]))
+                .unwrap(),
+        );
+        hb.disk_health =
+            Some(serde_json::from_value(json!([{"device": "/dev/sda", "protocol": "ata", "passed": true}])).unwrap());
+        hb
+    };
+    store.ingest_heartbeat(write(with_keys(t0, "running"), t0)).await.unwrap();
+    let inventory = store.inventory("nas").await.unwrap();
+    assert_eq!(inventory.container_counts(), Some((2, 2)));
+    assert_eq!(inventory.hottest(), Some(("coretemp/Package id 0".to_owned(), 48.0)));
+    assert_eq!((inventory.gpus, inventory.updated_at), (None, Some(t0)));
+    assert!(inventory.watched_containers.is_empty());
+
+    // A heartbeat without the keys keeps them; an unwatched container that exits raises nothing.
+    let t1 = t0 + Duration::minutes(1);
+    beat(&store, "nas", t1, 10.0).await;
+    assert_eq!(store.inventory("nas").await.unwrap().container_counts(), Some((2, 2)));
+    let t2 = t0 + Duration::minutes(2);
+    store.ingest_heartbeat(write(with_keys(t2, "exited"), t2)).await.unwrap();
+    assert_eq!(store.list_alerts(&all_alerts()).await.unwrap().total, 0);
+
+    // Watch all: what runs is watched at once; plex, exited, is not.
+    let watching = store.set_watch_all_containers("nas", true, t2).await.unwrap();
+    assert_eq!((watching.watch_all_containers, watching.watched_containers.clone()), (true, vec!["db".to_owned()]));
+    let watching = store.set_container_watched("nas", "plex", true, t2).await.unwrap();
+    assert_eq!(watching.watched_containers, ["db", "plex"]);
+    assert_eq!(watching.watched_containers_down(), ["plex"]);
+
+    let t3 = t0 + Duration::minutes(3);
+    store.ingest_heartbeat(write(with_keys(t3, "exited"), t3)).await.unwrap();
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!((page.alerts[0].alert_type, page.alerts[0].severity), (AlertKind::Container, Severity::High));
+    assert_eq!(page.alerts[0].title, "Container plex is exited on nas.home.lan");
+
+    let t4 = t0 + Duration::minutes(4);
+    store.ingest_heartbeat(write(with_keys(t4, "running"), t4)).await.unwrap();
+    let page = store.list_alerts(&all_alerts()).await.unwrap();
+    assert_eq!(page.alerts[0].status, AlertStatus::Resolved);
+
+    let unwatched = store.set_container_watched("nas", "plex", false, t4).await.unwrap();
+    assert_eq!(unwatched.watched_containers, ["db"]);
+    assert!(matches!(store.set_container_watched("nope", "plex", true, t4).await, Err(StoreError::NotFound(_))));
+
+    let query = HistoryQuery {
+        metrics: vec![MetricKind::TemperatureCelsius, MetricKind::ContainerCpuPercent],
+        from: t0,
+        to: t4 + Duration::minutes(1),
+        source: Tier::Raw,
+        bucket_millis: None,
+    };
+    let series = store.history("nas", &query).await.unwrap();
+    let subjects: Vec<(MetricKind, &str, usize)> =
+        series.iter().map(|s| (s.metric, s.subject.as_str(), s.points.len())).collect();
+    assert!(subjects.contains(&(MetricKind::TemperatureCelsius, "coretemp/Package id 0", 4)), "{subjects:?}");
+    assert!(subjects.contains(&(MetricKind::ContainerCpuPercent, "plex", 4)), "{subjects:?}");
+    let all = store.all_inventories().await.unwrap();
+    assert_eq!(all.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["nas"]);
+}
+
 async fn beat(store: &Arc<dyn Store>, id: &str, at: Timestamp, cpu: f64) {
     store.ingest_heartbeat(write(heartbeat(id, at, cpu), at)).await.unwrap();
 }
@@ -1056,6 +1132,9 @@ async fn typed_settings_round_trip(store: Arc<dyn Store>) {
     wanted.disk.clear_seconds = 600;
     wanted.service_grace_seconds = 90;
     wanted.server_offline_seconds = 240;
+    wanted.temperature.drive.high_celsius = 52;
+    wanted.temperature.other.critical_celsius = 110;
+    wanted.temperature.hysteresis_celsius = 3;
     let set = wanted;
     let saved = store.update_thresholds(Box::new(move |_| Ok(set)), now).await.unwrap();
     assert_eq!((saved, store.thresholds().await.unwrap()), (wanted, wanted));
@@ -1664,6 +1743,7 @@ suite!(
     replayed_heartbeats_do_not_alert,
     paused_servers_raise_nothing,
     outbox_writes_are_counted_and_the_next_due_delivery_is_known,
+    inventory_keeps_each_key_and_watched_containers_alert,
 );
 
 raw_suite!(

@@ -66,7 +66,8 @@ use serde::{Deserialize, Serialize};
 use super::state::{ActiveAlert, AlertState, RestartCount};
 use super::text;
 use super::thresholds::{
-    CRASH_LOOP_RESTARTS, CRASH_LOOP_SECONDS, Cooldowns, MetricThreshold, NotificationSettings, Thresholds,
+    CRASH_LOOP_RESTARTS, CRASH_LOOP_SECONDS, Cooldowns, DISK_COUNTERS_QUIET_SECONDS, MetricThreshold,
+    NotificationSettings, RESTART_LOOP_RESTARTS, Thresholds,
 };
 use super::{AlertKey, AlertKind, AlertStatus, Severity};
 use crate::heartbeat::HeartbeatRequest;
@@ -103,6 +104,10 @@ pub struct ServerContext {
     pub last_seen: Option<Timestamp>,
     #[serde(default)]
     pub expected_services: Vec<ExpectedService>,
+    /// Names of the containers whose state alerts (watched by hand, or seen running while the
+    /// machine's "watch all running containers" switch was on).
+    #[serde(default)]
+    pub watched_containers: Vec<String>,
     /// The machine this one sits behind, and those behind it; read for clock ticks only.
     #[serde(default)]
     pub topology: Topology,
@@ -180,6 +185,58 @@ pub struct HeartbeatSample {
     pub services: Option<BTreeMap<String, ServiceStatus>>,
     /// systemd's restart counter per service, for the services whose report carried one.
     pub restarts: BTreeMap<String, i64>,
+    /// Containers by name; `None` when the heartbeat carried no container list.
+    pub containers: Option<BTreeMap<String, ContainerSeen>>,
+    /// Every temperature reading: sensors, GPUs and disks.
+    pub temperatures: Vec<TemperatureSeen>,
+    /// S.M.A.R.T. reports (only the disks the heartbeat listed).
+    pub disks_health: Vec<DiskSeen>,
+    /// Software RAID arrays: name → state (`clean`, `degraded`, `rebuilding`, `inactive`).
+    pub raid_arrays: BTreeMap<String, String>,
+    /// ZFS pools: name → health (`ONLINE`, `DEGRADED`, …).
+    pub zfs_pools: BTreeMap<String, String>,
+}
+
+/// What container alerting needs of one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSeen {
+    pub state: String,
+    pub health: Option<String>,
+    pub exit_code: Option<i64>,
+    pub restart_count: Option<i64>,
+}
+
+impl ContainerSeen {
+    /// What is wrong with it, if anything: `exited (code 137)`, `restarting`, `unhealthy`, …
+    /// A paused container was paused on purpose and is not a problem.
+    fn problem(&self) -> Option<String> {
+        match self.state.as_str() {
+            "running" if self.health.as_deref() == Some("unhealthy") => Some("unhealthy".to_owned()),
+            "running" | "paused" => None,
+            "exited" => Some(match self.exit_code {
+                Some(code) => format!("exited (code {code})"),
+                None => "exited".to_owned(),
+            }),
+            other => Some(other.to_owned()),
+        }
+    }
+}
+
+/// One temperature reading, with the kind whose levels apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemperatureSeen {
+    pub sensor: String,
+    pub kind: String,
+    pub celsius: f64,
+}
+
+/// What disk-health alerting needs of one S.M.A.R.T. report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskSeen {
+    pub device: String,
+    pub passed: Option<bool>,
+    /// The sum of the counters that only grow on a failing disk, when any was reported.
+    pub failure_count: Option<i64>,
 }
 
 impl HeartbeatSample {
@@ -211,14 +268,72 @@ impl HeartbeatSample {
             .flatten()
             .filter_map(|s| s.restarts.map(|count| (s.name.clone(), count)))
             .collect();
+        let containers = heartbeat.containers.as_ref().map(|containers| {
+            containers
+                .iter()
+                .map(|c| {
+                    let seen = ContainerSeen {
+                        state: c.state.clone(),
+                        health: c.health.clone(),
+                        exit_code: c.exit_code,
+                        restart_count: c.restart_count,
+                    };
+                    (c.name.clone(), seen)
+                })
+                .collect()
+        });
         HeartbeatSample {
             cpu_percent: metrics.and_then(|m| m.cpu_percent),
             memory_percent: metrics.and_then(|m| m.memory_percent),
             disks,
             services,
             restarts,
+            containers,
+            temperatures: temperatures_of(heartbeat),
+            disks_health: heartbeat
+                .disk_health
+                .iter()
+                .flatten()
+                .map(|d| DiskSeen {
+                    device: d.device.clone(),
+                    passed: d.passed,
+                    failure_count: d
+                        .failure_counters()
+                        .iter()
+                        .filter_map(|(_, count)| *count)
+                        .reduce(|sum, count| sum.saturating_add(count)),
+                })
+                .collect(),
+            raid_arrays: heartbeat.raid_arrays.iter().flatten().map(|r| (r.name.clone(), r.state.clone())).collect(),
+            zfs_pools: heartbeat.zfs_pools.iter().flatten().map(|p| (p.name.clone(), p.health.clone())).collect(),
         }
     }
+}
+
+/// Every temperature a heartbeat reports, as sensors: hwmon and thermal sensors as named, GPUs
+/// as `gpu/<id>` and disks that hwmon does not already cover (SATA through S.M.A.R.T.; NVMe
+/// drives report through hwmon) as `smart/<device>`.
+pub fn temperatures_of(heartbeat: &HeartbeatRequest) -> Vec<TemperatureSeen> {
+    let sensors = heartbeat.temperatures.iter().flatten().map(|t| TemperatureSeen {
+        sensor: t.sensor.clone(),
+        kind: t.kind.clone(),
+        celsius: t.celsius,
+    });
+    let gpus = heartbeat.gpus.iter().flatten().filter_map(|g| {
+        g.temperature_celsius.map(|celsius| TemperatureSeen {
+            sensor: format!("gpu/{}", g.id),
+            kind: "gpu".to_owned(),
+            celsius,
+        })
+    });
+    let disks = heartbeat.disk_health.iter().flatten().filter(|d| d.protocol != "nvme").filter_map(|d| {
+        d.temperature_celsius.map(|celsius| TemperatureSeen {
+            sensor: format!("smart/{}", d.device),
+            kind: "drive".to_owned(),
+            celsius,
+        })
+    });
+    sensors.chain(gpus).chain(disks).filter(|t| t.celsius.is_finite()).collect()
 }
 
 /// One input to the engine. Every variant carries `now` (the hub clock), never read inside.
@@ -451,6 +566,29 @@ impl Run<'_> {
                 }
             }
         }
+        for reading in &sample.temperatures {
+            let threshold = self.ctx.rules.thresholds.temperature.for_kind(&reading.kind);
+            let key = AlertKey::temperature(reading.sensor.clone());
+            evaluate_metric(entry(&mut self.states, key), &threshold, reading.celsius, &self.ctx, &mut self.events);
+        }
+        if let Some(containers) = &sample.containers {
+            self.containers(containers);
+        }
+        for disk in &sample.disks_health {
+            self.disk_health(disk);
+        }
+        for (name, state) in &sample.raid_arrays {
+            let severity = match state.as_str() {
+                "clean" => None,
+                "rebuilding" => Some(Severity::High),
+                _ => Some(Severity::Critical),
+            };
+            self.array(AlertKey::disk_health("md", name), "RAID array", name, state, severity);
+        }
+        for (name, health) in &sample.zfs_pools {
+            let severity = (health != "ONLINE").then_some(Severity::Critical);
+            self.array(AlertKey::disk_health("zfs", name), "ZFS pool", name, health, severity);
+        }
         // Any heartbeat, with or without metrics, proves the server is back.
         let ctx = self.ctx;
         if let Some(state) = self.states.get_mut(&AlertKey::offline())
@@ -534,60 +672,208 @@ impl Run<'_> {
             return;
         }
         let server_name = ctx.server.name.as_str();
-        let window = CRASH_LOOP_SECONDS.saturating_mul(1000);
         let minutes = CRASH_LOOP_SECONDS / 60;
-        let events = &mut self.events;
-        let state = entry(&mut self.states, key);
-        let now = RestartCount { at: ctx.now, count };
-        match state.restarts.last().copied() {
-            None => state.restarts.push(now),
-            // A reboot starts the counter again; restarts while not running are the down rules'.
-            Some(last) if count < last.count || (count > last.count && status != ServiceStatus::Running) => {
-                state.restarts = vec![now];
-            }
-            Some(last) if count > last.count => state.restarts.push(now),
-            Some(_) => {}
-        }
-        if let Some(baseline) = state.restarts.iter().rposition(|r| ctx.reached(r.at, window)) {
-            state.restarts.drain(..baseline);
-        }
-        let (Some(first), Some(newest)) = (state.restarts.first().copied(), state.restarts.last().copied()) else {
-            return;
+        let rise = Rise {
+            count,
+            counting: status == ServiceStatus::Running,
+            at_least: CRASH_LOOP_RESTARTS,
+            window_seconds: CRASH_LOOP_SECONDS,
+            severity: expected.map(|e| if e.is_critical { Severity::High } else { Severity::Medium }),
         };
-        let increase = newest.count - first.count;
-        if state.active.is_some() {
-            if ctx.reached(newest.at, window) {
-                let texts = Texts {
-                    title: text::crash_loop_over_title(name, server_name),
-                    message: text::crash_loop_over_message(name, server_name, minutes),
-                    threshold: 0.0,
-                    actual: 0.0,
-                };
-                close(state, &ctx, events, true, texts);
-            } else {
-                let texts = |_: Severity| Texts {
-                    title: text::crash_loop_title(name, server_name),
-                    message: text::crash_loop_message(name, server_name, increase, minutes),
-                    threshold: 0.0,
-                    actual: 0.0,
-                };
-                remind(state, &ctx, events, texts);
+        let texts = |increase: i64| Texts {
+            title: text::crash_loop_title(name, server_name),
+            message: text::crash_loop_message(name, server_name, increase, minutes),
+            threshold: 0.0,
+            actual: 0.0,
+        };
+        let over = || Texts {
+            title: text::crash_loop_over_title(name, server_name),
+            message: text::crash_loop_over_message(name, server_name, minutes),
+            threshold: 0.0,
+            actual: 0.0,
+        };
+        counter_rise(entry(&mut self.states, key), &rise, &ctx, &mut self.events, texts, over);
+    }
+
+    /// Watched containers: down, missing or unhealthy (after the service grace period, like a
+    /// service), and restart loops. An alert on a container no longer watched is closed.
+    fn containers(&mut self, seen: &BTreeMap<String, ContainerSeen>) {
+        let ctx = self.ctx;
+        let server_name = ctx.server.name.as_str();
+        let watched = &ctx.server.watched_containers;
+        let alerting: Vec<String> = self
+            .states
+            .values()
+            .filter(|state| {
+                state.key.kind == AlertKind::Container && state.key.container_name() == Some(&state.key.subject)
+            })
+            .map(|state| state.key.subject.clone())
+            .collect();
+        let mut names: Vec<&str> =
+            watched.iter().map(String::as_str).chain(alerting.iter().map(String::as_str)).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let is_watched = watched.iter().any(|w| w == name);
+            let container = seen.get(name);
+            let problem = match container {
+                Some(container) => container.problem(),
+                None => Some("missing".to_owned()),
+            };
+            let events = &mut self.events;
+            let state = entry(&mut self.states, AlertKey::container(name));
+            match problem {
+                _ if !is_watched => {
+                    let texts = Texts {
+                        title: text::container_running_title(name, server_name),
+                        message: text::container_unwatched_message(name, server_name),
+                        threshold: 0.0,
+                        actual: 0.0,
+                    };
+                    close(state, &ctx, events, true, texts);
+                }
+                None if state.active.is_some() => {
+                    let texts = Texts {
+                        title: text::container_running_title(name, server_name),
+                        message: text::container_running_message(name, server_name),
+                        threshold: 0.0,
+                        actual: 0.0,
+                    };
+                    close(state, &ctx, events, true, texts);
+                }
+                None => state.reset(),
+                Some(problem) => {
+                    let texts = |_: Severity| Texts {
+                        title: text::container_title(name, &problem, server_name),
+                        message: text::container_message(name, server_name, &problem),
+                        threshold: 0.0,
+                        actual: 0.0,
+                    };
+                    if state.active.is_some() {
+                        let previous = state.service_status.replace(problem.clone());
+                        let events_before = events.len();
+                        remind(state, &ctx, events, texts);
+                        if events.len() == events_before && previous.as_deref() != Some(problem.as_str()) {
+                            update(state, &ctx, events, texts(Severity::High));
+                        }
+                    } else {
+                        let since = *state.first_breach_at.get_or_insert(ctx.now);
+                        state.service_status = Some(problem.clone());
+                        let grace = ctx.rules.thresholds.service_grace_seconds;
+                        if !ctx.paused() && ctx.reached(since, grace.max(0).saturating_mul(1000)) {
+                            open(state, Severity::High, &ctx, events, texts(Severity::High));
+                        }
+                    }
+                }
             }
-        } else if let Some(expected) = expected
-            && increase >= CRASH_LOOP_RESTARTS
-            && status == ServiceStatus::Running
-            && !ctx.paused()
-        {
-            let severity = if expected.is_critical { Severity::High } else { Severity::Medium };
-            state.first_breach_at = state.restarts.get(1).map(|r| r.at);
-            let texts = Texts {
-                title: text::crash_loop_title(name, server_name),
-                message: text::crash_loop_message(name, server_name, increase, minutes),
+        }
+        for (name, container) in seen {
+            let key = AlertKey::restart_loop(name);
+            let is_watched = watched.iter().any(|w| w == name);
+            let Some(count) = container.restart_count else { continue };
+            if !is_watched && !self.states.contains_key(&key) {
+                continue;
+            }
+            let minutes = CRASH_LOOP_SECONDS / 60;
+            let rise = Rise {
+                count,
+                // Docker counts a restart when it happens; the container may be caught running,
+                // restarting or exited between two, all of which are the loop.
+                counting: true,
+                at_least: RESTART_LOOP_RESTARTS,
+                window_seconds: CRASH_LOOP_SECONDS,
+                severity: is_watched.then_some(Severity::High),
+            };
+            let texts = |increase: i64| Texts {
+                title: text::restart_loop_title(name, server_name),
+                message: text::restart_loop_message(name, server_name, increase, minutes),
                 threshold: 0.0,
                 actual: 0.0,
             };
-            open(state, severity, &ctx, events, texts);
+            let over = || Texts {
+                title: text::restart_loop_over_title(name, server_name),
+                message: text::restart_loop_over_message(name, server_name, minutes),
+                threshold: 0.0,
+                actual: 0.0,
+            };
+            counter_rise(entry(&mut self.states, key), &rise, &ctx, &mut self.events, texts, over);
         }
+    }
+
+    /// A disk's S.M.A.R.T. verdict (FAILED is critical at once) and its failure counters (any
+    /// rise is high; resolved after a quiet day).
+    fn disk_health(&mut self, disk: &DiskSeen) {
+        let ctx = self.ctx;
+        let server_name = ctx.server.name.as_str();
+        let device = disk.device.as_str();
+        if let Some(passed) = disk.passed {
+            let failing = (!passed).then(|| Texts {
+                title: text::smart_failed_title(device, server_name),
+                message: text::smart_failed_message(device, server_name),
+                threshold: 0.0,
+                actual: 0.0,
+            });
+            let passing = Texts {
+                title: text::smart_passed_title(device, server_name),
+                message: text::smart_passed_message(device, server_name),
+                threshold: 0.0,
+                actual: 0.0,
+            };
+            let severity = failing.map(|texts| (Severity::Critical, texts));
+            condition(
+                entry(&mut self.states, AlertKey::disk_health("smart", device)),
+                severity,
+                passing,
+                &ctx,
+                &mut self.events,
+            );
+        }
+        if let Some(count) = disk.failure_count {
+            let hours = DISK_COUNTERS_QUIET_SECONDS / 3600;
+            let rise = Rise {
+                count,
+                counting: true,
+                at_least: 1,
+                window_seconds: DISK_COUNTERS_QUIET_SECONDS,
+                severity: Some(Severity::High),
+            };
+            let texts = |increase: i64| Texts {
+                title: text::sectors_title(device, server_name),
+                message: text::sectors_message(device, server_name, increase, hours),
+                threshold: 0.0,
+                actual: count as f64,
+            };
+            let over = || Texts {
+                title: text::sectors_quiet_title(device, server_name),
+                message: text::sectors_quiet_message(device, server_name, hours),
+                threshold: 0.0,
+                actual: count as f64,
+            };
+            let key = AlertKey::disk_health("sectors", device);
+            counter_rise(entry(&mut self.states, key), &rise, &ctx, &mut self.events, texts, over);
+        }
+    }
+
+    /// A RAID array or ZFS pool: `severity` is `None` when it is healthy.
+    fn array(&mut self, key: AlertKey, what: &str, name: &str, state_text: &str, severity: Option<Severity>) {
+        let ctx = self.ctx;
+        let server_name = ctx.server.name.as_str();
+        let problem = severity.map(|severity| {
+            let texts = Texts {
+                title: text::array_title(what, name, state_text, server_name),
+                message: text::array_message(what, name, state_text, server_name),
+                threshold: 0.0,
+                actual: 0.0,
+            };
+            (severity, texts)
+        });
+        let healthy = Texts {
+            title: text::array_title(what, name, state_text, server_name),
+            message: text::array_healthy_message(what, name, state_text, server_name),
+            threshold: 0.0,
+            actual: 0.0,
+        };
+        condition(entry(&mut self.states, key), problem, healthy, &ctx, &mut self.events);
     }
 
     fn tick(&mut self) {
@@ -682,6 +968,91 @@ impl Run<'_> {
             actual: state.current_value.unwrap_or(0.0),
         };
         close(state, &ctx, &mut self.events, false, texts);
+    }
+}
+
+/// A counter that should not climb: a service's or container's restarts, a disk's bad sectors.
+struct Rise {
+    count: i64,
+    /// Whether this report's rise counts; a rise that does not starts a new baseline.
+    counting: bool,
+    /// The rise within the window that opens the alert.
+    at_least: i64,
+    /// The window; the alert resolves once the counter has not risen for as long.
+    window_seconds: i64,
+    /// The severity to open at; `None` when the subject is not monitored (an open alert still
+    /// resolves).
+    severity: Option<Severity>,
+}
+
+/// The counter rule shared by crash loops, restart loops and failing disks. The key's state
+/// keeps the counter's changes (the first report is the baseline, a lower count after a reboot
+/// a new one), so only a change writes anything.
+fn counter_rise(
+    state: &mut AlertState,
+    rise: &Rise,
+    ctx: &Ctx<'_>,
+    events: &mut Vec<AlertEvent>,
+    texts: impl Fn(i64) -> Texts,
+    over: impl FnOnce() -> Texts,
+) {
+    let window = rise.window_seconds.saturating_mul(1000);
+    let now = RestartCount { at: ctx.now, count: rise.count };
+    match state.restarts.last().copied() {
+        None => state.restarts.push(now),
+        Some(last) if rise.count < last.count || (rise.count > last.count && !rise.counting) => {
+            state.restarts = vec![now];
+        }
+        Some(last) if rise.count > last.count => state.restarts.push(now),
+        Some(_) => {}
+    }
+    if let Some(baseline) = state.restarts.iter().rposition(|r| ctx.reached(r.at, window)) {
+        state.restarts.drain(..baseline);
+    }
+    let (Some(first), Some(newest)) = (state.restarts.first().copied(), state.restarts.last().copied()) else {
+        return;
+    };
+    let increase = newest.count - first.count;
+    if state.active.is_some() {
+        if ctx.reached(newest.at, window) {
+            close(state, ctx, events, true, over());
+        } else {
+            remind(state, ctx, events, |_| texts(increase));
+        }
+    } else if let Some(severity) = rise.severity
+        && increase >= rise.at_least
+        && rise.counting
+        && !ctx.paused()
+    {
+        state.first_breach_at = state.restarts.get(1).map(|r| r.at);
+        open(state, severity, ctx, events, texts(increase));
+    }
+}
+
+/// A condition that is either fine or a problem of some severity, with no timer: opens at once,
+/// follows the severity both ways (notified), reminds, and resolves when fine.
+fn condition(
+    state: &mut AlertState,
+    problem: Option<(Severity, Texts)>,
+    fine: Texts,
+    ctx: &Ctx<'_>,
+    events: &mut Vec<AlertEvent>,
+) {
+    let current = state.active.as_ref().map(|active| active.severity);
+    match (problem, current) {
+        (None, Some(_)) => close(state, ctx, events, true, fine),
+        (None, None) => {}
+        (Some((severity, texts)), None) => {
+            if !ctx.paused() {
+                state.first_breach_at = Some(ctx.now);
+                open(state, severity, ctx, events, texts);
+            }
+        }
+        (Some((severity, texts)), Some(current)) if severity != current => {
+            let kind = if severity > current { EventKind::Escalated } else { EventKind::DeEscalated };
+            change_severity(state, severity, kind, ctx, events, texts);
+        }
+        (Some((_, texts)), Some(_)) => remind(state, ctx, events, |_| texts),
     }
 }
 

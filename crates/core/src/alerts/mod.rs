@@ -17,6 +17,8 @@ pub mod text;
 pub mod thresholds;
 
 #[cfg(test)]
+mod inventory_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
@@ -36,7 +38,8 @@ pub use engine::{
 pub use state::{ActiveAlert, AlertState, PendingBreach, RestartCount};
 pub use thresholds::{
     Cooldowns, CooldownsUpdate, Merged, MetricThreshold, MetricThresholdUpdate, NotificationSettings,
-    NotificationSettingsUpdate, Thresholds, ThresholdsUpdate,
+    NotificationSettingsUpdate, TemperatureLevels, TemperatureLevelsUpdate, TemperatureThresholds,
+    TemperatureThresholdsUpdate, Thresholds, ThresholdsUpdate,
 };
 
 /// What an alert is about; the string forms are the v1 `alert_type` values and are stored.
@@ -49,11 +52,26 @@ pub enum AlertKind {
     Disk,
     Offline,
     Service,
+    /// Not in v1: a watched Docker or Podman container (subject: its name).
+    Container,
+    /// Not in v1: a temperature sensor, a GPU or a disk (subject: the sensor).
+    Temperature,
+    /// Not in v1: S.M.A.R.T., software RAID and ZFS pools (subject: `smart:/dev/sda`, …).
+    #[serde(rename = "disk_health")]
+    DiskHealth,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 5] =
-        [AlertKind::Cpu, AlertKind::Memory, AlertKind::Disk, AlertKind::Offline, AlertKind::Service];
+    pub const ALL: [AlertKind; 8] = [
+        AlertKind::Cpu,
+        AlertKind::Memory,
+        AlertKind::Disk,
+        AlertKind::Offline,
+        AlertKind::Service,
+        AlertKind::Container,
+        AlertKind::Temperature,
+        AlertKind::DiskHealth,
+    ];
 
     /// The v1 `alert_type` string.
     pub fn as_str(self) -> &'static str {
@@ -63,6 +81,9 @@ impl AlertKind {
             AlertKind::Disk => "disk",
             AlertKind::Offline => "offline",
             AlertKind::Service => "service",
+            AlertKind::Container => "container",
+            AlertKind::Temperature => "temperature",
+            AlertKind::DiskHealth => "disk_health",
         }
     }
 
@@ -73,7 +94,7 @@ impl AlertKind {
 
     /// Whether alerts of this kind are about one named thing (a mount point, a service).
     pub fn has_subject(self) -> bool {
-        matches!(self, AlertKind::Disk | AlertKind::Service)
+        !matches!(self, AlertKind::Cpu | AlertKind::Memory | AlertKind::Offline)
     }
 }
 
@@ -85,6 +106,8 @@ impl fmt::Display for AlertKind {
 
 /// What a crash-loop key appends to the service's name.
 const CRASH_LOOP_SUFFIX: &str = ":crash-loop";
+/// What a restart-loop key appends to the container's name.
+const RESTART_LOOP_SUFFIX: &str = ":restart-loop";
 
 /// Identifies one alert slot of a server: at most one alert per key is active at a time.
 ///
@@ -124,6 +147,33 @@ impl AlertKey {
     /// `:`, so it never collides with one.
     pub fn crash_loop(name: &str) -> Self {
         AlertKey { kind: AlertKind::Service, subject: format!("{name}{CRASH_LOOP_SUFFIX}") }
+    }
+
+    /// A watched container's key: down, missing or unhealthy. Container names cannot contain
+    /// `:`, so it never collides with [`AlertKey::restart_loop`].
+    pub fn container(name: impl Into<String>) -> Self {
+        AlertKey { kind: AlertKind::Container, subject: name.into() }
+    }
+
+    /// A watched container whose restart counter climbs (`container:plex:restart-loop`).
+    pub fn restart_loop(name: &str) -> Self {
+        AlertKey { kind: AlertKind::Container, subject: format!("{name}{RESTART_LOOP_SUFFIX}") }
+    }
+
+    /// The container a container key is about.
+    pub fn container_name(&self) -> Option<&str> {
+        (self.kind == AlertKind::Container)
+            .then(|| self.subject.strip_suffix(RESTART_LOOP_SUFFIX).unwrap_or(self.subject.as_str()))
+    }
+
+    pub fn temperature(sensor: impl Into<String>) -> Self {
+        AlertKey { kind: AlertKind::Temperature, subject: sensor.into() }
+    }
+
+    /// A disk-health key: `smart:<device>` (the drive's verdict), `sectors:<device>` (its
+    /// failure counters), `md:<array>` or `zfs:<pool>`.
+    pub fn disk_health(check: &str, subject: &str) -> Self {
+        AlertKey { kind: AlertKind::DiskHealth, subject: format!("{check}:{subject}") }
     }
 
     /// Whether this is a service's crash-loop key.

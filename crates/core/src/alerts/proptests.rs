@@ -99,7 +99,14 @@ fn threshold() -> impl Strategy<Value = MetricThreshold> {
 fn rules() -> impl Strategy<Value = Rules> {
     (threshold(), threshold(), threshold(), 30i64..=900, 5i64..=1440, 15i64..=1440, 0i64..=3600).prop_map(
         |(cpu, memory, disk, server_offline_seconds, critical_minutes, high_minutes, service_grace_seconds)| Rules {
-            thresholds: Thresholds { cpu, memory, disk, server_offline_seconds, service_grace_seconds },
+            thresholds: Thresholds {
+                cpu,
+                memory,
+                disk,
+                server_offline_seconds,
+                service_grace_seconds,
+                temperature: Default::default(),
+            },
             watching_since: None,
             cooldowns: Cooldowns { critical_minutes, high_minutes },
         },
@@ -146,6 +153,7 @@ impl Driver {
                         grace_seconds: None,
                     })
                     .collect(),
+                watched_containers: Vec::new(),
                 topology: Default::default(),
             },
             rules,
@@ -242,6 +250,7 @@ impl Driver {
                         .as_ref()
                         .map(|list| list.iter().map(|(s, st)| (SERVICES[*s].to_owned(), STATUSES[*st])).collect()),
                     restarts: restarts.iter().map(|(s, n)| (SERVICES[*s].to_owned(), *n)).collect(),
+                    ..Default::default()
                 };
                 self.server.last_seen = Some(self.now);
                 self.observe(Observation::Heartbeat { sample, now: self.now })
@@ -295,6 +304,7 @@ impl Driver {
                 .filter(|state| state.key.is_crash_loop())
                 .filter_map(|state| Some((state.key.service_name()?.to_owned(), state.restarts.last()?.count)))
                 .collect(),
+            ..Default::default()
         };
         self.server.last_seen = Some(self.now);
         self.observe(Observation::Heartbeat { sample, now: self.now })

@@ -10,15 +10,15 @@ use super::*;
 use crate::heartbeat::HeartbeatRequest;
 use crate::time::{self, Timestamp};
 
-fn t0() -> Timestamp {
+pub(super) fn t0() -> Timestamp {
     time::parse("2026-01-19T12:00:00Z").unwrap()
 }
 
-fn secs(n: i64) -> Duration {
+pub(super) fn secs(n: i64) -> Duration {
     Duration::seconds(n)
 }
 
-fn mins(n: i64) -> Duration {
+pub(super) fn mins(n: i64) -> Duration {
     Duration::minutes(n)
 }
 
@@ -27,19 +27,19 @@ fn millis(n: i64) -> Duration {
 }
 
 /// Plays the store's part: keeps the states, deletes idle ones, and numbers new alerts.
-struct Hub {
-    clock: ManualClock,
-    states: BTreeMap<AlertKey, AlertState>,
-    server: ServerContext,
-    rules: Rules,
+pub(super) struct Hub {
+    pub(super) clock: ManualClock,
+    pub(super) states: BTreeMap<AlertKey, AlertState>,
+    pub(super) server: ServerContext,
+    pub(super) rules: Rules,
     next_id: i64,
     /// `Updated` events, kept apart so that the other tests read only what notifies or changes
     /// an alert's lifecycle.
-    updates: Vec<AlertEvent>,
+    pub(super) updates: Vec<AlertEvent>,
 }
 
 impl Hub {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Hub {
             clock: ManualClock::new(t0()),
             states: BTreeMap::new(),
@@ -69,6 +69,7 @@ impl Hub {
                         grace_seconds: None,
                     },
                 ],
+                watched_containers: Vec::new(),
                 topology: Default::default(),
             },
             rules: Rules::default(),
@@ -77,7 +78,7 @@ impl Hub {
         }
     }
 
-    fn advance(&self, step: Duration) {
+    pub(super) fn advance(&self, step: Duration) {
         self.clock.advance(step);
     }
 
@@ -108,7 +109,7 @@ impl Hub {
     }
 
     /// A heartbeat as the hub records it: `last_seen` moves to now.
-    fn heartbeat(&mut self, sample: HeartbeatSample) -> Vec<AlertEvent> {
+    pub(super) fn heartbeat(&mut self, sample: HeartbeatSample) -> Vec<AlertEvent> {
         let now = self.clock.now();
         self.server.last_seen = Some(now);
         self.observe(Observation::Heartbeat { sample, now })
@@ -142,16 +143,16 @@ impl Hub {
         self.observe(Observation::Resolve { key, alert_id: None, now })
     }
 
-    fn active(&self, key: &AlertKey) -> Option<&ActiveAlert> {
+    pub(super) fn active(&self, key: &AlertKey) -> Option<&ActiveAlert> {
         self.states.get(key).and_then(|state| state.active.as_ref())
     }
 }
 
-fn kinds(events: &[AlertEvent]) -> Vec<EventKind> {
+pub(super) fn kinds(events: &[AlertEvent]) -> Vec<EventKind> {
     events.iter().map(|e| e.kind).collect()
 }
 
-fn only(events: Vec<AlertEvent>) -> AlertEvent {
+pub(super) fn only(events: Vec<AlertEvent>) -> AlertEvent {
     assert_eq!(events.len(), 1, "expected exactly one event, got {events:#?}");
     events.into_iter().next().unwrap()
 }
@@ -1014,6 +1015,11 @@ fn a_healthy_heartbeat_writes_nothing() {
         disks: [("/".to_owned(), 30.0)].into(),
         services: Some([("plex".to_owned(), ServiceStatus::Running)].into()),
         restarts: BTreeMap::new(),
+        containers: Some(BTreeMap::new()),
+        temperatures: vec![engine::TemperatureSeen { sensor: "cpu/0".into(), kind: "cpu".into(), celsius: 50.0 }],
+        disks_health: vec![engine::DiskSeen { device: "/dev/sda".into(), passed: Some(true), failure_count: None }],
+        raid_arrays: [("md0".to_owned(), "clean".to_owned())].into(),
+        zfs_pools: [("tank".to_owned(), "ONLINE".to_owned())].into(),
     };
     let evaluation = evaluate(&[], &hub.server, &hub.rules, &Observation::Heartbeat { sample, now: t0() });
     assert_eq!(evaluation, Evaluation::default());
@@ -1123,7 +1129,16 @@ fn default_configuration_is_the_v1_document_plus_hysteresis_and_clear_periods() 
             "memory": {"high_percent": 85, "critical_percent": 95, "sustained_seconds": 180, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
             "disk": {"high_percent": 80, "critical_percent": 95, "sustained_seconds": 0, "sustained_heartbeats": null, "hysteresis_percent": 5, "clear_seconds": 120},
             "server_offline_seconds": 180,
-            "service_grace_seconds": 0
+            "service_grace_seconds": 0,
+            "temperature": {
+                "cpu": {"high_celsius": 85, "critical_celsius": 95},
+                "drive": {"high_celsius": 60, "critical_celsius": 70},
+                "chipset": {"high_celsius": 80, "critical_celsius": 95},
+                "gpu": {"high_celsius": 85, "critical_celsius": 95},
+                "ambient": {"high_celsius": 45, "critical_celsius": 55},
+                "other": {"high_celsius": 80, "critical_celsius": 95},
+                "sustained_seconds": 120, "clear_seconds": 120, "hysteresis_celsius": 5
+            }
         })
     );
     let notifications = serde_json::to_value(NotificationSettings::default()).unwrap();

@@ -26,6 +26,12 @@ pub const MAX_SERVICE_GRACE_SECONDS: i64 = 3600;
 pub const CRASH_LOOP_RESTARTS: i64 = 3;
 /// The crash-loop window; the alert resolves once the counter has not risen for this long.
 pub const CRASH_LOOP_SECONDS: i64 = 600;
+/// A container's restart counter rising by this much within [`CRASH_LOOP_SECONDS`] is a
+/// restart loop, like a service's crash loop.
+pub const RESTART_LOOP_RESTARTS: i64 = 3;
+/// A disk whose failure counters rose within this window is reported; the alert resolves once
+/// they have not risen for as long.
+pub const DISK_COUNTERS_QUIET_SECONDS: i64 = 24 * 3600;
 /// The v1 default for `server_offline_seconds`.
 pub const DEFAULT_OFFLINE_SECONDS: i64 = 180;
 
@@ -183,6 +189,221 @@ pub struct Thresholds {
     /// default) alerts on the first such report, as v1 and the seed's acceptance criteria.
     #[serde(default)]
     pub service_grace_seconds: i64,
+    /// Not in v1: levels per sensor kind (CPU, drive, chipset, GPU, ambient, other), with the
+    /// same sustain and clear rules as CPU.
+    #[serde(default)]
+    pub temperature: TemperatureThresholds,
+}
+
+/// A temperature sensor kind's warning and critical points, in °C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TemperatureLevels {
+    /// At or above this (0–150 °C) the sensor is in breach at `high` severity.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 150))]
+    pub high_celsius: i64,
+    /// At or above this (0–150 °C, above `high_celsius`) the breach is `critical`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 150))]
+    pub critical_celsius: i64,
+}
+
+impl TemperatureLevels {
+    const fn new(high_celsius: i64, critical_celsius: i64) -> Self {
+        TemperatureLevels { high_celsius, critical_celsius }
+    }
+}
+
+/// Temperature alerting: levels per sensor kind plus the timing every kind shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TemperatureThresholds {
+    /// CPU packages and cores (default 85/95 °C: most desktop CPUs throttle near 100).
+    pub cpu: TemperatureLevels,
+    /// Disks, NVMe included (default 60/70 °C: drives are rated to about 60–70).
+    pub drive: TemperatureLevels,
+    /// Chipsets and VRMs (default 80/95 °C).
+    pub chipset: TemperatureLevels,
+    /// GPUs (default 85/95 °C).
+    pub gpu: TemperatureLevels,
+    /// Case and room probes, ACPI zones (default 45/55 °C).
+    pub ambient: TemperatureLevels,
+    /// Anything else (default 80/95 °C).
+    pub other: TemperatureLevels,
+    /// How long (0–600 s, default 120) a breach must last before an alert opens.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600))]
+    pub sustained_seconds: i64,
+    /// How long (0–600 s, default 120) a reading within the margin must stay below the high
+    /// level before the alert resolves.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600))]
+    pub clear_seconds: i64,
+    /// Resolve margin in °C (0–50, default 5).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 50))]
+    pub hysteresis_celsius: i64,
+}
+
+impl Default for TemperatureThresholds {
+    fn default() -> Self {
+        TemperatureThresholds {
+            cpu: TemperatureLevels::new(85, 95),
+            drive: TemperatureLevels::new(60, 70),
+            chipset: TemperatureLevels::new(80, 95),
+            gpu: TemperatureLevels::new(85, 95),
+            ambient: TemperatureLevels::new(45, 55),
+            other: TemperatureLevels::new(80, 95),
+            sustained_seconds: 120,
+            clear_seconds: DEFAULT_CLEAR_SECONDS,
+            hysteresis_celsius: DEFAULT_HYSTERESIS_PERCENT,
+        }
+    }
+}
+
+impl TemperatureThresholds {
+    /// The kinds and their levels, in document order ([`crate::inventory::SENSOR_KINDS`]).
+    pub fn kinds(&self) -> [(&'static str, TemperatureLevels); 6] {
+        [
+            ("cpu", self.cpu),
+            ("drive", self.drive),
+            ("chipset", self.chipset),
+            ("gpu", self.gpu),
+            ("ambient", self.ambient),
+            ("other", self.other),
+        ]
+    }
+
+    fn levels_mut(&mut self, kind: &str) -> Option<&mut TemperatureLevels> {
+        Some(match kind {
+            "cpu" => &mut self.cpu,
+            "drive" => &mut self.drive,
+            "chipset" => &mut self.chipset,
+            "gpu" => &mut self.gpu,
+            "ambient" => &mut self.ambient,
+            "other" => &mut self.other,
+            _ => return None,
+        })
+    }
+
+    /// The engine's threshold for a sensor of `kind` (an unknown kind counts as `other`): the
+    /// metric rules apply unchanged with degrees in place of percent.
+    pub fn for_kind(&self, kind: &str) -> MetricThreshold {
+        let levels = self.kinds().into_iter().find(|(name, _)| *name == kind).map_or(self.other, |(_, l)| l);
+        MetricThreshold {
+            high_percent: levels.high_celsius,
+            critical_percent: levels.critical_celsius,
+            sustained_seconds: self.sustained_seconds,
+            sustained_heartbeats: None,
+            hysteresis_percent: self.hysteresis_celsius,
+            clear_seconds: self.clear_seconds,
+        }
+    }
+
+    fn check(&self, v: &mut Validator) {
+        for (kind, levels) in self.kinds() {
+            v.at(kind, |v| {
+                v.range_i64("high_celsius", Some(levels.high_celsius), 0, Some(150));
+                v.range_i64("critical_celsius", Some(levels.critical_celsius), 0, Some(150));
+                if levels.critical_celsius <= levels.high_celsius {
+                    v.custom(
+                        "critical_celsius",
+                        "value_error",
+                        &format!("must be greater than temperature.{kind}.high_celsius ({})", levels.high_celsius),
+                        levels.critical_celsius.into(),
+                    );
+                }
+            });
+        }
+        v.range_i64("sustained_seconds", Some(self.sustained_seconds), 0, Some(600));
+        v.range_i64("clear_seconds", Some(self.clear_seconds), 0, Some(MAX_CLEAR_SECONDS));
+        v.range_i64("hysteresis_celsius", Some(self.hysteresis_celsius), 0, Some(MAX_HYSTERESIS_PERCENT));
+    }
+
+    /// Applies a partial update, returning the dotted names (under `temperature.`) that changed.
+    fn apply(&mut self, update: &TemperatureThresholdsUpdate) -> Vec<String> {
+        let mut updated = Vec::new();
+        for (kind, patch) in update.kinds() {
+            let Some(patch) = patch else { continue };
+            let Some(levels) = self.levels_mut(kind) else { continue };
+            for (field, slot, value) in [
+                ("high_celsius", &mut levels.high_celsius, patch.high_celsius),
+                ("critical_celsius", &mut levels.critical_celsius, patch.critical_celsius),
+            ] {
+                set_if_changed(&format!("temperature.{kind}.{field}"), slot, value, &mut updated);
+            }
+        }
+        for (field, slot, value) in [
+            ("sustained_seconds", &mut self.sustained_seconds, update.sustained_seconds),
+            ("clear_seconds", &mut self.clear_seconds, update.clear_seconds),
+            ("hysteresis_celsius", &mut self.hysteresis_celsius, update.hysteresis_celsius),
+        ] {
+            set_if_changed(&format!("temperature.{field}"), slot, value, &mut updated);
+        }
+        updated
+    }
+}
+
+/// One sensor kind in a `PUT /config/thresholds` body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TemperatureLevelsUpdate {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 150))]
+    pub high_celsius: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 150))]
+    pub critical_celsius: Option<i64>,
+}
+
+/// The `temperature` object of a `PUT /config/thresholds` body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TemperatureThresholdsUpdate {
+    #[serde(default)]
+    pub cpu: Option<TemperatureLevelsUpdate>,
+    #[serde(default)]
+    pub drive: Option<TemperatureLevelsUpdate>,
+    #[serde(default)]
+    pub chipset: Option<TemperatureLevelsUpdate>,
+    #[serde(default)]
+    pub gpu: Option<TemperatureLevelsUpdate>,
+    #[serde(default)]
+    pub ambient: Option<TemperatureLevelsUpdate>,
+    #[serde(default)]
+    pub other: Option<TemperatureLevelsUpdate>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600))]
+    pub sustained_seconds: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600))]
+    pub clear_seconds: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 50))]
+    pub hysteresis_celsius: Option<i64>,
+}
+
+impl TemperatureThresholdsUpdate {
+    fn kinds(&self) -> [(&'static str, Option<TemperatureLevelsUpdate>); 6] {
+        [
+            ("cpu", self.cpu),
+            ("drive", self.drive),
+            ("chipset", self.chipset),
+            ("gpu", self.gpu),
+            ("ambient", self.ambient),
+            ("other", self.other),
+        ]
+    }
+
+    fn check_ranges(&self, v: &mut Validator) {
+        for (kind, patch) in self.kinds() {
+            let Some(patch) = patch else { continue };
+            v.at(kind, |v| {
+                v.range_i64("high_celsius", patch.high_celsius, 0, Some(150));
+                v.range_i64("critical_celsius", patch.critical_celsius, 0, Some(150));
+            });
+        }
+        v.range_i64("sustained_seconds", self.sustained_seconds, 0, Some(600));
+        v.range_i64("clear_seconds", self.clear_seconds, 0, Some(MAX_CLEAR_SECONDS));
+        v.range_i64("hysteresis_celsius", self.hysteresis_celsius, 0, Some(MAX_HYSTERESIS_PERCENT));
+    }
 }
 
 fn default_cpu() -> MetricThreshold {
@@ -210,6 +431,7 @@ impl Default for Thresholds {
             disk: default_disk(),
             server_offline_seconds: DEFAULT_OFFLINE_SECONDS,
             service_grace_seconds: 0,
+            temperature: TemperatureThresholds::default(),
         }
     }
 }
@@ -221,7 +443,11 @@ impl Thresholds {
             AlertKind::Cpu => Some(&self.cpu),
             AlertKind::Memory => Some(&self.memory),
             AlertKind::Disk => Some(&self.disk),
-            AlertKind::Offline | AlertKind::Service => None,
+            AlertKind::Offline
+            | AlertKind::Service
+            | AlertKind::Container
+            | AlertKind::Temperature
+            | AlertKind::DiskHealth => None,
         }
     }
 
@@ -240,6 +466,7 @@ impl Thresholds {
         }
         v.range_i64("server_offline_seconds", Some(self.server_offline_seconds), 30, None);
         v.range_i64("service_grace_seconds", Some(self.service_grace_seconds), 0, Some(MAX_SERVICE_GRACE_SECONDS));
+        v.at("temperature", |v| self.temperature.check(v));
         v.finish()
     }
 
@@ -285,6 +512,9 @@ impl Thresholds {
         {
             merged.service_grace_seconds = seconds;
             updated.push("service_grace_seconds".to_owned());
+        }
+        if let Some(temperature) = &update.temperature {
+            updated.extend(merged.temperature.apply(temperature));
         }
         merged.validate()?;
         Ok(Merged { config: merged, updated })
@@ -363,6 +593,8 @@ pub struct ThresholdsUpdate {
     pub server_offline_seconds: Option<i64>,
     #[serde(default)]
     pub service_grace_seconds: Option<i64>,
+    #[serde(default)]
+    pub temperature: Option<TemperatureThresholdsUpdate>,
 }
 
 impl ThresholdsUpdate {
@@ -376,6 +608,9 @@ impl ThresholdsUpdate {
         }
         v.range_i64("server_offline_seconds", self.server_offline_seconds, 30, None);
         v.range_i64("service_grace_seconds", self.service_grace_seconds, 0, Some(MAX_SERVICE_GRACE_SECONDS));
+        if let Some(temperature) = &self.temperature {
+            v.at("temperature", |v| temperature.check_ranges(v));
+        }
         v.finish()
     }
 }

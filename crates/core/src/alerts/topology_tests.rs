@@ -24,6 +24,7 @@ fn machine(name: &str, last_seen: i64) -> ServerContext {
         is_paused: false,
         last_seen: Some(at(last_seen)),
         expected_services: Vec::new(),
+        watched_containers: Vec::new(),
         topology: Topology::default(),
     }
 }

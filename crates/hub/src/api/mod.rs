@@ -10,6 +10,7 @@ mod docs;
 mod document;
 pub mod export;
 pub mod fleet;
+pub mod inventory;
 pub mod metrics;
 pub mod notifications;
 pub mod preferences;
@@ -47,6 +48,7 @@ use crate::state::AppState;
         (name = "notifications", description = "Notification channels"),
         (name = "alerts", description = "Alert history, acknowledgement and resolution"),
         (name = "services", description = "Expected services per server"),
+        (name = "inventory", description = "Containers, temperatures, disk health and GPUs (not in v1)"),
         (name = "config", description = "Alert thresholds and notification settings"),
         (name = "fleet", description = "Fleet-wide counts"),
         (name = "costs", description = "Electricity tariff and estimated power and cost"),
@@ -107,6 +109,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(services::list, services::create))
         .routes(routes!(services::update, services::delete))
         .routes(routes!(services::reported))
+        .routes(routes!(inventory::get))
+        .routes(routes!(inventory::summary))
+        .routes(routes!(inventory::watch, inventory::unwatch))
+        .routes(routes!(inventory::watch_all))
         .routes(routes!(config::get_all))
         .routes(routes!(config::get_thresholds, config::put_thresholds))
         .routes(routes!(config::get_notifications, config::put_notifications))

@@ -14,6 +14,7 @@ pub mod costs;
 pub mod export;
 pub mod fleet;
 pub mod heartbeat;
+pub mod inventory;
 pub mod metrics;
 pub mod notifications;
 pub mod preferences;

@@ -1,5 +1,6 @@
 //! The fleet overview at `/`: summary bar, the open-alerts banner, breaches about to fire, and
-//! one card per machine with client-side search and filters (status, type, tag), all kept live
+//! one card per machine with client-side search and filters (status, type, tag, a watched
+//! container down), all kept live
 //! by the SSE stream (`events.rs`).
 
 use askama::Template;
@@ -14,6 +15,7 @@ use super::session::WebUser;
 use super::view::{self, Card, Status};
 use super::{Layout, error_message, error_page, render};
 use crate::service::alerts::{AlertList, AlertQuery};
+use crate::service::inventory::InventorySummary;
 use crate::service::tags::TagMap;
 use crate::service::{self, ServiceError};
 use crate::state::AppState;
@@ -126,10 +128,21 @@ pub async fn cards_with(state: &AppState, servers: Vec<Server>, tags: &TagMap, t
     let now = state.clock.now();
     let silence = state.silence(thresholds);
     state.web.sparks.refresh(state, &servers, now).await;
+    // One read for every card; without it the cards still show, only without these counts.
+    let inventories: std::collections::HashMap<String, InventorySummary> =
+        match service::inventory::summaries(state).await {
+            Ok(list) => list.servers.into_iter().map(|s| (s.server_id.clone(), s)).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "fleet cards without container and sensor counts");
+                Default::default()
+            }
+        };
+    let inventories = &inventories;
     let mut cards: Vec<Card> = futures_util::stream::iter(servers)
         .map(|server| async move {
             let spark = state.web.sparks.get(state, &server, now).await;
-            let mut card = view::card(&server, thresholds, &silence, now, &spark);
+            let mut card =
+                view::card(&server, thresholds, &silence, now, &spark).with_inventory(inventories.get(&server.id));
             card.tags = tags.get(&server.id).cloned().unwrap_or_default();
             card
         })

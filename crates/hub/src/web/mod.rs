@@ -16,6 +16,7 @@ pub mod events;
 pub mod fleet;
 pub mod headers;
 pub mod install;
+pub mod inventory;
 pub mod notifications;
 pub mod server;
 pub mod session;
@@ -122,6 +123,10 @@ pub fn router() -> Router<AppState> {
         .route("/ui/servers/{id}/services/{name}", post(server::update_service))
         .route("/ui/servers/{id}/services/{name}/delete", post(server::delete_service))
         .route("/ui/servers/{id}/alerts", get(server::alerts))
+        .route("/ui/servers/{id}/containers", get(inventory::containers))
+        .route("/ui/servers/{id}/containers/watch", post(inventory::watch))
+        .route("/ui/servers/{id}/containers/watch-all", post(inventory::watch_all))
+        .route("/ui/servers/{id}/hardware", get(inventory::hardware))
         .route("/alerts", get(alerts::page))
         .route("/ui/alerts", get(alerts::partial))
         .route("/ui/alerts/bulk", post(alerts::bulk))

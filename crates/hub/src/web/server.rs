@@ -1,6 +1,7 @@
 //! Server detail at `/servers/{id}`: the live card, history charts (uPlot, fed by the same
 //! handler as `GET /api/v1/servers/{id}/metrics/series`), export, filesystems, interfaces,
-//! expected services with their state, pending packages (security first), the server's alerts,
+//! expected services with their state, containers, sensors, disk health and GPUs
+//! (`inventory.rs`), pending packages (security first), the server's alerts,
 //! and the edit, tags, services and maintenance actions (through the service layer). The services
 //! and alerts panels fetch themselves again on the SSE `server-{id}` signal.
 
@@ -37,6 +38,10 @@ pub struct ServerPage {
     pub packages: Vec<Package>,
     pub services: ServicesPartial,
     pub alerts: ServerAlertsPartial,
+    /// Containers, grouped by compose project, with their watch buttons.
+    pub containers: super::inventory::ContainersPartial,
+    /// Sensors, disk health and GPUs.
+    pub hardware: super::inventory::HardwarePartial,
     /// How to install the agent, while the machine waits for its first heartbeat.
     pub install: super::install::InstallPartial,
     /// The power and cost estimate, one line (`homelab_core::power`).
@@ -142,7 +147,8 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
         Ok(None) => return (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be built.").into_response(),
         Err(error) => return super::error_page(&error),
     };
-    let (services, alerts) = tokio::join!(services_partial(&state, &id), server_alerts(&state, &id));
+    let (services, alerts, (containers, hardware)) =
+        tokio::join!(services_partial(&state, &id), server_alerts(&state, &id), super::inventory::panels(&state, &id));
     let fleet = match state.store.list_servers().await {
         Ok(fleet) => fleet,
         Err(error) => return super::error_page(&error.into()),
@@ -157,6 +163,8 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<S
         install: super::install::InstallPartial::for_name(server.name()),
         services,
         alerts,
+        containers,
+        hardware,
         filesystems: server.filesystems.clone().unwrap_or_default(),
         interfaces: server.network_interfaces.clone().unwrap_or_default(),
         packages,

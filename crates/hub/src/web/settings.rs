@@ -184,6 +184,8 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
         disk: Some(metric("disk")),
         server_offline_seconds: number("server_offline_seconds"),
         service_grace_seconds: number("service_grace_seconds"),
+        // Temperature levels are set through the API (`PUT /config/thresholds`) for now.
+        temperature: None,
     };
     if !errors.is_empty() {
         let mut form = thresholds_form(&state, None, errors).await;

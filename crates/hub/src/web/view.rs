@@ -169,6 +169,12 @@ pub struct Card {
     pub security_updates: i64,
     /// The server's tags (sorted), for the chips and the tag filter.
     pub tags: Vec<String>,
+    /// Containers running and listed (`None`: the machine reports no container engine).
+    pub containers: Option<(usize, usize)>,
+    /// Watched containers down, missing or unhealthy, for the chip and the fleet filter.
+    pub containers_down: usize,
+    /// The hottest sensor and its temperature ("62 °C"), when it reports any.
+    pub hottest: Option<(String, String)>,
 }
 
 impl Card {
@@ -262,6 +268,25 @@ pub fn card(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Ti
         updates: server.updates_available.unwrap_or(0),
         security_updates: server.security_updates.unwrap_or(0),
         tags: Vec::new(),
+        containers: None,
+        containers_down: 0,
+        hottest: None,
+    }
+}
+
+impl Card {
+    /// Adds what the machine's inventory summary says (containers, hottest sensor).
+    pub fn with_inventory(mut self, summary: Option<&crate::service::inventory::InventorySummary>) -> Card {
+        if let Some(summary) = summary {
+            self.containers = summary.containers_running.zip(summary.containers_total);
+            self.containers_down = summary.containers_down.len();
+            self.hottest = summary
+                .hottest_sensor
+                .clone()
+                .zip(summary.hottest_celsius)
+                .map(|(sensor, celsius)| (sensor, format!("{celsius:.0} °C")));
+        }
+        self
     }
 }
 

@@ -22,6 +22,7 @@ mod fleet_status;
 mod hardening;
 mod hostile_corpus;
 mod install_script;
+mod inventory_api;
 mod notification_channels;
 mod notification_timing;
 mod notifications_api;

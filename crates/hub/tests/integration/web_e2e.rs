@@ -1087,3 +1087,130 @@ async fn a_new_users_first_hour() {
     drop(driver);
     hub.stop().await;
 }
+
+/// Containers, sensors, disk health and GPUs (issue 15): the server page's panels, watching a
+/// container with its button, and the fleet card's counts and filter; screenshots `inventory-*`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn containers_sensors_and_disks_in_a_real_browser() {
+    let Some((driver, client, _profile)) = start_browser().await else { return };
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    let s =
+        Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+    assert_eq!(hub.heartbeat(heartbeat_body("web01", hub.now(), 20.0)).await.0, 200);
+    let mut body = heartbeat_body("nas", hub.now(), 30.0);
+    let started = (hub.now() - Span::hours(26)).to_rfc3339();
+    body["containers"] = json!([
+        {"id": "a1", "name": "jellyfin", "image": "jellyfin/jellyfin:10.9", "state": "running", "health": "healthy",
+         "restart_count": 0, "started_at": started, "cpu_percent": 12.4, "memory_used_bytes": 734_003_200,
+         "memory_limit_bytes": 4_294_967_296_i64, "compose_project": "media", "compose_service": "jellyfin"},
+        {"id": "b2", "name": "sonarr", "image": "lscr.io/linuxserver/sonarr:latest", "state": "exited", "exit_code": 137,
+         "restart_count": 3, "compose_project": "media", "compose_service": "sonarr"},
+        {"id": "c3", "name": "postgres", "image": "postgres:16", "state": "running", "health": "healthy",
+         "started_at": started, "cpu_percent": 1.2, "memory_used_bytes": 120_586_240, "compose_project": "immich"},
+        {"id": "d4", "name": "watchtower", "image": "containrrr/watchtower", "state": "running", "started_at": started,
+         "cpu_percent": 0.0, "memory_used_bytes": 9_437_184}
+    ]);
+    body["temperatures"] = json!([
+        {"sensor": "coretemp/Package id 0", "kind": "cpu", "celsius": 58.0, "high_celsius": 80.0, "critical_celsius": 100.0},
+        {"sensor": "nvme0/Composite", "kind": "drive", "celsius": 63.0},
+        {"sensor": "acpitz/temp1", "kind": "ambient", "celsius": 27.8}
+    ]);
+    body["fans"] = json!([{"sensor": "nct6775/fan2", "rpm": 1180.0}]);
+    body["disk_health"] = json!([
+        {"device": "/dev/sda", "model": "WDC WD40EFRX-68N32N0", "protocol": "ata", "passed": true, "temperature_celsius": 36.0,
+         "power_on_hours": 31_204, "reallocated_sectors": 0, "pending_sectors": 0, "uncorrectable_sectors": 0},
+        {"device": "/dev/nvme0", "model": "Samsung SSD 980 PRO 1TB", "protocol": "nvme", "passed": true,
+         "temperature_celsius": 63.0, "power_on_hours": 9_870, "percentage_used": 4, "media_errors": 0}
+    ]);
+    body["raid_arrays"] =
+        json!([{"name": "md0", "level": "raid1", "state": "clean", "devices_total": 2, "devices_active": 2}]);
+    body["zfs_pools"] = json!([{"name": "tank", "health": "ONLINE", "size_bytes": 7_999_999_999_999_i64, "allocated_bytes": 3_100_000_000_000_i64}]);
+    body["gpus"] = json!([{"id": "nvidia0", "vendor": "nvidia", "name": "NVIDIA GeForce RTX 3060", "utilisation_percent": 37.0,
+        "memory_used_bytes": 2_147_483_648_i64, "memory_total_bytes": 12_884_901_888_i64, "temperature_celsius": 61.0,
+        "power_watts": 74.5}]);
+    let (status, answer) = hub.heartbeat(body).await;
+    assert_eq!(status, 200, "{answer}");
+
+    client.goto(&hub.url("/servers/nas")).await.unwrap();
+    s.wait_css("#api_key").await.send_keys(API_KEY).await.unwrap();
+    client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    client.goto(&hub.url("/servers/nas")).await.unwrap();
+    s.wait_css("#containers").await;
+    assert_eq!(s.text_of("#containers-count").await, "3 of 4 running");
+    let groups =
+        s.eval("return [...document.querySelectorAll('#containers .ctr-group th')].map(h => h.innerText);").await;
+    assert_eq!(groups, json!(["immich 1", "media 2", "Other 1"]));
+    let jellyfin = s.text_of("#ctr-jellyfin").await;
+    for shown in ["jellyfin/jellyfin:10.9", "running", "healthy", "12.4 %", "700.0 MiB / 4.0 GiB", "1 d 2 h"] {
+        assert!(jellyfin.contains(shown), "{shown} in {jellyfin}");
+    }
+    let sensors = s.text_of("#sensors").await;
+    assert!(sensors.contains("nvme0/Composite") && sensors.contains("60 °C, critical 70 °C"), "{sensors}");
+    assert!(sensors.contains("1180 rpm"), "{sensors}");
+    let disks = s.text_of("#disk-health").await;
+    assert!(
+        disks.contains("PASSED") && disks.contains("NVMe 4 % used, 0 media errors") && disks.contains("tank"),
+        "{disks}"
+    );
+    assert!(s.text_of("#gpus").await.contains("74 W") || s.text_of("#gpus").await.contains("75 W"));
+    // Temperature and GPU charts from the series endpoint, one line per sensor or GPU.
+    wait_for("the charts", || async {
+        s.eval("return document.getElementById('history').dataset.loaded || '';").await == "24h"
+    })
+    .await;
+    let lines = "return [...document.querySelectorAll('#chart-temp .u-legend .u-series, #chart-gpu .u-legend .u-series')]\
+                 .map(e => e.innerText.split('\\n')[0].trim()).filter(t => t);";
+    let legend = s.eval(lines).await;
+    for sensor in ["coretemp/Package id 0", "nvme0/Composite", "nvidia0"] {
+        assert!(
+            legend.as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains(sensor)),
+            "{sensor} charted: {legend}"
+        );
+    }
+    assert!(s.eval("return document.getElementById('chart-temp').querySelector('canvas') !== null;").await == true);
+    s.assert_no_console_errors("server page with containers").await;
+
+    // Watch the stopped container with its button: it shows as watched and down.
+    s.click_css("button[aria-label='Watch sonarr']").await;
+    s.wait_css("button[aria-label='Stop watching sonarr']").await;
+    assert!(s.text_of("#containers-down").await.contains("sonarr"));
+    assert!(s.eval("return document.getElementById('ctr-sonarr').classList.contains('ctr-down');").await == true);
+    assert_eq!(hub.get("/api/v1/servers/nas/inventory").await.1["watched_containers"], json!(["sonarr"]));
+    // And every running one with the switch.
+    s.click_css("#watch-all").await;
+    wait_for("watch all on", || async {
+        s.eval("var b = document.getElementById('watch-all'); return b && b.getAttribute('aria-pressed');").await
+            == "true"
+    })
+    .await;
+    s.wait_css("button[aria-label='Stop watching jellyfin']").await;
+    s.assert_no_console_errors("watching containers").await;
+    // The theme switch's click scrolls back to the top: what is above the panels is set aside
+    // for their screenshots instead.
+    let set_aside = |selectors: &str| {
+        format!("document.querySelectorAll({selectors:?}).forEach(e => e.style.display = 'none'); return 0;")
+    };
+    s.eval(&set_aside(".detail-top, #chart-cpu, #chart-memory, #chart-disk, #chart-load, #chart-net")).await;
+    s.shoot("inventory-charts").await;
+    s.eval(&set_aside("#history")).await;
+    s.shoot("inventory-containers").await;
+    s.eval(&set_aside("#containers-section, #services-section, #srv-alerts-title")).await;
+    s.eval("document.getElementById('srv-alerts-title').parentElement.style.display = 'none'; return 0;").await;
+    s.shoot("inventory-hardware").await;
+
+    // The fleet: counts on the card, and the filter for a container down.
+    client.goto(&hub.url("/")).await.unwrap();
+    let card = s.text_of("#card-nas").await;
+    assert!(card.contains("3/4 containers") && card.contains("63 °C"), "{card}");
+    assert!(!s.text_of("#card-web01").await.contains("containers"));
+    s.eval(
+        "var f = document.getElementById('fleet-containers'); f.value = 'down'; f.dispatchEvent(new Event('change'));",
+    )
+    .await;
+    assert_eq!(s.eval(VISIBLE_CARDS).await, json!(["card-nas"]));
+    s.shoot("inventory-fleet").await;
+    s.eval("var f = document.getElementById('fleet-containers'); f.value = ''; f.dispatchEvent(new Event('change'));")
+        .await;
+    assert_eq!(s.eval(VISIBLE_CARDS).await, json!(["card-nas", "card-web01"]));
+    s.assert_no_console_errors("fleet with containers").await;
+}

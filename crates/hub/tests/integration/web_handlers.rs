@@ -952,3 +952,106 @@ async fn alert_changes_reach_banners_and_server_panels_live() {
     assert!(seen.contains("No open alerts"), "{seen}");
     hub.stop().await;
 }
+
+/// A heartbeat with two compose containers, one loose one, sensors, a failing disk and a GPU.
+fn inventory_heartbeat(hub: &TestHub, server: &str) -> serde_json::Value {
+    let mut body = heartbeat_body(server, hub.now(), 10.0);
+    body["containers"] = serde_json::json!([
+        {"id": "a1", "name": "plex", "image": "plexinc/pms", "state": "running", "restart_count": 2,
+         "started_at": (hub.now() - chrono::Duration::hours(5)).to_rfc3339(), "cpu_percent": 3.5,
+         "memory_used_bytes": 400_000_000, "memory_limit_bytes": 2_147_483_648_i64, "compose_project": "media"},
+        {"id": "b2", "name": "sonarr", "image": "linuxserver/sonarr", "state": "exited", "exit_code": 1, "compose_project": "media"},
+        {"id": "c3", "name": "watchtower", "image": "containrrr/watchtower", "state": "running", "health": "unhealthy"}
+    ]);
+    body["temperatures"] = serde_json::json!([{"sensor": "coretemp/Package id 0", "kind": "cpu", "celsius": 88.0}]);
+    body["fans"] = serde_json::json!([{"sensor": "nct6775/fan2", "rpm": 1200.0}]);
+    body["disk_health"] = serde_json::json!([{"device": "/dev/sda", "model": "WDC WD40", "protocol": "ata", "passed": false,
+        "power_on_hours": 31000, "reallocated_sectors": 8, "pending_sectors": 0, "uncorrectable_sectors": 1}]);
+    body["raid_arrays"] = serde_json::json!([{"name": "md0", "level": "raid1", "state": "rebuilding",
+        "devices_total": 2, "devices_active": 1, "rebuild_percent": 42.5}]);
+    body["gpus"] = serde_json::json!([{"id": "nvidia0", "vendor": "nvidia", "name": "RTX 3060", "utilisation_percent": 30.0,
+        "memory_used_bytes": 1_073_741_824, "memory_total_bytes": 12_884_901_888_i64, "temperature_celsius": 64.0, "power_watts": 95.0}]);
+    body
+}
+
+#[tokio::test]
+async fn containers_and_sensors_are_shown_and_watched_through_the_service() {
+    let hub = TestHub::start(Backend::Sqlite).await.unwrap();
+    hub.heartbeat(heartbeat_body("bare", hub.now(), 5.0)).await;
+    assert_eq!(hub.heartbeat(inventory_heartbeat(&hub, "nas")).await.0, StatusCode::OK);
+    let b = Browser::login(&hub).await;
+
+    // A machine without a container engine says so, and shows no watch switch.
+    let (_, bare) = b.get("/servers/bare").await;
+    assert!(bare.contains("No container engine reported: install Docker or Podman"), "{bare}");
+    assert!(!bare.contains("id=\"watch-all\""));
+
+    let (status, page) = b.get("/servers/nas").await;
+    assert_eq!(status, StatusCode::OK);
+    // Grouped by compose project, the loose one under "Other" after it.
+    let media = page.find(">media <").expect("the media group");
+    let other = page.find(">Other <").expect("the Other group");
+    assert!(media < other && page[media..other].contains("id=\"ctr-sonarr\""), "grouping");
+    assert!(page[other..].contains("id=\"ctr-watchtower\""));
+    for shown in ["2 of 3 running", "381.5 MiB / 2.0 GiB", "5 h 0 min", "3.5 %", "unhealthy"] {
+        assert!(page.contains(shown), "{shown} on the page");
+    }
+    // Sensors with the level they alert at (CPU defaults 85/95 °C: 88 °C is in the warning band).
+    assert!(page.contains("level-warn\">88.0 °C") && page.contains("85 °C, critical 95 °C"), "sensors");
+    assert!(page.contains("1200 rpm"));
+    assert!(page.contains("FAILED") && page.contains("8 / 0 / 1") && page.contains("31000 h"), "S.M.A.R.T.");
+    assert!(page.contains("rebuilding 42.5 %") && page.contains("raid1 · 1 of 2 devices"), "RAID");
+    assert!(
+        page.contains("RTX 3060")
+            && page.contains("nvidia0 · nvidia")
+            && page.contains("1.0 GiB / 12.0 GiB")
+            && page.contains("95 W"),
+        "GPU"
+    );
+
+    // Watching one container, then all running ones, through the service's rules.
+    let (status, text) = b.post("/ui/servers/nas/containers/watch", "name=sonarr&watched=true").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("Watching sonarr") && text.contains("Watched, not running well: sonarr"), "{text}");
+    assert_eq!(hub.get("/api/v1/servers/nas/inventory").await.1["watched_containers"], serde_json::json!(["sonarr"]));
+    let (status, text) = b.post("/ui/servers/nas/containers/watch-all", "enabled=true").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("aria-pressed=\"true\""), "{text}");
+    let (_, inventory) = hub.get("/api/v1/servers/nas/inventory").await;
+    assert_eq!(inventory["watched_containers"], serde_json::json!(["plex", "sonarr", "watchtower"]));
+    assert_eq!(inventory["watch_all_containers"], true);
+    let (_, text) = b.post("/ui/servers/nas/containers/watch", "name=sonarr&watched=false").await;
+    assert!(text.contains("Stopped watching sonarr."), "{text}");
+
+    // Refusals name the field; an unknown server is a toast.
+    let (status, text) = b.post("/ui/servers/nas/containers/watch", "name=bad%20name!&watched=true").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("name: should match pattern"), "{text}");
+    let (status, text) = b.post("/ui/servers/nas/containers/watch", "name=plex&watched=maybe").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("watched: should be true or false"), "{text}");
+    let (status, _) = b.post("/ui/servers/nas/containers/watch-all", "enabled=").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, text) = b.post("/ui/servers/ghost/containers/watch", "name=plex&watched=true").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    assert_eq!(hub.get("/api/v1/servers/nas/inventory").await.1["watched_containers"].as_array().unwrap().len(), 2);
+
+    // The partials refresh on their own.
+    let (_, text) = b.get("/ui/servers/nas/containers").await;
+    assert!(text.starts_with("<div id=\"containers\"") && text.contains("id=\"ctr-plex\""), "{text}");
+    let (_, text) = b.get("/ui/servers/nas/hardware").await;
+    assert!(text.starts_with("<div id=\"hardware\"") && text.contains("RTX 3060"), "{text}");
+
+    // The fleet card: containers running of all (watched ones down marked) and the hottest sensor.
+    let (_, fleet) = b.get("/").await;
+    let card = &fleet[fleet.find("id=\"card-nas\"").unwrap()..];
+    let card = &card[..card.find("</article>").unwrap()];
+    assert!(card.contains("data-containers=\"down\""), "{card}");
+    assert!(
+        card.contains("■ 2/3 containers") && card.contains("Hottest sensor: coretemp/Package id 0\">88 °C"),
+        "{card}"
+    );
+    let bare = &fleet[fleet.find("id=\"card-bare\"").unwrap()..];
+    assert!(!bare[..bare.find("</article>").unwrap()].contains("containers"), "no engine, no chip");
+    assert!(fleet.contains("<option value=\"down\">■ A container is down</option>"));
+}

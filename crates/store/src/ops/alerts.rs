@@ -71,6 +71,7 @@ pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<
         is_paused: row.bool(4)?,
         last_seen: row.opt_i64(5)?.map(from_millis),
         expected_services,
+        watched_containers: Vec::new(),
         topology: Topology::default(),
     })
 }
@@ -147,8 +148,13 @@ pub(crate) async fn observe(
     only_key: Option<&AlertKey>,
 ) -> StoreResult<Vec<AlertEvent>> {
     let mut server = server_context(conn, pk).await?;
-    if matches!(observation, Observation::Tick { .. }) {
-        server.topology = topology(conn, pk, &server).await?;
+    match observation {
+        Observation::Tick { .. } => server.topology = topology(conn, pk, &server).await?,
+        // Only a container report needs the watched list: other heartbeats pay nothing for it.
+        Observation::Heartbeat { sample, .. } if sample.containers.is_some() => {
+            server.watched_containers = super::inventory::watched(conn, pk).await?;
+        }
+        _ => {}
     }
     let states = load_states(conn, pk, only_key).await?;
     let evaluation = homelab_core::alerts::evaluate(&states, &server, rules, observation);

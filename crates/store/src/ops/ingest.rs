@@ -12,7 +12,7 @@ use homelab_core::time::{Timestamp, to_millis};
 use homelab_core::alerts::{HeartbeatSample, Observation};
 
 use super::servers::{ServerKey, key_by_guid, key_by_id};
-use super::{alerts, service_states};
+use super::{alerts, inventory, service_states};
 use crate::backend::{Conn, Value};
 use crate::codec;
 use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
@@ -51,6 +51,7 @@ pub(crate) async fn ingest(
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
+    inventory::record(conn, server.pk, hb, write.received_at).await?;
     let outbox_events = evaluate_alerts(conn, &server, write).await?;
     if let Some(guid) = &write.authenticated_guid {
         conn.execute(

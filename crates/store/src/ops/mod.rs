@@ -5,6 +5,7 @@ mod channels;
 mod deliveries;
 mod history;
 mod ingest;
+mod inventory;
 mod preferences;
 mod servers;
 mod service_states;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use homelab_core::alerts::{NotificationSettings, Thresholds};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy};
+use homelab_core::inventory::MachineInventory;
 use homelab_core::notify::Grouping;
 use homelab_core::power::CostSettings;
 use homelab_core::preferences::DashboardPreferences;
@@ -480,6 +482,42 @@ impl<B: Backend> Store for SqlStore<B> {
         let (id, name) = (server_id.to_owned(), service_name.to_owned());
         self.backend
             .write(work(move |conn| Box::pin(async move { services::delete(conn, &id, &name, now).await })))
+            .await
+    }
+
+    async fn inventory(&self, server_id: &str) -> StoreResult<MachineInventory> {
+        let id = server_id.to_owned();
+        self.backend.read(work(move |conn| Box::pin(async move { inventory::get(conn, &id).await }))).await
+    }
+
+    async fn all_inventories(&self) -> StoreResult<Vec<(String, MachineInventory)>> {
+        self.backend.read(work(|conn| Box::pin(inventory::all(conn)))).await
+    }
+
+    async fn set_container_watched(
+        &self,
+        server_id: &str,
+        name: &str,
+        watched: bool,
+        now: Timestamp,
+    ) -> StoreResult<MachineInventory> {
+        let (id, name) = (server_id.to_owned(), name.to_owned());
+        self.backend
+            .write(work(move |conn| {
+                Box::pin(async move { inventory::set_watched(conn, &id, &name, watched, now).await })
+            }))
+            .await
+    }
+
+    async fn set_watch_all_containers(
+        &self,
+        server_id: &str,
+        on: bool,
+        now: Timestamp,
+    ) -> StoreResult<MachineInventory> {
+        let id = server_id.to_owned();
+        self.backend
+            .write(work(move |conn| Box::pin(async move { inventory::set_watch_all(conn, &id, on, now).await })))
             .await
     }
 }

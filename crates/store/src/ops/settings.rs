@@ -6,7 +6,9 @@
 //! concurrent edits apply one after the other. The row is created with the defaults first when
 //! there is none, so that there is always a row to lock; a refused change rolls that back too.
 
-use homelab_core::alerts::{Cooldowns, MetricThreshold, NotificationSettings, Thresholds};
+use homelab_core::alerts::{
+    Cooldowns, MetricThreshold, NotificationSettings, TemperatureLevels, TemperatureThresholds, Thresholds,
+};
 use homelab_core::time::{Timestamp, to_millis};
 
 use super::channels;
@@ -21,7 +23,10 @@ const THRESHOLD_COLUMNS: &str = "cpu_high_percent, cpu_critical_percent, cpu_sus
     memory_critical_percent, memory_sustained_seconds, memory_sustained_heartbeats, memory_hysteresis_percent, \
     memory_clear_seconds, disk_high_percent, disk_critical_percent, disk_sustained_seconds, \
     disk_sustained_heartbeats, disk_hysteresis_percent, disk_clear_seconds, server_offline_seconds, \
-    service_grace_seconds";
+    service_grace_seconds, temp_cpu_high, temp_cpu_critical, temp_drive_high, temp_drive_critical, \
+    temp_chipset_high, temp_chipset_critical, temp_gpu_high, temp_gpu_critical, temp_ambient_high, \
+    temp_ambient_critical, temp_other_high, temp_other_critical, temp_sustained_seconds, temp_clear_seconds, \
+    temp_hysteresis_celsius";
 
 /// Columns per metric in [`THRESHOLD_COLUMNS`].
 const METRIC_COLUMNS: usize = 6;
@@ -117,6 +122,7 @@ pub(crate) async fn thresholds(conn: &mut dyn Conn) -> StoreResult<Thresholds> {
             disk: metric_from(&row, 2 * METRIC_COLUMNS)?,
             server_offline_seconds: row.i64(3 * METRIC_COLUMNS)?,
             service_grace_seconds: row.i64(3 * METRIC_COLUMNS + 1)?,
+            temperature: temperature_from(&row, 3 * METRIC_COLUMNS + 2)?,
         })
     };
     read().map_err(StoreError::unreadable(THRESHOLDS))
@@ -129,7 +135,34 @@ fn threshold_values(value: &Thresholds) -> Vec<Value> {
     }
     values.push(value.server_offline_seconds.into());
     values.push(value.service_grace_seconds.into());
+    for (_, levels) in value.temperature.kinds() {
+        values.extend([levels.high_celsius.into(), levels.critical_celsius.into()]);
+    }
+    let temperature = &value.temperature;
+    values.extend([
+        temperature.sustained_seconds.into(),
+        temperature.clear_seconds.into(),
+        temperature.hysteresis_celsius.into(),
+    ]);
     values
+}
+
+/// The temperature columns, in [`TemperatureThresholds::kinds`] order, then the timing.
+fn temperature_from(row: &Row, at: usize) -> StoreResult<TemperatureThresholds> {
+    let levels = |kind: usize| -> StoreResult<TemperatureLevels> {
+        Ok(TemperatureLevels { high_celsius: row.i64(at + 2 * kind)?, critical_celsius: row.i64(at + 2 * kind + 1)? })
+    };
+    Ok(TemperatureThresholds {
+        cpu: levels(0)?,
+        drive: levels(1)?,
+        chipset: levels(2)?,
+        gpu: levels(3)?,
+        ambient: levels(4)?,
+        other: levels(5)?,
+        sustained_seconds: row.i64(at + 12)?,
+        clear_seconds: row.i64(at + 13)?,
+        hysteresis_celsius: row.i64(at + 14)?,
+    })
 }
 
 pub(crate) async fn put_thresholds(conn: &mut dyn Conn, value: &Thresholds, now: i64) -> StoreResult<()> {
