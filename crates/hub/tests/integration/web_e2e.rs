@@ -137,9 +137,23 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Records every content-security-policy violation of every page from here on, from the
+    /// first byte parsed (a DevTools script runs before the page's own and is not under its
+    /// policy), so that the console checks also fail on a violation Chromium does not log.
+    async fn watch_csp(&self) {
+        let source = "window.__cspViolations = []; document.addEventListener('securitypolicyviolation',                       function (e) { window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI + ' ' +                       (e.sample || '')); });";
+        self.cdp("Page.addScriptToEvaluateOnNewDocument", json!({"source": source})).await;
+    }
+
     async fn assert_no_console_errors(&self, page: &str) {
         let errors = console_errors(self.client, &self.driver_base).await;
         assert!(errors.is_empty(), "browser console errors on {page}: {errors:#?}");
+        self.assert_no_csp_violations(page).await;
+    }
+
+    async fn assert_no_csp_violations(&self, page: &str) {
+        let violations = self.eval("return window.__cspViolations || 'not watched';").await;
+        assert_eq!(violations, json!([]), "content security policy violations on {page}");
     }
 
     /// Like [`Self::assert_no_console_errors`], after a step that deliberately sent bad input:
@@ -152,6 +166,7 @@ impl Session<'_> {
         };
         let unexpected: Vec<_> = errors.iter().filter(|e| !paths.iter().any(|p| refusal(p, e))).collect();
         assert!(unexpected.is_empty(), "browser console errors on {page}: {unexpected:#?}");
+        self.assert_no_csp_violations(page).await;
         for path in paths {
             assert!(errors.iter().any(|e| refusal(path, e)), "no 422 from {path} on {page}: {errors:#?}");
         }
@@ -404,6 +419,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let seeded = seed(&hub, &receiver).await;
     let s =
         Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+    s.watch_csp().await;
 
     // Login.
     client.goto(&hub.url("/")).await.unwrap();
@@ -622,6 +638,17 @@ async fn the_dashboard_works_in_a_real_browser() {
         s.eval("return !!document.querySelector('#svc-plex:not(.svc-disabled)');").await == true
     })
     .await;
+    // The critical switch sends what it now shows (app.js's data-switch, not an evaluated hx-vals).
+    s.click_css("#svc-plex input[aria-label='plex is critical']").await;
+    wait_for("plex no longer critical", || async {
+        hub.get("/api/v1/servers/web01/services").await.1["services"][0]["is_critical"] == json!(false)
+    })
+    .await;
+    s.click_css("#svc-plex input[aria-label='plex is critical']").await;
+    wait_for("plex critical again", || async {
+        hub.get("/api/v1/servers/web01/services").await.1["services"][0]["is_critical"] == json!(true)
+    })
+    .await;
     s.assert_no_console_errors("server detail (tags, services)").await;
     s.shoot("server").await;
     // One click watches a service the agent reports.
@@ -648,6 +675,30 @@ async fn the_dashboard_works_in_a_real_browser() {
         )
         .await;
     assert_eq!(cells, json!(["alert-status status-word-open", true, "table-cell"]));
+    // A live refresh of the list waits while alerts are selected (app.js's data-hold-while, not
+    // an evaluated trigger filter) and goes once none is. The page records each refresh the list
+    // asked for and whether it was held (app.js's listener ran first).
+    wait_for("the live-update stream", || async { s.eval(SSE_STATE).await == json!(1) }).await;
+    s.eval(
+        "window.__alertRefreshes = []; document.addEventListener('htmx:beforeRequest', function (e) { \
+         if (e.detail.elt.id === 'alerts') window.__alertRefreshes.push(e.defaultPrevented); });",
+    )
+    .await;
+    let first_box = ".alerts-table tbody tr[id^='alert-'] input[name=ids]";
+    s.click_css(first_box).await;
+    assert_eq!(hub.heartbeat(heartbeat_body("web01", hub.now(), 21.0)).await.0, 200);
+    wait_for("a live refresh asked for", || async { s.eval("return window.__alertRefreshes.length;").await != 0 })
+        .await;
+    assert_eq!(s.eval("return window.__alertRefreshes;").await, json!([true]), "held while selected");
+    let checked = format!("return document.querySelector(\"{first_box}\").checked;");
+    assert_eq!(s.eval(&checked).await, true, "the selection was kept");
+    s.click_css(first_box).await;
+    assert_eq!(hub.heartbeat(heartbeat_body("web01", hub.now(), 22.0)).await.0, 200);
+    wait_for("a second live refresh asked for", || async {
+        s.eval("return window.__alertRefreshes.length;").await == 2
+    })
+    .await;
+    assert_eq!(s.eval("return window.__alertRefreshes;").await, json!([true, false]), "sent once nothing is selected");
     let status_of_first = "var c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); return c ? c.textContent : '';";
     client
         .find(Locator::XPath("//tbody/tr[starts-with(@id, 'alert-')][1]//button[contains(., 'Acknowledge')]"))
@@ -922,6 +973,7 @@ async fn a_new_users_first_hour() {
     let receiver = FakeReceiver::start(&[]).await;
     let s =
         Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+    s.watch_csp().await;
 
     // Start the hub and see this machine.
     client.goto(&hub.url("/")).await.unwrap();
