@@ -29,7 +29,9 @@ pub struct HeartbeatRequest {
     /// The machine's host name, 1–255 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub hostname: String,
-    /// The agent's clock; any RFC 3339 offset, stored as UTC.
+    /// The agent's clock; any RFC 3339 offset, stored as UTC. Relative to the hub's clock (which
+    /// a schema cannot state): at most 300 s ahead, and not older than the hourly history kept
+    /// (`retention.hourly_days`, two years by default); otherwise 422 naming `timestamp`.
     #[serde(with = "time::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: Timestamp,
