@@ -116,6 +116,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/servers/{id}/series", get(server::series))
         .route("/ui/servers/{id}/export", get(server::export))
         .route("/ui/servers/{id}/edit", post(server::edit))
+        .route("/ui/servers/{id}/power", post(server::power))
         .route("/ui/servers/{id}/maintenance", post(server::maintenance))
         .route("/ui/servers/{id}/tags", post(server::tags))
         .route("/ui/servers/{id}/services", get(server::services).post(server::add_service))

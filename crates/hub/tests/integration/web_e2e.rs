@@ -221,6 +221,11 @@ impl Session<'_> {
     /// Both themes at desktop and phone width. The phone's viewport is set through DevTools: a
     /// headless window cannot be made narrower than about 500 px.
     async fn shoot(&self, page: &str) {
+        self.shoot_at(page, None).await;
+    }
+
+    /// [`Self::shoot`] with `css` scrolled into the middle of the view at each width.
+    async fn shoot_at(&self, page: &str, css: Option<&str>) {
         for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
             if label == "phone" {
                 // `mobile: false`: the layout viewport stays at the phone's width instead of growing
@@ -251,6 +256,14 @@ impl Session<'_> {
             }
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
+                // After the theme: clicking its toggle scrolls the page back to the top.
+                if let Some(css) = css {
+                    let script = format!(
+                        "document.querySelector({}).scrollIntoView({{block: 'center'}});",
+                        serde_json::to_string(css).unwrap()
+                    );
+                    self.eval(&script).await;
+                }
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 let png = self.client.screenshot().await.unwrap();
                 std::fs::write(self.shots.join(format!("{page}-{label}-{theme}.png")), png).unwrap();
@@ -611,6 +624,82 @@ async fn the_dashboard_works_in_a_real_browser() {
     let error = s.wait_css("#edit-panel .field-error").await.text().await.unwrap();
     assert!(error.contains("tags[1]") && error.contains("b@d"), "{error}");
     s.assert_only_refusals("server detail (a refused tag)", &["/ui/servers/web01/tags"]).await;
+
+    // Power: the category and watts through the page's form (the API's rules); the estimate
+    // follows at once. Watts that are not a number, or out of range, are refused naming the field.
+    let before = s.text_of("#power-estimate").await;
+    assert!(before.contains("(auto)"), "{before}");
+    let power_form = "#power-form";
+    client
+        .find(Locator::Css(&format!("{power_form} select[name=machine_category]")))
+        .await
+        .unwrap()
+        .select_by_value("rack_server")
+        .await
+        .unwrap();
+    let field = |name: &'static str| format!("{power_form} input[name={name}]");
+    for (name, value) in [("idle_watts", "100"), ("tdp_watts", "lots")] {
+        let input = client.find(Locator::Css(&field(name))).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    s.click_css(&format!("{power_form} button[type=submit]")).await;
+    // The refused tag's message is still there until the panel is swapped.
+    wait_for("the refusal of the watts", || async {
+        s.text_of("#edit-panel .field-error").await.contains("full-load watts")
+    })
+    .await;
+    let error = s.text_of("#edit-panel .field-error").await;
+    assert!(error.contains("should be a whole number of watts") && error.contains("lots"), "{error}");
+    assert_eq!(s.text_of("#power-estimate").await, before, "nothing saved");
+    let input = client.find(Locator::Css(&field("tdp_watts"))).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("20000").await.unwrap();
+    // The refused form keeps what is stored: choose again.
+    client
+        .find(Locator::Css(&format!("{power_form} select[name=machine_category]")))
+        .await
+        .unwrap()
+        .select_by_value("rack_server")
+        .await
+        .unwrap();
+    let idle = client.find(Locator::Css(&field("idle_watts"))).await.unwrap();
+    idle.clear().await.unwrap();
+    idle.send_keys("100").await.unwrap();
+    s.click_css(&format!("{power_form} button[type=submit]")).await;
+    wait_for("the range refusal", || async {
+        s.text_of("#edit-panel .field-error").await.contains("tdp watts: should be less than or equal to 10000")
+    })
+    .await;
+    s.assert_only_refusals("server detail (refused power settings)", &["/ui/servers/web01/power"]).await;
+    let input = client.find(Locator::Css(&field("tdp_watts"))).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("300").await.unwrap();
+    client
+        .find(Locator::Css(&format!("{power_form} select[name=machine_category]")))
+        .await
+        .unwrap()
+        .select_by_value("rack_server")
+        .await
+        .unwrap();
+    let idle = client.find(Locator::Css(&field("idle_watts"))).await.unwrap();
+    idle.clear().await.unwrap();
+    idle.send_keys("100").await.unwrap();
+    s.click_css(&format!("{power_form} button[type=submit]")).await;
+    wait_for("the new estimate", || async {
+        s.text_of("#power-estimate").await.starts_with("Rack Server (user) · 100–300 W · about ")
+    })
+    .await;
+    assert!(s.text_of("#edit-panel .ok-note").await.contains("Power settings saved."));
+    assert_ne!(s.text_of("#power-estimate").await, before);
+    let (_, web01) = hub.get("/api/v1/servers/web01").await;
+    assert_eq!(
+        (&web01["machine_category"], &web01["machine_category_source"], &web01["idle_watts"], &web01["tdp_watts"]),
+        (&json!("rack_server"), &json!("user"), &json!(100), &json!(300))
+    );
+    s.assert_no_console_errors("server detail (power settings)").await;
+    s.shoot_at("server-power", Some("#power-form")).await;
+    s.eval("window.scrollTo(0, 0);").await;
 
     // Services: both reported services are offered; watch plex as critical through the form,
     // then pause watching it.
