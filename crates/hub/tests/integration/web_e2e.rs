@@ -708,7 +708,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.find(Locator::Css("#add-service input[name=service_name]")).await.unwrap().send_keys("plex").await.unwrap();
     client.find(Locator::Css("#add-service input[name=is_critical]")).await.unwrap().click().await.unwrap();
     client.find(Locator::XPath("//button[contains(., 'Watch service')]")).await.unwrap().click().await.unwrap();
-    let row = s.wait_css("#svc-plex .svc-state-running").await.text().await.unwrap();
+    // Read in one step: a live update (the power change above) may swap the panel meanwhile.
+    let row = s.text_of("#svc-plex .svc-state-running").await;
     assert!(row.contains("running"), "{row}");
     assert_eq!(s.eval("return !!document.querySelector('#svc-reported-plex');").await, false, "plex is watched now");
     assert_eq!(s.eval("return document.querySelector('#add-service input[name=service_name]').value;").await, "");
