@@ -311,6 +311,12 @@ async fn the_document_declares_what_the_hub_enforces(hub: &TestHub) {
     assert_eq!(range("CooldownsUpdate", "high_minutes"), (Some(15), Some(1440)));
     assert_eq!(range("NewServiceBody", "grace_seconds"), (Some(0), Some(3600)));
     assert_eq!(range("ServiceUpdateBody", "grace_seconds"), (Some(0), Some(3600)));
+    assert_eq!(range("HeartbeatRequest", "updates_available"), (Some(0), None));
+    assert_eq!(range("Metrics", "cpu_percent"), (Some(0), Some(100)));
+    assert_eq!(range("Metrics", "uptime_seconds"), (Some(0), None));
+    assert_eq!(range("CpuInfo", "cpu_cores"), (Some(1), Some(1024)));
+    assert_eq!(range("FilesystemReport", "percent"), (Some(0), Some(100)));
+    assert_eq!(schemas["ServiceReport"]["properties"]["status"]["pattern"], "^(running|stopped|failed|unknown)$");
     let depends_on = &schemas["ServerUpdate"]["properties"]["depends_on"];
     assert_eq!((depends_on["minLength"].as_u64(), depends_on["maxLength"].as_u64()), (Some(1), Some(100)));
     assert_eq!(schemas["TagsBody"]["properties"]["tags"]["items"]["pattern"], homelab_hub::service::tags::TAG_PATTERN);
