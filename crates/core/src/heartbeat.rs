@@ -32,11 +32,14 @@ pub struct HeartbeatRequest {
     /// The machine's host name, 1–255 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub hostname: String,
-    /// The agent's clock; any RFC 3339 offset, stored as UTC.
+    /// The agent's clock; any RFC 3339 offset, stored as UTC. Relative to the hub's clock (which
+    /// a schema cannot state): at most 300 s ahead, and not older than the hourly history kept
+    /// (`retention.hourly_days`, two years by default); otherwise 422 naming `timestamp`.
     #[serde(with = "time::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: Timestamp,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub agent_version: Option<String>,
     /// `readonly` or `readwrite`.
     #[serde(default)]
@@ -47,8 +50,10 @@ pub struct HeartbeatRequest {
     #[serde(default)]
     pub metrics: Option<Metrics>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub updates_available: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub security_updates: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<ServiceReport>>,
@@ -83,12 +88,16 @@ pub struct HeartbeatRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OsInfo {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub distribution: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub version: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub kernel: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub architecture: Option<String>,
 }
 
@@ -96,8 +105,10 @@ pub struct OsInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CpuInfo {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub cpu_model: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1024))]
     pub cpu_cores: Option<i64>,
 }
 
@@ -106,60 +117,84 @@ pub struct CpuInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metrics {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub cpu_percent: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub memory_percent: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_total_mb: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_used_mb: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub disk_percent: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub disk_total_gb: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub disk_used_gb: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub network_rx_bytes: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub network_tx_bytes: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub load_1m: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub load_5m: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub load_15m: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub uptime_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceReport {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub name: String,
     /// `running`, `stopped`, `failed` or `unknown`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(running|stopped|failed|unknown)$"))]
     pub status: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub status_reason: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub pid: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_mb: Option<f64>,
     /// Not capped at 100: a multi-threaded process can use several cores.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub cpu_percent: Option<f64>,
     /// Not in v1 (a v1 hub ignores it): systemd's restart counter (`NRestarts`) of the unit, so
     /// the hub can see a crash loop that every heartbeat reports as running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub restarts: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageReport {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub current_version: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub new_version: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub repository: String,
     pub is_security: bool,
 }
@@ -167,22 +202,34 @@ pub struct PackageReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FilesystemReport {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub mount_point: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub device: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
     pub fs_type: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub total_bytes: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub used_bytes: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub available_bytes: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub percent: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterfaceReport {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub rx_bytes: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub tx_bytes: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub rx_packets: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub tx_packets: i64,
     pub is_up: bool,
 }

@@ -199,9 +199,10 @@ pub struct ServerUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(server|workstation)$"))]
     pub machine_type: Patch<String>,
-    /// Not in v1: the server id of the machine this one depends on; `null` removes it.
+    /// Not in v1: the server id of another existing machine this one depends on, without
+    /// circles (checked against the stored fleet: 422 otherwise); `null` removes it.
     #[serde(default, deserialize_with = "patch")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 100))]
     pub depends_on: Patch<String>,
 }
 

@@ -1,7 +1,9 @@
 // Homelab Command dashboard behaviour that is not htmx's: the remembered theme, client-side
 // search/filter of the fleet (status, type, tag, a watched container down; preset from
 // ?q=&status=&type=&tag=&containers=down), the countdowns of breaches about to fire, copy
-// buttons. Loaded in <head> so the theme applies before paint.
+// buttons, switches and held live refreshes (what would otherwise need htmx to evaluate
+// attributes, which the content security policy forbids). Loaded in <head> so the theme applies
+// before paint.
 (function () {
   "use strict";
   var KEY = "hlc-theme";
@@ -125,6 +127,24 @@
   });
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) window.location.reload();
+  });
+
+  // Switches (checkboxes marked data-switch="field") send field=true or false as they now stand.
+  // htmx leaves an unchecked box out altogether, and computing the value in the attribute
+  // (hx-vals='js:…') is eval, which the dashboard's content security policy forbids.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    var field = elt && elt.getAttribute && elt.getAttribute("data-switch");
+    if (field) event.detail.parameters[field] = elt.checked ? "true" : "false";
+  });
+
+  // A live refresh of an element marked data-hold-while="selector" waits while something inside
+  // matches (the alerts list while alerts are selected, so a selection is not wiped mid-action).
+  // An htmx trigger filter would say the same, but htmx evaluates those: no eval under our CSP.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var hold = elt && elt.getAttribute && elt.getAttribute("data-hold-while");
+    if (hold && elt.querySelector(hold)) event.preventDefault();
   });
 
   // Forms marked data-reset-on-success empty themselves once the hub accepted them.

@@ -46,6 +46,11 @@ pub struct Config {
     pub agent_binaries_dir: Option<PathBuf>,
     /// Origins a browser may call the API from (`*`: any, as v1).
     pub cors_allowed_origins: Vec<String>,
+    /// Requests handled at once; past it a request is answered 503 with `Retry-After` at once
+    /// rather than queued (the dashboard's live-update streams do not count).
+    pub max_concurrent_requests: usize,
+    /// A request still running after this many seconds is abandoned and answered 503.
+    pub request_timeout_seconds: u64,
 }
 
 /// The agent built into the hub, so the machine running it is monitored with zero set-up.
@@ -84,6 +89,12 @@ impl Default for Config {
             notification_retry_horizon_hours: 24,
             agent_binaries_dir: None,
             cors_allowed_origins: vec!["*".into()],
+            // At 10 000 heartbeats/s about 50 are in flight: ten times that is room for bursts
+            // while bounding what a storm holds (each request at most one 1 MB body).
+            max_concurrent_requests: 512,
+            // The slowest honest request (an export, a page at 1 000 machines) takes well under
+            // a second; 30 s is a stalled database or a client trickling its body.
+            request_timeout_seconds: 30,
         }
     }
 }
@@ -110,6 +121,8 @@ pub struct ConfigFile {
     pub notification_retry_horizon_hours: Option<i64>,
     pub agent_binaries_dir: Option<PathBuf>,
     pub cors_allowed_origins: Option<Vec<String>>,
+    pub max_concurrent_requests: Option<usize>,
+    pub request_timeout_seconds: Option<u64>,
 }
 
 /// Values given on the command line. No `Debug`: it may hold the API key.
@@ -154,6 +167,8 @@ impl std::fmt::Debug for Config {
             notification_retry_horizon_hours,
             agent_binaries_dir,
             cors_allowed_origins,
+            max_concurrent_requests,
+            request_timeout_seconds,
         } = self;
         f.debug_struct("Config")
             .field("api_key", &MASK)
@@ -171,6 +186,8 @@ impl std::fmt::Debug for Config {
             .field("notification_retry_horizon_hours", notification_retry_horizon_hours)
             .field("agent_binaries_dir", agent_binaries_dir)
             .field("cors_allowed_origins", cors_allowed_origins)
+            .field("max_concurrent_requests", max_concurrent_requests)
+            .field("request_timeout_seconds", request_timeout_seconds)
             .finish()
     }
 }
@@ -251,6 +268,8 @@ impl Config {
                 file.notification_retry_horizon_hours.unwrap_or(config.notification_retry_horizon_hours);
             config.agent_binaries_dir = file.agent_binaries_dir.or(config.agent_binaries_dir);
             config.cors_allowed_origins = file.cors_allowed_origins.unwrap_or(config.cors_allowed_origins);
+            config.max_concurrent_requests = file.max_concurrent_requests.unwrap_or(config.max_concurrent_requests);
+            config.request_timeout_seconds = file.request_timeout_seconds.unwrap_or(config.request_timeout_seconds);
         }
         if let Some(key) = parse_env::<String>(env, "HOMELAB_CMD_API_KEY")? {
             config.api_key = key;
@@ -261,6 +280,10 @@ impl Config {
         config.external_url = parse_env(env, "HOMELAB_CMD_EXTERNAL_URL")?.or(config.external_url);
         config.local_agent.enabled = parse_env(env, "HOMELAB_CMD_LOCAL_AGENT")?.unwrap_or(config.local_agent.enabled);
         config.agent_binaries_dir = parse_env(env, "HOMELAB_CMD_AGENT_BINARIES_DIR")?.or(config.agent_binaries_dir);
+        config.max_concurrent_requests =
+            parse_env(env, "HOMELAB_CMD_MAX_CONCURRENT_REQUESTS")?.unwrap_or(config.max_concurrent_requests);
+        config.request_timeout_seconds =
+            parse_env(env, "HOMELAB_CMD_REQUEST_TIMEOUT_SECONDS")?.unwrap_or(config.request_timeout_seconds);
         if let Some(origins) = parse_env::<String>(env, "HOMELAB_CMD_CORS_ORIGINS")? {
             config.cors_allowed_origins =
                 origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
@@ -315,6 +338,12 @@ impl Config {
         if !(1..=24 * 30).contains(&self.notification_retry_horizon_hours) {
             return Err(ConfigError::Invalid("notification_retry_horizon_hours must be between 1 and 720".into()));
         }
+        if self.max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid("max_concurrent_requests must be at least 1".into()));
+        }
+        if !(1..=3600).contains(&self.request_timeout_seconds) {
+            return Err(ConfigError::Invalid("request_timeout_seconds must be between 1 and 3600".into()));
+        }
         if self.local_agent.interval_seconds == 0 {
             return Err(ConfigError::Invalid("local_agent.interval_seconds must be at least 1".into()));
         }
@@ -323,6 +352,14 @@ impl Config {
 
     pub fn listen_address(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    /// The router's bounds ([`crate::backpressure`]).
+    pub fn request_limits(&self) -> crate::backpressure::RequestLimits {
+        crate::backpressure::RequestLimits {
+            max_concurrent: self.max_concurrent_requests,
+            timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
+        }
     }
 
     pub fn uses_default_api_key(&self) -> bool {
@@ -420,6 +457,21 @@ mod tests {
             toml::from_str("[[channels]]\nid = \"x\"\nkind = \"slack\"\nwebhook_url = \"nope\"").unwrap();
         let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();
         assert!(error.to_string().contains("channels[0] (x): webhook_url"), "{error}");
+    }
+
+    #[test]
+    fn request_limits_come_from_the_file_or_the_environment_and_are_checked() {
+        let defaults = Config::resolve(None, &env_of(&[]), &ConfigFlags::default()).unwrap().request_limits();
+        assert_eq!((defaults.max_concurrent, defaults.timeout.as_secs()), (512, 30));
+        let file: ConfigFile = toml::from_str("max_concurrent_requests = 64\nrequest_timeout_seconds = 5").unwrap();
+        let env = env_of(&[("HOMELAB_CMD_REQUEST_TIMEOUT_SECONDS", "7")]);
+        let limits = Config::resolve(Some(file), &env, &ConfigFlags::default()).unwrap().request_limits();
+        assert_eq!((limits.max_concurrent, limits.timeout.as_secs()), (64, 7));
+        for bad in ["max_concurrent_requests = 0", "request_timeout_seconds = 0"] {
+            let file: ConfigFile = toml::from_str(bad).unwrap();
+            let error = Config::resolve(Some(file), &env_of(&[]), &ConfigFlags::default()).unwrap_err();
+            assert!(error.to_string().contains(bad.split(' ').next().unwrap()), "{error}");
+        }
     }
 
     #[test]

@@ -75,6 +75,31 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
     if found.is_empty() { Ok(()) } else { Err(ApiError::Validation(ValidationErrors(found))) }
 }
 
+/// Rewrites whole numbers written with a fraction (`300.0`, `3e2`) as integers, so that an integer
+/// field takes them as v1 (pydantic) and JSON Schema do (`300.0` is an integer there); serde
+/// refuses them. Float fields take integers, so nothing else changes. Returns whether any changed.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+    /// Beyond 2⁵³ a float no longer says which integer it was.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        serde_json::Value::Number(number) => match number.as_f64() {
+            #[allow(clippy::cast_possible_truncation)]
+            Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() <= EXACT => {
+                *number = serde_json::Number::from(float as i64);
+                true
+            }
+            _ => false,
+        },
+        serde_json::Value::Array(items) => {
+            items.iter_mut().fold(false, |changed, item| whole_numbers_as_integers(item) | changed)
+        }
+        serde_json::Value::Object(map) => {
+            map.values_mut().fold(false, |changed, item| whole_numbers_as_integers(item) | changed)
+        }
+        _ => false,
+    }
+}
+
 /// Parses JSON, reporting where it failed. Valid bodies (nearly all) take the plain parser;
 /// only a failed one is parsed again with path tracking, which costs on every field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -82,11 +107,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // A body with a list in it may have one where an object belongs, which serde's derived
     // structs would take; such bodies are read strictly (about twice the cost of a plain parse).
     if bytes.contains(&b'[') {
-        if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        if let Ok(mut tree) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            whole_numbers_as_integers(&mut tree);
             return serde_path_to_error::deserialize(crate::strict_json::Strict(&tree)).map_err(json_error);
         }
     } else if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
+    } else if let Ok(mut tree) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && whole_numbers_as_integers(&mut tree)
+    {
+        return serde_path_to_error::deserialize(crate::strict_json::Strict(&tree)).map_err(json_error);
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;

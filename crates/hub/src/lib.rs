@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backpressure;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -48,8 +49,14 @@ pub enum HubError {
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api::router();
     let cors = api::cors(&state.config.cors_allowed_origins);
-    api::with_docs(api, openapi)
-        .merge(web::router())
+    let limited = backpressure::limit(
+        api::with_docs(api, openapi).merge(web::router()),
+        state.config.request_limits(),
+        Arc::clone(&state.shedding),
+    );
+    // The live-update stream is merged after the limits: it is open as long as a tab is.
+    limited
+        .merge(web::live_router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
@@ -105,6 +112,7 @@ pub async fn serve_with(
         outbox: jobs::outbox::OutboxSignal::default(),
         watching_since,
         auth_throttle: Arc::default(),
+        shedding: Arc::default(),
     };
     if let Err(error) = service::notifications::apply_configured_channels(&state).await {
         tracing::error!(%error, "cannot store the notification channels of the configuration file");

@@ -28,6 +28,9 @@ pub struct AppState {
     pub watching_since: Option<Timestamp>,
     /// Failed authentication per client address (API key, agent token, dashboard login).
     pub auth_throttle: Arc<crate::throttle::AuthThrottle>,
+    /// Requests refused by the router's concurrency limit and timeout (the health check shows
+    /// them).
+    pub shedding: Arc<crate::backpressure::Shedding>,
 }
 
 impl AppState {

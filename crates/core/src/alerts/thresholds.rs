@@ -533,17 +533,25 @@ pub struct Merged<T> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricThresholdUpdate {
+    /// 0–100; below `critical_percent` (once merged with the stored thresholds).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub high_percent: Option<i64>,
+    /// 0–100; above `high_percent` (once merged with the stored thresholds).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub critical_percent: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600))]
     pub sustained_seconds: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10))]
     pub sustained_heartbeats: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 50))]
     pub hysteresis_percent: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600))]
     pub clear_seconds: Option<i64>,
 }
 
@@ -589,9 +597,13 @@ pub struct ThresholdsUpdate {
     pub memory: Option<MetricThresholdUpdate>,
     #[serde(default)]
     pub disk: Option<MetricThresholdUpdate>,
+    /// At least 30.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 30))]
     pub server_offline_seconds: Option<i64>,
+    /// 0–3600.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 3600))]
     pub service_grace_seconds: Option<i64>,
     #[serde(default)]
     pub temperature: Option<TemperatureThresholdsUpdate>,
@@ -761,9 +773,13 @@ fn set_if_changed<T: PartialEq>(name: &str, slot: &mut T, value: Option<T>, upda
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CooldownsUpdate {
+    /// 5–1440 minutes.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 1440))]
     pub critical_minutes: Option<i64>,
+    /// 15–1440 minutes.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 15, maximum = 1440))]
     pub high_minutes: Option<i64>,
 }
 

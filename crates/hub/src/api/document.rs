@@ -2,11 +2,46 @@
 //! the error answers every operation can give (401 without the key, 404 for a path naming
 //! something that does not exist, 422 for input that does not parse, 413 for a body too large),
 //! the servers and contact. Done once over the whole document, so that a new route cannot forget.
+//!
+//! It also declares the rules the derive cannot state, so that a request the document allows is
+//! one the hub accepts (the schemathesis run of issue 14): no string anywhere may hold a NUL
+//! (U+0000: PostgreSQL cannot store it and `extract.rs` refuses it in any body, key, path or
+//! query), list items' own rules, and patterns built from the code's own tables.
 
+use homelab_core::history::MetricKind;
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Object, Schema, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+/// Any text without U+0000; given to every string that has no stricter pattern or list of values.
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// The component for any JSON value without U+0000 in a string or a key: what a request may hold
+/// where its type names no field (ignored keys, free-form values).
+const NUL_FREE_JSON: &str = "NulFreeJson";
+
+fn nul_free_json() -> Schema {
+    let any = || RefOr::Ref(Ref::from_schema_name(NUL_FREE_JSON));
+    let mut text = Object::with_type(Type::String);
+    text.pattern = Some(NO_NUL.to_owned());
+    let mut names = Object::with_type(Type::String);
+    names.pattern = Some(NO_NUL.to_owned());
+    let mut map = Object::with_type(Type::Object);
+    map.property_names = Some(Box::new(Schema::Object(names)));
+    map.additional_properties = Some(Box::new(AdditionalProperties::RefOr(any())));
+    let scalar = Object::with_type(SchemaType::Array(vec![Type::Null, Type::Boolean, Type::Number]));
+    let list = utoipa::openapi::schema::Array::new(any());
+    let mut one_of = utoipa::openapi::schema::AnyOf::new();
+    one_of.items = vec![
+        RefOr::T(Schema::Object(scalar)),
+        RefOr::T(Schema::Object(text)),
+        RefOr::T(Schema::Array(list)),
+        RefOr::T(Schema::Object(map)),
+    ];
+    one_of.description = Some("Any JSON value without U+0000 in a string or a key".to_owned());
+    Schema::AnyOf(one_of)
+}
 
 /// v1's operation ids (its routes name them explicitly: `list_servers`, `get_server`, …), and the
 /// same style for the routes v1 lacks.
@@ -90,6 +125,8 @@ impl Modify for Truthful {
                 .build(),
         ]);
         openapi.info.contact = Some(utoipa::openapi::ContactBuilder::new().name(Some("Homelab Command")).build());
+        declare_item_rules(openapi);
+        let mut input_schemas = Vec::new();
         for (path, item) in openapi.paths.paths.iter_mut() {
             let methods = [
                 ("get", &mut item.get),
@@ -102,7 +139,33 @@ impl Modify for Truthful {
                 if let Some(operation) = operation {
                     name(operation, method, path);
                     add_error_answers(operation);
+                    declare_parameter_rules(operation);
+                    for parameter in operation.parameters.iter_mut().flatten() {
+                        if let Some(schema) = &mut parameter.schema {
+                            forbid_nul(schema, &mut input_schemas);
+                        }
+                    }
+                    if let Some(body) = &mut operation.request_body {
+                        for content in body.content.values_mut() {
+                            if let Some(schema) = &mut content.schema {
+                                forbid_nul(schema, &mut input_schemas);
+                            }
+                        }
+                    }
                 }
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            components.schemas.insert(NUL_FREE_JSON.to_owned(), RefOr::T(nul_free_json()));
+        }
+        // Only what requests reference: answers may quote a refused NUL back (a 422's `input`).
+        let mut done = std::collections::BTreeSet::new();
+        while let Some(name) = input_schemas.pop() {
+            if !done.insert(name.clone()) {
+                continue;
+            }
+            if let Some(schema) = openapi.components.as_mut().and_then(|c| c.schemas.get_mut(&name)) {
+                forbid_nul(schema, &mut input_schemas);
             }
         }
     }
@@ -148,5 +211,129 @@ fn add_error_answers(operation: &mut Operation) {
     }
     if has_body {
         responses.entry("413".into()).or_insert_with(|| error("The body is larger than the limit", "ErrorBody"));
+    }
+}
+
+/// The named schema `name` in the components, if it is an object.
+fn component<'a>(openapi: &'a mut utoipa::openapi::OpenApi, name: &str) -> Option<&'a mut Object> {
+    match openapi.components.as_mut()?.schemas.get_mut(name)? {
+        RefOr::T(Schema::Object(object)) => Some(object),
+        _ => None,
+    }
+}
+
+/// The item schema of the list property `field` of `object` (a list or a nullable list).
+fn items_of<'a>(object: &'a mut Object, field: &str) -> Option<&'a mut Object> {
+    let mut property = object.properties.get_mut(field)?;
+    if let RefOr::T(Schema::OneOf(one_of)) = property {
+        property = one_of.items.iter_mut().find(|s| matches!(s, RefOr::T(Schema::Array(_))))?;
+    }
+    match property {
+        RefOr::T(Schema::Array(array)) => match &mut array.items {
+            ArrayItems::RefOrSchema(items) => match items.as_mut() {
+                RefOr::T(Schema::Object(item)) => Some(item),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Rules on list items, which a field attribute cannot reach; each is the validation's own.
+fn declare_item_rules(openapi: &mut utoipa::openapi::OpenApi) {
+    if let Some(tags) = component(openapi, "TagsBody").and_then(|body| items_of(body, "tags")) {
+        tags.pattern = Some(crate::service::tags::TAG_PATTERN.to_owned());
+    }
+    let services = component(openapi, "CreateTokenRequest").and_then(|body| items_of(body, "monitored_services"));
+    if let Some(name) = services {
+        name.min_length = Some(1);
+        name.max_length = Some(255);
+    }
+}
+
+/// `metrics=` of the series endpoint: metric names from [`MetricKind::ALL`], separated by commas
+/// (spaces around them and empty entries are ignored), as `service::metrics::series` reads it.
+pub fn metrics_pattern() -> String {
+    let names = MetricKind::ALL.map(MetricKind::as_str).join("|");
+    format!("^[ ,]*(?:(?:{names})[ ]*(?:,[ ,]*|$))*$")
+}
+
+fn declare_parameter_rules(operation: &mut Operation) {
+    if operation.operation_id.as_deref() != Some("get_metrics_series") {
+        return;
+    }
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if parameter.name == "metrics"
+            && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+        {
+            schema.pattern = Some(metrics_pattern());
+        }
+    }
+}
+
+fn is_string(kind: &SchemaType) -> bool {
+    match kind {
+        SchemaType::Type(kind) => *kind == Type::String,
+        SchemaType::Array(kinds) => kinds.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    }
+}
+
+fn is_object(kind: &SchemaType) -> bool {
+    match kind {
+        SchemaType::Type(kind) => *kind == Type::Object,
+        SchemaType::Array(kinds) => kinds.contains(&Type::Object),
+        SchemaType::AnyValue => false,
+    }
+}
+
+/// Every string in `schema` (properties, items, alternatives, map values, and the names of an
+/// object's keys) gets [`NO_NUL`] unless it already has a pattern or a list of values. The
+/// names of referenced schemas are added to `referenced`, for the caller to treat in turn.
+fn forbid_nul(schema: &mut RefOr<Schema>, referenced: &mut Vec<String>) {
+    let schema = match schema {
+        RefOr::Ref(reference) => {
+            let name = reference.ref_location.trim_start_matches("#/components/schemas/");
+            referenced.push(name.to_owned());
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(object) => {
+            if is_string(&object.schema_type) && object.pattern.is_none() && object.enum_values.is_none() {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            if is_object(&object.schema_type) && object.property_names.is_none() {
+                let mut names = Object::with_type(Type::String);
+                names.pattern = Some(NO_NUL.to_owned());
+                object.property_names = Some(Box::new(Schema::Object(names)));
+            }
+            // Keys the type does not name are ignored, but their values are read for NULs too.
+            let free_form =
+                matches!(object.additional_properties.as_deref(), None | Some(AdditionalProperties::FreeForm(true)));
+            if is_object(&object.schema_type) && free_form {
+                let any = RefOr::Ref(Ref::from_schema_name(NUL_FREE_JSON));
+                object.additional_properties = Some(Box::new(AdditionalProperties::RefOr(any)));
+            }
+            for property in object.properties.values_mut() {
+                forbid_nul(property, referenced);
+            }
+            if let Some(additional) = &mut object.additional_properties
+                && let AdditionalProperties::RefOr(values) = additional.as_mut()
+            {
+                forbid_nul(values, referenced);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                forbid_nul(items, referenced);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(|s| forbid_nul(s, referenced)),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(|s| forbid_nul(s, referenced)),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(|s| forbid_nul(s, referenced)),
+        _ => {}
     }
 }

@@ -7,7 +7,7 @@ pub mod compat;
 pub mod config;
 pub mod costs;
 mod docs;
-mod document;
+pub mod document;
 pub mod export;
 pub mod fleet;
 pub mod inventory;

@@ -24,6 +24,12 @@ pub struct Health {
     /// Writes refused with 503 since the hub started because the database was saturated (not
     /// in v1).
     pub writes_shed: u64,
+    /// Requests answered 503 at once since the hub started because it was handling its limit
+    /// of requests (`max_concurrent_requests`; not in v1).
+    pub requests_shed: u64,
+    /// Requests abandoned and answered 503 since the hub started because they ran past
+    /// `request_timeout_seconds` (not in v1).
+    pub requests_timed_out: u64,
 }
 
 /// Liveness and database connectivity. 503 (with the same body) when the hub cannot store
@@ -48,6 +54,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             database_backend: state.store.backend_name(),
             timestamp: state.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
             writes_shed: homelab_store::writes_shed(),
+            requests_shed: state.shedding.shed(),
+            requests_timed_out: state.shedding.timed_out(),
         }),
     )
 }

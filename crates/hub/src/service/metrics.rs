@@ -186,7 +186,9 @@ pub struct SeriesParams {
     /// `24h` (default), `7d`, `30d` or `12m`.
     #[param(pattern = "^(24h|7d|30d|12m)$")]
     pub range: Option<String>,
-    /// Comma-separated metric names; default `cpu_percent,memory_percent,disk_percent`.
+    /// Comma-separated metric names; default `cpu_percent,memory_percent,disk_percent`. Spaces
+    /// around a name and empty entries are ignored (the document's pattern says the same:
+    /// `api::document::metrics_pattern`).
     pub metrics: Option<String>,
 }
 
@@ -242,7 +244,7 @@ pub async fn series(state: &AppState, id: &str, params: &SeriesParams) -> Servic
         None => CHART_METRICS.to_vec(),
         Some(list) => list
             .split(',')
-            .map(str::trim)
+            .map(|name| name.trim_matches(' '))
             .filter(|name| !name.is_empty())
             .map(|name| {
                 MetricKind::parse(name).ok_or_else(|| {

@@ -26,6 +26,7 @@ pub struct CreateTokenRequest {
     #[serde(default)]
     #[schema(max_length = 255)]
     pub display_name: Option<String>,
+    /// systemd units to watch, each 1–255 characters.
     #[serde(default)]
     pub monitored_services: Option<Vec<String>>,
     /// 5–60, default 15.
@@ -155,7 +156,8 @@ pub async fn delete_token(state: &AppState, id: i64) -> ServiceResult<()> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClaimRequest {
-    /// The registration token (`hlh_rt_…`).
+    /// The registration token (`hlh_rt_…`) from `POST /agents/register/tokens`, unclaimed and
+    /// unexpired; any other is 400 `{"detail":"Invalid token"}` (or v1's other 400s), as in v1.
     #[schema(min_length = 40, max_length = 200)]
     pub token: String,
     /// Server slug: 1–100 of `a-z 0-9 -`.

@@ -98,6 +98,7 @@ pub struct NewServiceBody {
     /// Not in v1: seconds (0–3600) the service may be reported down before its alert opens, so
     /// that a restart raises nothing; absent or `null` uses the thresholds' `service_grace_seconds`.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3600)]
     pub grace_seconds: Option<i64>,
 }
 
@@ -140,7 +141,7 @@ pub struct ServiceUpdateBody {
     pub enabled: Option<bool>,
     /// `null` goes back to the global default.
     #[serde(default, deserialize_with = "patch")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 3600)]
     pub grace_seconds: Patch<i64>,
 }
 

@@ -41,8 +41,13 @@ pub struct ServerTags {
 /// `PUT /servers/{id}/tags` body: the complete new list (an empty list removes all tags).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TagsBody {
+    /// At most 16 tags of 1–32 lower-case letters, digits, `-`, `_`, `.` or `:`, each starting
+    /// with a letter or digit (duplicates count once; the document gives each item's pattern).
     pub tags: Vec<String>,
 }
+
+/// [`is_tag`] and [`MAX_TAG_LEN`] as a pattern, for the document.
+pub const TAG_PATTERN: &str = "^[a-z0-9][a-z0-9._:-]{0,31}$";
 
 impl TagsBody {
     /// Checks every tag and returns them sorted without duplicates.

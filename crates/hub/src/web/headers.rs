@@ -4,14 +4,15 @@
 //! framing by other sites (clickjacking of the bulk actions), no MIME sniffing, and no URL with
 //! a server or alert id leaked to other sites in `Referer`.
 //!
-//! `'unsafe-eval'` is there only because the services panel's switches compute their value with
-//! htmx's `hx-vals='js:…'`, which htmx evaluates; once they send plain values it can go.
+//! No `'unsafe-eval'` either: htmx evaluates `hx-vals='js:…'`, `hx-on` and trigger filters
+//! (`sse:summary[…]`), so templates use none of them; what they did lives in `app.js`
+//! (`data-switch`, `data-hold-while`). The browser tests fail on any policy violation.
 
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
 use axum::response::Response;
 
-pub const CONTENT_SECURITY: &str = "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+pub const CONTENT_SECURITY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 

@@ -103,20 +103,21 @@ impl WebState {
     }
 }
 
-/// The dashboard's routes (pages, htmx partials, the SSE stream and the embedded assets).
+/// The dashboard's routes (pages, htmx partials and the embedded assets; the SSE stream is
+/// [`live_router`]).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(fleet::page))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/assets/{file}", get(assets::serve))
-        .route("/ui/events", get(events::stream))
         .route("/ui/grid", get(fleet::grid))
         .route("/ui/cards/{id}", get(fleet::card))
         .route("/servers/{id}", get(server::page))
         .route("/ui/servers/{id}/series", get(server::series))
         .route("/ui/servers/{id}/export", get(server::export))
         .route("/ui/servers/{id}/edit", post(server::edit))
+        .route("/ui/servers/{id}/power", post(server::power))
         .route("/ui/servers/{id}/maintenance", post(server::maintenance))
         .route("/ui/servers/{id}/tags", post(server::tags))
         .route("/ui/servers/{id}/services", get(server::services).post(server::add_service))
@@ -151,6 +152,12 @@ pub fn router() -> Router<AppState> {
         // of HTML). The default predicate leaves the SSE stream uncompressed, so it is not buffered.
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::map_response(headers::add))
+}
+
+/// The live-update stream, apart from the other routes because it is not under the router's
+/// concurrency limit and request timeout (`crate::backpressure`): it stays open as long as a tab.
+pub fn live_router() -> Router<AppState> {
+    Router::new().route("/ui/events", get(events::stream)).layer(axum::middleware::map_response(headers::add))
 }
 
 /// What every page's frame needs.

@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use homelab_core::heartbeat::{FilesystemReport, InterfaceReport};
+use homelab_core::power::{self, MachineCategory};
 use homelab_core::server::{MACHINE_TYPES, Package, Server, ServerUpdate};
 use serde::Deserialize;
 use serde_json::json;
@@ -82,6 +83,16 @@ pub struct EditPanel {
     pub depends_on: String,
     pub parents: Vec<(String, String)>,
     pub paused: bool,
+    /// The power form: `(value, label)` of each category, the one chosen (empty: detected from
+    /// the CPU), what the CPU suggests, and the watts set by hand (empty: the category's).
+    pub categories: Vec<(&'static str, &'static str)>,
+    pub category: String,
+    pub detected: Option<&'static str>,
+    pub tdp_watts: String,
+    pub idle_watts: String,
+    /// The page's power estimate again, swapped in out of band after an action (not on the page
+    /// itself, which has its own).
+    pub power_oob: Option<String>,
     pub message: Option<String>,
     pub error: Option<String>,
 }
@@ -101,6 +112,18 @@ impl EditPanel {
                 .map(|other| (other.id.clone(), other.name().to_owned()))
                 .collect(),
             paused: server.is_paused,
+            categories: MachineCategory::ALL.iter().map(|c| (c.as_str(), c.label())).collect(),
+            category: match server.machine_category_source.as_deref() {
+                Some(power::SOURCE_USER) => server.machine_category.clone().unwrap_or_default(),
+                _ => String::new(),
+            },
+            detected: match server.machine_category_source.as_deref() {
+                Some(power::SOURCE_USER) => None,
+                _ => server.machine_category.as_deref().and_then(MachineCategory::parse).map(MachineCategory::label),
+            },
+            tdp_watts: server.tdp_watts.map(|w| w.to_string()).unwrap_or_default(),
+            idle_watts: server.idle_watts.map(|w| w.to_string()).unwrap_or_default(),
+            power_oob: None,
             message: None,
             error: None,
         }
@@ -228,7 +251,9 @@ async fn panel_after(state: &AppState, id: &str, message: Option<String>, error:
         let server = service::servers::get(state, id).await?;
         let tags = service::tags::of_server(state, id).await?.tags;
         let fleet = state.store.list_servers().await?;
-        Ok::<_, ServiceError>(EditPanel { message, error, ..EditPanel::of(&server, &tags, &fleet) })
+        let (cost, settings) = service::costs::for_server(state, &server).await?;
+        let power_oob = Some(power_line(&cost, &settings));
+        Ok::<_, ServiceError>(EditPanel { message, error, power_oob, ..EditPanel::of(&server, &tags, &fleet) })
     };
     match panel.await {
         Ok(panel) => render(&panel),
@@ -262,6 +287,78 @@ pub async fn edit(
         Ok(_) => panel_after(&state, &id, Some("Saved.".into()), None).await,
         Err(error) => panel_after(&state, &id, None, Some(error_message(&error))).await,
     }
+}
+
+#[derive(Deserialize)]
+pub struct PowerForm {
+    /// A category's name, or empty to detect it from the CPU.
+    #[serde(default)]
+    machine_category: String,
+    #[serde(default)]
+    tdp_watts: String,
+    #[serde(default)]
+    idle_watts: String,
+}
+
+/// Watts as typed: blank is `null` (the category's figure), else a whole number; the range is
+/// the service's rule.
+fn typed_watts(field: &str, text: &str) -> Result<serde_json::Value, String> {
+    let text = text.trim().trim_end_matches(['W', 'w']).trim();
+    if text.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    text.parse::<i64>()
+        .map(Into::into)
+        .map_err(|_| format!("{field}: should be a whole number of watts (or blank for the category's), not “{text}”"))
+}
+
+/// `POST /ui/servers/{id}/power`: the power category and the watts the estimate uses (as
+/// `PUT /api/v1/servers/{id}`). Choosing "detect" gives a category chosen by hand back to the
+/// heartbeats; a detected one is left alone.
+pub async fn power(
+    State(state): State<AppState>,
+    _: CsrfUser,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = serde_urlencoded::from_bytes::<PowerForm>(&body) else {
+        return error_toast(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    let server = match service::servers::get(&state, &id).await {
+        Ok(server) => server,
+        Err(error) => return service_error_toast(&error),
+    };
+    let watts = typed_watts("full-load watts", &form.tdp_watts)
+        .and_then(|tdp| Ok((tdp, typed_watts("idle watts", &form.idle_watts)?)));
+    let (tdp_watts, idle_watts) = match watts {
+        Ok(watts) => watts,
+        Err(message) => return refused_panel(&state, &id, message).await,
+    };
+    let mut document = json!({"tdp_watts": tdp_watts, "idle_watts": idle_watts});
+    let chosen = form.machine_category.trim();
+    if !chosen.is_empty() {
+        document["machine_category"] = chosen.into();
+    } else if server.machine_category_source.as_deref() == Some(power::SOURCE_USER) {
+        document["machine_category"] = serde_json::Value::Null;
+    }
+    let update: ServerUpdate = match serde_json::from_value(document) {
+        Ok(update) => update,
+        Err(error) => return refused_panel(&state, &id, error.to_string()).await,
+    };
+    match service::servers::update(&state, &id, &update).await {
+        Ok(_) => panel_after(&state, &id, Some("Power settings saved.".into()), None).await,
+        Err(error @ ServiceError::Invalid(_)) => refused_panel(&state, &id, error_message(&error)).await,
+        Err(error) => service_error_toast(&error),
+    }
+}
+
+/// The panel with a refusal in it, answered 422 (as a refused form is).
+async fn refused_panel(state: &AppState, id: &str, message: String) -> Response {
+    let mut response = panel_after(state, id, None, Some(message)).await;
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -315,13 +412,7 @@ pub async fn tags(
             let message = if saved.tags.is_empty() { "Tags removed.".to_owned() } else { "Tags saved.".to_owned() };
             panel_after(&state, &id, Some(message), None).await
         }
-        Err(error @ ServiceError::Invalid(_)) => {
-            let mut response = panel_after(&state, &id, None, Some(error_message(&error))).await;
-            if response.status() == StatusCode::OK {
-                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            response
-        }
+        Err(error @ ServiceError::Invalid(_)) => refused_panel(&state, &id, error_message(&error)).await,
         Err(error) => service_error_toast(&error),
     }
 }

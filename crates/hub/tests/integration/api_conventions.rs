@@ -296,7 +296,8 @@ async fn health_answers_without_a_key(hub: &TestHub) {
     assert_eq!(
         body,
         json!({"status": "healthy", "version": "x", "uptime_seconds": 0, "database": "connected",
-               "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z", "writes_shed": 0})
+               "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z", "writes_shed": 0,
+               "requests_shed": 0, "requests_timed_out": 0})
     );
 }
 

@@ -170,7 +170,8 @@ async fn dashboard_answers_carry_security_headers(hub: &TestHub) {
         let reply = hub.request(Method::GET, path, &[("cookie", &session)], None).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         let csp = reply.header("content-security-policy").unwrap_or_else(|| panic!("{path} has no CSP"));
-        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self';"), "{csp}");
+        assert!(!csp.contains("unsafe-eval"), "scripts are never evaluated from strings: {csp}");
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{path}");
         assert_eq!(reply.header("referrer-policy"), Some("same-origin"), "{path}");
         assert_eq!(reply.header("x-frame-options"), Some("DENY"), "{path}");

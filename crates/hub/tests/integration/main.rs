@@ -15,6 +15,7 @@ mod api_heartbeat;
 mod api_metrics;
 mod api_registration;
 mod api_servers;
+mod backpressure;
 mod config_api;
 mod dependencies;
 mod durability;

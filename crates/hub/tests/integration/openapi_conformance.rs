@@ -251,4 +251,116 @@ async fn the_document_is_well_formed(hub: &TestHub) {
     assert_eq!(doc["servers"][0]["url"], "/");
 }
 
-on_both_backends!(real_answers_match_the_document, the_document_is_well_formed);
+/// Every string a request may carry (bodies, keys, free-form values, path and query parameters)
+/// has a pattern or a list of values in the document: at least the one refusing NUL, which the
+/// hub refuses everywhere. A new field cannot forget it.
+fn strings_without_a_rule(doc: &Value, schema: &Value, at: &str, seen: &mut Vec<String>, found: &mut Vec<String>) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        if seen.iter().any(|s| s == reference) {
+            return;
+        }
+        seen.push(reference.to_owned());
+        return strings_without_a_rule(doc, resolve(doc, schema), reference, seen, found);
+    }
+    let kinds = match schema.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if kinds.contains(&"string") && schema.get("pattern").is_none() && schema.get("enum").is_none() {
+        found.push(at.to_owned());
+    }
+    if kinds.contains(&"object") {
+        match schema.get("propertyNames") {
+            Some(names) => strings_without_a_rule(doc, names, &format!("{at} keys"), seen, found),
+            None => found.push(format!("{at} keys")),
+        }
+        match schema.get("additionalProperties") {
+            None | Some(Value::Bool(true)) => found.push(format!("{at} other values")),
+            Some(values) => strings_without_a_rule(doc, values, &format!("{at}.*"), seen, found),
+        }
+    }
+    for (name, property) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        strings_without_a_rule(doc, property, &format!("{at}.{name}"), seen, found);
+    }
+    if let Some(items) = schema.get("items") {
+        strings_without_a_rule(doc, items, &format!("{at}[]"), seen, found);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for option in schema.get(key).and_then(Value::as_array).into_iter().flatten() {
+            strings_without_a_rule(doc, option, at, seen, found);
+        }
+    }
+}
+
+/// The rules the hub enforces are declared (issue 14: schemathesis found them missing): ranges,
+/// lengths, list items, the metric names, and no NUL in any string of a request. And a whole
+/// number written with a fraction, an integer to JSON Schema, is taken as one.
+async fn the_document_declares_what_the_hub_enforces(hub: &TestHub) {
+    let doc = hub.request(Method::GET, "/api/openapi.json", &[], None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let range = |schema: &str, field: &str| {
+        let property = &schemas[schema]["properties"][field];
+        (property["minimum"].as_i64(), property["maximum"].as_i64())
+    };
+    assert_eq!(range("ThresholdsUpdate", "server_offline_seconds"), (Some(30), None));
+    assert_eq!(range("ThresholdsUpdate", "service_grace_seconds"), (Some(0), Some(3600)));
+    assert_eq!(range("MetricThresholdUpdate", "high_percent"), (Some(0), Some(100)));
+    assert_eq!(range("MetricThresholdUpdate", "hysteresis_percent"), (Some(0), Some(50)));
+    assert_eq!(range("CooldownsUpdate", "critical_minutes"), (Some(5), Some(1440)));
+    assert_eq!(range("CooldownsUpdate", "high_minutes"), (Some(15), Some(1440)));
+    assert_eq!(range("NewServiceBody", "grace_seconds"), (Some(0), Some(3600)));
+    assert_eq!(range("ServiceUpdateBody", "grace_seconds"), (Some(0), Some(3600)));
+    assert_eq!(range("HeartbeatRequest", "updates_available"), (Some(0), None));
+    assert_eq!(range("Metrics", "cpu_percent"), (Some(0), Some(100)));
+    assert_eq!(range("Metrics", "uptime_seconds"), (Some(0), None));
+    assert_eq!(range("CpuInfo", "cpu_cores"), (Some(1), Some(1024)));
+    assert_eq!(range("FilesystemReport", "percent"), (Some(0), Some(100)));
+    assert_eq!(schemas["ServiceReport"]["properties"]["status"]["pattern"], "^(running|stopped|failed|unknown)$");
+    let depends_on = &schemas["ServerUpdate"]["properties"]["depends_on"];
+    assert_eq!((depends_on["minLength"].as_u64(), depends_on["maxLength"].as_u64()), (Some(1), Some(100)));
+    assert_eq!(schemas["TagsBody"]["properties"]["tags"]["items"]["pattern"], homelab_hub::service::tags::TAG_PATTERN);
+    let services = &schemas["CreateTokenRequest"]["properties"]["monitored_services"];
+    let item = services["items"].clone();
+    let item = if item.is_null() { services["oneOf"][1]["items"].clone() } else { item };
+    assert_eq!((item["minLength"].as_u64(), item["maxLength"].as_u64()), (Some(1), Some(255)), "{services}");
+    let series = &doc["paths"]["/api/v1/servers/{server_id}/metrics/series"]["get"]["parameters"];
+    let metrics = series.as_array().unwrap().iter().find(|p| p["name"] == "metrics").unwrap();
+    assert_eq!(metrics["schema"]["pattern"], homelab_hub::api::document::metrics_pattern());
+    for kind in homelab_core::history::MetricKind::ALL {
+        assert!(metrics["schema"]["pattern"].as_str().unwrap().contains(kind.as_str()), "{kind:?}");
+    }
+
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                strings_without_a_rule(
+                    &doc,
+                    &parameter["schema"],
+                    &format!("{at} {name}"),
+                    &mut Vec::new(),
+                    &mut found,
+                );
+            }
+            if let Some(body) = operation["requestBody"]["content"]["application/json"].get("schema") {
+                strings_without_a_rule(&doc, body, &format!("{at} body"), &mut Vec::new(), &mut found);
+            }
+        }
+    }
+    assert!(found.is_empty(), "strings a request may hold without a rule refusing NUL: {found:#?}");
+
+    let (status, body) = hub.put("/api/v1/config/thresholds", json!({"server_offline_seconds": 300.0})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(hub.get("/api/v1/config/thresholds").await.1["server_offline_seconds"], 300);
+    let (status, body) = hub.put("/api/v1/config/thresholds", json!({"server_offline_seconds": 300.5})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+on_both_backends!(
+    real_answers_match_the_document,
+    the_document_is_well_formed,
+    the_document_declares_what_the_hub_enforces
+);

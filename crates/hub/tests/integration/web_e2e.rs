@@ -137,9 +137,23 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Records every content-security-policy violation of every page from here on, from the
+    /// first byte parsed (a DevTools script runs before the page's own and is not under its
+    /// policy), so that the console checks also fail on a violation Chromium does not log.
+    async fn watch_csp(&self) {
+        let source = "window.__cspViolations = []; document.addEventListener('securitypolicyviolation',                       function (e) { window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI + ' ' +                       (e.sample || '')); });";
+        self.cdp("Page.addScriptToEvaluateOnNewDocument", json!({"source": source})).await;
+    }
+
     async fn assert_no_console_errors(&self, page: &str) {
         let errors = console_errors(self.client, &self.driver_base).await;
         assert!(errors.is_empty(), "browser console errors on {page}: {errors:#?}");
+        self.assert_no_csp_violations(page).await;
+    }
+
+    async fn assert_no_csp_violations(&self, page: &str) {
+        let violations = self.eval("return window.__cspViolations || 'not watched';").await;
+        assert_eq!(violations, json!([]), "content security policy violations on {page}");
     }
 
     /// Like [`Self::assert_no_console_errors`], after a step that deliberately sent bad input:
@@ -152,6 +166,7 @@ impl Session<'_> {
         };
         let unexpected: Vec<_> = errors.iter().filter(|e| !paths.iter().any(|p| refusal(p, e))).collect();
         assert!(unexpected.is_empty(), "browser console errors on {page}: {unexpected:#?}");
+        self.assert_no_csp_violations(page).await;
         for path in paths {
             assert!(errors.iter().any(|e| refusal(path, e)), "no 422 from {path} on {page}: {errors:#?}");
         }
@@ -206,6 +221,11 @@ impl Session<'_> {
     /// Both themes at desktop and phone width. The phone's viewport is set through DevTools: a
     /// headless window cannot be made narrower than about 500 px.
     async fn shoot(&self, page: &str) {
+        self.shoot_at(page, None).await;
+    }
+
+    /// [`Self::shoot`] with `css` scrolled into the middle of the view at each width.
+    async fn shoot_at(&self, page: &str, css: Option<&str>) {
         for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
             if label == "phone" {
                 // `mobile: false`: the layout viewport stays at the phone's width instead of growing
@@ -236,6 +256,14 @@ impl Session<'_> {
             }
             for theme in ["light", "dark"] {
                 self.set_theme(theme).await;
+                // After the theme: clicking its toggle scrolls the page back to the top.
+                if let Some(css) = css {
+                    let script = format!(
+                        "document.querySelector({}).scrollIntoView({{block: 'center'}});",
+                        serde_json::to_string(css).unwrap()
+                    );
+                    self.eval(&script).await;
+                }
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 let png = self.client.screenshot().await.unwrap();
                 std::fs::write(self.shots.join(format!("{page}-{label}-{theme}.png")), png).unwrap();
@@ -404,6 +432,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let seeded = seed(&hub, &receiver).await;
     let s =
         Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+    s.watch_csp().await;
 
     // Login.
     client.goto(&hub.url("/")).await.unwrap();
@@ -596,6 +625,82 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(error.contains("tags[1]") && error.contains("b@d"), "{error}");
     s.assert_only_refusals("server detail (a refused tag)", &["/ui/servers/web01/tags"]).await;
 
+    // Power: the category and watts through the page's form (the API's rules); the estimate
+    // follows at once. Watts that are not a number, or out of range, are refused naming the field.
+    let before = s.text_of("#power-estimate").await;
+    assert!(before.contains("(auto)"), "{before}");
+    let power_form = "#power-form";
+    client
+        .find(Locator::Css(&format!("{power_form} select[name=machine_category]")))
+        .await
+        .unwrap()
+        .select_by_value("rack_server")
+        .await
+        .unwrap();
+    let field = |name: &'static str| format!("{power_form} input[name={name}]");
+    for (name, value) in [("idle_watts", "100"), ("tdp_watts", "lots")] {
+        let input = client.find(Locator::Css(&field(name))).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    s.click_css(&format!("{power_form} button[type=submit]")).await;
+    // The refused tag's message is still there until the panel is swapped.
+    wait_for("the refusal of the watts", || async {
+        s.text_of("#edit-panel .field-error").await.contains("full-load watts")
+    })
+    .await;
+    let error = s.text_of("#edit-panel .field-error").await;
+    assert!(error.contains("should be a whole number of watts") && error.contains("lots"), "{error}");
+    assert_eq!(s.text_of("#power-estimate").await, before, "nothing saved");
+    let input = client.find(Locator::Css(&field("tdp_watts"))).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("20000").await.unwrap();
+    // The refused form keeps what is stored: choose again.
+    client
+        .find(Locator::Css(&format!("{power_form} select[name=machine_category]")))
+        .await
+        .unwrap()
+        .select_by_value("rack_server")
+        .await
+        .unwrap();
+    let idle = client.find(Locator::Css(&field("idle_watts"))).await.unwrap();
+    idle.clear().await.unwrap();
+    idle.send_keys("100").await.unwrap();
+    s.click_css(&format!("{power_form} button[type=submit]")).await;
+    wait_for("the range refusal", || async {
+        s.text_of("#edit-panel .field-error").await.contains("tdp watts: should be less than or equal to 10000")
+    })
+    .await;
+    s.assert_only_refusals("server detail (refused power settings)", &["/ui/servers/web01/power"]).await;
+    let input = client.find(Locator::Css(&field("tdp_watts"))).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("300").await.unwrap();
+    client
+        .find(Locator::Css(&format!("{power_form} select[name=machine_category]")))
+        .await
+        .unwrap()
+        .select_by_value("rack_server")
+        .await
+        .unwrap();
+    let idle = client.find(Locator::Css(&field("idle_watts"))).await.unwrap();
+    idle.clear().await.unwrap();
+    idle.send_keys("100").await.unwrap();
+    s.click_css(&format!("{power_form} button[type=submit]")).await;
+    wait_for("the new estimate", || async {
+        s.text_of("#power-estimate").await.starts_with("Rack Server (user) · 100–300 W · about ")
+    })
+    .await;
+    assert!(s.text_of("#edit-panel .ok-note").await.contains("Power settings saved."));
+    assert_ne!(s.text_of("#power-estimate").await, before);
+    let (_, web01) = hub.get("/api/v1/servers/web01").await;
+    assert_eq!(
+        (&web01["machine_category"], &web01["machine_category_source"], &web01["idle_watts"], &web01["tdp_watts"]),
+        (&json!("rack_server"), &json!("user"), &json!(100), &json!(300))
+    );
+    s.assert_no_console_errors("server detail (power settings)").await;
+    s.shoot_at("server-power", Some("#power-form")).await;
+    s.eval("window.scrollTo(0, 0);").await;
+
     // Services: both reported services are offered; watch plex as critical through the form,
     // then pause watching it.
     s.wait_css("#svc-reported-nginx").await;
@@ -603,7 +708,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     client.find(Locator::Css("#add-service input[name=service_name]")).await.unwrap().send_keys("plex").await.unwrap();
     client.find(Locator::Css("#add-service input[name=is_critical]")).await.unwrap().click().await.unwrap();
     client.find(Locator::XPath("//button[contains(., 'Watch service')]")).await.unwrap().click().await.unwrap();
-    let row = s.wait_css("#svc-plex .svc-state-running").await.text().await.unwrap();
+    // Read in one step: a live update (the power change above) may swap the panel meanwhile.
+    let row = s.text_of("#svc-plex .svc-state-running").await;
     assert!(row.contains("running"), "{row}");
     assert_eq!(s.eval("return !!document.querySelector('#svc-reported-plex');").await, false, "plex is watched now");
     assert_eq!(s.eval("return document.querySelector('#add-service input[name=service_name]').value;").await, "");
@@ -620,6 +726,17 @@ async fn the_dashboard_works_in_a_real_browser() {
     s.click_css("#svc-plex input[aria-label='Watch plex']").await;
     wait_for("plex watched again", || async {
         s.eval("return !!document.querySelector('#svc-plex:not(.svc-disabled)');").await == true
+    })
+    .await;
+    // The critical switch sends what it now shows (app.js's data-switch, not an evaluated hx-vals).
+    s.click_css("#svc-plex input[aria-label='plex is critical']").await;
+    wait_for("plex no longer critical", || async {
+        hub.get("/api/v1/servers/web01/services").await.1["services"][0]["is_critical"] == json!(false)
+    })
+    .await;
+    s.click_css("#svc-plex input[aria-label='plex is critical']").await;
+    wait_for("plex critical again", || async {
+        hub.get("/api/v1/servers/web01/services").await.1["services"][0]["is_critical"] == json!(true)
     })
     .await;
     s.assert_no_console_errors("server detail (tags, services)").await;
@@ -648,6 +765,30 @@ async fn the_dashboard_works_in_a_real_browser() {
         )
         .await;
     assert_eq!(cells, json!(["alert-status status-word-open", true, "table-cell"]));
+    // A live refresh of the list waits while alerts are selected (app.js's data-hold-while, not
+    // an evaluated trigger filter) and goes once none is. The page records each refresh the list
+    // asked for and whether it was held (app.js's listener ran first).
+    wait_for("the live-update stream", || async { s.eval(SSE_STATE).await == json!(1) }).await;
+    s.eval(
+        "window.__alertRefreshes = []; document.addEventListener('htmx:beforeRequest', function (e) { \
+         if (e.detail.elt.id === 'alerts') window.__alertRefreshes.push(e.defaultPrevented); });",
+    )
+    .await;
+    let first_box = ".alerts-table tbody tr[id^='alert-'] input[name=ids]";
+    s.click_css(first_box).await;
+    assert_eq!(hub.heartbeat(heartbeat_body("web01", hub.now(), 21.0)).await.0, 200);
+    wait_for("a live refresh asked for", || async { s.eval("return window.__alertRefreshes.length;").await != 0 })
+        .await;
+    assert_eq!(s.eval("return window.__alertRefreshes;").await, json!([true]), "held while selected");
+    let checked = format!("return document.querySelector(\"{first_box}\").checked;");
+    assert_eq!(s.eval(&checked).await, true, "the selection was kept");
+    s.click_css(first_box).await;
+    assert_eq!(hub.heartbeat(heartbeat_body("web01", hub.now(), 22.0)).await.0, 200);
+    wait_for("a second live refresh asked for", || async {
+        s.eval("return window.__alertRefreshes.length;").await == 2
+    })
+    .await;
+    assert_eq!(s.eval("return window.__alertRefreshes;").await, json!([true, false]), "sent once nothing is selected");
     let status_of_first = "var c = document.querySelector('.alerts-table tbody tr[id^=alert-] .alert-status'); return c ? c.textContent : '';";
     client
         .find(Locator::XPath("//tbody/tr[starts-with(@id, 'alert-')][1]//button[contains(., 'Acknowledge')]"))
@@ -922,6 +1063,7 @@ async fn a_new_users_first_hour() {
     let receiver = FakeReceiver::start(&[]).await;
     let s =
         Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+    s.watch_csp().await;
 
     // Start the hub and see this machine.
     client.goto(&hub.url("/")).await.unwrap();

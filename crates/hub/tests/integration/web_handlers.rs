@@ -79,7 +79,9 @@ async fn state_changes_without_the_csrf_token_are_forbidden() {
     let hub = TestHub::start(Backend::Sqlite).await.unwrap();
     hub.heartbeat(heartbeat_body("web01", hub.now(), 20.0)).await;
     let (cookie, csrf) = login(&hub).await;
-    for path in ["/ui/tokens", "/ui/servers/web01/maintenance", "/ui/servers/web01/edit", "/logout"] {
+    for path in
+        ["/ui/tokens", "/ui/servers/web01/maintenance", "/ui/servers/web01/edit", "/ui/servers/web01/power", "/logout"]
+    {
         for token in [None, Some("0".repeat(64))] {
             let mut request = hub.client.post(hub.url(path)).header("cookie", &cookie).body("on=true");
             if let Some(token) = &token {
@@ -167,6 +169,45 @@ async fn pages_show_the_fleet_the_server_and_tokens() {
     let text = post("/ui/servers/web01/edit", "machine_type=server&depends_on=nas").await.unwrap();
     assert!(text.text().await.unwrap().contains("<option value=\"nas\" selected>"));
     assert_eq!(hub.store.get_server("web01").await.unwrap().depends_on.as_deref(), Some("nas"));
+
+    // Power: a category chosen by hand, watts blank for the category's; refusals name the field;
+    // "detect" gives a chosen category back to the heartbeats and leaves a detected one alone.
+    let power = |category: &str, idle: &str, tdp: &str| {
+        post("/ui/servers/web01/power", &format!("machine_category={category}&idle_watts={idle}&tdp_watts={tdp}"))
+    };
+    let reply = power("nas", "", "").await.unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let text = reply.text().await.unwrap();
+    assert!(
+        text.contains("Power settings saved.")
+            && text.contains("id=\"power-estimate\" hx-swap-oob=\"true\">NAS/Home Server (user)"),
+        "{text}"
+    );
+    let server = hub.store.get_server("web01").await.unwrap();
+    assert_eq!(
+        (server.machine_category.as_deref(), server.machine_category_source.as_deref()),
+        (Some("nas"), Some("user"))
+    );
+    assert_eq!((server.idle_watts, server.tdp_watts), (None, None));
+    for (idle, tdp, says) in [
+        ("-5", "", "idle watts: should be greater than or equal to 0"),
+        ("", "9 kW", "full-load watts: should be a whole number"),
+    ] {
+        let reply = power("nas", idle, tdp).await.unwrap();
+        assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let text = reply.text().await.unwrap();
+        assert!(text.contains("field-error") && text.contains(says), "{text}");
+    }
+    assert_eq!(power("", "", "").await.unwrap().status(), StatusCode::OK);
+    let server = hub.store.get_server("web01").await.unwrap();
+    assert_eq!((server.machine_category, server.machine_category_source), (None, None));
+    hub.heartbeat(heartbeat_body("web01", hub.now() + chrono::Duration::seconds(30), 20.0)).await;
+    let detected = hub.store.get_server("web01").await.unwrap().machine_category;
+    assert!(detected.is_some(), "the heartbeat infers it again");
+    assert_eq!(power("", "5", "40 W").await.unwrap().status(), StatusCode::OK);
+    let server = hub.store.get_server("web01").await.unwrap();
+    assert_eq!((server.machine_category, server.machine_category_source.as_deref()), (detected, Some("auto")));
+    assert_eq!((server.idle_watts, server.tdp_watts), (Some(5), Some(40)));
 
     // Tokens: created (install command shown once), listed, revoked.
     let text =
