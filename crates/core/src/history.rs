@@ -34,7 +34,7 @@ pub enum MetricKind {
     /// Per container (subject = container name).
     ContainerCpuPercent,
     ContainerMemoryBytes,
-    /// Per sensor (subject = sensor id; GPUs as `gpu/<id>`, SATA disks as `smart/<device>`).
+    /// Per sensor (subject = sensor id; GPUs as `gpu/<id>`, SATA disks as `disk/sda`).
     TemperatureCelsius,
     /// Per fan (subject = sensor id).
     FanRpm,

@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::time::{self, Timestamp};
 use crate::validate::Validator;
 
+/// The temperature sensor a disk's S.M.A.R.T. temperature is charted and alerted as:
+/// `disk/sda` for `/dev/sda`.
+pub fn disk_sensor(device: &str) -> String {
+    format!("disk/{}", device.strip_prefix("/dev/").unwrap_or(device))
+}
+
 /// A machine's latest report of each key, and which of its containers are watched.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -58,11 +64,8 @@ impl MachineInventory {
     pub fn hottest(&self) -> Option<(String, f64)> {
         let sensors = self.temperatures.iter().flatten().map(|t| (t.sensor.clone(), t.celsius));
         let gpus = self.gpus.iter().flatten().filter_map(|g| Some((format!("gpu/{}", g.id), g.temperature_celsius?)));
-        let disks = self
-            .disk_health
-            .iter()
-            .flatten()
-            .filter_map(|d| Some((format!("smart/{}", d.device), d.temperature_celsius?)));
+        let disks =
+            self.disk_health.iter().flatten().filter_map(|d| Some((disk_sensor(&d.device), d.temperature_celsius?)));
         sensors.chain(gpus).chain(disks).filter(|(_, c)| c.is_finite()).max_by(|a, b| a.1.total_cmp(&b.1))
     }
 }

@@ -241,8 +241,7 @@
     // Only on machines that report sensors or GPUs (the page leaves the boxes out otherwise).
     if (document.getElementById("chart-temp")) {
       draw("chart-temp", find(data, "temperature_celsius").map(function (s) {
-        // Disks are `smart/<device>`: "disk sda" reads better than "smart//dev/sda".
-        return withBand(s, s.subject.replace(/^smart\/\/dev\//, "disk "));
+        return withBand(s, s.subject);
       }), "load", UNITS.celsius);
     }
     if (document.getElementById("chart-gpu")) {

@@ -312,7 +312,7 @@ impl HeartbeatSample {
 
 /// Every temperature a heartbeat reports, as sensors: hwmon and thermal sensors as named, GPUs
 /// as `gpu/<id>` and disks that hwmon does not already cover (SATA through S.M.A.R.T.; NVMe
-/// drives report through hwmon) as `smart/<device>`.
+/// drives report through hwmon) as `disk/<device>` ([`crate::inventory::disk_sensor`]).
 pub fn temperatures_of(heartbeat: &HeartbeatRequest) -> Vec<TemperatureSeen> {
     let sensors = heartbeat.temperatures.iter().flatten().map(|t| TemperatureSeen {
         sensor: t.sensor.clone(),
@@ -328,7 +328,7 @@ pub fn temperatures_of(heartbeat: &HeartbeatRequest) -> Vec<TemperatureSeen> {
     });
     let disks = heartbeat.disk_health.iter().flatten().filter(|d| d.protocol != "nvme").filter_map(|d| {
         d.temperature_celsius.map(|celsius| TemperatureSeen {
-            sensor: format!("smart/{}", d.device),
+            sensor: crate::inventory::disk_sensor(&d.device),
             kind: "drive".to_owned(),
             celsius,
         })

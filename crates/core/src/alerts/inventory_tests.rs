@@ -98,7 +98,7 @@ fn gpus_and_sata_disks_report_temperatures_as_sensors() {
         [
             ("nvme/Composite".to_owned(), "drive".to_owned()),
             ("gpu/nvidia0".to_owned(), "gpu".to_owned()),
-            ("smart//dev/sda".to_owned(), "drive".to_owned())
+            ("disk/sda".to_owned(), "drive".to_owned())
         ]
     );
 }

@@ -27,7 +27,7 @@ pub struct InventorySummary {
     pub containers_total: Option<usize>,
     /// Watched containers that are down, missing or unhealthy.
     pub containers_down: Vec<String>,
-    /// The hottest sensor (`gpu/<id>` for GPUs, `smart/<device>` for disks).
+    /// The hottest sensor (`gpu/<id>` for GPUs, `disk/sda` for disks).
     pub hottest_sensor: Option<String>,
     pub hottest_celsius: Option<f64>,
 }

@@ -1238,6 +1238,7 @@ async fn containers_sensors_and_disks_in_a_real_browser() {
     let hub = TestHub::start(Backend::Sqlite).await.unwrap();
     let s =
         Session { client: &client, driver_base: format!("http://127.0.0.1:{}", driver.port), shots: screenshot_dir() };
+    s.watch_csp().await;
     assert_eq!(hub.heartbeat(heartbeat_body("web01", hub.now(), 20.0)).await.0, 200);
     let mut body = heartbeat_body("nas", hub.now(), 30.0);
     let started = (hub.now() - Span::hours(26)).to_rfc3339();
