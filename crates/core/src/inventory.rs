@@ -96,49 +96,66 @@ pub const GPU_VENDORS: [&str; 2] = ["nvidia", "amd"];
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContainerReport {
     /// The engine's container id (64 hex characters, or its 12-character short form).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub id: String,
     /// Without the leading `/` the Engine API puts before it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub image: String,
     /// `docker` or `podman`: which socket it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(docker|podman)$"))]
     pub engine: Option<String>,
     /// One of [`CONTAINER_STATES`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(created|running|restarting|paused|exited|removing|dead)$"))]
     pub state: String,
     /// One of [`CONTAINER_HEALTH`]; absent when the image has no health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(healthy|unhealthy|starting)$"))]
     pub health: Option<String>,
     /// The last exit code (meaningful when `exited`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
     /// The engine's restart counter (restart policies); rising fast means a crash loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub restart_count: Option<i64>,
     /// RFC 3339, as the engine reports it; absent when it never started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub started_at: Option<String>,
     /// Share of one core: like `top`, may exceed 100 on several cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub cpu_percent: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_used_bytes: Option<i64>,
     /// The cgroup limit, or the machine's memory when unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_limit_bytes: Option<i64>,
     /// Cumulative since the container started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub network_rx_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub network_tx_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub block_read_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub block_write_bytes: Option<i64>,
     /// `com.docker.compose.project` label, so the dashboard can group a stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub compose_project: Option<String>,
     /// `com.docker.compose.service` label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub compose_service: Option<String>,
 }
 
@@ -148,15 +165,20 @@ pub struct ContainerReport {
 pub struct TemperatureReport {
     /// Unique on the machine and stable across boots: `<chip>/<label>`, e.g.
     /// `coretemp/Package id 0`, `nvme0/Composite`, `thermal/x86_pkg_temp`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub sensor: String,
     /// One of [`SENSOR_KINDS`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(cpu|drive|chipset|gpu|ambient|other)$"))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = -100, maximum = 300))]
     pub celsius: f64,
     /// The chip's own warning point (`tempN_max`), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100, maximum = 300))]
     pub high_celsius: Option<f64>,
     /// The chip's own critical point (`tempN_crit`), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100, maximum = 300))]
     pub critical_celsius: Option<f64>,
 }
 
@@ -165,7 +187,9 @@ pub struct TemperatureReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FanReport {
     /// `<chip>/<label>`, e.g. `nct6775/fan2`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub sensor: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000))]
     pub rpm: f64,
 }
 
@@ -174,35 +198,46 @@ pub struct FanReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiskHealthReport {
     /// The device path, e.g. `/dev/sda`, `/dev/nvme0`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub device: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub model: Option<String>,
     /// Identifies the disk when device names move between boots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub serial: Option<String>,
     /// One of [`DISK_PROTOCOLS`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(ata|nvme|scsi)$"))]
     pub protocol: String,
     /// The overall self-assessment; `false` means the drive predicts its own failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100, maximum = 300))]
     pub temperature_celsius: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub power_on_hours: Option<i64>,
     /// ATA attribute 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub reallocated_sectors: Option<i64>,
     /// ATA attribute 197.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub pending_sectors: Option<i64>,
     /// ATA attribute 198.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub uncorrectable_sectors: Option<i64>,
     /// NVMe: share of the rated endurance used (may exceed 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 255))]
     pub percentage_used: Option<i64>,
     /// NVMe: unrecovered data integrity errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub media_errors: Option<i64>,
 }
 
@@ -223,15 +258,21 @@ impl DiskHealthReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RaidArrayReport {
     /// `md0`, …
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
     /// `raid1`, `raid5`, …
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub level: String,
     /// One of [`RAID_STATES`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(clean|degraded|rebuilding|inactive)$"))]
     pub state: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1024))]
     pub devices_total: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1024))]
     pub devices_active: i64,
     /// Progress of a resync, recovery or reshape, when one runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub rebuild_percent: Option<f64>,
 }
 
@@ -239,12 +280,16 @@ pub struct RaidArrayReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ZfsPoolReport {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub name: String,
     /// One of [`ZFS_HEALTH`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(ONLINE|DEGRADED|FAULTED|OFFLINE|UNAVAIL|REMOVED)$"))]
     pub health: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub size_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub allocated_bytes: Option<i64>,
 }
 
@@ -253,20 +298,28 @@ pub struct ZfsPoolReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GpuReport {
     /// Stable on the machine: `nvidia0`, `card1`, …
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub id: String,
     /// One of [`GPU_VENDORS`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(nvidia|amd)$"))]
     pub vendor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub utilisation_percent: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_used_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub memory_total_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100, maximum = 300))]
     pub temperature_celsius: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10000))]
     pub power_watts: Option<f64>,
 }
 

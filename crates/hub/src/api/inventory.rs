@@ -36,7 +36,7 @@ pub async fn summary(_: AdminAuth, State(state): State<AppState>) -> ApiResult<J
 /// restarts in a loop.
 #[utoipa::path(put, path = "/api/v1/servers/{server_id}/containers/{name}/watch", tag = "inventory",
     security(("api_key" = [])),
-    params(("server_id" = String, Path, description = "Server id"), ("name" = String, Path, description = "Container name")),
+    params(("server_id" = String, Path, description = "Server id"), ("name" = String, Path, description = "Container name (Docker's rule)", pattern = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", min_length = 1, max_length = 255)),
     responses((status = 200, body = MachineInventory), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn watch(
     _: AdminAuth,
@@ -49,7 +49,7 @@ pub async fn watch(
 /// Stops watching a container; its open alert closes with the next container report.
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/containers/{name}/watch", tag = "inventory",
     security(("api_key" = [])),
-    params(("server_id" = String, Path, description = "Server id"), ("name" = String, Path, description = "Container name")),
+    params(("server_id" = String, Path, description = "Server id"), ("name" = String, Path, description = "Container name (Docker's rule)", pattern = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", min_length = 1, max_length = 255)),
     responses((status = 200, body = MachineInventory), (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn unwatch(
     _: AdminAuth,

@@ -64,10 +64,11 @@ def claim_a_live_token(context, case):
     body = case.body
     # v1 answers a token it never issued (or one already claimed) 400 "Invalid token"; each
     # claim gets a fresh token and a server id not registered yet.
-    token, server_id = body.get("token") if isinstance(body, dict) else None, None
+    if not isinstance(body, dict):
+        return case
+    token, server_id = body.get("token"), body.get("server_id")
     if isinstance(token, str) and 40 <= len(token) <= 200 and "\x00" not in token:
         body["token"] = _fresh_token()
-        server_id = body.get("server_id")
     if isinstance(server_id, str) and re.fullmatch(r"[a-z0-9-]{1,100}", server_id):
         body["server_id"] = f"{server_id[:91]}-{uuid.uuid4().hex[:8]}"
     return case
@@ -82,16 +83,20 @@ def critical_above_high(context, case):
     # which the fuzzer cannot see: a metric that sets one of them sets both, in order.
     if not isinstance(body, dict):
         return case
-    for metric in ("cpu", "memory", "disk"):
-        levels = body.get(metric)
+    temperature = body.get("temperature")
+    kinds = [(body, metric, "percent", 100) for metric in ("cpu", "memory", "disk")]
+    if isinstance(temperature, dict):
+        kinds += [(temperature, kind, "celsius", 150) for kind in ("cpu", "drive", "chipset", "gpu", "ambient", "other")]
+    for parent, name, unit, top in kinds:
+        levels = parent.get(name)
         if not isinstance(levels, dict):
             continue
-        high, critical = levels.get("high_percent"), levels.get("critical_percent")
-        valid = [v for v in (high, critical) if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100]
+        high, critical = levels.get(f"high_{unit}"), levels.get(f"critical_{unit}")
+        valid = [v for v in (high, critical) if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top]
         if not valid or any(v is not None and v not in valid for v in (high, critical)):
             continue
-        low = min(min(valid), 99)
-        levels["high_percent"], levels["critical_percent"] = low, max(max(valid), low + 1)
+        low = min(min(valid), top - 1)
+        levels[f"high_{unit}"], levels[f"critical_{unit}"] = low, max(max(valid), low + 1)
     return case
 
 
@@ -116,3 +121,15 @@ def v1_refuses_acknowledging_a_closed_alert(context, failure, case, response):
     except (ValueError, KeyError, TypeError):
         return True
     return not (response.status_code == 400 and code in ("INVALID_STATE", "SERVICE_STILL_DOWN"))
+
+
+@schemathesis.hook("filter_failure").apply_to(method="POST", path="/api/v1/agents/register/claim")
+def v1_refuses_claiming_a_registered_server(context, failure, case, response):
+    # The stateful phase links a server id read from GET /servers into a claim after the
+    # hooks above ran; v1 answers 400 "Server already registered. Use token rotation to update
+    # credentials." (contract §2.8): the fleet, not the request, decides. Only that refusal.
+    try:
+        detail = json.loads(response.content)["detail"]
+    except (ValueError, KeyError, TypeError):
+        return True
+    return not (response.status_code == 400 and isinstance(detail, str) and detail.startswith("Server already registered"))
