@@ -23,6 +23,7 @@ pub(super) const INSERT_CHUNK: usize = 64;
 pub(crate) async fn ingest(
     conn: &mut dyn Conn,
     cache: &SeriesCache,
+    rules: &alerts::RulesCache,
     write: &HeartbeatWrite,
 ) -> StoreResult<HeartbeatOutcome> {
     let hb = &write.request;
@@ -51,7 +52,7 @@ pub(crate) async fn ingest(
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
-    let outbox_events = evaluate_alerts(conn, &server, write).await?;
+    let outbox_events = evaluate_alerts(conn, rules, &server, write).await?;
     if let Some(guid) = &write.authenticated_guid {
         conn.execute(
             "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
@@ -70,8 +71,13 @@ pub(crate) async fn ingest(
 /// history, not news: its readings are not evaluated, or a backlog would open and resolve alerts
 /// about the past. It still proves the server is alive, so it resolves an offline alert.
 /// Returns how many notification events went to the outbox.
-async fn evaluate_alerts(conn: &mut dyn Conn, server: &ServerKey, write: &HeartbeatWrite) -> StoreResult<usize> {
-    let rules = alerts::load_rules(conn).await?;
+async fn evaluate_alerts(
+    conn: &mut dyn Conn,
+    rules: &alerts::RulesCache,
+    server: &ServerKey,
+    write: &HeartbeatWrite,
+) -> StoreResult<usize> {
+    let rules = rules.load(conn).await?;
     let replayed = server.latest_metrics_at.is_some_and(|newest| newest > to_millis(&write.request.timestamp));
     let sample = if replayed { HeartbeatSample::default() } else { HeartbeatSample::from_request(&write.request) };
     let observation = Observation::Heartbeat { sample, now: write.received_at };
