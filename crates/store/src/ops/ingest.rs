@@ -20,11 +20,29 @@ use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
 /// Rows per multi-row INSERT: keeps statements (and SQLite's statement cache) small.
 pub(super) const INSERT_CHUNK: usize = 64;
 
+/// The parts of a heartbeat's write that need no database: the `UPDATE` of the server row with
+/// its JSON snapshots encoded, and the history samples. Built on the request's thread before the
+/// unit is queued, so that SQLite's single writer, which bounds ingest, only runs SQL.
+pub(crate) struct Prepared {
+    /// The statement and its parameters but the last, the server's key (found in the unit).
+    server_update: String,
+    server_params: Vec<Value>,
+    samples: Vec<Sample>,
+}
+
+impl Prepared {
+    pub(crate) fn of(write: &HeartbeatWrite) -> StoreResult<Self> {
+        let (server_update, server_params) = server_update(write)?;
+        Ok(Prepared { server_update, server_params, samples: samples_of(&write.request) })
+    }
+}
+
 pub(crate) async fn ingest(
     conn: &mut dyn Conn,
     cache: &SeriesCache,
     rules: &alerts::RulesCache,
     write: &HeartbeatWrite,
+    prepared: Prepared,
 ) -> StoreResult<HeartbeatOutcome> {
     let hb = &write.request;
     let (server, registered) = match match_server(conn, write).await? {
@@ -41,12 +59,14 @@ pub(crate) async fn ingest(
             server.id
         )));
     }
-    update_server(conn, server.pk, write).await?;
+    let Prepared { server_update, mut server_params, samples } = prepared;
+    server_params.push(server.pk.into());
+    conn.execute(&server_update, &server_params).await?;
     let ts = to_millis(&hb.timestamp);
-    append_samples(conn, cache, server.pk, ts, &samples_of(hb)).await?;
+    append_samples(conn, cache, server.pk, ts, &samples).await?;
     if let Some(services) = &hb.services {
-        // Safe against a concurrent heartbeat of the same server: `update_server` above has
-        // locked its row until commit.
+        // Safe against a concurrent heartbeat of the same server: the server's `UPDATE` above
+        // has locked its row until commit.
         service_states::record(conn, server.pk, ts, services).await?;
     }
     if let Some(packages) = &hb.packages {
@@ -65,7 +85,7 @@ pub(crate) async fn ingest(
 
 /// Runs the alert engine on this heartbeat in the same transaction, so that engine state, alert
 /// rows and outbox events commit atomically with the heartbeat itself. The server row is already
-/// locked by [`update_server`], which serialises concurrent evaluations of one server.
+/// locked by the server's `UPDATE`, which serialises concurrent evaluations of one server.
 ///
 /// A heartbeat older than one already stored (an agent replaying its spool after an outage) is
 /// history, not news: its readings are not evaluated, or a backlog would open and resolve alerts
@@ -158,7 +178,9 @@ async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Op
     Ok((inserted == 1).then_some(server))
 }
 
-async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
+/// The `UPDATE` that refreshes the server row, and its parameters but the last: the server's key.
+/// Executed first thing after matching, it also locks the row for the rest of the transaction.
+fn server_update(write: &HeartbeatWrite) -> StoreResult<(String, Vec<Value>)> {
     let hb = &write.request;
     let now = to_millis(&write.received_at);
     let mut sets = vec![
@@ -236,10 +258,8 @@ async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> 
         "latest_metrics_at = CASE WHEN latest_metrics_at IS NULL OR latest_metrics_at <= ${0} THEN ${0} ELSE latest_metrics_at END",
         params.len()
     ));
-    params.push(pk.into());
-    let sql = format!("UPDATE servers SET {} WHERE pk = ${}", sets.join(", "), params.len());
-    conn.execute(&sql, &params).await?;
-    Ok(())
+    let sql = format!("UPDATE servers SET {} WHERE pk = ${}", sets.join(", "), params.len() + 1);
+    Ok((sql, params))
 }
 
 /// Series ids by server, then (metric, subject). Series are only ever removed together with

@@ -134,9 +134,12 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
         let (cache, rules) = (Arc::clone(&self.series), Arc::clone(&self.rules));
+        let prepared = ingest::Prepared::of(&heartbeat)?;
         let result = self
             .backend
-            .write(work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &rules, &heartbeat).await })))
+            .write(work(move |conn| {
+                Box::pin(async move { ingest::ingest(conn, &cache, &rules, &heartbeat, prepared).await })
+            }))
             .await;
         if result.is_err() {
             // The transaction may have rolled back series (or rules) the caches learnt of;
