@@ -238,7 +238,9 @@ pub fn decimal_mean(sum_units: i64, scale: f64, count: i64) -> f64 {
 /// The decimal sum (in units of `1 / scale`) whose [`decimal_mean`] is exactly `avg`, if any.
 pub fn decimal_sum(avg: f64, count: i64, scale: f64) -> Option<i64> {
     let units = (avg * count as f64 * scale).round();
-    if !(units.abs() < MAX_EXACT) || count <= 0 {
+    // NaN fails the comparison too.
+    let exact = units.abs() < MAX_EXACT;
+    if !exact || count <= 0 {
         return None;
     }
     let units = units as i64;
