@@ -26,9 +26,9 @@ pub enum Body {
     /// heartbeat of sixty.
     Default,
     /// About 3 KB, shaped like a real v1 agent's heartbeat on a busy Debian machine (contract
-    /// §2.3; the agent's fixtures): every machine has 6 mounts, 4 interfaces and 15 services
-    /// with their reasons, readings at the agent's precision, and one heartbeat in ten carries
-    /// the machine's pending updates (24 packages, as `apt list --upgradable` reports them).
+    /// §2.3; the agent's fixtures): every machine has 6 mounts, 4 interfaces and 10 watched
+    /// services, readings at the agent's precision, and one heartbeat in ten carries the
+    /// machine's pending updates (24 packages, as `apt list --upgradable` reports them).
     V1Realistic,
 }
 
@@ -41,6 +41,9 @@ impl Body {
         }
     }
 }
+
+/// Services a realistic machine reports (the agent sends the ones it is configured to watch).
+const REALISTIC_SERVICES: usize = 10;
 
 /// Pending updates of a Debian 12 machine (name, new version, current version, repository), from
 /// the agent's `debian12-epyc-container` fixture.
@@ -227,10 +230,9 @@ fn realistic(body: &mut Value, n: u64, cpu: f64) {
     body["cpu_info"] = json!({"cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_cores": 8});
     body["os_info"]["kernel"] = json!("6.1.0-28-amd64");
     if let Some(services) = body["services"].as_array_mut() {
-        for service in services {
-            let running = service["status"] == "running";
-            service["status_reason"] =
-                json!(if running { "active (running) since Mon 2026-11-30 06:12:44 UTC" } else { "inactive (dead)" });
+        services.truncate(REALISTIC_SERVICES);
+        for service in services.iter_mut().filter(|service| service["status"] != "running") {
+            service["status_reason"] = json!("inactive (dead)");
         }
     }
     if let Some(filesystems) = body["filesystems"].as_array_mut() {
