@@ -16,7 +16,63 @@ pub struct Machine {
 
 pub struct Fleet {
     machines: Vec<Machine>,
+    body: Body,
 }
+
+/// What the simulated agents send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// About 2 KB: 3–6 mounts, 2–4 interfaces, 5–15 services; a one-package list in one
+    /// heartbeat of sixty.
+    Default,
+    /// About 3 KB, shaped like a real v1 agent's heartbeat on a busy Debian machine (contract
+    /// §2.3; the agent's fixtures): every machine has 6 mounts, 4 interfaces and 10 watched
+    /// services, readings at the agent's precision, and one heartbeat in ten carries the
+    /// machine's pending updates (24 packages, as `apt list --upgradable` reports them).
+    V1Realistic,
+}
+
+impl Body {
+    pub fn parse(name: &str) -> Option<Body> {
+        match name {
+            "default" => Some(Body::Default),
+            "v1-realistic" => Some(Body::V1Realistic),
+            _ => None,
+        }
+    }
+}
+
+/// Services a realistic machine reports (the agent sends the ones it is configured to watch).
+const REALISTIC_SERVICES: usize = 10;
+
+/// Pending updates of a Debian 12 machine (name, new version, current version, repository), from
+/// the agent's `debian12-epyc-container` fixture.
+const PACKAGES: [(&str, &str, &str, &str); 24] = [
+    ("base-files", "12.4+deb12u14", "12.4+deb12u11", "oldstable"),
+    ("bash", "5.2.15-2+b13", "5.2.15-2+b8", "oldstable"),
+    ("distro-info-data", "0.58+deb12u7", "0.58+deb12u6", "oldstable"),
+    ("dpkg-dev", "1.21.23", "1.21.22", "oldstable"),
+    ("dpkg", "1.21.23", "1.21.22", "oldstable"),
+    ("e2fsprogs", "1.47.0-2+b2", "1.47.0-2", "oldstable"),
+    ("init-system-helpers", "1.65.2+deb12u1", "1.65.2", "oldstable"),
+    ("krb5-locales", "1.20.1-2+deb12u4", "1.20.1-2+deb12u3", "oldstable"),
+    ("libaom3", "3.6.0-1+deb12u2", "3.6.0-1+deb12u1", "oldstable"),
+    ("libcap2-bin", "1:2.66-4+deb12u3+b1", "1:2.66-4+deb12u2+b2", "oldstable"),
+    ("libcap2", "1:2.66-4+deb12u3+b1", "1:2.66-4+deb12u2+b2", "oldstable"),
+    ("libcom-err2", "1.47.0-2+b2", "1.47.0-2", "oldstable"),
+    ("libcups2", "2.4.2-3+deb12u9", "2.4.2-3+deb12u8", "oldstable-security"),
+    ("libdpkg-perl", "1.21.23", "1.21.22", "oldstable"),
+    ("libexpat1-dev", "2.5.0-1+deb12u2", "2.5.0-1+deb12u1", "oldstable"),
+    ("libexpat1", "2.5.0-1+deb12u2", "2.5.0-1+deb12u1", "oldstable"),
+    ("libext2fs2", "1.47.0-2+b2", "1.47.0-2", "oldstable"),
+    ("libgdk-pixbuf-2.0-0", "2.42.10+dfsg-1+deb12u4", "2.42.10+dfsg-1+deb12u2", "oldstable-security"),
+    ("libgdk-pixbuf2.0-bin", "2.42.10+dfsg-1+deb12u4", "2.42.10+dfsg-1+deb12u2", "oldstable-security"),
+    ("libgdk-pixbuf2.0-common", "2.42.10+dfsg-1+deb12u4", "2.42.10+dfsg-1+deb12u2", "oldstable-security"),
+    ("libglib2.0-0", "2.74.6-2+deb12u9", "2.74.6-2+deb12u8", "oldstable"),
+    ("libglib2.0-bin", "2.74.6-2+deb12u9", "2.74.6-2+deb12u8", "oldstable"),
+    ("libglib2.0-data", "2.74.6-2+deb12u9", "2.74.6-2+deb12u8", "oldstable"),
+    ("libgnutls-dane0", "3.7.9-2+deb12u7", "3.7.9-2+deb12u6", "oldstable-security"),
+];
 
 const MOUNTS: [&str; 6] = ["/", "/boot", "/srv", "/var/lib/docker", "/mnt/media", "/home"];
 const INTERFACES: [&str; 4] = ["eth0", "wlan0", "tailscale0", "docker0"];
@@ -49,13 +105,20 @@ fn mix(mut x: u64) -> u64 {
 
 impl Fleet {
     pub fn new(size: usize) -> Self {
+        Fleet::with_body(size, Body::Default)
+    }
+
+    pub fn with_body(size: usize, body: Body) -> Self {
+        let full = body == Body::V1Realistic;
         let machines = (0..size as u64)
             .map(|i| {
                 let h = mix(i + 1);
-                let mounts =
-                    (0..3 + (h % 4) as usize).map(|m| (MOUNTS[m], 20.0 + (mix(h + m as u64) % 60) as f64)).collect();
-                let interfaces = INTERFACES[..2 + ((h >> 8) % 3) as usize].to_vec();
-                let services = SERVICES[..5 + ((h >> 16) % 11) as usize].iter().map(|s| s.to_string()).collect();
+                let mount_count = if full { MOUNTS.len() } else { 3 + (h % 4) as usize };
+                let mounts = (0..mount_count).map(|m| (MOUNTS[m], 20.0 + (mix(h + m as u64) % 60) as f64)).collect();
+                let interfaces =
+                    INTERFACES[..if full { INTERFACES.len() } else { 2 + ((h >> 8) % 3) as usize }].to_vec();
+                let service_count = if full { SERVICES.len() } else { 5 + ((h >> 16) % 11) as usize };
+                let services = SERVICES[..service_count].iter().map(|s| s.to_string()).collect();
                 let g = mix(h);
                 Machine {
                     id: format!("bench-{i:05}"),
@@ -75,7 +138,7 @@ impl Fleet {
                 }
             })
             .collect();
-        Fleet { machines }
+        Fleet { machines, body }
     }
 
     /// The `n`-th heartbeat of the run, from machine `n mod size`, as JSON bytes.
@@ -142,12 +205,52 @@ impl Fleet {
             "updates_available": 3,
             "security_updates": 1
         });
-        // Roughly one heartbeat in sixty carries a package list, as agents send them hourly.
-        if n.is_multiple_of(60) {
+        if self.body == Body::V1Realistic {
+            realistic(&mut body, n, cpu);
+        } else if n.is_multiple_of(60) {
+            // Roughly one heartbeat in sixty carries a package list, as agents send them hourly.
             body["packages"] = json!([{"name": "openssl", "current_version": "3.0.11", "new_version": "3.0.13",
                                        "repository": "bookworm-security", "is_security": true}]);
         }
         serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+/// Turns a default body into a v1 agent's: readings at the agent's precision (one decimal for
+/// percentages, two for load and GB), service reasons, the reboot flag the agent adds, and one
+/// heartbeat in ten with the pending updates.
+fn realistic(body: &mut Value, n: u64, cpu: f64) {
+    let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
+    body["agent_version"] = json!("1.4.2");
+    body["metrics"]["load_1m"] = json!(round(cpu / 23.0, 2));
+    body["metrics"]["load_5m"] = json!(round(cpu / 27.0, 2));
+    body["metrics"]["load_15m"] = json!(round(cpu / 31.0, 2));
+    body["metrics"]["disk_used_gb"] = json!(round(186.0 + (n % 97) as f64 / 7.0, 2));
+    body["metrics"]["reboot_required"] = json!(false);
+    body["cpu_info"] = json!({"cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_cores": 8});
+    body["os_info"]["kernel"] = json!("6.1.0-28-amd64");
+    if let Some(services) = body["services"].as_array_mut() {
+        services.truncate(REALISTIC_SERVICES);
+        for service in services.iter_mut().filter(|service| service["status"] != "running") {
+            service["status_reason"] = json!("inactive (dead)");
+        }
+    }
+    if let Some(filesystems) = body["filesystems"].as_array_mut() {
+        for (i, fs) in filesystems.iter_mut().enumerate() {
+            fs["device"] = json!(format!("/dev/mapper/vg0-lv{i}_{}", fs["mount_point"].as_str().unwrap_or("").len()));
+        }
+    }
+    if n.is_multiple_of(10) {
+        let packages: Vec<Value> = PACKAGES
+            .iter()
+            .map(|(name, new, current, repository)| {
+                json!({"name": name, "current_version": current, "new_version": new,
+                       "repository": format!("debian-{repository}"), "is_security": repository.ends_with("security")})
+            })
+            .collect();
+        body["updates_available"] = json!(packages.len());
+        body["security_updates"] = json!(PACKAGES.iter().filter(|p| p.3.ends_with("security")).count());
+        body["packages"] = Value::Array(packages);
     }
 }
 
@@ -165,5 +268,20 @@ mod tests {
             assert!((3..=6).contains(&fs));
             assert!((5..=15).contains(&hb.services.unwrap().len()));
         }
+    }
+
+    #[test]
+    fn realistic_heartbeats_are_valid_v1_payloads_of_about_three_kilobytes() {
+        let fleet = Fleet::with_body(50, Body::V1Realistic);
+        let mut sizes = Vec::new();
+        for n in 0..200 {
+            let body = fleet.heartbeat(n);
+            let hb: homelab_core::heartbeat::HeartbeatRequest = serde_json::from_slice(&body).unwrap();
+            hb.validate(Utc::now()).unwrap();
+            assert_eq!(hb.packages.as_ref().map(Vec::len), n.is_multiple_of(10).then_some(PACKAGES.len()), "{n}");
+            sizes.push(body.len());
+        }
+        let plain = sizes.iter().enumerate().filter(|(n, _)| n % 10 != 0).map(|(_, s)| *s);
+        assert!(plain.clone().all(|s| (2_600..3_600).contains(&s)), "{:?}", plain.collect::<Vec<_>>());
     }
 }

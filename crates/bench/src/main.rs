@@ -53,6 +53,11 @@ struct Args {
     /// Open loop at this many heartbeats per second.
     #[arg(long)]
     rate: Option<f64>,
+    /// What the simulated agents send: `default` (about 2 KB, a package list in one heartbeat of
+    /// sixty) or `v1-realistic` (about 3 KB shaped like a real v1 agent's, 24 pending packages
+    /// in one heartbeat of ten).
+    #[arg(long, default_value = "default", value_parser = ["default", "v1-realistic"])]
+    body: String,
     /// Seconds to measure (after a 2-second warm-up).
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -206,6 +211,7 @@ async fn main() -> anyhow::Result<()> {
         _ => Mode::Max(64),
     };
     let pid = started.as_ref().map(StartedHub::pid);
+    let body = fleet::Body::parse(&args.body).unwrap_or(fleet::Body::Default);
     let mut summary = Summary::new(database);
     let mut json_report = serde_json::Map::new();
     json_report.insert("database".into(), database.into());
@@ -215,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
         let with_dashboards = args.dashboards.iter().any(|&n| n > 0);
         let cookie = if with_dashboards { Some(dashboards::login(&hub, &args.api_key).await?) } else { None };
         for &servers in &args.servers {
-            let fleet = Arc::new(Fleet::new(servers));
+            let fleet = Arc::new(Fleet::with_body(servers, body));
             if with_dashboards {
                 // Every machine known before the dashboards open, as in a running homelab.
                 let bodies = (0..servers as u64).map(|n| fleet.heartbeat(n)).collect();
@@ -293,7 +299,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let wal = PathBuf::from(format!("{}-wal", started.database_path().display()));
         let rate = args.rate.unwrap_or(200.0);
-        let fleet = Arc::new(Fleet::new(args.servers.first().copied().unwrap_or(12_000)));
+        let fleet = Arc::new(Fleet::with_body(args.servers.first().copied().unwrap_or(12_000), body));
         eprintln!("hub {hub}: {rate} heartbeats/s for {} min, the WAL's size after each minute", args.wal_minutes);
         let mut largest = 0;
         for minute in 1..=args.wal_minutes {
@@ -421,6 +427,22 @@ async fn main() -> anyhow::Result<()> {
                     bytes,
                 );
                 report.print();
+                if let (Some(hub), None) = (&started, &database_url) {
+                    let tables = scenarios::sqlite_table_bytes(&hub.database_path())?;
+                    for table in tables.iter().filter(|t| t.pages_bytes >= 65_536) {
+                        println!(
+                            "storage        {:<28} {:>7.2} MB in pages ({:>7.2} MB rows, {:>6.2} MB unused), {} rows: \
+                             {:.1} B/heartbeat",
+                            table.name,
+                            table.pages_bytes as f64 / 1e6,
+                            table.payload_bytes as f64 / 1e6,
+                            table.unused_bytes as f64 / 1e6,
+                            table.rows,
+                            table.pages_bytes as f64 / history_heartbeats.max(1) as f64
+                        );
+                    }
+                    json_report.insert("storage_tables".into(), serde_json::to_value(&tables)?);
+                }
                 summary.row("storage after rollups", format!("{:.1} B/sample", report.bytes_per_sample), "≤ 20 B");
                 json_report.insert("storage".into(), serde_json::to_value(&report)?);
             }

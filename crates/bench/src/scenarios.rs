@@ -128,6 +128,37 @@ pub fn sqlite_used_bytes(path: &std::path::Path) -> anyhow::Result<u64> {
     Ok(u64::try_from(used).unwrap_or_default())
 }
 
+/// Where a SQLite database's bytes are, per table and index: pages, payload (the bytes of the
+/// rows themselves) and unused space in the pages, from SQLite's `dbstat` table.
+#[derive(Serialize)]
+pub struct TableBytes {
+    pub name: String,
+    pub pages_bytes: u64,
+    pub payload_bytes: u64,
+    pub unused_bytes: u64,
+    pub rows: u64,
+}
+
+pub fn sqlite_table_bytes(path: &std::path::Path) -> anyhow::Result<Vec<TableBytes>> {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("opening {} to measure it", path.display()))?;
+    let mut statement = conn.prepare(
+        "SELECT name, SUM(pgsize), SUM(payload), SUM(unused), SUM(CASE WHEN pagetype = 'leaf' THEN ncell ELSE 0 END) \
+         FROM dbstat GROUP BY name ORDER BY SUM(pgsize) DESC",
+    )?;
+    let rows = statement.query_map([], |row| {
+        let bytes = |i| row.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or_default());
+        Ok(TableBytes {
+            name: row.get(0)?,
+            pages_bytes: bytes(1)?,
+            payload_bytes: bytes(2)?,
+            unused_bytes: bytes(3)?,
+            rows: bytes(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// How many servers the hub lists.
 pub async fn server_count(client: &reqwest::Client, hub: &str, key: &str) -> anyhow::Result<u64> {
     let body: serde_json::Value =

@@ -247,16 +247,55 @@ impl Aggregate {
         Aggregate { ts, avg: value, min: value, max: value, count: 1 }
     }
 
-    /// Combines two aggregates; the average is weighted by sample count.
+    /// Combines two aggregates; the average is weighted by sample count. When both averages are
+    /// the means of decimal sums (readings with up to three decimals, as agents send them), the
+    /// sums are added exactly, so that a bucket's average is the correctly rounded mean of its
+    /// readings rather than carrying the rounding error of every merge before it; history rows
+    /// store such an average as its (short) sum.
     pub fn merge(&self, other: &Aggregate) -> Aggregate {
         let count = self.count + other.count;
         let avg = if count == 0 {
             self.avg
         } else {
-            (self.avg * self.count as f64 + other.avg * other.count as f64) / count as f64
+            exact_merged_mean(self, other, count)
+                .unwrap_or_else(|| (self.avg * self.count as f64 + other.avg * other.count as f64) / count as f64)
         };
         Aggregate { ts: self.ts, avg, min: self.min.min(other.min), max: self.max.max(other.max), count }
     }
+}
+
+/// Decimal scales a reading may have: integers, then one to three decimals.
+pub const DECIMAL_SCALES: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+
+/// Integers beyond this are not exact in an `f64`.
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// The mean of `count` readings whose sum is `sum_units / scale`. This one formula is how both
+/// merging and the history codec turn a decimal sum back into an average.
+pub fn decimal_mean(sum_units: i64, scale: f64, count: i64) -> f64 {
+    (sum_units as f64 / scale) / count as f64
+}
+
+/// The decimal sum (in units of `1 / scale`) whose [`decimal_mean`] is exactly `avg`, if any.
+pub fn decimal_sum(avg: f64, count: i64, scale: f64) -> Option<i64> {
+    let units = (avg * count as f64 * scale).round();
+    // NaN fails the comparison too.
+    let exact = units.abs() < MAX_EXACT;
+    if !exact || count <= 0 {
+        return None;
+    }
+    let units = units as i64;
+    (decimal_mean(units, scale, count).to_bits() == avg.to_bits()).then_some(units)
+}
+
+fn exact_merged_mean(a: &Aggregate, b: &Aggregate, count: i64) -> Option<f64> {
+    if a.count <= 0 || b.count <= 0 {
+        return None;
+    }
+    DECIMAL_SCALES.iter().find_map(|&scale| {
+        let sum = decimal_sum(a.avg, a.count, scale)?.checked_add(decimal_sum(b.avg, b.count, scale)?)?;
+        (sum.unsigned_abs() < MAX_EXACT as u64).then(|| decimal_mean(sum, scale, count))
+    })
 }
 
 /// Groups time-ordered aggregates (from any mix of tiers) into buckets of `width` ms.
@@ -412,6 +451,25 @@ mod tests {
         for kind in MetricKind::ALL {
             assert_eq!(MetricKind::parse(kind.as_str()), Some(kind));
         }
+    }
+
+    #[test]
+    fn merging_decimal_readings_adds_their_sums_exactly() {
+        let naive = (0.1 + 0.2) / 2.0;
+        assert_ne!(naive, 0.15, "the float sum carries an error");
+        let merged = Aggregate::of_sample(0, 0.1).merge(&Aggregate::of_sample(0, 0.2));
+        assert_eq!(merged.avg, 0.15);
+        // Merge after merge, the average stays the mean of the decimal sum.
+        let readings = [42.3, 41.9, 57.1, 0.7, 12.25, 99.999];
+        let merged = readings[1..]
+            .iter()
+            .fold(Aggregate::of_sample(0, readings[0]), |acc, &v| acc.merge(&Aggregate::of_sample(0, v)));
+        let exact = decimal_mean(42_300 + 41_900 + 57_100 + 700 + 12_250 + 99_999, 1000.0, 6);
+        assert_eq!((merged.avg, merged.count), (exact, 6));
+        assert_eq!(decimal_sum(merged.avg, 6, 1000.0), Some(254_249));
+        // Readings no decimal scale holds fall back to the weighted float mean.
+        let odd = Aggregate::of_sample(0, 1.0 / 3.0).merge(&Aggregate::of_sample(0, 1.0));
+        assert_eq!(odd.avg, (1.0 / 3.0 + 1.0) / 2.0);
     }
 
     #[test]

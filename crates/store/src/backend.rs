@@ -199,6 +199,13 @@ pub trait Backend: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether every write to the database goes through this backend, so that what it caches
+    /// from its own writes (the alert rules) cannot be changed behind its back. False where
+    /// other hubs may share the database.
+    fn sole_writer(&self) -> bool {
+        false
+    }
+
     /// Drains queued writes; later writes fail with [`StoreError::Closed`].
     async fn close(&self);
 }

@@ -386,6 +386,10 @@ impl Backend for SqliteBackend {
         answered.await.map_err(|_| StoreError::Closed)?
     }
 
+    fn sole_writer(&self) -> bool {
+        true
+    }
+
     fn writable(&self) -> StoreResult<()> {
         let running = self.writer.lock().ok().is_some_and(|w| w.as_ref().is_some_and(|h| !h.is_finished()));
         if running { Ok(()) } else { Err(StoreError::Database("the SQLite writer has stopped".into())) }

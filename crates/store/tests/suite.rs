@@ -474,6 +474,42 @@ async fn sustained_cpu_breach_opens_one_alert(store: Arc<dyn Store>) {
     assert_eq!(store.outbox(10).await.unwrap()[0].kind, "escalated");
 }
 
+/// The rules a heartbeat is judged by are the ones saved last: SQLite keeps them cached
+/// between heartbeats, and an update must reach the very next heartbeat, either way.
+async fn a_heartbeat_after_a_threshold_change_is_judged_by_the_new_thresholds(store: Arc<dyn Store>) {
+    let t0 = t("2026-01-19T12:00:00Z");
+    let breaches = async |at| store.pending_breaches(at).await.unwrap().len();
+    beat(&store, "warm", t0, 80.0).await;
+    beat(&store, "warm", t0 + Duration::minutes(1), 80.0).await;
+    assert_eq!(breaches(t0 + Duration::minutes(1)).await, 0, "80 % is below the default 85 %");
+
+    let lower: Change<Thresholds> = Box::new(|mut thresholds| {
+        thresholds.cpu.high_percent = 70;
+        Ok(thresholds)
+    });
+    store.update_thresholds(lower, t0).await.unwrap();
+    beat(&store, "warm", t0 + Duration::minutes(2), 80.0).await;
+    assert_eq!(breaches(t0 + Duration::minutes(2)).await, 1, "80 % breaches the new 70 %");
+
+    let refused: Change<Thresholds> = Box::new(|_| Err(StoreError::Rejected("no".into())));
+    assert!(store.update_thresholds(refused, t0).await.is_err());
+    let quieter: Change<NotificationSettings> = Box::new(|mut settings| {
+        settings.cooldowns.high_minutes = 30;
+        Ok(settings)
+    });
+    store.update_notification_settings(quieter, t0).await.unwrap();
+    beat(&store, "warm", t0 + Duration::minutes(3), 80.0).await;
+    assert_eq!(breaches(t0 + Duration::minutes(3)).await, 1, "a refused change and other settings keep 70 %");
+
+    let back: Change<Thresholds> = Box::new(|mut thresholds| {
+        thresholds.cpu.high_percent = 85;
+        Ok(thresholds)
+    });
+    store.update_thresholds(back, t0).await.unwrap();
+    beat(&store, "warm", t0 + Duration::minutes(4), 80.0).await;
+    assert_eq!(breaches(t0 + Duration::minutes(4)).await, 0, "back to 85 %: the breach is over");
+}
+
 async fn acknowledged_alerts_still_auto_resolve(store: Arc<dyn Store>) {
     let t0 = t("2026-01-19T12:00:00Z");
     for minute in 0..4 {
@@ -1734,6 +1770,7 @@ suite!(
     server_tags,
     concurrent_heartbeats_all_commit,
     sustained_cpu_breach_opens_one_alert,
+    a_heartbeat_after_a_threshold_change_is_judged_by_the_new_thresholds,
     acknowledged_alerts_still_auto_resolve,
     an_alert_row_follows_the_value_and_resolves_after_the_clear_period,
     manual_resolve_lets_a_new_alert_open,

@@ -5,6 +5,7 @@
 //! writes its output, so both backends behave identically and every rule stays unit-tested in core.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use homelab_core::alerts::{
     AlertEvent, AlertKey, AlertKind, AlertState, AlertStatus, Evaluation, EventKind, ExpectedService, Observation,
@@ -28,6 +29,49 @@ pub(crate) async fn load_rules(conn: &mut dyn Conn) -> StoreResult<Rules> {
     let thresholds = settings::thresholds(conn).await?;
     let notifications = settings::notifications(conn).await?;
     Ok(Rules::new(&thresholds, &notifications))
+}
+
+/// The rules as last read, so that a heartbeat neither reads nor parses the two settings rows.
+/// Only kept when the backend is the database's sole writer (SQLite): its write units run one
+/// after another, and the only writers of the settings, `update_thresholds` and
+/// `update_notification_settings`, clear it inside their own unit, so the next unit reads the
+/// new rows. Whenever a write fails it is cleared too: a rolled-back batch may have cached what
+/// it never committed. PostgreSQL reads the rows every time, as another hub may change them.
+pub(crate) struct RulesCache {
+    enabled: bool,
+    rules: Mutex<Option<Rules>>,
+}
+
+impl RulesCache {
+    pub(crate) fn new(enabled: bool) -> Self {
+        RulesCache { enabled, rules: Mutex::new(None) }
+    }
+
+    pub(crate) async fn load(&self, conn: &mut dyn Conn) -> StoreResult<Rules> {
+        if let Some(rules) = self.cached() {
+            return Ok(rules);
+        }
+        let rules = load_rules(conn).await?;
+        if self.enabled
+            && let Ok(mut cached) = self.rules.lock()
+        {
+            *cached = Some(rules);
+        }
+        Ok(rules)
+    }
+
+    fn cached(&self) -> Option<Rules> {
+        if !self.enabled {
+            return None;
+        }
+        *self.rules.lock().ok()?
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut cached) = self.rules.lock() {
+            *cached = None;
+        }
+    }
 }
 
 /// Takes the server row's lock for the rest of the transaction (PostgreSQL; SQLite has a single

@@ -20,10 +20,29 @@ use crate::{HeartbeatOutcome, HeartbeatWrite, StoreError, StoreResult};
 /// Rows per multi-row INSERT: keeps statements (and SQLite's statement cache) small.
 pub(super) const INSERT_CHUNK: usize = 64;
 
+/// The parts of a heartbeat's write that need no database: the `UPDATE` of the server row with
+/// its JSON snapshots encoded, and the history samples. Built on the request's thread before the
+/// unit is queued, so that SQLite's single writer, which bounds ingest, only runs SQL.
+pub(crate) struct Prepared {
+    /// The statement and its parameters but the last, the server's key (found in the unit).
+    server_update: String,
+    server_params: Vec<Value>,
+    samples: Vec<Sample>,
+}
+
+impl Prepared {
+    pub(crate) fn of(write: &HeartbeatWrite) -> StoreResult<Self> {
+        let (server_update, server_params) = server_update(write)?;
+        Ok(Prepared { server_update, server_params, samples: samples_of(&write.request) })
+    }
+}
+
 pub(crate) async fn ingest(
     conn: &mut dyn Conn,
     cache: &SeriesCache,
+    rules: &alerts::RulesCache,
     write: &HeartbeatWrite,
+    prepared: Prepared,
 ) -> StoreResult<HeartbeatOutcome> {
     let hb = &write.request;
     let (server, registered) = match match_server(conn, write).await? {
@@ -40,19 +59,21 @@ pub(crate) async fn ingest(
             server.id
         )));
     }
-    update_server(conn, server.pk, write).await?;
+    let Prepared { server_update, mut server_params, samples } = prepared;
+    server_params.push(server.pk.into());
+    conn.execute(&server_update, &server_params).await?;
     let ts = to_millis(&hb.timestamp);
-    append_samples(conn, cache, server.pk, ts, &samples_of(hb)).await?;
+    append_samples(conn, cache, server.pk, ts, &samples).await?;
     if let Some(services) = &hb.services {
-        // Safe against a concurrent heartbeat of the same server: `update_server` above has
-        // locked its row until commit.
+        // Safe against a concurrent heartbeat of the same server: the server's `UPDATE` above
+        // has locked its row until commit.
         service_states::record(conn, server.pk, ts, services).await?;
     }
     if let Some(packages) = &hb.packages {
         replace_packages(conn, server.pk, packages, write.received_at).await?;
     }
     inventory::record(conn, server.pk, hb, write.received_at).await?;
-    let outbox_events = evaluate_alerts(conn, &server, write).await?;
+    let outbox_events = evaluate_alerts(conn, rules, &server, write).await?;
     if let Some(guid) = &write.authenticated_guid {
         conn.execute(
             "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
@@ -65,14 +86,19 @@ pub(crate) async fn ingest(
 
 /// Runs the alert engine on this heartbeat in the same transaction, so that engine state, alert
 /// rows and outbox events commit atomically with the heartbeat itself. The server row is already
-/// locked by [`update_server`], which serialises concurrent evaluations of one server.
+/// locked by the server's `UPDATE`, which serialises concurrent evaluations of one server.
 ///
 /// A heartbeat older than one already stored (an agent replaying its spool after an outage) is
 /// history, not news: its readings are not evaluated, or a backlog would open and resolve alerts
 /// about the past. It still proves the server is alive, so it resolves an offline alert.
 /// Returns how many notification events went to the outbox.
-async fn evaluate_alerts(conn: &mut dyn Conn, server: &ServerKey, write: &HeartbeatWrite) -> StoreResult<usize> {
-    let rules = alerts::load_rules(conn).await?;
+async fn evaluate_alerts(
+    conn: &mut dyn Conn,
+    rules: &alerts::RulesCache,
+    server: &ServerKey,
+    write: &HeartbeatWrite,
+) -> StoreResult<usize> {
+    let rules = rules.load(conn).await?;
     let replayed = server.latest_metrics_at.is_some_and(|newest| newest > to_millis(&write.request.timestamp));
     let sample = if replayed { HeartbeatSample::default() } else { HeartbeatSample::from_request(&write.request) };
     let observation = Observation::Heartbeat { sample, now: write.received_at };
@@ -153,7 +179,9 @@ async fn register(conn: &mut dyn Conn, write: &HeartbeatWrite) -> StoreResult<Op
     Ok((inserted == 1).then_some(server))
 }
 
-async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> StoreResult<()> {
+/// The `UPDATE` that refreshes the server row, and its parameters but the last: the server's key.
+/// Executed first thing after matching, it also locks the row for the rest of the transaction.
+fn server_update(write: &HeartbeatWrite) -> StoreResult<(String, Vec<Value>)> {
     let hb = &write.request;
     let now = to_millis(&write.received_at);
     let mut sets = vec![
@@ -231,10 +259,8 @@ async fn update_server(conn: &mut dyn Conn, pk: i64, write: &HeartbeatWrite) -> 
         "latest_metrics_at = CASE WHEN latest_metrics_at IS NULL OR latest_metrics_at <= ${0} THEN ${0} ELSE latest_metrics_at END",
         params.len()
     ));
-    params.push(pk.into());
-    let sql = format!("UPDATE servers SET {} WHERE pk = ${}", sets.join(", "), params.len());
-    conn.execute(&sql, &params).await?;
-    Ok(())
+    let sql = format!("UPDATE servers SET {} WHERE pk = ${}", sets.join(", "), params.len() + 1);
+    Ok((sql, params))
 }
 
 /// Series ids by server, then (metric, subject). Series are only ever removed together with

@@ -41,13 +41,15 @@ use crate::{
 pub struct SqlStore<B: Backend> {
     backend: B,
     series: Arc<ingest::SeriesCache>,
+    rules: Arc<alerts::RulesCache>,
 }
 
 impl<B: Backend> SqlStore<B> {
     /// Wraps a migrated backend and runs the upgrade steps its migrations queued, so that
     /// nothing reads data still in an old layout.
     pub async fn open(backend: B) -> StoreResult<Self> {
-        let store = SqlStore { backend, series: Arc::default() };
+        let rules = Arc::new(alerts::RulesCache::new(backend.sole_writer()));
+        let store = SqlStore { backend, series: Arc::default(), rules };
         store.run_pending_upgrades().await?;
         Ok(store)
     }
@@ -133,14 +135,19 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
-        let cache = Arc::clone(&self.series);
+        let (cache, rules) = (Arc::clone(&self.series), Arc::clone(&self.rules));
+        let prepared = ingest::Prepared::of(&heartbeat)?;
         let result = self
             .backend
-            .write(work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &heartbeat).await })))
+            .write(work(move |conn| {
+                Box::pin(async move { ingest::ingest(conn, &cache, &rules, &heartbeat, prepared).await })
+            }))
             .await;
         if result.is_err() {
-            // The transaction may have rolled back series the cache learnt of; start afresh.
+            // The transaction may have rolled back series (or rules) the caches learnt of;
+            // start afresh.
             self.series.clear();
+            self.rules.clear();
         }
         result
     }
@@ -225,7 +232,19 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn update_thresholds(&self, change: Change<Thresholds>, now: Timestamp) -> StoreResult<Thresholds> {
-        self.backend.write(work(move |conn| Box::pin(settings::update_thresholds(conn, change, now)))).await
+        let rules = Arc::clone(&self.rules);
+        let result = self
+            .backend
+            .write(work(move |conn| {
+                Box::pin(async move {
+                    let saved = settings::update_thresholds(conn, change, now).await;
+                    rules.clear(); // within the unit: the next unit reads the new rows
+                    saved
+                })
+            }))
+            .await;
+        self.rules.clear();
+        result
     }
 
     async fn cost_settings(&self) -> StoreResult<Stamped<CostSettings>> {
@@ -264,7 +283,19 @@ impl<B: Backend> Store for SqlStore<B> {
         change: Change<NotificationSettings>,
         now: Timestamp,
     ) -> StoreResult<NotificationSettings> {
-        self.backend.write(work(move |conn| Box::pin(settings::update_notifications(conn, change, now)))).await
+        let rules = Arc::clone(&self.rules);
+        let result = self
+            .backend
+            .write(work(move |conn| {
+                Box::pin(async move {
+                    let saved = settings::update_notifications(conn, change, now).await;
+                    rules.clear(); // within the unit: the next unit reads the new rows
+                    saved
+                })
+            }))
+            .await;
+        self.rules.clear();
+        result
     }
 
     async fn list_channels(&self) -> StoreResult<Vec<Channel>> {
