@@ -35,6 +35,14 @@ use crate::{
     StoreResult, TagMap, TokenClaim,
 };
 
+/// Which group-commit writer takes a server's heartbeats (see [`Backend::write_grouped`]).
+fn group_key(server_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    server_id.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The [`Store`] implementation for any SQL [`Backend`].
 pub struct SqlStore<B: Backend> {
     backend: B,
@@ -96,6 +104,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(|conn| Box::pin(servers::list(conn)))).await
     }
 
+    async fn list_servers_page(&self, limit: i64, offset: i64) -> StoreResult<(Vec<Server>, i64)> {
+        self.backend.read(work(move |conn| Box::pin(servers::list_page(conn, limit, offset)))).await
+    }
+
     async fn get_server(&self, id: &str) -> StoreResult<Server> {
         let id = id.to_owned();
         self.backend.read(work(move |conn| Box::pin(async move { servers::get(conn, &id).await }))).await
@@ -132,9 +144,13 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
         let cache = Arc::clone(&self.series);
+        let key = group_key(&heartbeat.request.server_id);
         let result = self
             .backend
-            .write(work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &heartbeat).await })))
+            .write_grouped(
+                key,
+                work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &heartbeat).await })),
+            )
             .await;
         if result.is_err() {
             // The transaction may have rolled back series the cache learnt of; start afresh.
