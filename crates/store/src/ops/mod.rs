@@ -47,13 +47,16 @@ fn group_key(server_id: &str) -> u64 {
 pub struct SqlStore<B: Backend> {
     backend: B,
     series: Arc<ingest::SeriesCache>,
+    /// Group keys of the servers whose heartbeats commit in groups (one stored since start):
+    /// 8 bytes a server.
+    grouped: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl<B: Backend> SqlStore<B> {
     /// Wraps a migrated backend and runs the upgrade steps its migrations queued, so that
     /// nothing reads data still in an old layout.
     pub async fn open(backend: B) -> StoreResult<Self> {
-        let store = SqlStore { backend, series: Arc::default() };
+        let store = SqlStore { backend, series: Arc::default(), grouped: std::sync::Mutex::default() };
         store.run_pending_upgrades().await?;
         Ok(store)
     }
@@ -145,13 +148,18 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
         let cache = Arc::clone(&self.series);
         let key = group_key(&heartbeat.request.server_id);
-        let result = self
-            .backend
-            .write_grouped(
-                key,
-                work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &heartbeat).await })),
-            )
-            .await;
+        // A server's first heartbeat since start registers it or fills the series cache: many
+        // statements, which would hold up the others in a group (all of them at once after a
+        // restart or in a registration storm), so it commits on its own.
+        let seen = self.grouped.lock().is_ok_and(|seen| seen.contains(&key));
+        let unit = work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &heartbeat).await }));
+        let result = if seen { self.backend.write_grouped(key, unit).await } else { self.backend.write(unit).await };
+        if result.is_ok()
+            && !seen
+            && let Ok(mut grouped) = self.grouped.lock()
+        {
+            grouped.insert(key);
+        }
         if result.is_err() {
             // The transaction may have rolled back series the cache learnt of; start afresh.
             self.series.clear();
