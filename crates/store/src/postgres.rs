@@ -672,6 +672,95 @@ mod tests {
     use super::*;
     use crate::backend::work;
 
+    /// Units queued together commit in one batch; one that fails (a statement error, a
+    /// pipelined write that fails only when its answer is read, a panic) is rolled back alone
+    /// and the others' writes are kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_unit_in_a_group_loses_nothing_of_the_others() {
+        let Some(cluster) = crate::testing::postgres_cluster() else { return };
+        let url = cluster.create_database().await.unwrap();
+        let backend = Arc::new(PostgresBackend::open(&url, &OpenOptions::default()).await.unwrap());
+        backend
+            .write(work(|conn| {
+                Box::pin(
+                    async move { conn.execute("CREATE TABLE grouped (n BIGINT PRIMARY KEY)", &[]).await.map(|_| ()) },
+                )
+            }))
+            .await
+            .unwrap();
+        let insert = |n: i64| {
+            work(move |conn| {
+                Box::pin(async move { conn.execute_deferred("INSERT INTO grouped (n) VALUES ($1)", &[n.into()]).await })
+            })
+        };
+        // Same key: one writer, queued at once, so they share batches.
+        let units = (0..12).map(|n| {
+            let backend = Arc::clone(&backend);
+            async move {
+                match n {
+                    // Fails only when the pipelined answer is read (NOT NULL).
+                    3 => {
+                        backend
+                            .write_grouped(
+                                7,
+                                work(|conn| {
+                                    Box::pin(async move {
+                                        conn.execute_deferred("INSERT INTO grouped (n) VALUES ($1)", &[Value::Null])
+                                            .await
+                                    })
+                                }),
+                            )
+                            .await
+                    }
+                    5 => {
+                        backend
+                            .write_grouped(
+                                7,
+                                work(|conn| {
+                                    Box::pin(
+                                        async move { conn.execute("SELECT no_such_column", &[]).await.map(|_| ()) },
+                                    )
+                                }),
+                            )
+                            .await
+                    }
+                    8 => backend.write_grouped(7, work(|_conn| Box::pin(async move { explode() }))).await,
+                    n => backend.write_grouped(7, insert(n)).await,
+                }
+            }
+        });
+        let results: Vec<StoreResult<()>> = futures_join(units.map(|unit| tokio::spawn(unit)).collect())
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        for (n, result) in results.iter().enumerate() {
+            assert_eq!(result.is_ok(), ![3, 5, 8].contains(&n), "unit {n}: {result:?}");
+        }
+        let stored: Vec<i64> = backend
+            .read(work(|conn| {
+                Box::pin(async move {
+                    conn.query("SELECT n FROM grouped ORDER BY n", &[]).await?.iter().map(|row| row.i64(0)).collect()
+                })
+            }))
+            .await
+            .unwrap();
+        assert_eq!(stored, vec![0, 1, 2, 4, 6, 7, 9, 10, 11]);
+        backend.close().await;
+    }
+
+    fn explode() -> StoreResult<()> {
+        panic!("a unit panics")
+    }
+
+    async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<Result<T, tokio::task::JoinError>> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(handle.await);
+        }
+        out
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiting_for_a_connection_is_bounded_and_the_unit_shed() {
         let Some(cluster) = crate::testing::postgres_cluster() else { return };
