@@ -163,6 +163,21 @@ pub trait Conn: Send {
 
     /// Runs a statement; returns the number of rows changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64>;
+    /// Runs a statement whose outcome the caller does not read. PostgreSQL sends it without
+    /// waiting for the answer (pipelined with what follows) and checks it before the unit ends,
+    /// so its failure still fails the unit; SQLite simply runs it.
+    async fn execute_deferred(&mut self, sql: &str, params: &[Value]) -> StoreResult<()> {
+        self.execute(sql, params).await.map(|_| ())
+    }
+
+    /// Sends a query the unit will run later with the same text and parameters, so that
+    /// PostgreSQL answers it while the unit goes on (pipelining); that later [`Conn::query`]
+    /// takes this answer, which shows the data as of when it was sent. Nothing where every
+    /// statement runs at once anyway (SQLite).
+    async fn prefetch(&mut self, _sql: &'static str, _params: &[Value]) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Runs a query and collects its rows.
     async fn query(&mut self, sql: &str, params: &[Value]) -> StoreResult<Vec<Row>>;
 
@@ -189,6 +204,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs `work` in a transaction, committed (durably) before this returns `Ok`. If `work`
     /// fails, none of its changes are kept.
     async fn write<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T>;
+
+    /// Like [`Backend::write`], for small, frequent units (heartbeats) that may share one
+    /// transaction with others (group commit): PostgreSQL's writer tasks commit them together,
+    /// each in its own savepoint. Units with the same `key` (one server's) go to the same writer
+    /// and run one after the other; a batch runs its units in the order of their keys, so that
+    /// batches take row locks in one order. SQLite's writer groups every write already.
+    async fn write_grouped<T: Send + 'static>(&self, _key: u64, work: Work<T>) -> StoreResult<T> {
+        self.write(work).await
+    }
 
     /// Runs `work` on a connection that sees committed data.
     async fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T>;

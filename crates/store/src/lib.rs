@@ -56,6 +56,9 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 
     async fn list_servers(&self) -> StoreResult<Vec<Server>>;
+    /// One page of the fleet list, in its order (`offset` servers skipped, at most `limit`),
+    /// and how many servers there are in all, read together.
+    async fn list_servers_page(&self, limit: i64, offset: i64) -> StoreResult<(Vec<Server>, i64)>;
     async fn get_server(&self, id: &str) -> StoreResult<Server>;
     /// [`StoreError::Conflict`] when the id is taken.
     async fn create_server(&self, new: &NewServer, now: Timestamp) -> StoreResult<Server>;

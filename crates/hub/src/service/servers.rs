@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{self, Timestamp};
 use homelab_core::validate::Validator;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ServiceError, ServiceResult, status};
 use crate::state::AppState;
@@ -17,10 +17,33 @@ pub struct ServerList {
     pub total: usize,
 }
 
-/// Every server, its status as of now (not as of the last offline check).
-pub async fn list(state: &AppState) -> ServiceResult<ServerList> {
-    let servers = status::observed(state, state.store.list_servers().await?).await?;
-    Ok(ServerList { total: servers.len(), servers })
+/// Optional paging of the fleet list for very large fleets; without it the list is v1's, whole.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServerListQuery {
+    /// At most this many servers (≥ 1); all of them when absent.
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// Servers skipped first (≥ 0, default 0), in the list's order (registration).
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// Every server (or one page of them), its status as of now (not as of the last offline
+/// check). `total` counts the whole fleet, so a client paging through knows when to stop.
+pub async fn list(state: &AppState, query: &ServerListQuery) -> ServiceResult<ServerList> {
+    let mut v = Validator::new("query");
+    v.range_i64("limit", query.limit, 1, None);
+    v.range_i64("offset", query.offset, 0, None);
+    v.finish()?;
+    if query.limit.is_none() && query.offset.is_none() {
+        let servers = status::observed(state, state.store.list_servers().await?).await?;
+        return Ok(ServerList { total: servers.len(), servers });
+    }
+    let (servers, total) =
+        state.store.list_servers_page(query.limit.unwrap_or(i64::MAX), query.offset.unwrap_or(0)).await?;
+    let servers = status::observed(state, servers).await?;
+    Ok(ServerList { servers, total: usize::try_from(total).unwrap_or_default() })
 }
 
 /// Registers a server by hand (agents also register themselves on their first heartbeat).

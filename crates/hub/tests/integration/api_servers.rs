@@ -200,6 +200,42 @@ async fn list_shows_every_server_with_latest_metrics(hub: &TestHub) {
     assert_eq!(body["servers"][0]["status"], "unknown");
 }
 
+/// `limit` and `offset` page the list in its order; `total` still counts the whole fleet, and
+/// bad values are a 422 naming the parameter, never a 500.
+async fn list_pages_with_limit_and_offset(hub: &TestHub) {
+    for id in ["a", "b", "c", "d", "e"] {
+        hub.create_server(json!({"id": id, "hostname": format!("{id}.lan")})).await;
+    }
+    let ids = |body: &Value| -> Vec<String> {
+        body["servers"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let (status, body) = hub.get("/api/v1/servers?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((ids(&body), body["total"].clone()), (vec!["a".to_owned(), "b".to_owned()], json!(5)));
+    let (_, body) = hub.get("/api/v1/servers?limit=2&offset=3").await;
+    assert_eq!(ids(&body), ["d", "e"]);
+    let (_, body) = hub.get("/api/v1/servers?offset=4").await;
+    assert_eq!((ids(&body), body["total"].clone()), (vec!["e".to_owned()], json!(5)));
+    let (_, body) = hub.get("/api/v1/servers?offset=9").await;
+    assert_eq!((ids(&body).len(), body["total"].clone()), (0, json!(5)));
+    // Without them, v1's shape and the whole list.
+    let (_, body) = hub.get("/api/v1/servers").await;
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["servers", "total"]);
+    assert_eq!(ids(&body).len(), 5);
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=-1", "limit"),
+        ("offset=-1", "offset"),
+        ("limit=ten", "limit"),
+        ("offset=1.5", "offset"),
+        ("limit=99999999999999999999", "limit"),
+    ] {
+        let (status, body) = hub.get(&format!("/api/v1/servers?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", field]), "{query}: {body}");
+    }
+}
+
 async fn put_applies_only_the_keys_sent(hub: &TestHub) {
     hub.create_server(new_server_body()).await;
     hub.clock.advance(Duration::minutes(5));
@@ -399,6 +435,7 @@ on_both_backends!(
     create_validation_names_the_field,
     get_unknown_is_a_404,
     list_shows_every_server_with_latest_metrics,
+    list_pages_with_limit_and_offset,
     put_applies_only_the_keys_sent,
     put_validation_names_the_field_and_null_is_a_422_not_a_500,
     delete_is_204_then_404_and_takes_the_history_along,

@@ -317,3 +317,89 @@ async fn two_dispatchers_on_postgres_never_send_twice() {
     first.stop().await;
     second.stop().await;
 }
+
+/// Two hubs on one PostgreSQL database ingest the same fleet at the same time, each heartbeat of
+/// a server going to one hub or the other (with group commit, each hub batches them with other
+/// servers'): every heartbeat is stored, each full disk opens one alert, not one per hub, and
+/// each alert is notified once although both hubs dispatch together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_ingesting_together_on_postgres_lose_nothing_and_alert_once() {
+    let Some(cluster) = homelab_store::testing::postgres_cluster() else { return };
+    let url = cluster.create_database().await.unwrap();
+    let receiver = FakeReceiver::start(&[]).await;
+    let mut config = config_for(&url);
+    config.notification_group_wait_seconds = 0;
+    let first = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
+    let second = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
+    add_webhook(&first, &receiver).await;
+    let (servers, beats) = (12, 15);
+    let start = first.now();
+    let sends = (0..servers * beats).map(|n| {
+        let (server, beat) = (n % servers, n / servers);
+        let hub = if (server + beat) % 2 == 0 { &first } else { &second };
+        let mut body = heartbeat_body(&format!("fleet-{server}"), start + Span::seconds(beat as i64), 10.0);
+        body["filesystems"][0]["percent"] = json!(97.0);
+        body["metrics"]["disk_percent"] = json!(97.0);
+        async move { hub.heartbeat(body).await }
+    });
+    // All at once: both hubs' writers hold open batches of these concurrently.
+    let answers = futures_join_all(sends.collect()).await;
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "{answers:?}");
+
+    for server in 0..servers {
+        let id = format!("fleet-{server}");
+        let query = homelab_store::HistoryQuery {
+            metrics: vec![homelab_core::history::MetricKind::CpuPercent],
+            from: start - Span::minutes(1),
+            to: start + Span::minutes(5),
+            source: homelab_core::history::Tier::Raw,
+            bucket_millis: None,
+        };
+        let series = first.store.history(&id, &query).await.unwrap();
+        let points: usize = series.iter().map(|s| s.points.len()).sum();
+        assert_eq!(points, beats, "{id}: every heartbeat stored once");
+    }
+    let (status, alerts) = first.get("/api/v1/alerts?status=open&limit=100").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut alerted: Vec<String> =
+        alerts["alerts"].as_array().unwrap().iter().map(|a| a["server_id"].as_str().unwrap().to_owned()).collect();
+    alerted.sort();
+    let mut expected: Vec<String> = (0..servers).map(|i| format!("fleet-{i}")).collect();
+    expected.sort();
+    assert_eq!(alerted, expected, "one open disk alert per server, not one per hub");
+
+    tokio::join!(first.step_dispatcher(), second.step_dispatcher());
+    let mut notified: Vec<String> = receiver
+        .received()
+        .iter()
+        .flat_map(|r| r.json()["events"].as_array().unwrap().clone())
+        .map(|e| e["server_id"].as_str().unwrap().to_owned())
+        .collect();
+    notified.sort();
+    assert_eq!(notified, expected, "each alert notified exactly once across both hubs");
+    first.stop().await;
+    second.stop().await;
+}
+
+/// Runs the futures concurrently on this task and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}

@@ -82,21 +82,29 @@ pub(crate) async fn lock_server(conn: &mut dyn Conn, pk: i64) -> StoreResult<()>
     Ok(())
 }
 
+const CONTEXT_SQL: &str =
+    "SELECT id, hostname, display_name, machine_type, is_paused, last_seen FROM servers WHERE pk = $1";
+const EXPECTED_SQL: &str =
+    "SELECT service_name, is_critical, enabled, grace_seconds FROM expected_services WHERE server_pk = $1";
+const STATES_SQL: &str = "SELECT state FROM alert_states WHERE server_pk = $1";
+
+/// Sends the reads of [`observe`] for every key of a server ahead of it (see
+/// [`Conn::prefetch`]): the caller must already hold the server's row lock, so that what they
+/// read cannot change before the engine runs.
+pub(crate) async fn prefetch_observe(conn: &mut dyn Conn, pk: i64) -> StoreResult<()> {
+    for sql in [CONTEXT_SQL, EXPECTED_SQL, STATES_SQL] {
+        conn.prefetch(sql, &[pk.into()]).await?;
+    }
+    Ok(())
+}
+
 /// What the engine needs to know about a server, read from its row and expected services.
 pub(crate) async fn server_context(conn: &mut dyn Conn, pk: i64) -> StoreResult<ServerContext> {
     let row = conn
-        .query_opt(
-            "SELECT id, hostname, display_name, machine_type, is_paused, last_seen FROM servers WHERE pk = $1",
-            &[pk.into()],
-        )
+        .query_opt(CONTEXT_SQL, &[pk.into()])
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("Server #{pk} not found")))?;
-    let services = conn
-        .query(
-            "SELECT service_name, is_critical, enabled, grace_seconds FROM expected_services WHERE server_pk = $1",
-            &[pk.into()],
-        )
-        .await?;
+    let services = conn.query(EXPECTED_SQL, &[pk.into()]).await?;
     let expected_services = services
         .iter()
         .map(|s| {
@@ -176,7 +184,7 @@ pub(crate) async fn load_states(conn: &mut dyn Conn, pk: i64, key: Option<&Alert
             )
             .await?
         }
-        None => conn.query("SELECT state FROM alert_states WHERE server_pk = $1", &[pk.into()]).await?,
+        None => conn.query(STATES_SQL, &[pk.into()]).await?,
     };
     rows.iter().map(|row| Ok(serde_json::from_str(&row.str(0)?)?)).collect()
 }
@@ -236,14 +244,17 @@ pub(crate) async fn persist(
         }
         let key = state.key.key_string();
         if state.is_idle() {
-            conn.execute("DELETE FROM alert_states WHERE server_pk = $1 AND alert_key = $2", &[pk.into(), key.into()])
-                .await?;
+            conn.execute_deferred(
+                "DELETE FROM alert_states WHERE server_pk = $1 AND alert_key = $2",
+                &[pk.into(), key.into()],
+            )
+            .await?;
             continue;
         }
         let json = serde_json::to_string(state)?;
         let first_breach = state.first_breach_at.as_ref().map(to_millis);
         let severity = state.active.as_ref().map(|active| active.severity.as_str());
-        conn.execute(
+        conn.execute_deferred(
             "INSERT INTO alert_states (server_pk, alert_key, state, first_breach_at, active_severity, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server_pk, alert_key) DO UPDATE SET \
              state = excluded.state, first_breach_at = excluded.first_breach_at, \
@@ -254,7 +265,7 @@ pub(crate) async fn persist(
     }
     for event in events.iter().filter(|event| event.notify) {
         let at = to_millis(&event.at);
-        conn.execute(
+        conn.execute_deferred(
             "INSERT INTO alert_events (alert_id, server_pk, kind, severity, payload, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
             &[

@@ -61,7 +61,12 @@ pub(crate) async fn ingest(
     }
     let Prepared { server_update, mut server_params, samples } = prepared;
     server_params.push(server.pk.into());
-    conn.execute(&server_update, &server_params).await?;
+    conn.execute_deferred(&server_update, &server_params).await?;
+    // The row is locked now: send the reads below ahead (PostgreSQL answers them meanwhile).
+    if hb.services.is_some() {
+        service_states::prefetch_record(conn, server.pk).await?;
+    }
+    alerts::prefetch_observe(conn, server.pk).await?;
     let ts = to_millis(&hb.timestamp);
     append_samples(conn, cache, server.pk, ts, &samples).await?;
     if let Some(services) = &hb.services {
@@ -75,7 +80,7 @@ pub(crate) async fn ingest(
     inventory::record(conn, server.pk, hb, write.received_at).await?;
     let outbox_events = evaluate_alerts(conn, rules, &server, write).await?;
     if let Some(guid) = &write.authenticated_guid {
-        conn.execute(
+        conn.execute_deferred(
             "UPDATE agent_credentials SET last_used_at = $1 WHERE server_guid = $2 AND revoked_at IS NULL",
             &[to_millis(&write.received_at).into(), guid.into()],
         )
@@ -352,7 +357,7 @@ async fn append_samples(
     let ids = series_ids(conn, cache, pk, samples).await?;
     let entries: Vec<(i64, f64)> = ids.into_iter().zip(samples.iter().map(|s| s.value)).collect();
     // Replays (agent spool) of an already stored heartbeat overwrite instead of failing.
-    conn.execute(
+    conn.execute_deferred(
         "INSERT INTO history_raw (server_pk, ts, samples) VALUES ($1, $2, $3) \
          ON CONFLICT (server_pk, ts) DO UPDATE SET samples = excluded.samples",
         &[pk.into(), ts.into(), codec::encode_samples(&entries).into()],
@@ -360,7 +365,7 @@ async fn append_samples(
     .await?;
     // Late data (older than what is rolled up, or claimed by a rollup under way) marks its
     // buckets for the next rollup. In-order heartbeats match no watermark row and write nothing.
-    conn.execute(
+    conn.execute_deferred(
         "INSERT INTO rollup_dirty (server_pk, tier, ts) \
          SELECT $1, CASE WHEN tier = '5m-claimed' THEN '5m' ELSE '1h' END, \
            CASE WHEN tier = '5m-claimed' THEN CAST($2 AS BIGINT) ELSE CAST($3 AS BIGINT) END \
@@ -379,7 +384,7 @@ async fn replace_packages(
     packages: &[homelab_core::heartbeat::PackageReport],
     now: Timestamp,
 ) -> StoreResult<()> {
-    conn.execute("DELETE FROM pending_packages WHERE server_pk = $1", &[pk.into()]).await?;
+    conn.execute_deferred("DELETE FROM pending_packages WHERE server_pk = $1", &[pk.into()]).await?;
     let mut by_name: Vec<&homelab_core::heartbeat::PackageReport> = Vec::with_capacity(packages.len());
     for package in packages {
         match by_name.iter_mut().find(|p| p.name == package.name) {
@@ -414,7 +419,7 @@ async fn replace_packages(
              detected_at, updated_at) VALUES {}",
             values.join(", ")
         );
-        conn.execute(&sql, &params).await?;
+        conn.execute_deferred(&sql, &params).await?;
     }
     Ok(())
 }

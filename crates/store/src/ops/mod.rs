@@ -37,11 +37,22 @@ use crate::{
     StoreResult, TagMap, TokenClaim,
 };
 
+/// Which group-commit writer takes a server's heartbeats (see [`Backend::write_grouped`]).
+fn group_key(server_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    server_id.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The [`Store`] implementation for any SQL [`Backend`].
 pub struct SqlStore<B: Backend> {
     backend: B,
     series: Arc<ingest::SeriesCache>,
     rules: Arc<alerts::RulesCache>,
+    /// Group keys of the servers whose heartbeats commit in groups (one stored since start):
+    /// 8 bytes a server.
+    grouped: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -49,7 +60,7 @@ impl<B: Backend> SqlStore<B> {
     /// nothing reads data still in an old layout.
     pub async fn open(backend: B) -> StoreResult<Self> {
         let rules = Arc::new(alerts::RulesCache::new(backend.sole_writer()));
-        let store = SqlStore { backend, series: Arc::default(), rules };
+        let store = SqlStore { backend, series: Arc::default(), rules, grouped: std::sync::Mutex::default() };
         store.run_pending_upgrades().await?;
         Ok(store)
     }
@@ -100,6 +111,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(work(|conn| Box::pin(servers::list(conn)))).await
     }
 
+    async fn list_servers_page(&self, limit: i64, offset: i64) -> StoreResult<(Vec<Server>, i64)> {
+        self.backend.read(work(move |conn| Box::pin(servers::list_page(conn, limit, offset)))).await
+    }
+
     async fn get_server(&self, id: &str) -> StoreResult<Server> {
         let id = id.to_owned();
         self.backend.read(work(move |conn| Box::pin(async move { servers::get(conn, &id).await }))).await
@@ -137,12 +152,20 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn ingest_heartbeat(&self, heartbeat: HeartbeatWrite) -> StoreResult<HeartbeatOutcome> {
         let (cache, rules) = (Arc::clone(&self.series), Arc::clone(&self.rules));
         let prepared = ingest::Prepared::of(&heartbeat)?;
-        let result = self
-            .backend
-            .write(work(move |conn| {
-                Box::pin(async move { ingest::ingest(conn, &cache, &rules, &heartbeat, prepared).await })
-            }))
-            .await;
+        let key = group_key(&heartbeat.request.server_id);
+        // A server's first heartbeat since start registers it or fills the series cache: many
+        // statements, which would hold up the others in a group (all of them at once after a
+        // restart or in a registration storm), so it commits on its own.
+        let seen = self.grouped.lock().is_ok_and(|seen| seen.contains(&key));
+        let unit =
+            work(move |conn| Box::pin(async move { ingest::ingest(conn, &cache, &rules, &heartbeat, prepared).await }));
+        let result = if seen { self.backend.write_grouped(key, unit).await } else { self.backend.write(unit).await };
+        if result.is_ok()
+            && !seen
+            && let Ok(mut grouped) = self.grouped.lock()
+        {
+            grouped.insert(key);
+        }
         if result.is_err() {
             // The transaction may have rolled back series (or rules) the caches learnt of;
             // start afresh.

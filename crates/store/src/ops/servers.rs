@@ -143,6 +143,17 @@ pub(crate) async fn list(conn: &mut dyn Conn) -> StoreResult<Vec<Server>> {
     rows.iter().map(|row| server_from_row(row).map(|s| with_alerts(s, &mut summaries))).collect()
 }
 
+/// A page of [`list`], and the number of servers in all.
+pub(crate) async fn list_page(conn: &mut dyn Conn, limit: i64, offset: i64) -> StoreResult<(Vec<Server>, i64)> {
+    let sql = format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY pk LIMIT $1 OFFSET $2");
+    let rows = conn.query(&sql, &[limit.into(), offset.into()]).await?;
+    let total = conn.query_one("SELECT COUNT(*) FROM servers", &[]).await?.i64(0)?;
+    let mut summaries = super::alerts::open_summaries(conn, None).await?;
+    let servers: StoreResult<Vec<Server>> =
+        rows.iter().map(|row| server_from_row(row).map(|s| with_alerts(s, &mut summaries))).collect();
+    Ok((servers?, total))
+}
+
 fn with_alerts(stored: StoredServer, summaries: &mut HashMap<i64, (i64, Vec<String>)>) -> Server {
     let mut server = stored.server;
     if let Some((count, titles)) = summaries.remove(&stored.pk) {

@@ -63,9 +63,17 @@ pub(crate) async fn snapshot(conn: &mut dyn Conn, pk: i64) -> StoreResult<Vec<Se
     Ok(stored(conn, pk).await?.unwrap_or_default())
 }
 
+const SNAPSHOT_SQL: &str = "SELECT services FROM service_snapshots WHERE server_pk = $1";
+
+/// Sends the read of [`record`] ahead of it (see [`Conn::prefetch`]); the caller holds the
+/// server's row lock, so the snapshot cannot change in between.
+pub(crate) async fn prefetch_record(conn: &mut dyn Conn, pk: i64) -> StoreResult<()> {
+    conn.prefetch(SNAPSHOT_SQL, &[pk.into()]).await
+}
+
 /// The server's stored snapshot, or `None` when it has no row yet.
 async fn stored(conn: &mut dyn Conn, pk: i64) -> StoreResult<Option<Vec<ServiceState>>> {
-    match conn.query_opt("SELECT services FROM service_snapshots WHERE server_pk = $1", &[pk.into()]).await? {
+    match conn.query_opt(SNAPSHOT_SQL, &[pk.into()]).await? {
         Some(row) => decode(pk, &row.str(0)?).map(Some),
         None => Ok(None),
     }
@@ -133,7 +141,7 @@ pub(crate) async fn record(conn: &mut dyn Conn, pk: i64, ts: i64, reports: &[Ser
     } else {
         "INSERT INTO service_snapshots (server_pk, services) VALUES ($1, $2)"
     };
-    conn.execute(sql, &[pk.into(), json.into()]).await?;
+    conn.execute_deferred(sql, &[pk.into(), json.into()]).await?;
     Ok(())
 }
 
@@ -166,7 +174,7 @@ async fn log_changes(conn: &mut dyn Conn, pk: i64, ts: i64, services: &[&Service
              cpu_percent) VALUES {} ON CONFLICT (server_pk, service_name, ts) DO NOTHING",
             values.join(", ")
         );
-        conn.execute(&sql, &params).await?;
+        conn.execute_deferred(&sql, &params).await?;
     }
     Ok(())
 }
