@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use homelab_core::alerts::thresholds::{
-    CooldownsUpdate, MetricThresholdUpdate, NotificationSettings, NotificationSettingsUpdate, Thresholds,
-    ThresholdsUpdate,
+    CooldownsUpdate, MetricThresholdUpdate, NotificationSettings, NotificationSettingsUpdate, TemperatureLevelsUpdate,
+    TemperatureThresholdsUpdate, Thresholds, ThresholdsUpdate,
 };
 use serde::Deserialize;
 
@@ -113,11 +113,21 @@ pub struct ThresholdRow {
     pub clear: String,
 }
 
+/// One sensor kind's row of the temperature levels.
+pub struct TemperatureRow {
+    pub key: &'static str,
+    pub high: String,
+    pub critical: String,
+}
+
 /// The thresholds form with the outcome of the last save.
 #[derive(Template)]
 #[template(path = "partials/thresholds.html")]
 pub struct ThresholdsPartial {
     pub rows: Vec<ThresholdRow>,
+    pub temperatures: Vec<TemperatureRow>,
+    pub temperature_sustained: String,
+    pub temperature_clear: String,
     pub offline: String,
     pub service_grace: String,
     pub message: Option<String>,
@@ -136,6 +146,18 @@ impl ThresholdsPartial {
         };
         ThresholdsPartial {
             rows: vec![row("cpu", "CPU", &t.cpu), row("memory", "Memory", &t.memory), row("disk", "Disk", &t.disk)],
+            temperatures: t
+                .temperature
+                .kinds()
+                .into_iter()
+                .map(|(key, levels)| TemperatureRow {
+                    key,
+                    high: levels.high_celsius.to_string(),
+                    critical: levels.critical_celsius.to_string(),
+                })
+                .collect(),
+            temperature_sustained: t.temperature.sustained_seconds.to_string(),
+            temperature_clear: t.temperature.clear_seconds.to_string(),
             offline: t.server_offline_seconds.to_string(),
             service_grace: t.service_grace_seconds.to_string(),
             message,
@@ -171,21 +193,37 @@ pub async fn save_thresholds(State(state): State<AppState>, _: CsrfUser, body: a
             }
         }
     };
-    let mut metric = |key: &str| MetricThresholdUpdate {
+    let metric = |number: &mut dyn FnMut(&str) -> Option<i64>, key: &str| MetricThresholdUpdate {
         high_percent: number(&format!("{key}_high")),
         critical_percent: number(&format!("{key}_critical")),
         sustained_seconds: number(&format!("{key}_sustained")),
         clear_seconds: number(&format!("{key}_clear")),
         ..MetricThresholdUpdate::default()
     };
+    let levels = |number: &mut dyn FnMut(&str) -> Option<i64>, kind: &str| {
+        Some(TemperatureLevelsUpdate {
+            high_celsius: number(&format!("temp_{kind}_high")),
+            critical_celsius: number(&format!("temp_{kind}_critical")),
+        })
+    };
+    let temperature = TemperatureThresholdsUpdate {
+        cpu: levels(&mut number, "cpu"),
+        drive: levels(&mut number, "drive"),
+        chipset: levels(&mut number, "chipset"),
+        gpu: levels(&mut number, "gpu"),
+        ambient: levels(&mut number, "ambient"),
+        other: levels(&mut number, "other"),
+        sustained_seconds: number("temp_sustained"),
+        clear_seconds: number("temp_clear"),
+        hysteresis_celsius: None,
+    };
     let update = ThresholdsUpdate {
-        cpu: Some(metric("cpu")),
-        memory: Some(metric("memory")),
-        disk: Some(metric("disk")),
+        cpu: Some(metric(&mut number, "cpu")),
+        memory: Some(metric(&mut number, "memory")),
+        disk: Some(metric(&mut number, "disk")),
         server_offline_seconds: number("server_offline_seconds"),
         service_grace_seconds: number("service_grace_seconds"),
-        // Temperature levels are set through the API (`PUT /config/thresholds`) for now.
-        temperature: None,
+        temperature: Some(temperature),
     };
     if !errors.is_empty() {
         let mut form = thresholds_form(&state, None, errors).await;

@@ -481,6 +481,18 @@ async fn thresholds_show_the_api_validation_messages() {
     );
     let (_, settings) = get_page(&hub, &cookie, "/settings").await;
     assert!(settings.contains("value=\"70\""));
+    // Temperature levels per sensor kind, refused by the same rule (critical above high).
+    assert!(settings.contains("name=\"temp_drive_high\" value=\"60\""), "{settings}");
+    let text = post("temp_drive_high=75").await.unwrap().text().await.unwrap();
+    assert!(text.contains("temperature.drive.critical_celsius") && text.contains("field-error"), "{text}");
+    let text = post("temp_drive_high=55&temp_gpu_critical=99&temp_sustained=60").await.unwrap().text().await.unwrap();
+    assert!(text.contains("Saved:") && text.contains("temperature.drive.high_celsius"), "{text}");
+    let (_, thresholds) = hub.get("/api/v1/config/thresholds").await;
+    assert_eq!(
+        (&thresholds["temperature"]["drive"]["high_celsius"], &thresholds["temperature"]["gpu"]["critical_celsius"]),
+        (&serde_json::json!(55), &serde_json::json!(99))
+    );
+    assert_eq!(thresholds["temperature"]["sustained_seconds"], 60);
     hub.stop().await;
 }
 
