@@ -509,6 +509,14 @@ struct Texts {
     actual: f64,
 }
 
+impl Texts {
+    /// An event about a state rather than a level (offline, services, containers, disks): no
+    /// threshold and no value, 0 in both as in v1.
+    fn plain(title: String, message: String) -> Self {
+        Texts { title, message, threshold: 0.0, actual: 0.0 }
+    }
+}
+
 impl Ctx<'_> {
     fn paused(&self) -> bool {
         self.server.is_paused
@@ -595,12 +603,7 @@ impl Run<'_> {
             && state.active.is_some()
         {
             let name = &ctx.server.name;
-            let texts = Texts {
-                title: text::online_title(name),
-                message: text::online_message(name),
-                threshold: 0.0,
-                actual: 0.0,
-            };
+            let texts = Texts::plain(text::online_title(name), text::online_message(name));
             close(state, &ctx, &mut self.events, true, texts);
         }
     }
@@ -620,12 +623,10 @@ impl Run<'_> {
         let state = entry(&mut self.states, AlertKey::service(name));
         match status {
             ServiceStatus::Running if state.active.is_some() => {
-                let texts = Texts {
-                    title: text::service_running_title(name, server_name),
-                    message: text::service_running_message(name, server_name),
-                    threshold: 0.0,
-                    actual: 0.0,
-                };
+                let texts = Texts::plain(
+                    text::service_running_title(name, server_name),
+                    text::service_running_message(name, server_name),
+                );
                 close(state, &ctx, events, true, texts);
             }
             // Back before its grace period ran out: a restart, not an outage.
@@ -636,11 +637,11 @@ impl Run<'_> {
                     return;
                 };
                 let status_text = status.as_str();
-                let texts = |_: Severity| Texts {
-                    title: text::service_title(name, status_text, server_name),
-                    message: text::service_message(name, server_name, status_text),
-                    threshold: 0.0,
-                    actual: 0.0,
+                let texts = |_: Severity| {
+                    Texts::plain(
+                        text::service_title(name, status_text, server_name),
+                        text::service_message(name, server_name, status_text),
+                    )
                 };
                 if state.active.is_some() {
                     let previous = state.service_status.replace(status_text.to_owned());
@@ -680,17 +681,17 @@ impl Run<'_> {
             window_seconds: CRASH_LOOP_SECONDS,
             severity: expected.map(|e| if e.is_critical { Severity::High } else { Severity::Medium }),
         };
-        let texts = |increase: i64| Texts {
-            title: text::crash_loop_title(name, server_name),
-            message: text::crash_loop_message(name, server_name, increase, minutes),
-            threshold: 0.0,
-            actual: 0.0,
+        let texts = |increase: i64| {
+            Texts::plain(
+                text::crash_loop_title(name, server_name),
+                text::crash_loop_message(name, server_name, increase, minutes),
+            )
         };
-        let over = || Texts {
-            title: text::crash_loop_over_title(name, server_name),
-            message: text::crash_loop_over_message(name, server_name, minutes),
-            threshold: 0.0,
-            actual: 0.0,
+        let over = || {
+            Texts::plain(
+                text::crash_loop_over_title(name, server_name),
+                text::crash_loop_over_message(name, server_name, minutes),
+            )
         };
         counter_rise(entry(&mut self.states, key), &rise, &ctx, &mut self.events, texts, over);
     }
@@ -724,30 +725,26 @@ impl Run<'_> {
             let state = entry(&mut self.states, AlertKey::container(name));
             match problem {
                 _ if !is_watched => {
-                    let texts = Texts {
-                        title: text::container_running_title(name, server_name),
-                        message: text::container_unwatched_message(name, server_name),
-                        threshold: 0.0,
-                        actual: 0.0,
-                    };
+                    let texts = Texts::plain(
+                        text::container_running_title(name, server_name),
+                        text::container_unwatched_message(name, server_name),
+                    );
                     close(state, &ctx, events, true, texts);
                 }
                 None if state.active.is_some() => {
-                    let texts = Texts {
-                        title: text::container_running_title(name, server_name),
-                        message: text::container_running_message(name, server_name),
-                        threshold: 0.0,
-                        actual: 0.0,
-                    };
+                    let texts = Texts::plain(
+                        text::container_running_title(name, server_name),
+                        text::container_running_message(name, server_name),
+                    );
                     close(state, &ctx, events, true, texts);
                 }
                 None => state.reset(),
                 Some(problem) => {
-                    let texts = |_: Severity| Texts {
-                        title: text::container_title(name, &problem, server_name),
-                        message: text::container_message(name, server_name, &problem),
-                        threshold: 0.0,
-                        actual: 0.0,
+                    let texts = |_: Severity| {
+                        Texts::plain(
+                            text::container_title(name, &problem, server_name),
+                            text::container_message(name, server_name, &problem),
+                        )
                     };
                     if state.active.is_some() {
                         let previous = state.service_status.replace(problem.clone());
@@ -784,17 +781,17 @@ impl Run<'_> {
                 window_seconds: CRASH_LOOP_SECONDS,
                 severity: is_watched.then_some(Severity::High),
             };
-            let texts = |increase: i64| Texts {
-                title: text::restart_loop_title(name, server_name),
-                message: text::restart_loop_message(name, server_name, increase, minutes),
-                threshold: 0.0,
-                actual: 0.0,
+            let texts = |increase: i64| {
+                Texts::plain(
+                    text::restart_loop_title(name, server_name),
+                    text::restart_loop_message(name, server_name, increase, minutes),
+                )
             };
-            let over = || Texts {
-                title: text::restart_loop_over_title(name, server_name),
-                message: text::restart_loop_over_message(name, server_name, minutes),
-                threshold: 0.0,
-                actual: 0.0,
+            let over = || {
+                Texts::plain(
+                    text::restart_loop_over_title(name, server_name),
+                    text::restart_loop_over_message(name, server_name, minutes),
+                )
             };
             counter_rise(entry(&mut self.states, key), &rise, &ctx, &mut self.events, texts, over);
         }
@@ -807,18 +804,16 @@ impl Run<'_> {
         let server_name = ctx.server.name.as_str();
         let device = disk.device.as_str();
         if let Some(passed) = disk.passed {
-            let failing = (!passed).then(|| Texts {
-                title: text::smart_failed_title(device, server_name),
-                message: text::smart_failed_message(device, server_name),
-                threshold: 0.0,
-                actual: 0.0,
+            let failing = (!passed).then(|| {
+                Texts::plain(
+                    text::smart_failed_title(device, server_name),
+                    text::smart_failed_message(device, server_name),
+                )
             });
-            let passing = Texts {
-                title: text::smart_passed_title(device, server_name),
-                message: text::smart_passed_message(device, server_name),
-                threshold: 0.0,
-                actual: 0.0,
-            };
+            let passing = Texts::plain(
+                text::smart_passed_title(device, server_name),
+                text::smart_passed_message(device, server_name),
+            );
             let severity = failing.map(|texts| (Severity::Critical, texts));
             condition(
                 entry(&mut self.states, AlertKey::disk_health("smart", device)),
@@ -859,20 +854,16 @@ impl Run<'_> {
         let ctx = self.ctx;
         let server_name = ctx.server.name.as_str();
         let problem = severity.map(|severity| {
-            let texts = Texts {
-                title: text::array_title(what, name, state_text, server_name),
-                message: text::array_message(what, name, state_text, server_name),
-                threshold: 0.0,
-                actual: 0.0,
-            };
+            let texts = Texts::plain(
+                text::array_title(what, name, state_text, server_name),
+                text::array_message(what, name, state_text, server_name),
+            );
             (severity, texts)
         });
-        let healthy = Texts {
-            title: text::array_title(what, name, state_text, server_name),
-            message: text::array_healthy_message(what, name, state_text, server_name),
-            threshold: 0.0,
-            actual: 0.0,
-        };
+        let healthy = Texts::plain(
+            text::array_title(what, name, state_text, server_name),
+            text::array_healthy_message(what, name, state_text, server_name),
+        );
         condition(entry(&mut self.states, key), problem, healthy, &ctx, &mut self.events);
     }
 
@@ -897,11 +888,8 @@ impl Run<'_> {
         let events = &mut self.events;
         let state = entry(&mut self.states, AlertKey::offline());
         let unreachable = &server.topology.unreachable_behind;
-        let offline_texts = |_: Severity| Texts {
-            title: text::offline_title(name),
-            message: text::offline_message_with_unreachable(name, unreachable),
-            threshold: 0.0,
-            actual: 0.0,
+        let offline_texts = |_: Severity| {
+            Texts::plain(text::offline_title(name), text::offline_message_with_unreachable(name, unreachable))
         };
         if state.active.is_none() {
             if let Some(seen) = silent_since
@@ -913,21 +901,11 @@ impl Run<'_> {
                 open(state, Severity::Critical, &ctx, events, offline_texts(Severity::Critical));
             }
         } else if server.is_workstation() {
-            let texts = Texts {
-                title: text::online_title(name),
-                message: text::now_workstation_message(name),
-                threshold: 0.0,
-                actual: 0.0,
-            };
+            let texts = Texts::plain(text::online_title(name), text::now_workstation_message(name));
             close(state, &ctx, events, true, texts);
         } else if server.last_seen.is_some() && silent_since.is_none() {
             // A heartbeat arrived that was not evaluated (it normally resolves the alert itself).
-            let texts = Texts {
-                title: text::online_title(name),
-                message: text::online_message(name),
-                threshold: 0.0,
-                actual: 0.0,
-            };
+            let texts = Texts::plain(text::online_title(name), text::online_message(name));
             close(state, &ctx, events, true, texts);
         } else {
             remind(state, &ctx, events, offline_texts);
