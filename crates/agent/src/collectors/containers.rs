@@ -11,7 +11,7 @@
 //! empty `precpu_stats`; CPU % then comes from this monitor's previous sample of the same
 //! container, as `docker stats` computes it from two samples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -331,7 +331,9 @@ enum EngineAnswer {
 #[derive(Debug, Default)]
 pub struct ContainerMonitor {
     previous: HashMap<String, CpuSample>,
-    failing: HashMap<PathBuf, String>,
+    /// Sockets failing since their last good answer. The wording of a failure varies between
+    /// attempts (a reset, a broken pipe, an early end), so the state is what is reported once.
+    failing: HashSet<PathBuf>,
 }
 
 impl ContainerMonitor {
@@ -363,17 +365,15 @@ impl ContainerMonitor {
                     self.failing.remove(&socket.path);
                 }
                 EngineAnswer::Failed(message) => {
-                    if self.failing.get(&socket.path) != Some(&message) {
+                    if self.failing.insert(socket.path.clone()) {
                         warnings.push(format!("{} ({}): {message}", socket.engine, socket.path.display()));
-                        self.failing.insert(socket.path.clone(), message);
                     }
                 }
                 EngineAnswer::Listed { reports, cut_short } => {
                     match cut_short {
                         Some(message) => {
-                            if self.failing.get(&socket.path) != Some(&message) {
+                            if self.failing.insert(socket.path.clone()) {
                                 warnings.push(format!("{} ({}): {message}", socket.engine, socket.path.display()));
-                                self.failing.insert(socket.path.clone(), message);
                             }
                         }
                         None => {
