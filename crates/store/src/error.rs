@@ -63,10 +63,23 @@ impl From<rusqlite::Error> for StoreError {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
         match error.as_db_error() {
-            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            Some(db) => database_error(db.code(), db.message()),
             None => StoreError::Database(error.to_string()),
         }
     }
+}
+
+/// A deadlock or serialisation failure is PostgreSQL choosing one of two transactions to give
+/// up (a batch of heartbeats and the retention job taking the same server rows in another
+/// order, say): nothing is wrong with the request and the same write succeeds when retried, so
+/// it is [`StoreError::Overloaded`] (503 with `Retry-After`; agents keep the heartbeat in their
+/// spool) rather than a fault of the hub (500, which an agent sets aside after a few tries).
+fn database_error(code: &tokio_postgres::error::SqlState, message: &str) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
+        return StoreError::Overloaded(format!("the database gave this write up in a conflict, retry: {message}"));
+    }
+    StoreError::Database(format!("{}: {message}", code.code()))
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -78,5 +91,21 @@ impl From<serde_json::Error> for StoreError {
 impl From<crate::codec::CodecError> for StoreError {
     fn from(error: crate::codec::CodecError) -> Self {
         StoreError::Database(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_postgres::error::SqlState;
+
+    use super::*;
+
+    #[test]
+    fn conflicts_postgresql_resolves_by_giving_up_a_transaction_are_retried_not_faults() {
+        for code in [SqlState::T_R_DEADLOCK_DETECTED, SqlState::T_R_SERIALIZATION_FAILURE] {
+            assert!(matches!(database_error(&code, "deadlock detected"), StoreError::Overloaded(_)));
+        }
+        let other = database_error(&SqlState::UNIQUE_VIOLATION, "duplicate key");
+        assert!(matches!(other, StoreError::Database(ref m) if m == "23505: duplicate key"), "{other:?}");
     }
 }
