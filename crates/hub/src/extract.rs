@@ -9,6 +9,7 @@ use homelab_core::validate::{FieldError, LocSegment, ValidationErrors};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::strict_json::Strict;
 
 /// Largest accepted request body; a heartbeat of a big machine is a few tens of KiB.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -75,53 +76,27 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
     if found.is_empty() { Ok(()) } else { Err(ApiError::Validation(ValidationErrors(found))) }
 }
 
-/// Rewrites whole numbers written with a fraction (`300.0`, `3e2`) as integers, so that an integer
-/// field takes them as v1 (pydantic) and JSON Schema do (`300.0` is an integer there); serde
-/// refuses them. Float fields take integers, so nothing else changes. Returns whether any changed.
-fn whole_numbers_as_integers(value: &mut serde_json::Value) -> bool {
-    /// Beyond 2⁵³ a float no longer says which integer it was.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    match value {
-        serde_json::Value::Number(number) => match number.as_f64() {
-            #[allow(clippy::cast_possible_truncation)]
-            Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() <= EXACT => {
-                *number = serde_json::Number::from(float as i64);
-                true
-            }
-            _ => false,
-        },
-        serde_json::Value::Array(items) => {
-            items.iter_mut().fold(false, |changed, item| whole_numbers_as_integers(item) | changed)
-        }
-        serde_json::Value::Object(map) => {
-            map.values_mut().fold(false, |changed, item| whole_numbers_as_integers(item) | changed)
-        }
-        _ => false,
-    }
-}
-
-/// Parses JSON, reporting where it failed. Valid bodies (nearly all) take the plain parser;
-/// only a failed one is parsed again with path tracking, which costs on every field.
+/// Parses JSON strictly (see [`crate::strict_json`]), reporting where it failed. Valid bodies
+/// (nearly all) are read once as they stream, with no tree built and no path tracked; only a
+/// failed one is read again to say where, which costs on every field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     refuse_nul(bytes)?;
-    // A body with a list in it may have one where an object belongs, which serde's derived
-    // structs would take; such bodies are read strictly (about twice the cost of a plain parse).
-    if bytes.contains(&b'[') {
-        if let Ok(mut tree) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            whole_numbers_as_integers(&mut tree);
-            return serde_path_to_error::deserialize(crate::strict_json::Strict(&tree)).map_err(json_error);
-        }
-    } else if let Ok(value) = serde_json::from_slice(bytes) {
-        return Ok(value);
-    } else if let Ok(mut tree) = serde_json::from_slice::<serde_json::Value>(bytes)
-        && whole_numbers_as_integers(&mut tree)
+    let mut stream = serde_json::Deserializer::from_slice(bytes);
+    if let Ok(value) = T::deserialize(Strict(&mut stream))
+        && stream.end().is_ok()
     {
-        return serde_path_to_error::deserialize(crate::strict_json::Strict(&tree)).map_err(json_error);
+        return Ok(value);
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    // Valid JSON that does not fit: read from its tree, where a repeated key is the last one
+    // given (as v1 reads it) rather than serde's "duplicate field".
+    if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        return serde_path_to_error::deserialize(Strict(&tree)).map_err(json_error);
+    }
+    // Not JSON at all: the streaming parse says where.
+    let mut stream = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(Strict(&mut stream)).map_err(json_error)?;
     // The path-tracking parse stops after the value; what follows it (`{…}garbage`) is an error.
-    deserializer.end().map_err(|inner| {
+    stream.end().map_err(|inner| {
         let loc = vec![LocSegment::from("body"), LocSegment::Index(inner.column())];
         let detail = inner.to_string();
         let detail = detail.split(" at line ").next().unwrap_or(&detail).to_owned();
