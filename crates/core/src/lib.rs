@@ -11,6 +11,7 @@ pub mod notify;
 pub mod power;
 pub mod preferences;
 pub mod server;
+pub mod snapshot;
 pub mod status;
 pub mod time;
 pub mod validate;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::heartbeat::{FilesystemReport, InterfaceReport, Metrics};
+use crate::snapshot::Snapshot;
 use crate::status::{MachineType, ServerStatus};
 use crate::time::{self, Timestamp};
 use crate::validate::{ValidationErrors, Validator};
@@ -62,9 +63,13 @@ pub struct Server {
     #[serde(with = "time::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
-    pub latest_metrics: Option<Metrics>,
-    pub filesystems: Option<Vec<FilesystemReport>>,
-    pub network_interfaces: Option<Vec<InterfaceReport>>,
+    /// The latest reports, passed through as stored (see [`Snapshot`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Metrics>))]
+    pub latest_metrics: Option<Snapshot<Metrics>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<FilesystemReport>>))]
+    pub filesystems: Option<Snapshot<Vec<FilesystemReport>>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<InterfaceReport>>))]
+    pub network_interfaces: Option<Snapshot<Vec<InterfaceReport>>>,
     /// Open (not acknowledged) alerts.
     pub active_alert_count: i64,
     /// Up to three titles of open alerts, newest first.
@@ -82,6 +87,22 @@ impl Server {
     /// The name people know the machine by.
     pub fn name(&self) -> &str {
         self.display_name.as_deref().unwrap_or(&self.hostname)
+    }
+
+    /// The latest metrics, read out of their snapshot; none when none were reported (or the
+    /// stored text no longer reads as metrics, which a display shows as "no data").
+    pub fn metrics(&self) -> Option<Metrics> {
+        self.latest_metrics.as_ref()?.parse().ok()
+    }
+
+    /// The latest filesystems reported, read out of their snapshot (empty when none).
+    pub fn filesystem_reports(&self) -> Vec<FilesystemReport> {
+        self.filesystems.as_ref().and_then(|s| s.parse().ok()).unwrap_or_default()
+    }
+
+    /// The latest network interfaces reported, read out of their snapshot (empty when none).
+    pub fn interface_reports(&self) -> Vec<InterfaceReport> {
+        self.network_interfaces.as_ref().and_then(|s| s.parse().ok()).unwrap_or_default()
     }
 }
 

@@ -105,7 +105,11 @@ impl Conn for SqliteConn {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => Value::Real(v),
-                    ValueRef::Text(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+                    // `from_utf8` checks valid text (nearly all) faster than the lossy scan.
+                    ValueRef::Text(v) => Value::Text(
+                        String::from_utf8(v.to_vec())
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                    ),
                     ValueRef::Blob(v) => Value::Blob(v.to_vec()),
                 });
             }

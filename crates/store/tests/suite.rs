@@ -92,7 +92,7 @@ async fn nul_text_is_refused_alike(store: Arc<dyn Store>) {
     assert!(matches!(refused, Err(StoreError::Rejected(_))), "{refused:?}");
     let server = store.get_server("media").await.unwrap();
     assert_eq!(server.os_distribution.as_deref(), Some("Debian GNU/Linux"), "nothing of the refused unit was kept");
-    assert_eq!(server.latest_metrics.and_then(|m| m.cpu_percent), Some(10.0));
+    assert_eq!(server.metrics().and_then(|m| m.cpu_percent), Some(10.0));
     assert!(matches!(store.get_server("me\0dia").await, Err(StoreError::Rejected(_))));
     let update: ServerUpdate = serde_json::from_value(json!({"display_name": "a\0b"})).unwrap();
     assert!(matches!(store.update_server("media", &update, ts).await, Err(StoreError::Rejected(_))));
@@ -117,9 +117,9 @@ async fn heartbeat_registers_then_updates(store: Arc<dyn Store>) {
     assert_eq!(server.ip_address.as_deref(), Some("192.0.2.7"));
     assert_eq!(server.os_distribution.as_deref(), Some("Debian GNU/Linux"));
     assert_eq!((server.cpu_model.as_deref(), server.cpu_cores), (Some("Intel N100"), Some(4)));
-    assert_eq!(server.latest_metrics.as_ref().and_then(|m| m.cpu_percent), Some(20.0));
-    assert_eq!(server.filesystems.as_ref().map(Vec::len), Some(1));
-    assert_eq!(server.network_interfaces.as_ref().map(|i| i[0].name.as_str()), Some("eth0"));
+    assert_eq!(server.metrics().and_then(|m| m.cpu_percent), Some(20.0));
+    assert_eq!(server.filesystem_reports().len(), 1);
+    assert_eq!(server.interface_reports()[0].name, "eth0");
 
     // A replayed older heartbeat is stored in history but does not roll the snapshot back.
     store
@@ -127,7 +127,7 @@ async fn heartbeat_registers_then_updates(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let server = store.get_server("media").await.unwrap();
-    assert_eq!(server.latest_metrics.and_then(|m| m.cpu_percent), Some(20.0));
+    assert_eq!(server.metrics().and_then(|m| m.cpu_percent), Some(20.0));
     // Replaying the very same heartbeat is idempotent.
     store.ingest_heartbeat(write(first, ts + Duration::minutes(3))).await.unwrap();
     let history = cpu_history(&store, "media", ts - Duration::hours(1), ts + Duration::hours(1)).await;

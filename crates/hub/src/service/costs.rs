@@ -66,7 +66,7 @@ pub struct ServerCost {
 }
 
 fn server_cost(server: &Server, rate: f64) -> (ServerCost, ServerEstimate) {
-    let cpu = server.latest_metrics.as_ref().and_then(|m| m.cpu_percent);
+    let cpu = server.metrics().and_then(|m| m.cpu_percent);
     let category = server.machine_category.as_deref();
     let estimate = power::estimate(category, server.idle_watts, server.tdp_watts, cpu, rate);
     let item = ServerCost {

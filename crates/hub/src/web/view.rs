@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use homelab_core::alerts::thresholds::Thresholds;
+use homelab_core::heartbeat::Metrics;
 use homelab_core::history::{MetricKind, Tier};
 use homelab_core::server::Server;
 use homelab_core::status::{MachineType, ServerStatus, Silence, status};
@@ -195,7 +196,14 @@ impl Card {
 
 /// The badge: `homelab_core::status` (the one rule the API and the fleet summary use too), with
 /// maintenance, sleeping workstations and warnings told apart. Never heard from is `Unknown`.
-pub fn effective_status(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Timestamp) -> Status {
+/// `metrics` are the server's latest, read out of their snapshot by the caller.
+fn effective_status(
+    server: &Server,
+    metrics: Option<&Metrics>,
+    thresholds: &Thresholds,
+    silence: &Silence,
+    now: Timestamp,
+) -> Status {
     let status = status(server, silence, now);
     if server.is_paused {
         Status::Maintenance
@@ -206,11 +214,10 @@ pub fn effective_status(server: &Server, thresholds: &Thresholds, silence: &Sile
     } else if server.active_alert_count > 0 {
         Status::Warning
     } else {
-        let m = server.latest_metrics.as_ref();
         let over = |value: Option<f64>, high: i64| value.is_some_and(|v| v >= high as f64);
-        if over(m.and_then(|m| m.cpu_percent), thresholds.cpu.high_percent)
-            || over(m.and_then(|m| m.memory_percent), thresholds.memory.high_percent)
-            || over(m.and_then(|m| m.disk_percent), thresholds.disk.high_percent)
+        if over(metrics.and_then(|m| m.cpu_percent), thresholds.cpu.high_percent)
+            || over(metrics.and_then(|m| m.memory_percent), thresholds.memory.high_percent)
+            || over(metrics.and_then(|m| m.disk_percent), thresholds.disk.high_percent)
         {
             Status::Warning
         } else {
@@ -221,7 +228,8 @@ pub fn effective_status(server: &Server, thresholds: &Thresholds, silence: &Sile
 
 /// Builds a card; `spark` holds recent CPU values, oldest first.
 pub fn card(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Timestamp, spark: &[f64]) -> Card {
-    let status = effective_status(server, thresholds, silence, now);
+    let metrics = server.metrics();
+    let status = effective_status(server, metrics.as_ref(), thresholds, silence, now);
     let last_seen = server.last_seen.map_or_else(|| "never".into(), |seen| ago(seen, now));
     let status_text = match status {
         Status::Online => "Online".into(),
@@ -232,7 +240,7 @@ pub fn card(server: &Server, thresholds: &Thresholds, silence: &Silence, now: Ti
         // Short, so the badge leaves the name room; the card's foot says what it waits for.
         Status::Unknown => "Waiting".into(),
     };
-    let m = server.latest_metrics.as_ref();
+    let m = metrics.as_ref();
     let cpu = m.and_then(|m| m.cpu_percent);
     let memory = m.and_then(|m| m.memory_percent);
     let disk = m.and_then(|m| m.disk_percent);

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use homelab_core::heartbeat::{FilesystemReport, InterfaceReport, Metrics};
 use homelab_core::server::{NewServer, Package, Patch, Server, ServerUpdate};
+use homelab_core::snapshot::Snapshot;
 use homelab_core::status::{MachineType, ServerStatus};
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
@@ -34,6 +34,11 @@ fn opt_time(row: &Row, index: usize) -> StoreResult<Option<Timestamp>> {
 
 fn opt_json<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> StoreResult<Option<T>> {
     row.opt_str(index)?.map(|text| serde_json::from_str(&text)).transpose().map_err(Into::into)
+}
+
+/// A stored JSON snapshot, passed on as its text (checked to be JSON, not parsed into values).
+fn opt_snapshot<T>(row: &Row, index: usize) -> StoreResult<Option<Snapshot<T>>> {
+    row.opt_str(index)?.map(Snapshot::from_json).transpose().map_err(Into::into)
 }
 
 /// A server row with its surrogate key (history tables refer to `pk`, the API to `id`).
@@ -76,9 +81,9 @@ pub(crate) fn server_from_row(row: &Row) -> StoreResult<StoredServer> {
         config_user: row.opt_str(30)?,
         created_at: from_millis(row.i64(31)?),
         updated_at: from_millis(row.i64(32)?),
-        latest_metrics: opt_json::<Metrics>(row, 33)?,
-        filesystems: opt_json::<Vec<FilesystemReport>>(row, 34)?,
-        network_interfaces: opt_json::<Vec<InterfaceReport>>(row, 35)?,
+        latest_metrics: opt_snapshot(row, 33)?,
+        filesystems: opt_snapshot(row, 34)?,
+        network_interfaces: opt_snapshot(row, 35)?,
         active_alert_count: 0,
         active_alert_summaries: Vec::new(),
         assigned_packs: opt_json::<Vec<String>>(row, 36)?,
