@@ -3,13 +3,15 @@
 //!
 //! A heartbeat without any of these keys touches neither table, so it costs what it did before.
 
+use std::collections::HashMap;
+
 use homelab_core::heartbeat::HeartbeatRequest;
 use homelab_core::inventory::{ContainerReport, MachineInventory};
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::servers::{find_by_id, not_found};
+use super::servers::{key_by_id, not_found};
 use crate::backend::{Conn, Row, Value};
 use crate::{StoreError, StoreResult};
 
@@ -101,51 +103,70 @@ pub(crate) async fn watched(conn: &mut dyn Conn, pk: i64) -> StoreResult<Vec<Str
     rows.iter().map(|row| row.str(0)).collect()
 }
 
-fn list<T: DeserializeOwned>(row: &Row, at: usize) -> StoreResult<Option<Vec<T>>> {
-    let Some(text) = row.opt_str(at)? else { return Ok(None) };
+fn list<T: DeserializeOwned>(row: &Row, at: usize, key: usize) -> StoreResult<Option<Vec<T>>> {
+    let Some(text) = row.opt_str(at + key)? else { return Ok(None) };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| StoreError::Unreadable { what: format!("inventory {}", KEYS[at]), reason: e.to_string() })
+        .map_err(|e| StoreError::Unreadable { what: format!("inventory {}", KEYS[key]), reason: e.to_string() })
 }
 
-async fn of_pk(conn: &mut dyn Conn, pk: i64, watch_all_containers: bool) -> StoreResult<MachineInventory> {
-    let sql = format!("SELECT {}, updated_at FROM server_inventory WHERE server_pk = $1", KEYS.join(", "));
-    let mut inventory = match conn.query_opt(&sql, &[pk.into()]).await? {
-        Some(row) => MachineInventory {
-            containers: list(&row, 0)?,
-            temperatures: list(&row, 1)?,
-            fans: list(&row, 2)?,
-            disk_health: list(&row, 3)?,
-            raid_arrays: list(&row, 4)?,
-            zfs_pools: list(&row, 5)?,
-            gpus: list(&row, 6)?,
-            updated_at: Some(from_millis(row.i64(7)?)),
-            ..MachineInventory::default()
-        },
-        None => MachineInventory::default(),
-    };
+/// `pk, id, watch_all_containers` of servers joined with their inventory columns (all NULL for a
+/// machine that has reported none), read by [`from_row`].
+fn joined_sql(filter: &str) -> String {
+    let columns: Vec<String> = KEYS.iter().map(|key| format!("i.{key}")).collect();
+    format!(
+        "SELECT s.pk, s.id, s.watch_all_containers, {}, i.updated_at FROM servers s \
+         LEFT JOIN server_inventory i ON i.server_pk = s.pk {filter}",
+        columns.join(", ")
+    )
+}
+
+/// A row of [`joined_sql`], but for the watched containers.
+fn from_row(row: &Row) -> StoreResult<MachineInventory> {
+    const AT: usize = 3;
+    Ok(MachineInventory {
+        containers: list(row, AT, 0)?,
+        temperatures: list(row, AT, 1)?,
+        fans: list(row, AT, 2)?,
+        disk_health: list(row, AT, 3)?,
+        raid_arrays: list(row, AT, 4)?,
+        zfs_pools: list(row, AT, 5)?,
+        gpus: list(row, AT, 6)?,
+        updated_at: row.opt_i64(AT + KEYS.len())?.map(from_millis),
+        watch_all_containers: row.bool(2)?,
+        ..MachineInventory::default()
+    })
+}
+
+/// One server's inventory and its key.
+async fn of_server(conn: &mut dyn Conn, server_id: &str) -> StoreResult<(i64, MachineInventory)> {
+    let row = conn
+        .query_opt(&joined_sql("WHERE s.id = $1"), &[server_id.into()])
+        .await?
+        .ok_or_else(|| not_found(server_id))?;
+    let pk = row.i64(0)?;
+    let mut inventory = from_row(&row)?;
     inventory.watched_containers = watched(conn, pk).await?;
-    inventory.watch_all_containers = watch_all_containers;
-    Ok(inventory)
-}
-
-async fn server(conn: &mut dyn Conn, server_id: &str) -> StoreResult<(i64, bool)> {
-    let pk = find_by_id(conn, server_id).await?.ok_or_else(|| not_found(server_id))?.pk;
-    let row = conn.query_one("SELECT watch_all_containers FROM servers WHERE pk = $1", &[pk.into()]).await?;
-    Ok((pk, row.bool(0)?))
+    Ok((pk, inventory))
 }
 
 pub(crate) async fn get(conn: &mut dyn Conn, server_id: &str) -> StoreResult<MachineInventory> {
-    let (pk, watch_all) = server(conn, server_id).await?;
-    of_pk(conn, pk, watch_all).await
+    Ok(of_server(conn, server_id).await?.1)
 }
 
-/// Every server's inventory, by server id (the fleet view's counts and hottest sensor).
+/// Every server's inventory, by server id (the fleet view's counts and hottest sensor), in two
+/// queries whatever the size of the fleet.
 pub(crate) async fn all(conn: &mut dyn Conn) -> StoreResult<Vec<(String, MachineInventory)>> {
-    let rows = conn.query("SELECT pk, id, watch_all_containers FROM servers ORDER BY id", &[]).await?;
+    let mut watched: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in conn.query("SELECT server_pk, name FROM watched_containers ORDER BY server_pk, name", &[]).await? {
+        watched.entry(row.i64(0)?).or_default().push(row.str(1)?);
+    }
+    let rows = conn.query(&joined_sql("ORDER BY s.id"), &[]).await?;
     let mut all = Vec::with_capacity(rows.len());
     for row in &rows {
-        all.push((row.str(1)?, of_pk(conn, row.i64(0)?, row.bool(2)?).await?));
+        let mut inventory = from_row(row)?;
+        inventory.watched_containers = watched.remove(&row.i64(0)?).unwrap_or_default();
+        all.push((row.str(1)?, inventory));
     }
     Ok(all)
 }
@@ -159,14 +180,14 @@ pub(crate) async fn set_watched(
     watched: bool,
     now: Timestamp,
 ) -> StoreResult<MachineInventory> {
-    let (pk, watch_all) = server(conn, server_id).await?;
+    let pk = key_by_id(conn, server_id).await?.ok_or_else(|| not_found(server_id))?.pk;
     if watched {
         watch(conn, pk, name, now).await?;
     } else {
         conn.execute("DELETE FROM watched_containers WHERE server_pk = $1 AND name = $2", &[pk.into(), name.into()])
             .await?;
     }
-    of_pk(conn, pk, watch_all).await
+    Ok(of_server(conn, server_id).await?.1)
 }
 
 /// Turns "watch all running containers" on or off. Turning it on watches the containers running
@@ -177,12 +198,10 @@ pub(crate) async fn set_watch_all(
     on: bool,
     now: Timestamp,
 ) -> StoreResult<MachineInventory> {
-    let (pk, _) = server(conn, server_id).await?;
+    let (pk, inventory) = of_server(conn, server_id).await?;
     conn.execute("UPDATE servers SET watch_all_containers = $1 WHERE pk = $2", &[on.into(), pk.into()]).await?;
-    let inventory = of_pk(conn, pk, on).await?;
     if on && let Some(containers) = &inventory.containers {
         watch_running(conn, pk, containers, now).await?;
-        return of_pk(conn, pk, on).await;
     }
-    Ok(inventory)
+    Ok(of_server(conn, server_id).await?.1)
 }
