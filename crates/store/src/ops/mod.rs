@@ -28,7 +28,7 @@ use homelab_core::preferences::DashboardPreferences;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{Timestamp, to_millis};
 
-use crate::backend::{Backend, work};
+use crate::backend::{Backend, Work, work};
 use crate::{
     AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ClaimedMessage,
     DeliveryOutcome, EventRoute, ExpectedServiceRecord, ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome,
@@ -63,6 +63,24 @@ impl<B: Backend> SqlStore<B> {
         let store = SqlStore { backend, series: Arc::default(), rules, grouped: std::sync::Mutex::default() };
         store.run_pending_upgrades().await?;
         Ok(store)
+    }
+
+    /// Runs a change of the alert rules. The cached rules are cleared within its unit, so that
+    /// the next unit reads the new rows, and again after it, as after any failed write.
+    async fn write_rules<T: Send + 'static>(&self, change: Work<T>) -> StoreResult<T> {
+        let rules = Arc::clone(&self.rules);
+        let result = self
+            .backend
+            .write(work(move |conn| {
+                Box::pin(async move {
+                    let saved = change(conn).await;
+                    rules.clear();
+                    saved
+                })
+            }))
+            .await;
+        self.rules.clear();
+        result
     }
 
     async fn run_pending_upgrades(&self) -> StoreResult<()> {
@@ -255,19 +273,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn update_thresholds(&self, change: Change<Thresholds>, now: Timestamp) -> StoreResult<Thresholds> {
-        let rules = Arc::clone(&self.rules);
-        let result = self
-            .backend
-            .write(work(move |conn| {
-                Box::pin(async move {
-                    let saved = settings::update_thresholds(conn, change, now).await;
-                    rules.clear(); // within the unit: the next unit reads the new rows
-                    saved
-                })
-            }))
-            .await;
-        self.rules.clear();
-        result
+        self.write_rules(work(move |conn| Box::pin(settings::update_thresholds(conn, change, now)))).await
     }
 
     async fn cost_settings(&self) -> StoreResult<Stamped<CostSettings>> {
@@ -306,19 +312,7 @@ impl<B: Backend> Store for SqlStore<B> {
         change: Change<NotificationSettings>,
         now: Timestamp,
     ) -> StoreResult<NotificationSettings> {
-        let rules = Arc::clone(&self.rules);
-        let result = self
-            .backend
-            .write(work(move |conn| {
-                Box::pin(async move {
-                    let saved = settings::update_notifications(conn, change, now).await;
-                    rules.clear(); // within the unit: the next unit reads the new rows
-                    saved
-                })
-            }))
-            .await;
-        self.rules.clear();
-        result
+        self.write_rules(work(move |conn| Box::pin(settings::update_notifications(conn, change, now)))).await
     }
 
     async fn list_channels(&self) -> StoreResult<Vec<Channel>> {
