@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -50,7 +50,10 @@ struct Args {
     /// Closed loop with this many concurrent senders (finds maximum throughput).
     #[arg(long, conflicts_with = "rate")]
     max: Option<usize>,
-    /// Open loop at this many heartbeats per second.
+    /// Open loop at this many heartbeats per second. The whole fleet is registered first (one
+    /// heartbeat per machine), so that the run measures a running fleet's heartbeats. A window
+    /// of more than 300 s always holds a 5-minute boundary, where retention rolls the whole
+    /// fleet up while heartbeats arrive (the run says whether one fell inside).
     #[arg(long)]
     rate: Option<f64>,
     /// What the simulated agents send: `default` (about 2 KB, a package list in one heartbeat of
@@ -121,6 +124,23 @@ impl Drop for StartedHub {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Says whether a 5-minute boundary fell inside the measured window that just ended: there the
+/// started hub's retention (every 2 s) rolls every machine's raw samples up while heartbeats
+/// keep arriving, which is the latency that counts.
+fn note_rollup_boundary(end: SystemTime, window_seconds: f64) {
+    let end = end.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let start = end - window_seconds;
+    let boundary = (end / 300.0).floor() * 300.0;
+    if boundary > start {
+        eprintln!(
+            "retention      a 5-minute rollup boundary fell {:.0} s into the window: the fleet was rolled up during the run",
+            boundary - start
+        );
+    } else {
+        eprintln!("retention      no 5-minute rollup boundary in the window (a window over 300 s always holds one)");
     }
 }
 
@@ -222,8 +242,10 @@ async fn main() -> anyhow::Result<()> {
         let cookie = if with_dashboards { Some(dashboards::login(&hub, &args.api_key).await?) } else { None };
         for &servers in &args.servers {
             let fleet = Arc::new(Fleet::with_body(servers, body));
-            if with_dashboards {
-                // Every machine known before the dashboards open, as in a running homelab.
+            if with_dashboards || mode.is_open_loop() {
+                // Every machine known before the run, as in a running homelab: the dashboards draw
+                // a full fleet, and an open loop (one heartbeat per machine a minute at 10 000
+                // machines) measures heartbeats rather than registrations.
                 let bodies = (0..servers as u64).map(|n| fleet.heartbeat(n)).collect();
                 scenarios::send_all(&client, &hub, &args.api_key, bodies, 32, "register fleet").await?;
             }
@@ -245,6 +267,7 @@ async fn main() -> anyhow::Result<()> {
                 let outcomes =
                     run(&client, &hub, &args.api_key, &fleet, mode, Duration::from_secs(args.duration), "ingest").await;
                 let elapsed = window.elapsed().as_secs_f64();
+                note_rollup_boundary(SystemTime::now(), elapsed);
                 let hub_cpu = pid.and_then(scenarios::cpu_millis).zip(cpu_before).map(|(after, before)| after - before);
                 let bench_cpu = scenarios::cpu_millis(std::process::id())
                     .zip(bench_cpu_before)
