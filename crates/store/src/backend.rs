@@ -161,6 +161,13 @@ pub trait Conn: Send {
         Ok(true)
     }
 
+    /// Tells every other hub on the database, once this transaction commits, that the alert
+    /// rules changed, so that they drop what they cached (see [`SettingsWatch`]). Nothing where
+    /// there is a single writer (SQLite).
+    async fn announce_settings_changed(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Runs a statement; returns the number of rows changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64>;
     /// Runs a statement whose outcome the caller does not read. PostgreSQL sends it without
@@ -196,6 +203,18 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// thread.
 pub type Work<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, StoreResult<T>> + Send>;
 
+/// How what the store caches of the settings (the alert rules) is kept true.
+#[derive(Debug, Clone)]
+pub enum SettingsWatch {
+    /// Every write to the database goes through this backend (SQLite), so nothing changes
+    /// behind the cache's back: the store's own updates clear it.
+    SoleWriter,
+    /// Other hubs may write too, and announce it ([`Conn::announce_settings_changed`]): the
+    /// value moves on with every announcement heard, and is `None` while none can be heard
+    /// (the listening connection is down), when nothing may be cached.
+    Announced(tokio::sync::watch::Receiver<Option<u64>>),
+}
+
 /// What a backend provides: transactions for writes, connections for reads.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -223,11 +242,10 @@ pub trait Backend: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Whether every write to the database goes through this backend, so that what it caches
-    /// from its own writes (the alert rules) cannot be changed behind its back. False where
-    /// other hubs may share the database.
-    fn sole_writer(&self) -> bool {
-        false
+    /// How a cache of the alert rules learns that another writer changed them. By default it
+    /// cannot, and nothing is cached.
+    fn settings_watch(&self) -> SettingsWatch {
+        SettingsWatch::Announced(tokio::sync::watch::channel(None).1)
     }
 
     /// Drains queued writes; later writes fail with [`StoreError::Closed`].

@@ -20,6 +20,7 @@ mod model;
 mod ops;
 pub mod postgres;
 mod settings;
+mod settings_listener;
 pub mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -37,6 +38,7 @@ use homelab_core::preferences::DashboardPreferences;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::Timestamp;
 
+pub use backend::SettingsWatch;
 pub use delivery::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
@@ -54,6 +56,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Waits for queued writes to commit, then refuses new ones. Called on shutdown.
     async fn close(&self);
+
+    /// How this store hears that other hubs changed the settings it caches (the alert rules).
+    fn settings_watch(&self) -> SettingsWatch;
 
     async fn list_servers(&self) -> StoreResult<Vec<Server>>;
     /// One page of the fleet list, in its order (`offset` servers skipped, at most `limit`),

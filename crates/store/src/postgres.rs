@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-use crate::backend::{Backend, BoxFuture, Conn, Row, Value, Work};
+use crate::backend::{Backend, BoxFuture, Conn, Row, SettingsWatch, Value, Work};
+use crate::settings_listener::{SETTINGS_CHANNEL, SettingsListener};
 use crate::{OpenOptions, StoreError, StoreResult, redact_url};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -246,6 +247,10 @@ impl<'a> Conn for PgConn<'a> {
 
     async fn try_job_lock(&mut self, job: i64) -> StoreResult<bool> {
         Conn::query_one(self, "SELECT pg_try_advisory_xact_lock($1)", &[job.into()]).await?.bool(0)
+    }
+
+    async fn announce_settings_changed(&mut self) -> StoreResult<()> {
+        Conn::execute(self, "SELECT pg_notify($1, '')", &[SETTINGS_CHANNEL.into()]).await.map(|_| ())
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {
@@ -507,6 +512,8 @@ struct Writers {
 pub struct PostgresBackend {
     pool: Pool,
     writers: Writers,
+    /// Hears other hubs' settings changes; none for a backend that only migrates.
+    settings: Option<SettingsListener>,
 }
 
 impl PostgresBackend {
@@ -514,7 +521,8 @@ impl PostgresBackend {
     pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Self> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL '{}': {e}", redact_url(url))))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool_size = options.pool_size.max(1);
         let pool = Pool::builder(manager)
             .max_size(pool_size)
@@ -533,13 +541,14 @@ impl PostgresBackend {
             tasks.push(tokio::spawn(group_writer(pool.clone(), receiver)));
         }
         let writers = Writers { queues: Mutex::new(queues), tasks: tokio::sync::Mutex::new(tasks) };
-        let backend = PostgresBackend { pool, writers };
+        let mut backend = PostgresBackend { pool, writers, settings: None };
         backend.migrate(i64::MAX).await.map_err(|e| match e {
             StoreError::Database(message) => {
                 StoreError::Config(format!("cannot prepare PostgreSQL at '{}': {message}", redact_url(url)))
             }
             other => other,
         })?;
+        backend.settings = Some(SettingsListener::start(config));
         Ok(backend)
     }
 
@@ -557,6 +566,7 @@ impl PostgresBackend {
         let backend = PostgresBackend {
             pool,
             writers: Writers { queues: Mutex::new(Vec::new()), tasks: tokio::sync::Mutex::new(Vec::new()) },
+            settings: None,
         };
         let result = backend.migrate(up_to).await;
         backend.pool.close();
@@ -596,6 +606,13 @@ impl PostgresBackend {
 impl Backend for PostgresBackend {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn settings_watch(&self) -> SettingsWatch {
+        match &self.settings {
+            Some(listener) => SettingsWatch::Announced(listener.changes()),
+            None => SettingsWatch::Announced(tokio::sync::watch::channel(None).1),
+        }
     }
 
     async fn write<T: Send + 'static>(&self, work: Work<T>) -> StoreResult<T> {

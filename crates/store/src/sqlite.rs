@@ -20,7 +20,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::backend::{Backend, Conn, Row, Value, Work};
+use crate::backend::{Backend, Conn, Row, SettingsWatch, Value, Work};
 use crate::{OpenOptions, StoreError, StoreResult};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -390,8 +390,8 @@ impl Backend for SqliteBackend {
         answered.await.map_err(|_| StoreError::Closed)?
     }
 
-    fn sole_writer(&self) -> bool {
-        true
+    fn settings_watch(&self) -> SettingsWatch {
+        SettingsWatch::SoleWriter
     }
 
     fn writable(&self) -> StoreResult<()> {

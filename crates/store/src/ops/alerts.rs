@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use homelab_core::alerts::{
     AlertEvent, AlertKey, AlertKind, AlertState, AlertStatus, Evaluation, EventKind, ExpectedService, Observation,
@@ -15,7 +16,7 @@ use homelab_core::status::HEARTBEAT_INTERVAL_SECONDS;
 use homelab_core::time::{Timestamp, from_millis, to_millis};
 
 use super::{service_states, settings};
-use crate::backend::{Conn, Row, Value};
+use crate::backend::{Conn, Row, SettingsWatch, Value};
 use crate::{
     AlertFilter, AlertPage, AlertRecord, FleetSummary, OfflineReport, OutboxEvent, PendingAlert, StoreError,
     StoreResult,
@@ -32,42 +33,63 @@ pub(crate) async fn load_rules(conn: &mut dyn Conn) -> StoreResult<Rules> {
 }
 
 /// The rules as last read, so that a heartbeat neither reads nor parses the two settings rows.
-/// Only kept when the backend is the database's sole writer (SQLite): its write units run one
-/// after another, and the only writers of the settings, `update_thresholds` and
-/// `update_notification_settings`, clear it inside their own unit, so the next unit reads the
-/// new rows. Whenever a write fails it is cleared too: a rolled-back batch may have cached what
-/// it never committed. PostgreSQL reads the rows every time, as another hub may change them.
+///
+/// Each cached value carries the stamp it was read under: how many times this store cleared
+/// the cache, and (PostgreSQL) how many changes by other hubs it has heard of. A value is used
+/// only while both are unchanged, and kept only if they did not change while it was read, so a
+/// read racing an update never caches what the update replaced.
+///
+/// - This store's own updates (`update_thresholds`, `update_notification_settings`) clear it
+///   inside their unit and again after their commit; so does any failed write, as a rolled-back
+///   batch may have cached what it never committed.
+/// - Other hubs' updates are announced on commit (PostgreSQL `NOTIFY`) and heard by a listening
+///   connection ([`SettingsWatch::Announced`]). Between another hub's commit and this hub hearing
+///   of it, a heartbeat may still be judged by the rules it replaced: milliseconds, as if it had
+///   arrived a little earlier. While the listening connection is down nothing is cached.
 pub(crate) struct RulesCache {
-    enabled: bool,
-    rules: Mutex<Option<Rules>>,
+    watch: SettingsWatch,
+    cleared: AtomicU64,
+    rules: Mutex<Option<(Stamp, Rules)>>,
 }
 
+/// (times cleared here, changes heard from other writers).
+type Stamp = (u64, u64);
+
 impl RulesCache {
-    pub(crate) fn new(enabled: bool) -> Self {
-        RulesCache { enabled, rules: Mutex::new(None) }
+    pub(crate) fn new(watch: SettingsWatch) -> Self {
+        RulesCache { watch, cleared: AtomicU64::new(0), rules: Mutex::new(None) }
+    }
+
+    /// The current stamp; `None` when changes by others cannot be heard now.
+    fn stamp(&self) -> Option<Stamp> {
+        let heard = match &self.watch {
+            SettingsWatch::SoleWriter => 0,
+            SettingsWatch::Announced(changes) => (*changes.borrow())?,
+        };
+        Some((self.cleared.load(Ordering::Acquire), heard))
     }
 
     pub(crate) async fn load(&self, conn: &mut dyn Conn) -> StoreResult<Rules> {
-        if let Some(rules) = self.cached() {
+        let stamp = self.stamp();
+        if let Some(stamp) = stamp
+            && let Ok(cached) = self.rules.lock()
+            && let Some((at, rules)) = *cached
+            && at == stamp
+        {
             return Ok(rules);
         }
         let rules = load_rules(conn).await?;
-        if self.enabled
+        if let Some(stamp) = stamp
+            && self.stamp() == Some(stamp)
             && let Ok(mut cached) = self.rules.lock()
         {
-            *cached = Some(rules);
+            *cached = Some((stamp, rules));
         }
         Ok(rules)
     }
 
-    fn cached(&self) -> Option<Rules> {
-        if !self.enabled {
-            return None;
-        }
-        *self.rules.lock().ok()?
-    }
-
     pub(crate) fn clear(&self) {
+        self.cleared.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut cached) = self.rules.lock() {
             *cached = None;
         }

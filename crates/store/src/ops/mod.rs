@@ -28,7 +28,7 @@ use homelab_core::preferences::DashboardPreferences;
 use homelab_core::server::{NewServer, Package, Server, ServerUpdate};
 use homelab_core::time::{Timestamp, to_millis};
 
-use crate::backend::{Backend, Work, work};
+use crate::backend::{Backend, SettingsWatch, Work, work};
 use crate::{
     AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ClaimedMessage,
     DeliveryOutcome, EventRoute, ExpectedServiceRecord, ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome,
@@ -59,7 +59,7 @@ impl<B: Backend> SqlStore<B> {
     /// Wraps a migrated backend and runs the upgrade steps its migrations queued, so that
     /// nothing reads data still in an old layout.
     pub async fn open(backend: B) -> StoreResult<Self> {
-        let rules = Arc::new(alerts::RulesCache::new(backend.sole_writer()));
+        let rules = Arc::new(alerts::RulesCache::new(backend.settings_watch()));
         let store = SqlStore { backend, series: Arc::default(), rules, grouped: std::sync::Mutex::default() };
         store.run_pending_upgrades().await?;
         Ok(store)
@@ -123,6 +123,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn close(&self) {
         self.backend.close().await;
+    }
+
+    fn settings_watch(&self) -> SettingsWatch {
+        self.backend.settings_watch()
     }
 
     async fn list_servers(&self) -> StoreResult<Vec<Server>> {

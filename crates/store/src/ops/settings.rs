@@ -166,7 +166,8 @@ fn temperature_from(row: &Row, at: usize) -> StoreResult<TemperatureThresholds> 
 }
 
 pub(crate) async fn put_thresholds(conn: &mut dyn Conn, value: &Thresholds, now: i64) -> StoreResult<()> {
-    upsert(conn, "alert_thresholds", THRESHOLD_COLUMNS, threshold_values(value), now).await
+    upsert(conn, "alert_thresholds", THRESHOLD_COLUMNS, threshold_values(value), now).await?;
+    conn.announce_settings_changed().await
 }
 
 pub(crate) async fn update_thresholds(
@@ -218,7 +219,8 @@ fn notification_values(value: &NotificationSettings) -> Vec<Value> {
 /// Saves the notification settings and keeps the v1 Slack channel row in step with them.
 pub(crate) async fn put_notifications(conn: &mut dyn Conn, value: &NotificationSettings, now: i64) -> StoreResult<()> {
     upsert(conn, "notification_settings", NOTIFICATION_COLUMNS, notification_values(value), now).await?;
-    channels::sync_v1_slack(conn, &value.slack_webhook_url, now).await
+    channels::sync_v1_slack(conn, &value.slack_webhook_url, now).await?;
+    conn.announce_settings_changed().await
 }
 
 pub(crate) async fn update_notifications(
