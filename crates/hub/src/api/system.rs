@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::SecondsFormat;
+use homelab_store::SettingsWatch;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -30,6 +31,11 @@ pub struct Health {
     /// Requests abandoned and answered 503 since the hub started because they ran past
     /// `request_timeout_seconds` (not in v1).
     pub requests_timed_out: u64,
+    /// How the alert rules cached for heartbeats are kept true (not in v1): `sole-writer`
+    /// (SQLite: the hub's own changes clear them), `listening` (PostgreSQL: other hubs' changes
+    /// are heard), or `not-listening` (PostgreSQL: that connection is down, and the rules are read
+    /// per heartbeat until it is back).
+    pub settings_cache: &'static str,
 }
 
 /// Liveness and database connectivity. 503 (with the same body) when the hub cannot store
@@ -56,6 +62,11 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             writes_shed: homelab_store::writes_shed(),
             requests_shed: state.shedding.shed(),
             requests_timed_out: state.shedding.timed_out(),
+            settings_cache: match state.store.settings_watch() {
+                SettingsWatch::SoleWriter => "sole-writer",
+                SettingsWatch::Announced(changes) if changes.borrow().is_some() => "listening",
+                SettingsWatch::Announced(_) => "not-listening",
+            },
         }),
     )
 }

@@ -282,6 +282,14 @@ async fn bad_path_parameters_are_a_422_naming_the_parameter(hub: &TestHub) {
 
 async fn health_answers_without_a_key(hub: &TestHub) {
     hub.clock.advance(Duration::seconds(90));
+    let settings_cache = match hub.store.settings_watch() {
+        homelab_store::SettingsWatch::SoleWriter => "sole-writer",
+        homelab_store::SettingsWatch::Announced(mut changes) => {
+            let listening = changes.wait_for(Option::is_some);
+            tokio::time::timeout(std::time::Duration::from_secs(10), listening).await.unwrap().unwrap();
+            "listening"
+        }
+    };
     let (status, body) = hub.get_without_key("/api/v1/system/health").await;
     assert_eq!(status, StatusCode::OK);
     let backend = body["database_backend"].as_str().unwrap().to_owned();
@@ -297,7 +305,7 @@ async fn health_answers_without_a_key(hub: &TestHub) {
         body,
         json!({"status": "healthy", "version": "x", "uptime_seconds": 0, "database": "connected",
                "database_backend": backend, "timestamp": "2026-01-19T12:01:30Z", "writes_shed": 0,
-               "requests_shed": 0, "requests_timed_out": 0})
+               "requests_shed": 0, "requests_timed_out": 0, "settings_cache": settings_cache})
     );
 }
 
