@@ -60,14 +60,58 @@ impl MachineInventory {
             .collect()
     }
 
-    /// The hottest temperature sensor (GPUs and disks included), as `(sensor, °C)`.
+    /// The hottest temperature sensor (GPUs and disks included, as the engine judges them), as
+    /// `(sensor, °C)`.
     pub fn hottest(&self) -> Option<(String, f64)> {
-        let sensors = self.temperatures.iter().flatten().map(|t| (t.sensor.clone(), t.celsius));
-        let gpus = self.gpus.iter().flatten().filter_map(|g| Some((format!("gpu/{}", g.id), g.temperature_celsius?)));
-        let disks =
-            self.disk_health.iter().flatten().filter_map(|d| Some((disk_sensor(&d.device), d.temperature_celsius?)));
-        sensors.chain(gpus).chain(disks).filter(|(_, c)| c.is_finite()).max_by(|a, b| a.1.total_cmp(&b.1))
+        temperature_readings(
+            self.temperatures.as_deref().unwrap_or_default(),
+            self.gpus.as_deref().unwrap_or_default(),
+            self.disk_health.as_deref().unwrap_or_default(),
+        )
+        .into_iter()
+        .max_by(|a, b| a.celsius.total_cmp(&b.celsius))
+        .map(|reading| (reading.sensor, reading.celsius))
     }
+}
+
+/// One temperature reading, with the kind whose levels apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemperatureReading {
+    pub sensor: String,
+    pub kind: String,
+    pub celsius: f64,
+}
+
+/// Every temperature reported, as sensors: hwmon and thermal sensors as named, GPUs as
+/// `gpu/<id>` and disks that hwmon does not already cover (SATA through S.M.A.R.T.; NVMe drives
+/// report through hwmon) as `disk/<device>` ([`disk_sensor`]); readings that are not numbers are
+/// left out. The one rule for what the alert engine judges, what the charts draw and which
+/// sensor the fleet view calls the hottest, so that all three name the same sensors.
+pub fn temperature_readings(
+    temperatures: &[TemperatureReport],
+    gpus: &[GpuReport],
+    disks: &[DiskHealthReport],
+) -> Vec<TemperatureReading> {
+    let sensors = temperatures.iter().map(|t| TemperatureReading {
+        sensor: t.sensor.clone(),
+        kind: t.kind.clone(),
+        celsius: t.celsius,
+    });
+    let gpus = gpus.iter().filter_map(|g| {
+        g.temperature_celsius.map(|celsius| TemperatureReading {
+            sensor: format!("gpu/{}", g.id),
+            kind: "gpu".to_owned(),
+            celsius,
+        })
+    });
+    let disks = disks.iter().filter(|d| d.protocol != "nvme").filter_map(|d| {
+        d.temperature_celsius.map(|celsius| TemperatureReading {
+            sensor: disk_sensor(&d.device),
+            kind: "drive".to_owned(),
+            celsius,
+        })
+    });
+    sensors.chain(gpus).chain(disks).filter(|t| t.celsius.is_finite()).collect()
 }
 
 /// Container states as the Docker and Podman Engine APIs name them.
@@ -400,4 +444,43 @@ pub(crate) fn validate_gpu(v: &mut Validator, g: &GpuReport) {
     v.range_i64("memory_total_bytes", g.memory_total_bytes, 0, None);
     v.range_f64("temperature_celsius", g.temperature_celsius, MIN_CELSIUS, Some(MAX_CELSIUS));
     v.range_f64("power_watts", g.power_watts, 0.0, Some(10_000.0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(device: &str, protocol: &str, celsius: f64) -> DiskHealthReport {
+        DiskHealthReport {
+            device: device.into(),
+            protocol: protocol.into(),
+            temperature_celsius: Some(celsius),
+            ..DiskHealthReport::default()
+        }
+    }
+
+    /// The fleet view's hottest sensor is one the engine judges: an NVMe drive's S.M.A.R.T.
+    /// reading is left to its hwmon sensor, as the engine does, so the two never name two sensors
+    /// for one drive.
+    #[test]
+    fn the_hottest_sensor_is_one_the_engine_judges() {
+        let inventory = MachineInventory {
+            temperatures: Some(vec![TemperatureReport {
+                sensor: "nvme/Composite".into(),
+                kind: "drive".into(),
+                celsius: 52.0,
+                ..TemperatureReport::default()
+            }]),
+            disk_health: Some(vec![disk("/dev/nvme0", "nvme", 71.0), disk("/dev/sda", "ata", 38.0)]),
+            ..MachineInventory::default()
+        };
+        assert_eq!(inventory.hottest(), Some(("nvme/Composite".to_owned(), 52.0)));
+        let judged = temperature_readings(
+            inventory.temperatures.as_deref().unwrap_or_default(),
+            &[],
+            inventory.disk_health.as_deref().unwrap_or_default(),
+        );
+        let sensors: Vec<&str> = judged.iter().map(|t| t.sensor.as_str()).collect();
+        assert_eq!(sensors, ["nvme/Composite", "disk/sda"]);
+    }
 }

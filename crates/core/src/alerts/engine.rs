@@ -71,6 +71,7 @@ use super::thresholds::{
 };
 use super::{AlertKey, AlertKind, AlertStatus, Severity};
 use crate::heartbeat::HeartbeatRequest;
+use crate::inventory::{TemperatureReading, temperature_readings};
 use crate::status::{self, MachineType};
 use crate::time::{self, Timestamp};
 
@@ -188,7 +189,7 @@ pub struct HeartbeatSample {
     /// Containers by name; `None` when the heartbeat carried no container list.
     pub containers: Option<BTreeMap<String, ContainerSeen>>,
     /// Every temperature reading: sensors, GPUs and disks.
-    pub temperatures: Vec<TemperatureSeen>,
+    pub temperatures: Vec<TemperatureReading>,
     /// S.M.A.R.T. reports (only the disks the heartbeat listed).
     pub disks_health: Vec<DiskSeen>,
     /// Software RAID arrays: name → state (`clean`, `degraded`, `rebuilding`, `inactive`).
@@ -220,14 +221,6 @@ impl ContainerSeen {
             other => Some(other.to_owned()),
         }
     }
-}
-
-/// One temperature reading, with the kind whose levels apply.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TemperatureSeen {
-    pub sensor: String,
-    pub kind: String,
-    pub celsius: f64,
 }
 
 /// What disk-health alerting needs of one S.M.A.R.T. report.
@@ -310,30 +303,13 @@ impl HeartbeatSample {
     }
 }
 
-/// Every temperature a heartbeat reports, as sensors: hwmon and thermal sensors as named, GPUs
-/// as `gpu/<id>` and disks that hwmon does not already cover (SATA through S.M.A.R.T.; NVMe
-/// drives report through hwmon) as `disk/<device>` ([`crate::inventory::disk_sensor`]).
-pub fn temperatures_of(heartbeat: &HeartbeatRequest) -> Vec<TemperatureSeen> {
-    let sensors = heartbeat.temperatures.iter().flatten().map(|t| TemperatureSeen {
-        sensor: t.sensor.clone(),
-        kind: t.kind.clone(),
-        celsius: t.celsius,
-    });
-    let gpus = heartbeat.gpus.iter().flatten().filter_map(|g| {
-        g.temperature_celsius.map(|celsius| TemperatureSeen {
-            sensor: format!("gpu/{}", g.id),
-            kind: "gpu".to_owned(),
-            celsius,
-        })
-    });
-    let disks = heartbeat.disk_health.iter().flatten().filter(|d| d.protocol != "nvme").filter_map(|d| {
-        d.temperature_celsius.map(|celsius| TemperatureSeen {
-            sensor: crate::inventory::disk_sensor(&d.device),
-            kind: "drive".to_owned(),
-            celsius,
-        })
-    });
-    sensors.chain(gpus).chain(disks).filter(|t| t.celsius.is_finite()).collect()
+/// Every temperature a heartbeat reports, as the engine judges them ([`temperature_readings`]).
+pub fn temperatures_of(heartbeat: &HeartbeatRequest) -> Vec<TemperatureReading> {
+    temperature_readings(
+        heartbeat.temperatures.as_deref().unwrap_or_default(),
+        heartbeat.gpus.as_deref().unwrap_or_default(),
+        heartbeat.disk_health.as_deref().unwrap_or_default(),
+    )
 }
 
 /// One input to the engine. Every variant carries `now` (the hub clock), never read inside.

@@ -8,7 +8,7 @@ use super::tests::{Hub, kinds, mins, only, secs, t0};
 use super::*;
 
 fn temperature(sensor: &str, kind: &str, celsius: f64) -> HeartbeatSample {
-    let temperatures = vec![engine::TemperatureSeen { sensor: sensor.into(), kind: kind.into(), celsius }];
+    let temperatures = vec![crate::inventory::TemperatureReading { sensor: sensor.into(), kind: kind.into(), celsius }];
     HeartbeatSample { temperatures, ..Default::default() }
 }
 

@@ -1016,7 +1016,11 @@ fn a_healthy_heartbeat_writes_nothing() {
         services: Some([("plex".to_owned(), ServiceStatus::Running)].into()),
         restarts: BTreeMap::new(),
         containers: Some(BTreeMap::new()),
-        temperatures: vec![engine::TemperatureSeen { sensor: "cpu/0".into(), kind: "cpu".into(), celsius: 50.0 }],
+        temperatures: vec![crate::inventory::TemperatureReading {
+            sensor: "cpu/0".into(),
+            kind: "cpu".into(),
+            celsius: 50.0,
+        }],
         disks_health: vec![engine::DiskSeen { device: "/dev/sda".into(), passed: Some(true), failure_count: None }],
         raid_arrays: [("md0".to_owned(), "clean".to_owned())].into(),
         zfs_pools: [("tank".to_owned(), "ONLINE".to_owned())].into(),
