@@ -269,19 +269,21 @@ async fn roll_up_servers(
 ) -> StoreResult<u64> {
     let (source, width) = source_of(target);
     let batch = conn
-        .query("SELECT pk FROM servers WHERE pk > $1 ORDER BY pk LIMIT $2", &[cursor.into(), servers.into()])
+        .query("SELECT pk, id FROM servers WHERE pk > $1 ORDER BY pk LIMIT $2", &[cursor.into(), servers.into()])
         .await?;
+    let batch = super::alerts::server_refs(&batch)?;
+    let last = batch.last().map_or(cursor, |(pk, _)| *pk);
+    // A heartbeat holds its server's row until it commits, and one that read the marks before
+    // this range was claimed queued nothing for later: wait for it, so that its sample is read
+    // here rather than lost (PostgreSQL; SQLite has one writer). The rows are taken in the
+    // order heartbeat batches take them, not by `pk`: else a batch and this unit could each
+    // hold a row the other waits for.
+    super::alerts::lock_servers(conn, &batch).await?;
     let mut written = 0;
-    let mut last = cursor;
-    for server in &batch {
-        last = server.i64(0)?;
-        // A heartbeat holds its server's row until it commits, and one that read the marks
-        // before this range was claimed queued nothing for later: wait for it, so that its
-        // sample is read here rather than lost (PostgreSQL; SQLite has one writer).
-        super::alerts::lock_server(conn, last).await?;
+    for (pk, _) in &batch {
         let mut buckets = Buckets::new();
-        aggregate(source, width, rows(conn, source, last, done, claimed).await?, &mut buckets)?;
-        written += write_buckets(conn, target, last, &buckets).await?;
+        aggregate(source, width, rows(conn, source, *pk, done, claimed).await?, &mut buckets)?;
+        written += write_buckets(conn, target, *pk, &buckets).await?;
     }
     let (done_name, _, cursor_name) = mark_names(target);
     if (batch.len() as i64) < servers {

@@ -6,6 +6,9 @@ mod deliveries;
 mod history;
 mod ingest;
 mod inventory;
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod lock_order_tests;
 mod preferences;
 mod servers;
 mod service_states;
@@ -37,12 +40,15 @@ use crate::{
     StoreResult, TagMap, TokenClaim,
 };
 
-/// Which group-commit writer takes a server's heartbeats (see [`Backend::write_grouped`]).
-fn group_key(server_id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    server_id.hash(&mut hasher);
-    hasher.finish()
+/// Which group-commit writer takes a server's heartbeats (see [`Backend::write_grouped`]), and
+/// the one order in which every transaction takes the rows of several servers: a batch runs its
+/// units in key order, and the retention job, the offline check and a server's deletion lock
+/// theirs in the same order ([`alerts::lock_servers`]), so that no two wait for each other in a
+/// circle (PostgreSQL's "deadlock detected"). FNV-1a rather than the standard library's hasher,
+/// whose output may change between Rust releases: hubs of different builds sharing one database
+/// must agree on it.
+pub(crate) fn group_key(server_id: &str) -> u64 {
+    server_id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The [`Store`] implementation for any SQL [`Backend`].
