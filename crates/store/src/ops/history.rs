@@ -311,10 +311,18 @@ async fn roll_up_dirty(
     let (source, width) = source_of(target);
     let dirty = conn
         .query(
-            "SELECT server_pk, ts FROM rollup_dirty WHERE tier = $1 ORDER BY ts, server_pk LIMIT $2",
+            "SELECT d.server_pk, d.ts, s.id FROM rollup_dirty d JOIN servers s ON s.pk = d.server_pk \
+             WHERE d.tier = $1 ORDER BY d.ts, d.server_pk LIMIT $2",
             &[target.as_str().into(), limit.into()],
         )
         .await?;
+    // A heartbeat queues its late buckets holding its server's row: take the rows of these
+    // servers first (in the global order), or this unit, deleting a queued bucket and queueing
+    // its hour, and a batch, queueing the same two the other way round, wait for each other.
+    let mut servers = dirty.iter().map(|row| Ok((row.i64(0)?, row.str(2)?))).collect::<StoreResult<Vec<_>>>()?;
+    servers.sort_unstable();
+    servers.dedup();
+    super::alerts::lock_servers(conn, &servers).await?;
     let mut written = 0;
     for row in &dirty {
         let (pk, start) = (row.i64(0)?, row.i64(1)?);

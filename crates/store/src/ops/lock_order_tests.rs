@@ -128,3 +128,60 @@ async fn deleting_a_server_takes_its_and_its_dependants_rows_in_that_order() {
     })
     .await;
 }
+
+/// A late bucket caught up by retention while a batch queues late buckets of the same server:
+/// retention deletes the queued 5-minute bucket and queues its hour; the batch queues the hour,
+/// then the 5-minute bucket. Unless retention first waits for the server's row, each waits for
+/// the other's row of `rollup_dirty`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catching_up_late_buckets_waits_for_a_batch_holding_the_server() {
+    let Some((store, url)) = crate::testing::postgres_store().await else { return };
+    let t0 = time::parse("2026-05-01T10:00:00Z").unwrap();
+    let now = t0 + Span::hours(2);
+    for minute in 0..4 {
+        store.ingest_heartbeat(beat("late", t0 + Span::minutes(minute))).await.unwrap();
+    }
+    store.run_retention(&RetentionPolicy::default(), now).await.unwrap();
+    // A spool replay: queues its 5-minute bucket (and hour, removed so the batch can queue it).
+    store.ingest_heartbeat(beat("late", t0 + Span::seconds(90))).await.unwrap();
+    let (batch, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let (observer, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    batch.batch_execute("DELETE FROM rollup_dirty WHERE tier = '1h'").await.unwrap();
+    let pk: i64 = batch.query_one("SELECT pk FROM servers WHERE id = 'late'", &[]).await.unwrap().get(0);
+    let queue = "INSERT INTO rollup_dirty (server_pk, tier, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    let (five, hour) = (time::to_millis(&t0), time::to_millis(&t0));
+    batch.batch_execute("BEGIN").await.unwrap();
+    batch.execute("UPDATE servers SET status = status WHERE pk = $1", &[&pk]).await.unwrap();
+    batch.execute(queue, &[&pk, &"1h", &hour]).await.unwrap();
+
+    let running = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.run_retention(&RetentionPolicy::default(), now).await }
+    });
+    let batch_pid: i32 = batch.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let mut waits = false;
+    for _ in 0..1000 {
+        let row = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND $1 = ANY(pg_blocking_pids(pid))",
+                &[&batch_pid],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, i64>(0) > 0 {
+            waits = true;
+            break;
+        }
+        assert!(!running.is_finished(), "retention did not wait for the batch");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(waits, "retention never waited for the batch");
+    let queued = batch.execute(queue, &[&pk, &"5m", &five]).await;
+    assert!(queued.is_ok(), "the batch waited for retention: {queued:?}");
+    batch.batch_execute("COMMIT").await.unwrap();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!(report.five_minute_buckets_written, 1, "{report:?}");
+    store.close().await;
+}
