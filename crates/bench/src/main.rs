@@ -443,6 +443,25 @@ async fn main() -> anyhow::Result<()> {
                     }
                     json_report.insert("storage_tables".into(), serde_json::to_value(&tables)?);
                 }
+                if let (Some(_), Some(url)) = (&started, &database_url) {
+                    let tables = scenarios::postgres_table_bytes(url).await?;
+                    for table in tables.iter().filter(|t| t.total_bytes >= 65_536) {
+                        println!(
+                            "storage        {:<28} {:>7.2} MB ({:>6.2} MB heap, {:>6.2} MB indexes, {:>5.2} MB other), \
+                             {} rows: {:.1} B/row, {:.1} B/heartbeat{}",
+                            table.name,
+                            table.total_bytes as f64 / 1e6,
+                            table.heap_bytes as f64 / 1e6,
+                            table.index_bytes as f64 / 1e6,
+                            table.other_bytes as f64 / 1e6,
+                            table.rows,
+                            table.total_bytes as f64 / table.rows.max(1) as f64,
+                            table.total_bytes as f64 / history_heartbeats.max(1) as f64,
+                            table.parent.as_ref().map(|p| format!(" (partition of {p})")).unwrap_or_default()
+                        );
+                    }
+                    json_report.insert("storage_tables".into(), serde_json::to_value(&tables)?);
+                }
                 summary.row("storage after rollups", format!("{:.1} B/sample", report.bytes_per_sample), "≤ 20 B");
                 json_report.insert("storage".into(), serde_json::to_value(&report)?);
             }
