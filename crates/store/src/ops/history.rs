@@ -374,14 +374,17 @@ async fn oldest_dirty(conn: &mut dyn Conn, tier: Tier, from: i64) -> StoreResult
     .opt_i64(0)
 }
 
-/// Removes `tier`'s rows before `before`. Everything before `before` goes, except where
-/// partitions are dropped whole (PostgreSQL): see [`super::partitions::prune`].
+/// Removes `tier`'s rows before `before`: all of them, or, where history is partitioned
+/// (PostgreSQL), those of the default partition; the partitions wholly before `before` are
+/// dropped afterwards ([`super::partitions::drop_below`]).
 async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> StoreResult<Pruned> {
-    if conn.partitioned() {
-        return super::partitions::prune(conn, tier, before).await;
-    }
-    let sql = format!("DELETE FROM {} WHERE server_pk IN (SELECT pk FROM servers) AND ts < $1", table(tier));
-    Ok(Pruned { rows: conn.execute(&sql, &[before.into()]).await?, below: before, partitions_dropped: 0 })
+    let rows = if conn.partitioned() {
+        super::partitions::prune_default(conn, tier, before).await?
+    } else {
+        let sql = format!("DELETE FROM {} WHERE server_pk IN (SELECT pk FROM servers) AND ts < $1", table(tier));
+        conn.execute(&sql, &[before.into()]).await?
+    };
+    Ok(Pruned { rows, below: before, partitions_dropped: 0 })
 }
 
 async fn oldest(conn: &mut dyn Conn, tier: Tier) -> StoreResult<Option<i64>> {
@@ -471,29 +474,39 @@ async fn prune_tiers(
     if let Some(pending) = oldest_dirty(conn, Tier::FiveMinutes, marks.raw_pruned).await? {
         raw_cutoff = raw_cutoff.min(pending);
     }
-    let raw_cutoff = bucket_start(raw_cutoff, FIVE_MINUTES);
-    let raw = prune(conn, Tier::Raw, raw_cutoff).await?;
-    report.raw_deleted = raw.rows;
-    // Only up to where no row is left: late rows below the mark are merged into their stored
-    // bucket, which would count twice any row still there.
-    if raw.below > marks.raw_pruned {
-        set_mark(conn, "raw-pruned", raw.below).await?;
-    }
     let mut five_cutoff = cutoff(Tier::FiveMinutes).min(marks.hourly);
     if let Some(pending) = oldest_dirty(conn, Tier::Hourly, marks.five_pruned).await? {
         five_cutoff = five_cutoff.min(pending);
     }
-    let five_cutoff = bucket_start(five_cutoff, HOUR);
-    let five = prune(conn, Tier::FiveMinutes, five_cutoff).await?;
-    report.five_minute_deleted = five.rows;
+    let cutoffs = [
+        (Tier::Raw, bucket_start(raw_cutoff, FIVE_MINUTES)),
+        (Tier::FiveMinutes, bucket_start(five_cutoff, HOUR)),
+        (Tier::Hourly, cutoff(Tier::Hourly)),
+    ];
+    report.service_status_deleted =
+        conn.execute("DELETE FROM service_status WHERE ts < $1", &[cutoff(Tier::Raw).into()]).await?;
+    let mut pruned = Vec::with_capacity(cutoffs.len());
+    for (tier, before) in cutoffs {
+        pruned.push(prune(conn, tier, before).await?);
+    }
+    // Dropping a partition takes its table's exclusive lock (and its foreign key's table's), held
+    // until this unit commits: last, so that nothing else runs while ingest waits.
+    if conn.partitioned() {
+        for ((tier, before), pruned) in cutoffs.into_iter().zip(&mut pruned) {
+            super::partitions::drop_below(conn, tier, before, pruned).await?;
+        }
+    }
+    let [raw, five, hourly] = [pruned[0], pruned[1], pruned[2]];
+    (report.raw_deleted, report.five_minute_deleted, report.hourly_deleted) = (raw.rows, five.rows, hourly.rows);
+    report.partitions_dropped = raw.partitions_dropped + five.partitions_dropped + hourly.partitions_dropped;
+    // Only up to where no row is left: late rows below a mark are merged into their stored
+    // bucket, which would count twice any row still there.
+    if raw.below > marks.raw_pruned {
+        set_mark(conn, "raw-pruned", raw.below).await?;
+    }
     if five.below > marks.five_pruned {
         set_mark(conn, "5m-pruned", five.below).await?;
     }
-    let hourly = prune(conn, Tier::Hourly, cutoff(Tier::Hourly)).await?;
-    report.hourly_deleted = hourly.rows;
-    report.partitions_dropped = raw.partitions_dropped + five.partitions_dropped + hourly.partitions_dropped;
-    report.service_status_deleted =
-        conn.execute("DELETE FROM service_status WHERE ts < $1", &[cutoff(Tier::Raw).into()]).await?;
     Ok(())
 }
 
@@ -645,6 +658,41 @@ mod partitioned_tests {
         let report = store.run_retention(&policy, now).await.unwrap();
         assert_eq!(report.partitions_dropped, 2, "2 and 3 January: {report:?}");
         assert_eq!(count(&store, mark, vec![]).await, to_millis(&(now - Duration::days(7))));
+        store.close().await;
+    }
+
+    /// A partition whose table ingest holds (an open heartbeat batch) is not dropped, without
+    /// the retention run failing or waiting for the batch; the next run drops it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_partition_ingest_holds_is_dropped_by_the_next_run() {
+        let Some(cluster) = crate::testing::postgres_cluster() else { return };
+        let url = cluster.create_database().await.unwrap();
+        let store = SqlStore::open(PostgresBackend::open(&url, &OpenOptions::default()).await.unwrap()).await.unwrap();
+        let start = time::parse("2026-01-01T00:00:00Z").unwrap();
+        let policy = RetentionPolicy::default();
+        store.maintain_history_partitions(&policy, start).await.unwrap();
+        for hour in 0..10 * 24 {
+            store.ingest_heartbeat(beat(start + Duration::hours(hour))).await.unwrap();
+        }
+        let now = start + Duration::days(10);
+        let (batch, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        batch.batch_execute("BEGIN").await.unwrap();
+        let newest = to_millis(&(now - Duration::minutes(10)));
+        batch
+            .execute(
+                "INSERT INTO history_raw (server_pk, ts, samples) SELECT server_pk, $1, samples FROM history_raw LIMIT 1",
+                &[&newest],
+            )
+            .await
+            .unwrap();
+        let report = store.run_retention(&policy, now).await.unwrap();
+        assert_eq!((report.partitions_dropped, report.raw_deleted), (0, 0), "{report:?}");
+        let mark = "SELECT watermark FROM rollup_watermarks WHERE tier = 'raw-pruned'";
+        assert!(count(&store, mark, vec![]).await <= to_millis(&start), "nothing is gone");
+        batch.batch_execute("ROLLBACK").await.unwrap();
+        let report = store.run_retention(&policy, now).await.unwrap();
+        assert_eq!((report.partitions_dropped, report.raw_deleted), (3, 72), "{report:?}");
         store.close().await;
     }
 }

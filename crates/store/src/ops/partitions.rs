@@ -203,13 +203,20 @@ pub(crate) struct Pruned {
     pub partitions_dropped: u64,
 }
 
-/// Prunes `tier` below `before`: drops every partition whose whole range lies below it and
-/// deletes the default partition's older rows. Rows in a partition that begins below `before`
-/// but ends after it stay until the whole partition may go; [`Pruned::below`] says so.
-pub(crate) async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> StoreResult<Pruned> {
+/// Deletes the default partition's rows of `tier` before `before` and gives its space back if
+/// it is left empty. Returns the rows deleted.
+pub(crate) async fn prune_default(conn: &mut dyn Conn, tier: Tier, before: i64) -> StoreResult<u64> {
     let default = default_partition(tier);
-    let mut removed = conn.execute(&format!("DELETE FROM {default} WHERE ts < $1"), &[before.into()]).await?;
-    let mut pruned = Pruned { rows: 0, below: before, partitions_dropped: 0 };
+    let deleted = conn.execute(&format!("DELETE FROM {default} WHERE ts < $1"), &[before.into()]).await?;
+    truncate_if_empty(conn, &default).await?;
+    Ok(deleted)
+}
+
+/// Drops every partition of `tier` whose whole range lies before `before`, adding to `pruned`.
+/// Rows in a partition that begins before `before` but ends after it stay until the whole
+/// partition may go, and so do those of one whose lock was not granted in time (the next run
+/// drops it); [`Pruned::below`] then says where the rows left begin.
+pub(crate) async fn drop_below(conn: &mut dyn Conn, tier: Tier, before: i64, pruned: &mut Pruned) -> StoreResult<()> {
     let mut locked_out = false;
     for partition in list(conn, tier).await? {
         if partition.from >= before {
@@ -219,7 +226,7 @@ pub(crate) async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> Store
             let rows = conn.query_one(&format!("SELECT COUNT(*) FROM {}", partition.name), &[]).await?.i64(0)?;
             if conn.try_exclusive(&format!("DROP TABLE {}", partition.name), LOCK_WAIT_MS).await? {
                 tracing::info!(partition = %partition.name, rows, "dropped history partition");
-                removed += u64::try_from(rows).unwrap_or_default();
+                pruned.rows += u64::try_from(rows).unwrap_or_default();
                 pruned.partitions_dropped += 1;
                 continue;
             }
@@ -228,8 +235,7 @@ pub(crate) async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> Store
         }
         pruned.below = pruned.below.min(partition.from);
     }
-    truncate_if_empty(conn, &default).await?;
-    Ok(Pruned { rows: removed, ..pruned })
+    Ok(())
 }
 
 /// Gives the default partition's space back once it holds no row: rows moved out of it or
