@@ -241,6 +241,9 @@ pub(crate) async fn drop_below(conn: &mut dyn Conn, tier: Tier, before: i64, pru
 /// Gives the default partition's space back once it holds no row: rows moved out of it or
 /// pruned from it leave dead space that PostgreSQL would otherwise keep. Locked first, so no
 /// heartbeat can add a row between the check and the truncation; skipped if that takes long.
+/// Unlike `DELETE`, `TRUNCATE` is not hidden from snapshots taken before it: a read already
+/// under way could miss rows deleted or moved just before, which only happens to rows being
+/// pruned or moved at that very moment.
 async fn truncate_if_empty(conn: &mut dyn Conn, default: &str) -> StoreResult<()> {
     let size = conn.query_one("SELECT pg_relation_size($1::text::regclass)", &[default.into()]).await?.i64(0)?;
     if size == 0 || !conn.try_exclusive(&format!("LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE"), LOCK_WAIT_MS).await?
