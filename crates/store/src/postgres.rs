@@ -34,7 +34,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "cost and preferences", include_str!("../migrations/postgres/0012_cost_and_preferences.sql")),
     (13, "inventory", include_str!("../migrations/postgres/0013_inventory.sql")),
     (14, "partitioned history", include_str!("../migrations/postgres/0014_partitioned_history.sql")),
-    (15, "room for updates", include_str!("../migrations/postgres/0015_room_for_updates.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.
