@@ -450,8 +450,14 @@ async fn main() -> anyhow::Result<()> {
                     bytes,
                 );
                 report.print();
+                // The history tables alone: what the samples cost, without the per-server rows a
+                // heartbeat rewrites (on PostgreSQL their dead versions wait for autovacuum, and a
+                // back-fill rewrites each machine's rows dozens of times a second).
+                let mut history_bytes = None;
                 if let (Some(hub), None) = (&started, &database_url) {
                     let tables = scenarios::sqlite_table_bytes(&hub.database_path())?;
+                    history_bytes =
+                        Some(tables.iter().filter(|t| t.name.contains("history_")).map(|t| t.pages_bytes).sum::<u64>());
                     for table in tables.iter().filter(|t| t.pages_bytes >= 65_536) {
                         println!(
                             "storage        {:<28} {:>7.2} MB in pages ({:>7.2} MB rows, {:>6.2} MB unused), {} rows: \
@@ -466,7 +472,38 @@ async fn main() -> anyhow::Result<()> {
                     }
                     json_report.insert("storage_tables".into(), serde_json::to_value(&tables)?);
                 }
+                if let (Some(_), Some(url)) = (&started, &database_url) {
+                    let tables = scenarios::postgres_table_bytes(url).await?;
+                    history_bytes = Some(
+                        tables.iter().filter(|t| t.name.starts_with("history_")).map(|t| t.total_bytes).sum::<u64>(),
+                    );
+                    for table in tables.iter().filter(|t| t.total_bytes >= 65_536) {
+                        println!(
+                            "storage        {:<28} {:>7.2} MB ({:>6.2} MB heap, {:>6.2} MB indexes, {:>5.2} MB other), \
+                             {} rows: {:.1} B/row, {:.1} B/heartbeat{}",
+                            table.name,
+                            table.total_bytes as f64 / 1e6,
+                            table.heap_bytes as f64 / 1e6,
+                            table.index_bytes as f64 / 1e6,
+                            table.other_bytes as f64 / 1e6,
+                            table.rows,
+                            table.total_bytes as f64 / table.rows.max(1) as f64,
+                            table.total_bytes as f64 / history_heartbeats.max(1) as f64,
+                            table.parent.as_ref().map(|p| format!(" (partition of {p})")).unwrap_or_default()
+                        );
+                    }
+                    json_report.insert("storage_tables".into(), serde_json::to_value(&tables)?);
+                }
                 summary.row("storage after rollups", format!("{:.1} B/sample", report.bytes_per_sample), "≤ 20 B");
+                if let Some(history) = history_bytes {
+                    let per_sample = history as f64 / history_samples.max(1) as f64;
+                    println!(
+                        "storage        history tables alone: {history} bytes, {:.0} B/heartbeat, {per_sample:.1} B/sample",
+                        history as f64 / history_heartbeats.max(1) as f64
+                    );
+                    summary.row("history tables after rollups", format!("{per_sample:.1} B/sample"), "≤ 8 B");
+                    json_report.insert("history_bytes".into(), history.into());
+                }
                 json_report.insert("storage".into(), serde_json::to_value(&report)?);
             }
             None => eprintln!("storage: only measured on a hub this tool starts itself"),

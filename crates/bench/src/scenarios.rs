@@ -167,6 +167,8 @@ pub async fn server_count(client: &reqwest::Client, hub: &str, key: &str) -> any
 }
 
 /// Bytes the hub's tables take in PostgreSQL (heap, indexes and TOAST), as the server reports.
+/// Each partition of the history tables is a table of its own (`relkind = 'r'`) and counts
+/// here; their partitioned parents (`'p'`) hold no data.
 pub async fn postgres_bytes(url: &str) -> anyhow::Result<u64> {
     let (client, connection) =
         tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to PostgreSQL")?;
@@ -181,6 +183,53 @@ pub async fn postgres_bytes(url: &str) -> anyhow::Result<u64> {
     drop(client);
     let _ = driver.await;
     Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or_default())
+}
+
+/// Where a PostgreSQL database's bytes are, per table (each partition of the history tables
+/// on its own): the heap, its indexes, and the rest (TOAST, free-space and visibility maps).
+#[derive(Serialize)]
+pub struct PgTableBytes {
+    pub name: String,
+    /// The partitioned table this one is a partition of, if any.
+    pub parent: Option<String>,
+    pub total_bytes: u64,
+    pub heap_bytes: u64,
+    pub index_bytes: u64,
+    pub other_bytes: u64,
+    pub rows: u64,
+}
+
+pub async fn postgres_table_bytes(url: &str) -> anyhow::Result<Vec<PgTableBytes>> {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to PostgreSQL")?;
+    let driver = tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT c.relname::text, p.relname::text, pg_total_relation_size(c.oid),                pg_relation_size(c.oid, 'main'), pg_indexes_size(c.oid)              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace              LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent              WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC",
+            &[],
+        )
+        .await?;
+    let mut tables = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name: String = row.get(0);
+        let bytes = |i| u64::try_from(row.get::<_, i64>(i)).unwrap_or_default();
+        let (total, heap, index) = (bytes(2), bytes(3), bytes(4));
+        // The names come from the catalogue; quoted as identifiers all the same.
+        let count: i64 =
+            client.query_one(&format!("SELECT COUNT(*) FROM \"{}\"", name.replace('"', "\"\"")), &[]).await?.get(0);
+        tables.push(PgTableBytes {
+            name,
+            parent: row.get(1),
+            total_bytes: total,
+            heap_bytes: heap,
+            index_bytes: index,
+            other_bytes: total.saturating_sub(heap + index),
+            rows: u64::try_from(count).unwrap_or_default(),
+        });
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(tables)
 }
 
 /// Back-fills `days` of minute-by-minute history for `servers` machines (agent timestamps in

@@ -168,6 +168,21 @@ pub trait Conn: Send {
         Ok(())
     }
 
+    /// Whether the history tables are partitioned by time (PostgreSQL; see
+    /// `ops/partitions.rs`). SQLite's are plain tables, pruned by `DELETE`.
+    fn partitioned(&self) -> bool {
+        false
+    }
+
+    /// Runs `sql` (statements without parameters that need a table's exclusive lock, such as
+    /// dropping a partition) unless a lock it needs is not granted within `wait_ms`: then none
+    /// of it is kept, the rest of the transaction goes on, and the answer is false, so that a
+    /// maintenance step never holds up ingest for longer and simply tries again next time.
+    /// Where there is one writer (SQLite) every lock is granted at once.
+    async fn try_exclusive(&mut self, sql: &str, _wait_ms: u64) -> StoreResult<bool> {
+        self.execute(sql, &[]).await.map(|_| true)
+    }
+
     /// Runs a statement; returns the number of rows changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64>;
     /// Runs a statement whose outcome the caller does not read. PostgreSQL sends it without

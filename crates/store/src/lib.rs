@@ -91,6 +91,13 @@ pub trait Store: Send + Sync + 'static {
     /// Rolls raw samples up into 5-minute and hourly tiers, then prunes each tier by `policy`.
     /// Idempotent: running it twice changes nothing the second time.
     async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport>;
+    /// Creates the history partitions missing between `policy`'s cutoffs (or the oldest row
+    /// that has none) and a margin ahead of `now`, as each retention run does first. PostgreSQL
+    /// only; nothing to do where history is not partitioned (SQLite). Returns how many.
+    async fn maintain_history_partitions(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<u64>;
+    /// The time partitions of every history tier, oldest first (the default partitions, which
+    /// take whatever no partition covers, are not listed); empty where there are none (SQLite).
+    async fn history_partitions(&self) -> StoreResult<Vec<HistoryPartition>>;
 
     async fn create_registration_token(&self, token: &NewRegistrationToken) -> StoreResult<RegistrationToken>;
     /// Unclaimed and unexpired tokens, newest first.

@@ -59,6 +59,19 @@ pub struct RetentionReport {
     pub five_minute_deleted: u64,
     pub hourly_deleted: u64,
     pub service_status_deleted: u64,
+    /// History partitions created ahead of time or for rows in a default partition, and
+    /// dropped whole by retention (PostgreSQL; their rows count as deleted above).
+    pub partitions_created: u64,
+    pub partitions_dropped: u64,
+}
+
+/// One time partition of a history tier (PostgreSQL): the table holding `[from, to)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPartition {
+    pub tier: homelab_core::history::Tier,
+    pub name: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
 }
 
 impl RetentionReport {
@@ -70,6 +83,8 @@ impl RetentionReport {
         self.five_minute_deleted += part.five_minute_deleted;
         self.hourly_deleted += part.hourly_deleted;
         self.service_status_deleted += part.service_status_deleted;
+        self.partitions_created += part.partitions_created;
+        self.partitions_dropped += part.partitions_dropped;
     }
 }
 

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "service grace", include_str!("../migrations/postgres/0011_service_grace.sql")),
     (12, "cost and preferences", include_str!("../migrations/postgres/0012_cost_and_preferences.sql")),
     (13, "inventory", include_str!("../migrations/postgres/0013_inventory.sql")),
+    (14, "partitioned history", include_str!("../migrations/postgres/0014_partitioned_history.sql")),
 ];
 
 /// Serialises migrations when several hubs start at once.
@@ -251,6 +252,32 @@ impl<'a> Conn for PgConn<'a> {
 
     async fn announce_settings_changed(&mut self) -> StoreResult<()> {
         Conn::execute(self, "SELECT pg_notify($1, '')", &[SETTINGS_CHANNEL.into()]).await.map(|_| ())
+    }
+
+    fn partitioned(&self) -> bool {
+        true
+    }
+
+    async fn try_exclusive(&mut self, sql: &str, wait_ms: u64) -> StoreResult<bool> {
+        // Whatever was pipelined answers first, so that a failure here is this statement's.
+        self.settle().await?;
+        let client = self.client;
+        // `SET LOCAL` inside the savepoint ends with it (rolled back) or is reset (released).
+        let begin = format!("SAVEPOINT exclusive; SET LOCAL lock_timeout = {wait_ms}");
+        self.drive(client.batch_execute(&begin)).await?;
+        match self.drive(client.batch_execute(sql)).await {
+            Ok(()) => {
+                self.drive(client.batch_execute("RELEASE SAVEPOINT exclusive; SET LOCAL lock_timeout = DEFAULT"))
+                    .await?;
+                Ok(true)
+            }
+            Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                self.drive(client.batch_execute("ROLLBACK TO SAVEPOINT exclusive; RELEASE SAVEPOINT exclusive"))
+                    .await?;
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> StoreResult<u64> {

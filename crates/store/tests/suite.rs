@@ -913,6 +913,127 @@ async fn while_another_hub_holds(raw: &Raw, key: i64, check: impl AsyncFnOnce())
     }
 }
 
+// ---- History partitions (PostgreSQL; on SQLite the same calls do nothing and reads agree) ----
+
+fn is_partitioned(store: &Arc<dyn Store>) -> bool {
+    store.backend_name() == "postgres"
+}
+
+/// The partition of `tier` holding `at`, if any.
+async fn partition_at(store: &Arc<dyn Store>, tier: Tier, at: Timestamp) -> Option<homelab_store::HistoryPartition> {
+    store.history_partitions().await.unwrap().into_iter().find(|p| p.tier == tier && p.from <= at && at < p.to)
+}
+
+/// Partitions exist for today and the days ahead (raw: two days; the rollup tiers: one
+/// partition's width), and a second run creates none.
+async fn history_partitions_are_created_ahead(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    let policy = RetentionPolicy::default();
+    let created = store.maintain_history_partitions(&policy, now).await.unwrap();
+    if !is_partitioned(&store) {
+        assert_eq!(created, 0);
+        assert!(store.history_partitions().await.unwrap().is_empty());
+        return;
+    }
+    assert!(created >= 5, "today and two days ahead for raw, at least one for each rollup tier: {created}");
+    let raw = partition_at(&store, Tier::Raw, now + Duration::hours(47)).await.expect("raw, two days ahead");
+    assert_eq!((raw.from.format("%H:%M").to_string(), raw.to - raw.from), ("00:00".to_owned(), Duration::days(1)));
+    assert!(partition_at(&store, Tier::Raw, now).await.is_some(), "today");
+    assert!(partition_at(&store, Tier::FiveMinutes, now + Duration::days(6)).await.is_some(), "5-minute, a week ahead");
+    assert!(partition_at(&store, Tier::Hourly, now + Duration::days(29)).await.is_some(), "hourly, 30 days ahead");
+    assert_eq!(store.maintain_history_partitions(&policy, now).await.unwrap(), 0, "nothing missing");
+    // A day later, the next day's raw partition.
+    assert_eq!(store.maintain_history_partitions(&policy, now + Duration::days(1)).await.unwrap(), 1);
+}
+
+/// A heartbeat from far in the past or the future (a wrong clock, a very old spool) lands in the
+/// default partition and reads back; once maintenance covers its day it moves into a partition
+/// and still reads back.
+async fn heartbeats_outside_every_partition_still_land(store: Arc<dyn Store>) {
+    let now = t("2026-01-19T12:00:00Z");
+    let policy = RetentionPolicy::default();
+    store.maintain_history_partitions(&policy, now).await.unwrap();
+    let (past, future) = (t("2019-06-01T08:00:00Z"), now + Duration::days(20));
+    beat(&store, "odd", past, 11.0).await;
+    beat(&store, "odd", future, 22.0).await;
+    beat(&store, "odd", now, 33.0).await;
+    let everything = || cpu_history(&store, "odd", past - Duration::days(1), future + Duration::days(1));
+    assert_eq!(everything().await, [(past, 11.0), (now, 33.0), (future, 22.0)]);
+    if is_partitioned(&store) {
+        assert!(partition_at(&store, Tier::Raw, future).await.is_none(), "not created that far ahead");
+    }
+    store.maintain_history_partitions(&policy, future).await.unwrap();
+    if is_partitioned(&store) {
+        assert!(partition_at(&store, Tier::Raw, future).await.is_some(), "covered now");
+        assert!(partition_at(&store, Tier::Raw, past).await.is_none(), "older than raw is kept: left in the default");
+    }
+    assert_eq!(everything().await, [(past, 11.0), (now, 33.0), (future, 22.0)], "moved rows read back");
+}
+
+/// Retention drops the raw partitions that lie wholly before the cutoff (their rows count as
+/// deleted), and the 30-day chart is the same before and after: every hour from the rollups.
+async fn retention_drops_whole_partitions_and_reads_agree(store: Arc<dyn Store>) {
+    let start = t("2026-01-01T00:00:00Z");
+    let policy = RetentionPolicy::default();
+    // Partitions from the first day on (two days ahead), as a hub running then would have.
+    store.maintain_history_partitions(&policy, start).await.unwrap();
+    ten_days_of_hourly_cpu(&store, "parted", start).await;
+    let now = start + Duration::days(10);
+    let query = month_of_cpu(now);
+    let before = store.history("parted", &query).await.unwrap();
+    assert_eq!(before[0].points.len(), 240);
+
+    let report = store.run_retention(&policy, now).await.unwrap();
+    assert_eq!(report.raw_deleted, 3 * 144, "the first three days of raw rows: {report:?}");
+    if is_partitioned(&store) {
+        assert_eq!(report.partitions_dropped, 3, "1, 2 and 3 January, dropped whole: {report:?}");
+        for day in 0..3 {
+            assert!(partition_at(&store, Tier::Raw, start + Duration::days(day)).await.is_none(), "day {day}");
+        }
+        assert!(partition_at(&store, Tier::Raw, now - Duration::days(7)).await.is_some(), "4 January stays");
+        assert!(report.partitions_created > 0, "the days after the third, for rows in the default: {report:?}");
+    }
+    assert_eq!(store.history("parted", &query).await.unwrap(), before, "the same points, from the rollups");
+    let raw = cpu_history(&store, "parted", start, now).await;
+    assert_eq!(raw.first().map(|p| p.0), Some(now - Duration::days(7)));
+    assert_eq!(raw.len(), 7 * 144);
+    // A second run drops nothing more.
+    let again = store.run_retention(&policy, now).await.unwrap();
+    assert_eq!((again.raw_deleted, again.partitions_dropped), (0, 0), "{again:?}");
+}
+
+/// Two hubs on one PostgreSQL maintaining partitions and running retention at the same time:
+/// neither fails, and the partitions are created once.
+async fn two_hubs_maintain_partitions_together(store: Arc<dyn Store>, raw: Raw) {
+    let Raw::Postgres(url) = raw else { return };
+    let other = homelab_store::open(&url, &homelab_store::OpenOptions::default()).await.unwrap();
+    let start = t("2026-01-01T00:00:00Z");
+    beat(&store, "shared", start, 1.0).await;
+    let policy = RetentionPolicy::default();
+    for day in [0, 1, 5, 9] {
+        let now = start + Duration::days(day);
+        let (a, b) = tokio::join!(store.run_retention(&policy, now), other.run_retention(&policy, now));
+        a.unwrap();
+        b.unwrap();
+        let (a, b) = tokio::join!(
+            store.maintain_history_partitions(&policy, now + Duration::days(1)),
+            other.maintain_history_partitions(&policy, now + Duration::days(1))
+        );
+        a.unwrap();
+        b.unwrap();
+    }
+    let partitions = store.history_partitions().await.unwrap();
+    let mut names: Vec<&str> = partitions.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), partitions.len());
+    for pair in partitions.windows(2).filter(|pair| pair[0].tier == pair[1].tier) {
+        assert!(pair[0].to <= pair[1].from, "no overlap: {pair:?}");
+    }
+    assert!(partition_at(&store, Tier::Raw, start + Duration::days(11)).await.is_some());
+    other.close().await;
+}
+
 /// Late samples (an agent replaying its spool) into buckets whose source rows were already
 /// pruned are merged into the stored rollups exactly once: through the raw → 5-minute path (the
 /// 5-minute row still exists) and the 5-minute → hourly path (it does not either).
@@ -1781,6 +1902,9 @@ suite!(
     paused_servers_raise_nothing,
     outbox_writes_are_counted_and_the_next_due_delivery_is_known,
     inventory_keeps_each_key_and_watched_containers_alert,
+    history_partitions_are_created_ahead,
+    heartbeats_outside_every_partition_still_land,
+    retention_drops_whole_partitions_and_reads_agree,
 );
 
 raw_suite!(
@@ -1795,6 +1919,7 @@ raw_suite!(
     unreadable_settings_are_an_error_naming_them,
     reported_services_keep_their_newest_state,
     fleet_samples_read_every_server_at_once,
+    two_hubs_maintain_partitions_together,
 );
 
 upgrade_suite!(settings_documents_are_carried_into_tables, an_unreadable_document_stops_the_upgrade);

@@ -104,6 +104,32 @@ pub(crate) async fn lock_server(conn: &mut dyn Conn, pk: i64) -> StoreResult<()>
     Ok(())
 }
 
+/// A server's key and id, as [`lock_servers`] takes them.
+pub(crate) type ServerRef = (i64, String);
+
+/// Reads `(pk, id)` from each row's first two columns.
+pub(crate) fn server_refs(rows: &[Row]) -> StoreResult<Vec<ServerRef>> {
+    rows.iter().map(|row| Ok((row.i64(0)?, row.str(1)?))).collect()
+}
+
+/// Sorts servers into the one order in which every transaction takes several servers' rows:
+/// that of their group keys ([`super::group_key`]), in which heartbeat batches run their units.
+pub(crate) fn sort_for_locking(servers: &mut [ServerRef]) {
+    servers.sort_by_key(|(pk, id)| (super::group_key(id), *pk));
+}
+
+/// Takes the rows of several servers (see [`lock_server`]) in the one global order
+/// ([`sort_for_locking`]): a transaction taking them in another order (by `pk`, say) and a
+/// heartbeat batch could each hold a row the other waits for.
+pub(crate) async fn lock_servers(conn: &mut dyn Conn, servers: &[ServerRef]) -> StoreResult<()> {
+    let mut ordered = servers.to_vec();
+    sort_for_locking(&mut ordered);
+    for (pk, _) in &ordered {
+        lock_server(conn, *pk).await?;
+    }
+    Ok(())
+}
+
 const CONTEXT_SQL: &str =
     "SELECT id, hostname, display_name, machine_type, is_paused, last_seen FROM servers WHERE pk = $1";
 const EXPECTED_SQL: &str =
@@ -425,30 +451,42 @@ pub(crate) async fn check_offline(
     let timeout_millis = rules.thresholds.server_offline_seconds.saturating_mul(1000);
     let cutoff = to_millis(&now).saturating_sub(timeout_millis);
     let grace_over = silence.grace_ends().is_none_or(|ends| ends <= now);
-    let marked = if grace_over {
-        conn.query(
-            "UPDATE servers SET status = 'offline' WHERE status = 'online' AND is_inactive = FALSE \
-             AND last_seen IS NOT NULL AND last_seen <= $1 RETURNING id",
-            &[cutoff.into()],
-        )
-        .await?
+    const SILENT: &str = "status = 'online' AND is_inactive = FALSE AND last_seen IS NOT NULL AND last_seen <= $1";
+    let silent = if grace_over {
+        server_refs(&conn.query(&format!("SELECT pk, id FROM servers WHERE {SILENT}"), &[cutoff.into()]).await?)?
     } else {
         Vec::new()
     };
-    let mut report =
-        OfflineReport { marked_offline: marked.iter().map(|row| row.str(0)).collect::<StoreResult<_>>()?, events: 0 };
-    let candidates = conn
-        .query(
-            "SELECT pk FROM servers WHERE (status = 'offline' AND is_inactive = FALSE) \
-             OR pk IN (SELECT server_pk FROM alert_states WHERE alert_key = $1) ORDER BY pk",
-            &[AlertKey::offline().key_string().into()],
-        )
-        .await?;
+    let ticked = server_refs(
+        &conn
+            .query(
+                "SELECT pk, id FROM servers WHERE (status = 'offline' AND is_inactive = FALSE) \
+                 OR pk IN (SELECT server_pk FROM alert_states WHERE alert_key = $1)",
+                &[AlertKey::offline().key_string().into()],
+            )
+            .await?,
+    )?;
+    // Every row this check may change, taken at once in the global order before any is changed
+    // (an `UPDATE` over all silent servers would take them in whatever order it finds them).
+    let mut involved: Vec<ServerRef> = silent.iter().chain(&ticked).cloned().collect();
+    involved.sort_unstable();
+    involved.dedup();
+    lock_servers(conn, &involved).await?;
+    let mut tick: std::collections::HashSet<i64> = ticked.iter().map(|(pk, _)| *pk).collect();
+    let mut marked_offline = Vec::new();
+    for (pk, id) in &silent {
+        // Still silent now that the row is ours: a heartbeat may have committed meanwhile.
+        let sql = format!("UPDATE servers SET status = 'offline' WHERE pk = $2 AND {SILENT}");
+        if conn.execute(&sql, &[cutoff.into(), (*pk).into()]).await? > 0 {
+            marked_offline.push(id.clone());
+            tick.insert(*pk);
+        }
+    }
+    marked_offline.sort_unstable();
+    let mut report = OfflineReport { marked_offline, events: 0 };
     let observation = Observation::Tick { now };
     let offline = AlertKey::offline();
-    for row in candidates {
-        let pk = row.i64(0)?;
-        lock_server(conn, pk).await?;
+    for (pk, _) in involved.into_iter().filter(|(pk, _)| tick.contains(pk)) {
         report.events += observe(conn, pk, &rules, &observation, Some(&offline)).await?.len();
     }
     Ok(report)

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use homelab_core::history::{Aggregate, MetricKind, RetentionPolicy, Tier, bucket_start, rebucket, tier_plan};
 use homelab_core::time::{Timestamp, to_millis};
 
+use super::partitions::Pruned;
 use super::servers::{find_by_id, not_found};
 use crate::backend::{Conn, Row};
 use crate::codec;
@@ -70,7 +71,7 @@ async fn set_mark(conn: &mut dyn Conn, name: &str, value: i64) -> StoreResult<()
     Ok(())
 }
 
-fn table(tier: Tier) -> &'static str {
+pub(crate) fn table(tier: Tier) -> &'static str {
     match tier {
         Tier::Raw => "history_raw",
         Tier::FiveMinutes => "history_5m",
@@ -78,7 +79,7 @@ fn table(tier: Tier) -> &'static str {
     }
 }
 
-fn blob_column(tier: Tier) -> &'static str {
+pub(crate) fn blob_column(tier: Tier) -> &'static str {
     match tier {
         Tier::Raw => "samples",
         Tier::FiveMinutes | Tier::Hourly => "aggregates",
@@ -269,19 +270,21 @@ async fn roll_up_servers(
 ) -> StoreResult<u64> {
     let (source, width) = source_of(target);
     let batch = conn
-        .query("SELECT pk FROM servers WHERE pk > $1 ORDER BY pk LIMIT $2", &[cursor.into(), servers.into()])
+        .query("SELECT pk, id FROM servers WHERE pk > $1 ORDER BY pk LIMIT $2", &[cursor.into(), servers.into()])
         .await?;
+    let batch = super::alerts::server_refs(&batch)?;
+    let last = batch.last().map_or(cursor, |(pk, _)| *pk);
+    // A heartbeat holds its server's row until it commits, and one that read the marks before
+    // this range was claimed queued nothing for later: wait for it, so that its sample is read
+    // here rather than lost (PostgreSQL; SQLite has one writer). The rows are taken in the
+    // order heartbeat batches take them, not by `pk`: else a batch and this unit could each
+    // hold a row the other waits for.
+    super::alerts::lock_servers(conn, &batch).await?;
     let mut written = 0;
-    let mut last = cursor;
-    for server in &batch {
-        last = server.i64(0)?;
-        // A heartbeat holds its server's row until it commits, and one that read the marks
-        // before this range was claimed queued nothing for later: wait for it, so that its
-        // sample is read here rather than lost (PostgreSQL; SQLite has one writer).
-        super::alerts::lock_server(conn, last).await?;
+    for (pk, _) in &batch {
         let mut buckets = Buckets::new();
-        aggregate(source, width, rows(conn, source, last, done, claimed).await?, &mut buckets)?;
-        written += write_buckets(conn, target, last, &buckets).await?;
+        aggregate(source, width, rows(conn, source, *pk, done, claimed).await?, &mut buckets)?;
+        written += write_buckets(conn, target, *pk, &buckets).await?;
     }
     let (done_name, _, cursor_name) = mark_names(target);
     if (batch.len() as i64) < servers {
@@ -309,10 +312,18 @@ async fn roll_up_dirty(
     let (source, width) = source_of(target);
     let dirty = conn
         .query(
-            "SELECT server_pk, ts FROM rollup_dirty WHERE tier = $1 ORDER BY ts, server_pk LIMIT $2",
+            "SELECT d.server_pk, d.ts, s.id FROM rollup_dirty d JOIN servers s ON s.pk = d.server_pk \
+             WHERE d.tier = $1 ORDER BY d.ts, d.server_pk LIMIT $2",
             &[target.as_str().into(), limit.into()],
         )
         .await?;
+    // A heartbeat queues its late buckets holding its server's row: take the rows of these
+    // servers first (in the global order), or this unit, deleting a queued bucket and queueing
+    // its hour, and a batch, queueing the same two the other way round, wait for each other.
+    let mut servers = dirty.iter().map(|row| Ok((row.i64(0)?, row.str(2)?))).collect::<StoreResult<Vec<_>>>()?;
+    servers.sort_unstable();
+    servers.dedup();
+    super::alerts::lock_servers(conn, &servers).await?;
     let mut written = 0;
     for row in &dirty {
         let (pk, start) = (row.i64(0)?, row.i64(1)?);
@@ -363,9 +374,17 @@ async fn oldest_dirty(conn: &mut dyn Conn, tier: Tier, from: i64) -> StoreResult
     .opt_i64(0)
 }
 
-async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> StoreResult<u64> {
-    let sql = format!("DELETE FROM {} WHERE server_pk IN (SELECT pk FROM servers) AND ts < $1", table(tier));
-    conn.execute(&sql, &[before.into()]).await
+/// Removes `tier`'s rows before `before`: all of them, or, where history is partitioned
+/// (PostgreSQL), those of the default partition; the partitions wholly before `before` are
+/// dropped afterwards ([`super::partitions::drop_below`]).
+async fn prune(conn: &mut dyn Conn, tier: Tier, before: i64) -> StoreResult<Pruned> {
+    let rows = if conn.partitioned() {
+        super::partitions::prune_default(conn, tier, before).await?
+    } else {
+        let sql = format!("DELETE FROM {} WHERE server_pk IN (SELECT pk FROM servers) AND ts < $1", table(tier));
+        conn.execute(&sql, &[before.into()]).await?
+    };
+    Ok(Pruned { rows, below: before, partitions_dropped: 0 })
 }
 
 async fn oldest(conn: &mut dyn Conn, tier: Tier) -> StoreResult<Option<i64>> {
@@ -376,6 +395,20 @@ async fn oldest(conn: &mut dyn Conn, tier: Tier) -> StoreResult<Option<i64>> {
 /// Advisory-lock key of the retention job ("rollup" in ASCII): two hubs merging the same late
 /// rows at once could each add them to the stored aggregate.
 const RETENTION_JOB_LOCK: i64 = 0x0000_726f_6c6c_7570;
+
+/// Creates the next missing history partition (PostgreSQL; see [`super::partitions`]) as one
+/// write unit, under the retention job's lock so that two hubs never create the same one.
+/// Returns the partitions created and whether more may be missing.
+pub(crate) async fn partitions_step(
+    conn: &mut dyn Conn,
+    now: Timestamp,
+    keep: super::partitions::KeepFrom,
+) -> StoreResult<(u64, bool)> {
+    if !conn.partitioned() || !conn.try_job_lock(RETENTION_JOB_LOCK).await? {
+        return Ok((0, false));
+    }
+    super::partitions::create_next(conn, now, keep).await
+}
 
 /// Does the next piece of the retention job as one write unit and says whether more remains.
 /// In order: move the 5-minute tier forward (claim, then a batch of servers per unit), catch up
@@ -441,23 +474,39 @@ async fn prune_tiers(
     if let Some(pending) = oldest_dirty(conn, Tier::FiveMinutes, marks.raw_pruned).await? {
         raw_cutoff = raw_cutoff.min(pending);
     }
-    let raw_cutoff = bucket_start(raw_cutoff, FIVE_MINUTES);
-    report.raw_deleted = prune(conn, Tier::Raw, raw_cutoff).await?;
-    if raw_cutoff > marks.raw_pruned {
-        set_mark(conn, "raw-pruned", raw_cutoff).await?;
-    }
     let mut five_cutoff = cutoff(Tier::FiveMinutes).min(marks.hourly);
     if let Some(pending) = oldest_dirty(conn, Tier::Hourly, marks.five_pruned).await? {
         five_cutoff = five_cutoff.min(pending);
     }
-    let five_cutoff = bucket_start(five_cutoff, HOUR);
-    report.five_minute_deleted = prune(conn, Tier::FiveMinutes, five_cutoff).await?;
-    if five_cutoff > marks.five_pruned {
-        set_mark(conn, "5m-pruned", five_cutoff).await?;
-    }
-    report.hourly_deleted = prune(conn, Tier::Hourly, cutoff(Tier::Hourly)).await?;
+    let cutoffs = [
+        (Tier::Raw, bucket_start(raw_cutoff, FIVE_MINUTES)),
+        (Tier::FiveMinutes, bucket_start(five_cutoff, HOUR)),
+        (Tier::Hourly, cutoff(Tier::Hourly)),
+    ];
     report.service_status_deleted =
         conn.execute("DELETE FROM service_status WHERE ts < $1", &[cutoff(Tier::Raw).into()]).await?;
+    let mut pruned = Vec::with_capacity(cutoffs.len());
+    for (tier, before) in cutoffs {
+        pruned.push(prune(conn, tier, before).await?);
+    }
+    // Dropping a partition takes its table's exclusive lock (and its foreign key's table's), held
+    // until this unit commits: last, so that nothing else runs while ingest waits.
+    if conn.partitioned() {
+        for ((tier, before), pruned) in cutoffs.into_iter().zip(&mut pruned) {
+            super::partitions::drop_below(conn, tier, before, pruned).await?;
+        }
+    }
+    let [raw, five, hourly] = [pruned[0], pruned[1], pruned[2]];
+    (report.raw_deleted, report.five_minute_deleted, report.hourly_deleted) = (raw.rows, five.rows, hourly.rows);
+    report.partitions_dropped = raw.partitions_dropped + five.partitions_dropped + hourly.partitions_dropped;
+    // Only up to where no row is left: late rows below a mark are merged into their stored
+    // bucket, which would count twice any row still there.
+    if raw.below > marks.raw_pruned {
+        set_mark(conn, "raw-pruned", raw.below).await?;
+    }
+    if five.below > marks.five_pruned {
+        set_mark(conn, "5m-pruned", five.below).await?;
+    }
     Ok(())
 }
 
@@ -526,5 +575,124 @@ mod tests {
             assert_eq!(points.len(), 1, "{server}: one 5-minute bucket, not raw rows: {points:?}");
             assert_eq!((points[0].count, points[0].max), (count, max), "{server}");
         }
+    }
+}
+
+/// PostgreSQL, where retention drops whole partitions.
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod partitioned_tests {
+    use chrono::Duration;
+    use homelab_core::heartbeat::HeartbeatRequest;
+    use homelab_core::time;
+    use serde_json::json;
+
+    use super::*;
+    use crate::backend::{Backend, work};
+    use crate::postgres::PostgresBackend;
+    use crate::{HeartbeatWrite, OpenOptions, SqlStore, Store};
+
+    fn beat(ts: Timestamp) -> HeartbeatWrite {
+        let request: HeartbeatRequest = serde_json::from_value(json!({
+            "server_id": "queued",
+            "hostname": "queued.lan",
+            "timestamp": time::format(&ts),
+            "metrics": {"cpu_percent": 5.0}
+        }))
+        .unwrap();
+        HeartbeatWrite { request, peer_ip: None, authenticated_guid: None, received_at: ts }
+    }
+
+    async fn count(store: &SqlStore<PostgresBackend>, sql: &'static str, params: Vec<crate::backend::Value>) -> i64 {
+        let work = work(move |conn| Box::pin(async move { conn.query_one(sql, &params).await?.i64(0) }));
+        store.backend.read(work).await.unwrap()
+    }
+
+    /// A late bucket still queued when pruning runs (its heartbeat committed after the catch-up
+    /// unit): the raw partition holding its source rows stays, the ones before it go, and the
+    /// raw tier's "pruned" mark says only what is really gone (the start of the kept partition,
+    /// not the bucket), so that later late rows there are recomputed, not merged twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_partition_holding_a_queued_buckets_rows_is_not_dropped() {
+        let Some(cluster) = crate::testing::postgres_cluster() else { return };
+        let url = cluster.create_database().await.unwrap();
+        let store = SqlStore::open(PostgresBackend::open(&url, &OpenOptions::default()).await.unwrap()).await.unwrap();
+        let start = time::parse("2026-01-01T00:00:00Z").unwrap();
+        let keep_all = RetentionPolicy { raw_days: 30, five_minute_days: 90, hourly_days: 730 };
+        store.maintain_history_partitions(&keep_all, start).await.unwrap();
+        for hour in 0..10 * 24 {
+            store.ingest_heartbeat(beat(start + Duration::hours(hour))).await.unwrap();
+        }
+        let now = start + Duration::days(10);
+        store.run_retention(&keep_all, now).await.unwrap();
+        let late = to_millis(&(start + Duration::hours(36)));
+        let queue = work(move |conn| {
+            Box::pin(async move {
+                conn.execute(
+                    "INSERT INTO rollup_dirty (server_pk, tier, ts) SELECT pk, '5m', $1 FROM servers",
+                    &[late.into()],
+                )
+                .await
+                .map(|_| ())
+            })
+        });
+        store.backend.write(queue).await.unwrap();
+
+        let policy = RetentionPolicy::default();
+        let prune = work(move |conn| {
+            Box::pin(async move {
+                let marks = Marks::load(conn).await?;
+                let mut report = RetentionReport::default();
+                prune_tiers(conn, &policy, now, &marks, &mut report).await?;
+                Ok(report)
+            })
+        });
+        let report = store.backend.write(prune).await.unwrap();
+        assert_eq!((report.partitions_dropped, report.raw_deleted), (1, 24), "1 January only: {report:?}");
+        let kept = "SELECT COUNT(*) FROM history_raw WHERE ts >= $1 AND ts < $2";
+        let day = 86_400_000;
+        assert_eq!(count(&store, kept, vec![(late - day / 2).into(), (late + day / 2).into()]).await, 24, "2 January");
+        let mark = "SELECT watermark FROM rollup_watermarks WHERE tier = 'raw-pruned'";
+        assert_eq!(count(&store, mark, vec![]).await, late - day / 2, "pruned up to 2 January, not to the bucket");
+        // Once the bucket is rolled up, the next run drops up to the cutoff.
+        let report = store.run_retention(&policy, now).await.unwrap();
+        assert_eq!(report.partitions_dropped, 2, "2 and 3 January: {report:?}");
+        assert_eq!(count(&store, mark, vec![]).await, to_millis(&(now - Duration::days(7))));
+        store.close().await;
+    }
+
+    /// A partition whose table ingest holds (an open heartbeat batch) is not dropped, without
+    /// the retention run failing or waiting for the batch; the next run drops it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_partition_ingest_holds_is_dropped_by_the_next_run() {
+        let Some(cluster) = crate::testing::postgres_cluster() else { return };
+        let url = cluster.create_database().await.unwrap();
+        let store = SqlStore::open(PostgresBackend::open(&url, &OpenOptions::default()).await.unwrap()).await.unwrap();
+        let start = time::parse("2026-01-01T00:00:00Z").unwrap();
+        let policy = RetentionPolicy::default();
+        store.maintain_history_partitions(&policy, start).await.unwrap();
+        for hour in 0..10 * 24 {
+            store.ingest_heartbeat(beat(start + Duration::hours(hour))).await.unwrap();
+        }
+        let now = start + Duration::days(10);
+        let (batch, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        batch.batch_execute("BEGIN").await.unwrap();
+        let newest = to_millis(&(now - Duration::minutes(10)));
+        batch
+            .execute(
+                "INSERT INTO history_raw (server_pk, ts, samples) SELECT server_pk, $1, samples FROM history_raw LIMIT 1",
+                &[&newest],
+            )
+            .await
+            .unwrap();
+        let report = store.run_retention(&policy, now).await.unwrap();
+        assert_eq!((report.partitions_dropped, report.raw_deleted), (0, 0), "{report:?}");
+        let mark = "SELECT watermark FROM rollup_watermarks WHERE tier = 'raw-pruned'";
+        assert!(count(&store, mark, vec![]).await <= to_millis(&start), "nothing is gone");
+        batch.batch_execute("ROLLBACK").await.unwrap();
+        let report = store.run_retention(&policy, now).await.unwrap();
+        assert_eq!((report.partitions_dropped, report.raw_deleted), (3, 72), "{report:?}");
+        store.close().await;
     }
 }

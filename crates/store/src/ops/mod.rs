@@ -6,6 +6,10 @@ mod deliveries;
 mod history;
 mod ingest;
 mod inventory;
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod lock_order_tests;
+mod partitions;
 mod preferences;
 mod servers;
 mod service_states;
@@ -32,17 +36,20 @@ use crate::backend::{Backend, SettingsWatch, Work, work};
 use crate::{
     AgentCredential, AlertFilter, AlertPage, AlertRecord, Change, Channel, ClaimedAgent, ClaimedMessage,
     DeliveryOutcome, EventRoute, ExpectedServiceRecord, ExpectedServiceUpdate, FleetSummary, HeartbeatOutcome,
-    HeartbeatWrite, HistoryQuery, Lease, NewCredential, NewExpectedService, NewRegistrationToken, OfflineReport,
-    OutboxEvent, PendingAlert, RegistrationToken, ReportedService, RetentionReport, SeriesData, Stamped, Store,
-    StoreResult, TagMap, TokenClaim,
+    HeartbeatWrite, HistoryPartition, HistoryQuery, Lease, NewCredential, NewExpectedService, NewRegistrationToken,
+    OfflineReport, OutboxEvent, PendingAlert, RegistrationToken, ReportedService, RetentionReport, SeriesData, Stamped,
+    Store, StoreResult, TagMap, TokenClaim,
 };
 
-/// Which group-commit writer takes a server's heartbeats (see [`Backend::write_grouped`]).
-fn group_key(server_id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    server_id.hash(&mut hasher);
-    hasher.finish()
+/// Which group-commit writer takes a server's heartbeats (see [`Backend::write_grouped`]), and
+/// the one order in which every transaction takes the rows of several servers: a batch runs its
+/// units in key order, and the retention job, the offline check and a server's deletion lock
+/// theirs in the same order ([`alerts::lock_servers`]), so that no two wait for each other in a
+/// circle (PostgreSQL's "deadlock detected"). FNV-1a rather than the standard library's hasher,
+/// whose output may change between Rust releases: hubs of different builds sharing one database
+/// must agree on it.
+pub(crate) fn group_key(server_id: &str) -> u64 {
+    server_id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The [`Store`] implementation for any SQL [`Backend`].
@@ -62,6 +69,11 @@ impl<B: Backend> SqlStore<B> {
         let rules = Arc::new(alerts::RulesCache::new(backend.settings_watch()));
         let store = SqlStore { backend, series: Arc::default(), rules, grouped: std::sync::Mutex::default() };
         store.run_pending_upgrades().await?;
+        // Today's and the next days' partitions before the first heartbeat: after a long stop
+        // they would otherwise all go to the default partitions until the first retention run.
+        // The store has no clock of its own; the retention runs that follow use the hub's.
+        let now = chrono::Utc::now();
+        store.create_partitions(partitions::KeepFrom::now(now), now).await?;
         Ok(store)
     }
 
@@ -81,6 +93,22 @@ impl<B: Backend> SqlStore<B> {
             .await;
         self.rules.clear();
         result
+    }
+
+    /// Creates the history partitions missing from `keep` to ahead of `now`, one write unit
+    /// each (PostgreSQL; nothing on SQLite). Returns how many it created.
+    async fn create_partitions(&self, keep: partitions::KeepFrom, now: Timestamp) -> StoreResult<u64> {
+        let mut created = 0;
+        loop {
+            let (count, more) = self
+                .backend
+                .write(work(move |conn| Box::pin(async move { history::partitions_step(conn, now, keep).await })))
+                .await?;
+            created += count;
+            if !more {
+                return Ok(created);
+            }
+        }
     }
 
     async fn run_pending_upgrades(&self) -> StoreResult<()> {
@@ -217,7 +245,8 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn run_retention(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<RetentionReport> {
         let policy = *policy;
         let size = history::UnitSize::default();
-        let mut total = RetentionReport::default();
+        let created = self.create_partitions(partitions::KeepFrom::policy(&policy, now), now).await?;
+        let mut total = RetentionReport { partitions_created: created, ..RetentionReport::default() };
         loop {
             let (part, more) = self
                 .backend
@@ -230,6 +259,14 @@ impl<B: Backend> Store for SqlStore<B> {
                 return Ok(total);
             }
         }
+    }
+
+    async fn maintain_history_partitions(&self, policy: &RetentionPolicy, now: Timestamp) -> StoreResult<u64> {
+        self.create_partitions(partitions::KeepFrom::policy(policy, now), now).await
+    }
+
+    async fn history_partitions(&self) -> StoreResult<Vec<HistoryPartition>> {
+        self.backend.read(work(|conn| Box::pin(partitions::all(conn)))).await
     }
 
     async fn create_registration_token(&self, token: &NewRegistrationToken) -> StoreResult<RegistrationToken> {

@@ -236,6 +236,9 @@ pub(crate) async fn update(
 }
 
 pub(crate) async fn delete(conn: &mut dyn Conn, id: &str) -> StoreResult<()> {
+    // It and the machines behind it, whose rows change too, in the one global order.
+    let involved = conn.query("SELECT pk, id FROM servers WHERE id = $1 OR depends_on = $1", &[id.into()]).await?;
+    super::alerts::lock_servers(conn, &super::alerts::server_refs(&involved)?).await?;
     if conn.execute("DELETE FROM servers WHERE id = $1", &[id.into()]).await? == 0 {
         return Err(not_found(id));
     }
