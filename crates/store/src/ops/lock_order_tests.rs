@@ -71,24 +71,7 @@ where
 
     let running = tokio::spawn(operation(Arc::clone(&store), created_first.clone()));
     // Until the operation waits for the row the batch holds (an observable state, not a delay).
-    let batch_pid: i32 = batch.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-    let mut waits = false;
-    for _ in 0..1000 {
-        let row = observer
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND $1 = ANY(pg_blocking_pids(pid))",
-                &[&batch_pid],
-            )
-            .await
-            .unwrap();
-        if row.get::<_, i64>(0) > 0 {
-            waits = true;
-            break;
-        }
-        assert!(!running.is_finished(), "the operation did not wait for the batch's row");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(waits, "the operation never waited for the batch's row");
+    wait_until_blocked_by(&batch, &observer, &running, "the operation").await;
 
     // The batch's next unit: the server created first, whose key comes later.
     let taken = batch.execute("UPDATE servers SET status = status WHERE id = $1", &[&created_first]).await;
@@ -160,8 +143,24 @@ async fn catching_up_late_buckets_waits_for_a_batch_holding_the_server() {
         let store = Arc::clone(&store);
         async move { store.run_retention(&RetentionPolicy::default(), now).await }
     });
+    wait_until_blocked_by(&batch, &observer, &running, "retention").await;
+    let queued = batch.execute(queue, &[&pk, &"5m", &five]).await;
+    assert!(queued.is_ok(), "the batch waited for retention: {queued:?}");
+    batch.batch_execute("COMMIT").await.unwrap();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!(report.five_minute_buckets_written, 1, "{report:?}");
+    store.close().await;
+}
+
+/// Returns once some session waits for a lock `batch` holds (an observable state, polled, not a
+/// guessed delay); fails if `running` finished without ever waiting.
+async fn wait_until_blocked_by<T>(
+    batch: &tokio_postgres::Client,
+    observer: &tokio_postgres::Client,
+    running: &tokio::task::JoinHandle<T>,
+    what: &str,
+) {
     let batch_pid: i32 = batch.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-    let mut waits = false;
     for _ in 0..1000 {
         let row = observer
             .query_one(
@@ -171,17 +170,10 @@ async fn catching_up_late_buckets_waits_for_a_batch_holding_the_server() {
             .await
             .unwrap();
         if row.get::<_, i64>(0) > 0 {
-            waits = true;
-            break;
+            return;
         }
-        assert!(!running.is_finished(), "retention did not wait for the batch");
+        assert!(!running.is_finished(), "{what} did not wait for the batch's row");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(waits, "retention never waited for the batch");
-    let queued = batch.execute(queue, &[&pk, &"5m", &five]).await;
-    assert!(queued.is_ok(), "the batch waited for retention: {queued:?}");
-    batch.batch_execute("COMMIT").await.unwrap();
-    let report = running.await.unwrap().unwrap();
-    assert_eq!(report.five_minute_buckets_written, 1, "{report:?}");
-    store.close().await;
+    panic!("{what} never waited for the batch's row");
 }
