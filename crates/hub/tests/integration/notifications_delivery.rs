@@ -272,29 +272,14 @@ async fn a_receiver_down_across_a_restart_still_gets_every_event() {
     hub.step_dispatcher().await;
     let received = receiver.received();
     assert!(deliveries(&hub).await.iter().all(|d| d.status == "delivered"), "{received:?}");
-    let servers: Vec<String> = receiver
-        .received()
-        .iter()
-        .flat_map(|r| r.json()["events"].as_array().unwrap().clone())
-        .map(|e| e["server_id"].as_str().unwrap().to_owned())
-        .collect();
-    let mut sorted = servers.clone();
-    sorted.sort();
-    assert_eq!(sorted, ["node-0", "node-1", "node-2"], "every event once: {received:?}");
+    assert_eq!(notified_servers(&receiver), ["node-0", "node-1", "node-2"], "every event once: {received:?}");
     hub.stop().await;
 }
 
 /// Two hubs on one PostgreSQL database dispatch concurrently; each event is sent once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dispatchers_on_postgres_never_send_twice() {
-    let Some(cluster) = homelab_store::testing::postgres_cluster() else { return };
-    let url = cluster.create_database().await.unwrap();
-    let receiver = FakeReceiver::start(&[]).await;
-    let mut config = config_for(&url);
-    config.notification_group_wait_seconds = 0;
-    let first = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
-    let second = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
-    add_webhook(&first, &receiver).await;
+    let Some((first, second, receiver)) = two_hubs_on_postgres().await else { return };
     let count = 20;
     for i in 0..count {
         let hub = if i % 2 == 0 { &first } else { &second };
@@ -304,13 +289,7 @@ async fn two_dispatchers_on_postgres_never_send_twice() {
     tokio::join!(first.step_dispatcher(), second.step_dispatcher());
     let done = deliveries(&first).await;
     assert!(done.len() == count && done.iter().all(|d| d.status == "delivered"), "{done:#?}");
-    let mut servers: Vec<String> = receiver
-        .received()
-        .iter()
-        .flat_map(|r| r.json()["events"].as_array().unwrap().clone())
-        .map(|e| e["server_id"].as_str().unwrap().to_owned())
-        .collect();
-    servers.sort();
+    let servers = notified_servers(&receiver);
     let mut expected: Vec<String> = (0..count).map(|i| format!("pg-{i}")).collect();
     expected.sort();
     assert_eq!(servers, expected, "each event exactly once across both hubs");
@@ -324,14 +303,7 @@ async fn two_dispatchers_on_postgres_never_send_twice() {
 /// each alert is notified once although both hubs dispatch together.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hubs_ingesting_together_on_postgres_lose_nothing_and_alert_once() {
-    let Some(cluster) = homelab_store::testing::postgres_cluster() else { return };
-    let url = cluster.create_database().await.unwrap();
-    let receiver = FakeReceiver::start(&[]).await;
-    let mut config = config_for(&url);
-    config.notification_group_wait_seconds = 0;
-    let first = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
-    let second = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
-    add_webhook(&first, &receiver).await;
+    let Some((first, second, receiver)) = two_hubs_on_postgres().await else { return };
     let (servers, beats) = (12, 15);
     let start = first.now();
     let sends = (0..servers * beats).map(|n| {
@@ -343,7 +315,7 @@ async fn two_hubs_ingesting_together_on_postgres_lose_nothing_and_alert_once() {
         async move { hub.heartbeat(body).await }
     });
     // All at once: both hubs' writers hold open batches of these concurrently.
-    let answers = futures_join_all(sends.collect()).await;
+    let answers = futures_util::future::join_all(sends).await;
     assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "{answers:?}");
 
     for server in 0..servers {
@@ -369,37 +341,33 @@ async fn two_hubs_ingesting_together_on_postgres_lose_nothing_and_alert_once() {
     assert_eq!(alerted, expected, "one open disk alert per server, not one per hub");
 
     tokio::join!(first.step_dispatcher(), second.step_dispatcher());
-    let mut notified: Vec<String> = receiver
+    assert_eq!(notified_servers(&receiver), expected, "each alert notified exactly once across both hubs");
+    first.stop().await;
+    second.stop().await;
+}
+
+/// Two hubs on one fresh PostgreSQL database, dispatching at once (no grouping wait), with a
+/// webhook channel to `receiver`; `None` when PostgreSQL is skipped.
+async fn two_hubs_on_postgres() -> Option<(TestHub, TestHub, FakeReceiver)> {
+    let cluster = homelab_store::testing::postgres_cluster()?;
+    let url = cluster.create_database().await.unwrap();
+    let receiver = FakeReceiver::start(&[]).await;
+    let mut config = config_for(&url);
+    config.notification_group_wait_seconds = 0;
+    let first = TestHub::start_with(config.clone(), tempfile::tempdir().unwrap()).await;
+    let second = TestHub::start_with(config, tempfile::tempdir().unwrap()).await;
+    add_webhook(&first, &receiver).await;
+    Some((first, second, receiver))
+}
+
+/// The server of every event the receiver got, sorted (each event once per message it was in).
+fn notified_servers(receiver: &FakeReceiver) -> Vec<String> {
+    let mut servers: Vec<String> = receiver
         .received()
         .iter()
         .flat_map(|r| r.json()["events"].as_array().unwrap().clone())
         .map(|e| e["server_id"].as_str().unwrap().to_owned())
         .collect();
-    notified.sort();
-    assert_eq!(notified, expected, "each alert notified exactly once across both hubs");
-    first.stop().await;
-    second.stop().await;
-}
-
-/// Runs the futures concurrently on this task and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for (slot, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(future) = slot {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => {
-                        *output = Some(value);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => done = false,
-                }
-            }
-        }
-        if done { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
+    servers.sort();
+    servers
 }
