@@ -230,6 +230,13 @@ pub enum SettingsWatch {
     Announced(tokio::sync::watch::Receiver<Option<u64>>),
 }
 
+impl SettingsWatch {
+    /// Other writers may change the settings and none of it can be heard: nothing is cached.
+    pub fn unheard() -> Self {
+        SettingsWatch::Announced(tokio::sync::watch::channel(None).1)
+    }
+}
+
 /// What a backend provides: transactions for writes, connections for reads.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -260,7 +267,7 @@ pub trait Backend: Send + Sync + 'static {
     /// How a cache of the alert rules learns that another writer changed them. By default it
     /// cannot, and nothing is cached.
     fn settings_watch(&self) -> SettingsWatch {
-        SettingsWatch::Announced(tokio::sync::watch::channel(None).1)
+        SettingsWatch::unheard()
     }
 
     /// Drains queued writes; later writes fail with [`StoreError::Closed`].

@@ -638,7 +638,7 @@ impl Backend for PostgresBackend {
     fn settings_watch(&self) -> SettingsWatch {
         match &self.settings {
             Some(listener) => SettingsWatch::Announced(listener.changes()),
-            None => SettingsWatch::Announced(tokio::sync::watch::channel(None).1),
+            None => SettingsWatch::unheard(),
         }
     }
 
